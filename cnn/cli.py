@@ -1,0 +1,79 @@
+"""The ``cnn`` command line: one subcommand per action, and the interactive menu.
+
+``cnn`` with no arguments opens the menu; ``cnn SUBCOMMAND --help`` explains each action.
+Every subcommand lives in ``cnn/commands/<name>.py`` with two functions:
+``add_parser(subparsers)`` (its options, with ``set_defaults(run=run)``) and
+``run(args) -> int`` (the exit status).
+
+User errors (:class:`cnn.errors.UserError`) print one line, ``cnn: error: <message>``, and
+exit with status 2, with no traceback unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import UserError
+
+COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "menu"]
+
+EXAMPLES = """examples:
+  cnn predict custom_test_images/
+  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
+  cnn evaluate --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
+  cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="cnn", description="A from-scratch NumPy CNN for handwritten digits (MNIST). "
+        "Run without arguments for the interactive menu.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cnn {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true",
+                        help="print only results and errors (no progress bars)")
+    common.add_argument("--debug", action="store_true",
+                        help="show a full traceback on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.add_parser(subparsers, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 bad input)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if not argv:
+        argv = ["menu"]
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except UserError as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"cnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cnn: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry_point() -> None:
+    """Console-script entry: ``sys.exit(main())``."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``cnn`` command line, one module each (see ``cnn.cli``)."""

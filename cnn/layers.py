@@ -1,0 +1,251 @@
+"""Layers: each computes a forward pass and, from an upstream gradient, its backward pass.
+
+Interface (see ../STYLE.md, after CS231n and numpy-ml):
+
+- ``params``: dict of weight arrays; ``grads``: dict of the same keys, filled by ``backward``.
+- ``forward(x, training=False)`` returns the output; with ``training=True`` it caches what
+  ``backward`` needs.
+- ``backward(dout)`` takes dLoss/dOutput, fills ``grads`` and returns dLoss/dInput. It never
+  changes ``params``: optimizers (``cnn.optim``) do that.
+- ``output_shape(input_shape)`` maps a per-example shape ``(H, W, C)`` or ``(D,)`` to the
+  output's, without computing anything.
+
+All activations are channels-last, ``(N, H, W, C)``; dtype follows the input and the weights
+(float32 for training, float64 for gradient checks).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .im2col import col2im, conv_output_size, im2col
+
+
+class Layer:
+    """Base class: a layer with no parameters."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        # The first layer of a network skips computing dL/dx unless someone (feature
+        # visualization, gradient checks) needs the gradient with respect to the image.
+        self.needs_input_grad = True
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        raise NotImplementedError
+
+    def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def astype(self, dtype) -> "Layer":
+        """Cast the parameters to ``dtype`` (e.g. ``np.float64`` for gradient checks)."""
+        self.params = {k: v.astype(dtype) for k, v in self.params.items()}
+        return self
+
+
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    """He initialisation: normal, mean 0, std ``sqrt(2 / fan_in)``, as float32.
+
+    Source: He et al., "Delving Deep into Rectifiers" (ICCV 2015), eq. 10.
+    """
+    return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as PyTorch's ``conv2d``), stride 1, no padding.
+
+    Forward is one GEMM on the im2col matrix: ``out = im2col(x) @ W.reshape(k*k*C, F) + b``.
+
+    Args:
+        in_channels: ``C``, channels of the input.
+        filters: ``F``, number of output channels.
+        kernel: square kernel side ``k``.
+        rng: generator for He initialisation (fan-in ``k*k*C``); weights zero if ``None``.
+    Parameters:
+        ``W``: float32, shape ``(k, k, C, F)``; ``b``: float32, shape ``(F,)``.
+    Input shape:
+        ``(N, H, W, C)``.
+    Output shape:
+        ``(N, H - k + 1, W - k + 1, F)``, the pre-activation (ReLU is its own layer).
+    Raises:
+        ValueError: if the input does not have ``C`` channels or is smaller than ``k x k``.
+    """
+
+    def __init__(self, in_channels: int, filters: int, kernel: int, rng=None) -> None:
+        super().__init__()
+        self.in_channels, self.filters, self.kernel = in_channels, filters, kernel
+        shape = (kernel, kernel, in_channels, filters)
+        fan_in = kernel * kernel * in_channels
+        w = he_normal(rng, shape, fan_in) if rng is not None else np.zeros(shape, np.float32)
+        self.params = {"W": w, "b": np.zeros(filters, np.float32)}
+        self._cols: np.ndarray | None = None
+        self._x_shape: tuple[int, ...] | None = None
+
+    def output_shape(self, input_shape):
+        h, w, _ = input_shape
+        k = self.kernel
+        return (conv_output_size(h, k), conv_output_size(w, k), self.filters)
+
+    def forward(self, x, training=False):
+        if x.ndim != 4 or x.shape[3] != self.in_channels:
+            raise ValueError(
+                f"Conv2D expects (N, H, W, {self.in_channels}), got shape {x.shape}"
+            )
+        n, h, w, _ = x.shape
+        h_out, w_out, f = self.output_shape(x.shape[1:])
+        cols = im2col(x, self.kernel)
+        out = cols @ self.params["W"].reshape(-1, f)
+        out += self.params["b"]
+        if training:
+            self._cols, self._x_shape = cols, x.shape
+        return out.reshape(n, h_out, w_out, f)
+
+    def backward(self, dout):
+        w = self.params["W"]
+        f = self.filters
+        dout2 = dout.reshape(-1, f)
+        self.grads["W"] = (self._cols.T @ dout2).reshape(w.shape)
+        self.grads["b"] = dout2.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
+        dcols = dout2 @ w.reshape(-1, f).T
+        return col2im(dcols, self._x_shape, self.kernel)
+
+
+class MaxPool2D(Layer):
+    """``k x k`` max pooling, stride ``k``, partial windows at the right/bottom edge kept.
+
+    Ceil mode, as PyTorch's ``MaxPool2d(k, ceil_mode=True)``: ``H_out = ceil(H / k)``, so
+    11 -> 6 and 3 -> 2 for ``k = 2``. The backward pass sends each output gradient to the
+    argmax of its window (the first maximum in row-major order when several tie).
+
+    Input shape:
+        ``(N, H, W, C)``.
+    Output shape:
+        ``(N, ceil(H / k), ceil(W / k), C)``.
+    """
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self._cache = None
+
+    def output_shape(self, input_shape):
+        h, w, c = input_shape
+        k = self.size
+        return (-(-h // k), -(-w // k), c)
+
+    def _windows(self, x):
+        """Pad ``x`` with -inf to a multiple of k and view it as ``(N, Ho, k, Wo, k, C)``."""
+        n, h, w, c = x.shape
+        k = self.size
+        h_out, w_out, _ = self.output_shape(x.shape[1:])
+        if h_out * k != h or w_out * k != w:
+            padded = np.full((n, h_out * k, w_out * k, c), -np.inf, dtype=x.dtype)
+            padded[:, :h, :w, :] = x
+            x = padded
+        return x.reshape(n, h_out, k, w_out, k, c)
+
+    def forward(self, x, training=False):
+        windows = self._windows(x)
+        out = windows.max(axis=(2, 4))
+        if training:
+            self._cache = (windows, out, x.shape)
+        return out
+
+    def backward(self, dout):
+        windows, out, x_shape = self._cache
+        n, h, w, c = x_shape
+        k = self.size
+        dwindows = np.zeros(windows.shape, dtype=dout.dtype)
+        taken = np.zeros(out.shape, dtype=bool)
+        for p in range(k):  # loop over the k*k window offsets only
+            for q in range(k):
+                hit = windows[:, :, p, :, q, :] == out
+                hit &= ~taken
+                taken |= hit
+                np.multiply(dout, hit, out=dwindows[:, :, p, :, q, :])
+        h_pad, w_pad = windows.shape[1] * k, windows.shape[3] * k
+        dx = dwindows.reshape(n, h_pad, w_pad, c)
+        return dx[:, :h, :w, :] if (h_pad, w_pad) != (h, w) else dx
+
+
+class ReLU(Layer):
+    """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is taken as 0. Any shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._mask = None
+
+    def forward(self, x, training=False):
+        if training:
+            self._mask = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * self._mask
+
+
+class Flatten(Layer):
+    """``(N, H, W, C) -> (N, H*W*C)`` in channels-last order (see ``cnn.model`` for the
+    conversion to the PyTorch ``C, H, W`` order used in weights files)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shape = None
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):
+        return dout.reshape(self._shape)
+
+
+class Dense(Layer):
+    """Fully connected layer, ``out = x @ W + b`` (pre-activation; ReLU is its own layer).
+
+    Args:
+        in_features: ``D``; units: ``U``; rng: He initialisation (fan-in ``D``).
+    Parameters:
+        ``W``: float32, shape ``(D, U)``; ``b``: float32, shape ``(U,)``.
+    Input shape:
+        ``(N, D)``. Output shape: ``(N, U)``.
+    Raises:
+        ValueError: if the input does not have ``D`` features.
+    """
+
+    def __init__(self, in_features: int, units: int, rng=None) -> None:
+        super().__init__()
+        self.in_features, self.units = in_features, units
+        shape = (in_features, units)
+        w = he_normal(rng, shape, in_features) if rng is not None else np.zeros(shape, np.float32)
+        self.params = {"W": w, "b": np.zeros(units, np.float32)}
+        self._x = None
+
+    def output_shape(self, input_shape):
+        return (self.units,)
+
+    def forward(self, x, training=False):
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"Dense expects (N, {self.in_features}), got shape {x.shape}")
+        if training:
+            self._x = x
+        out = x @ self.params["W"]
+        out += self.params["b"]
+        return out
+
+    def backward(self, dout):
+        self.grads["W"] = self._x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        if not self.needs_input_grad:
+            return None
+        return dout @ self.params["W"].T

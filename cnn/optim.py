@@ -1,0 +1,88 @@
+"""Optimizers: they update the parameters from the gradients the layers computed.
+
+Each optimizer takes the list of layers once; ``step()`` reads every ``layer.grads[name]`` and
+updates ``layer.params[name]`` in place. Learning-rate decay is applied by the trainer through
+the ``lr`` attribute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class. ``lr`` is the learning rate (a float > 0), read at every step."""
+
+    def __init__(self, layers, lr: float) -> None:
+        if not lr > 0:
+            raise ValueError(f"learning rate must be > 0, got {lr}")
+        self.lr = float(lr)
+        self.slots = [(layer, name) for layer in layers for name in layer.params]
+
+    def step(self) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """SGD with (heavy-ball) momentum: ``v = mu * v - lr * g; w += v``.
+
+    Source: Sutskever et al., "On the importance of initialization and momentum in deep
+    learning" (ICML 2013); PyTorch's ``torch.optim.SGD`` with ``dampening=0``.
+    """
+
+    def __init__(self, layers, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(layers, lr)
+        self.momentum = momentum
+        self.velocity = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
+
+    def step(self):
+        for (layer, name), v in zip(self.slots, self.velocity):
+            v *= self.momentum
+            v -= self.lr * layer.grads[name]
+            layer.params[name] += v
+
+
+class Adam(Optimizer):
+    """Adam: adaptive moment estimation with bias correction.
+
+    Source: Kingma & Ba, "Adam: A Method for Stochastic Optimization" (ICLR 2015), Algorithm 1;
+    defaults as in that paper and PyTorch's ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8).
+    """
+
+    def __init__(self, layers, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8) -> None:
+        super().__init__(layers, lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+        self.t = 0
+        self.m = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
+        self.v = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
+
+    def step(self):
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        for (layer, name), m, v in zip(self.slots, self.m, self.v):
+            g = layer.grads[name]
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            # Kingma & Ba, end of section 2: eps applied to the bias-corrected v-hat.
+            denom = np.sqrt(v / (1 - b2**self.t))
+            denom += self.eps
+            layer.params[name] -= (self.lr / (1 - b1**self.t)) * m / denom
+
+
+OPTIMIZERS = {"adam": Adam, "sgd": SGD}
+
+
+def make_optimizer(name: str, layers, lr: float) -> Optimizer:
+    """Build an optimizer by name (``'adam'`` or ``'sgd'``, SGD with momentum 0.9).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    try:
+        cls = OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}: choose adam or sgd") from None
+    return cls(layers, lr=lr)

@@ -1,0 +1,163 @@
+"""Model strings: ``C(8,5)-P2-C(16,3)-P2-FC128-FC10`` <-> a list of layer specs.
+
+Grammar (tokens joined by ``-``, numbered 1, 2, ... in string order, pooling included):
+
+- ``C(filters,kernel)``: convolution, stride 1, no padding, then ReLU;
+- ``P<k>``: ``k x k`` max pooling, stride ``k``, ceil mode (11 -> 6, 3 -> 2 for k = 2);
+- ``FC<n>``: fully connected; ReLU on all but the last, whose ``n`` outputs are the logits.
+
+The last token must be ``FC<number of classes>``. Convolution and pooling tokens may not follow
+an ``FC`` token. Parsing then :func:`format_model` gives the canonical string (upper case, no
+spaces). These are the model strings of the reference NumPy CNN-MNIST project, with its sizes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import UserError
+
+MNIST_INPUT_SHAPE = (28, 28, 1)  # (H, W, C)
+
+
+@dataclass(frozen=True)
+class Conv:
+    """``C(filters,kernel)`` token."""
+
+    filters: int
+    kernel: int
+
+    def __str__(self) -> str:
+        return f"C({self.filters},{self.kernel})"
+
+
+@dataclass(frozen=True)
+class Pool:
+    """``P<size>`` token."""
+
+    size: int
+
+    def __str__(self) -> str:
+        return f"P{self.size}"
+
+
+@dataclass(frozen=True)
+class FC:
+    """``FC<units>`` token."""
+
+    units: int
+
+    def __str__(self) -> str:
+        return f"FC{self.units}"
+
+
+Spec = Conv | Pool | FC
+
+_PATTERNS = [
+    (re.compile(r"C\((\d+),(\d+)\)"), lambda m: Conv(int(m[1]), int(m[2])),
+     "C(filters,kernel), e.g. C(8,5)"),
+    (re.compile(r"P(\d+)"), lambda m: Pool(int(m[1])), "P<size>, e.g. P2"),
+    (re.compile(r"FC(\d+)"), lambda m: FC(int(m[1])), "FC<units>, e.g. FC128"),
+]
+
+
+def _expected_for(token: str) -> str:
+    """What a malformed token was probably meant to be, from its first letter."""
+    for prefix, (_, _, expected) in zip(("C", "P", "F"), _PATTERNS):
+        if token.startswith(prefix):
+            return expected
+    return "one of C(filters,kernel), P<size> or FC<units>, e.g. C(8,5)-P2-FC10"
+
+
+def parse_model(text: str, num_classes: int | None = 10,
+                input_shape: tuple[int, int, int] | None = MNIST_INPUT_SHAPE) -> list[Spec]:
+    """Parse a model string into a list of layer specs, checking that it builds a network.
+
+    Args:
+        text: e.g. ``"C(8,5)-P2-C(16,3)-P2-FC128-FC10"``; case and spaces are ignored.
+        num_classes: required units of the last ``FC`` token (``None``: any).
+        input_shape: ``(H, W, C)`` of the input, used to check that every kernel fits and no
+            feature map shrinks to 0 x 0 (``None``: skip that check).
+    Returns:
+        list of :class:`Conv`, :class:`Pool` and :class:`FC`, one per token, in order.
+    Raises:
+        UserError: one line naming the string, the token number and text, and what was
+            expected, e.g. ``invalid model string 'C(8)-P2-FC10': token 1 'C(8)' should be
+            C(filters,kernel), e.g. C(8,5)``.
+    """
+    raw = text if isinstance(text, str) else ""
+    cleaned = re.sub(r"\s+", "", raw).upper()
+
+    def fail(reason: str):
+        raise UserError(f"invalid model string {raw!r}: {reason}")
+
+    if not cleaned:
+        fail("it is empty; expected tokens joined by '-', e.g. C(8,5)-P2-C(16,3)-P2-FC128-FC10")
+    specs: list[Spec] = []
+    for i, token in enumerate(cleaned.split("-"), start=1):
+        for pattern, build, expected in _PATTERNS:
+            match = pattern.fullmatch(token)
+            if match:
+                spec = build(match)
+                break
+        else:
+            fail(f"token {i} {token!r} should be {_expected_for(token)}")
+        if any(v < 1 for v in vars(spec).values()):
+            fail(f"token {i} {token!r} has a zero size; every number must be >= 1")
+        if specs and isinstance(specs[-1], FC) and not isinstance(spec, FC):
+            fail(f"token {i} {token!r} follows a fully connected layer; "
+                 "put convolution and pooling before the FC layers")
+        specs.append(spec)
+    if not isinstance(specs[-1], FC):
+        fail(f"the last token {str(specs[-1])!r} should be FC{num_classes or '<classes>'} "
+             "(the logits layer)")
+    if num_classes is not None and specs[-1].units != num_classes:
+        fail(f"the last token {str(specs[-1])!r} should be FC{num_classes}, "
+             f"one output per class")
+    if input_shape is not None:
+        try:
+            layer_shapes(specs, input_shape)
+        except UserError as e:
+            fail(str(e))
+    return specs
+
+
+def format_model(specs: list[Spec]) -> str:
+    """Canonical model string of a spec list, e.g. ``'C(8,5)-P2-FC10'``."""
+    return "-".join(str(s) for s in specs)
+
+
+def layer_shapes(specs: list[Spec], input_shape: tuple[int, int, int]) -> list[tuple[int, ...]]:
+    """Per-example output shape of every token, channels-last.
+
+    Args:
+        specs: parsed tokens.
+        input_shape: ``(H, W, C)``.
+    Returns:
+        one shape per token: ``(H, W, C)`` for convolution and pooling, ``(units,)`` for FC.
+    Raises:
+        UserError: if a kernel or pooling window is larger than its input.
+    """
+    h, w, c = input_shape
+    flat = None
+    shapes: list[tuple[int, ...]] = []
+    for i, spec in enumerate(specs, start=1):
+        if isinstance(spec, Conv):
+            if spec.kernel > min(h, w):
+                raise UserError(f"token {i} {str(spec)!r}: kernel {spec.kernel} is larger than "
+                                f"its {h} x {w} input (the map would shrink to "
+                                f"{max(h - spec.kernel + 1, 0)} x {max(w - spec.kernel + 1, 0)}); "
+                                "use a smaller kernel or fewer layers")
+            h, w, c = h - spec.kernel + 1, w - spec.kernel + 1, spec.filters
+            shapes.append((h, w, c))
+        elif isinstance(spec, Pool):
+            if spec.size > min(h, w):
+                raise UserError(f"token {i} {str(spec)!r}: pooling window {spec.size} is larger "
+                                f"than its {h} x {w} input; use a smaller window or fewer layers")
+            h, w = -(-h // spec.size), -(-w // spec.size)
+            shapes.append((h, w, c))
+        else:
+            flat = spec.units
+            shapes.append((flat,))
+    return shapes

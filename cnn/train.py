@@ -1,0 +1,148 @@
+"""Mini-batch training with a progress bar, per-epoch history and validation.
+
+One ``numpy.random.Generator`` drives everything random (initialisation is done by the caller
+with the same generator; here: the shuffle of every epoch and augmentation), so a seed
+reproduces a run exactly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from .losses import softmax_cross_entropy
+from .metrics import classification_report
+from .model import Sequential, to_input
+from .optim import Optimizer
+
+
+@dataclass
+class History:
+    """What :func:`fit` records: one dict per finished epoch.
+
+    Each entry has ``epoch`` (1-based), ``loss`` (mean softmax cross-entropy over the epoch's
+    mini-batches, nats), ``accuracy`` (top-1 on those batches, 0..1), ``val_loss`` and
+    ``val_accuracy`` (on the held-out split, ``None`` without one), ``lr`` and ``seconds``.
+    ``interrupted`` is True when Ctrl-C stopped training; the model then holds the weights of
+    the last finished epoch.
+    """
+
+    epochs: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def seconds_per_epoch(self) -> float:
+        """Mean wall-clock seconds of the finished epochs (0.0 if none)."""
+        return float(np.mean([e["seconds"] for e in self.epochs])) if self.epochs else 0.0
+
+
+def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
+             batch_size: int = 1000) -> dict:
+    """Top-1 accuracy, macro precision/recall, mean loss and timing on a labelled set.
+
+    Args:
+        images: uint8 ``(N, 28, 28)`` (or float in [0, 1]); labels: integer ``(N,)``.
+    Returns:
+        :func:`cnn.metrics.classification_report`'s dict plus ``loss`` (mean softmax
+        cross-entropy, nats), ``seconds`` (wall clock of the forward passes) and
+        ``predictions`` (int array ``(N,)``).
+    """
+    start = time.perf_counter()
+    logits = model.logits(images, batch_size)
+    seconds = time.perf_counter() - start
+    predictions = logits.argmax(axis=1)
+    report = classification_report(labels, predictions, logits.shape[1])
+    report["loss"] = softmax_cross_entropy(logits.astype(np.float64), labels.astype(np.int64))[0]
+    report["seconds"] = seconds
+    report["predictions"] = predictions
+    return report
+
+
+def _snapshot(model: Sequential) -> list[dict[str, np.ndarray]]:
+    return [{k: v.copy() for k, v in layer.params.items()} for layer in model.layers]
+
+
+def _restore(model: Sequential, snapshot) -> None:
+    for layer, params in zip(model.layers, snapshot):
+        layer.params.update(params)
+
+
+def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer: Optimizer,
+        rng: np.random.Generator, epochs: int = 1, batch_size: int = 64,
+        lr_decay: float = 1.0, validation: tuple[np.ndarray, np.ndarray] | None = None,
+        augment=None, progress: bool = True, on_epoch_end=None) -> History:
+    """Train ``model`` in place with shuffled mini-batches.
+
+    Args:
+        images: uint8 ``(N, 28, 28)`` training images (scaled by 1/255 batch by batch, so the
+            float copy of the whole set is never held in memory); labels: ``(N,)`` in 0-9.
+        optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parametrized``.
+        rng: the run's generator (shuffling, augmentation).
+        epochs: passes over the data (>= 1); batch_size: images per step (>= 1).
+        lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
+        validation: optional ``(images, labels)`` held out of training, scored every epoch.
+        augment: optional ``f(batch_uint8, rng) -> batch_uint8`` applied to each batch.
+        progress: show a tqdm bar per epoch (loss, accuracy, images/s, ETA).
+        on_epoch_end: optional ``f(history)`` called after every epoch.
+    Returns:
+        the :class:`History`. Ctrl-C stops training cleanly, restoring the weights of the last
+        finished epoch (``history.interrupted``).
+    Raises:
+        ValueError: for ``epochs`` or ``batch_size`` < 1 or mismatched images and labels.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    history = History()
+    snapshot = _snapshot(model)
+    labels = labels.astype(np.int64)
+    n = len(images)
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            order = rng.permutation(n)
+            loss_sum = correct = seen = 0
+            bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", unit_scale=True,
+                       disable=not progress, leave=True, dynamic_ncols=True)
+            with bar:
+                for i in range(0, n, batch_size):
+                    idx = order[i : i + batch_size]
+                    batch = images[idx]
+                    if augment is not None:
+                        batch = augment(batch, rng)
+                    y = labels[idx]
+                    logits = model.forward(to_input(batch, model.input_shape), training=True)
+                    loss, dlogits = softmax_cross_entropy(logits, y)
+                    model.backward(dlogits)
+                    optimizer.step()
+                    loss_sum += loss * len(idx)
+                    correct += int((logits.argmax(axis=1) == y).sum())
+                    seen += len(idx)
+                    bar.update(len(idx))
+                    if (i // batch_size) % 20 == 0:
+                        bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
+                                        refresh=False)
+                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+            seconds = time.perf_counter() - start
+            entry = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
+                     "val_loss": None, "val_accuracy": None, "lr": optimizer.lr,
+                     "seconds": seconds}
+            if validation is not None and len(validation[0]):
+                report = evaluate(model, *validation)
+                entry["val_loss"], entry["val_accuracy"] = report["loss"], report["accuracy"]
+                if progress:
+                    tqdm.write(f"epoch {epoch}: val_loss {report['loss']:.4f}, "
+                               f"val_accuracy {report['accuracy']:.4f}")
+            history.epochs.append(entry)
+            snapshot = _snapshot(model)
+            optimizer.lr *= lr_decay
+            if on_epoch_end is not None:
+                on_epoch_end(history)
+    except KeyboardInterrupt:
+        _restore(model, snapshot)
+        history.interrupted = True
+    return history
