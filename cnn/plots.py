@@ -89,3 +89,52 @@ def plot_misclassified(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarra
     fig.suptitle(f"misclassified: {len(np.flatnonzero(y_true != y_pred))} "
                  f"(first {len(wrong)} shown, true -> predicted)", fontsize=9)
     return save_figure(fig, path)
+
+
+def display_rgb(image: np.ndarray) -> np.ndarray:
+    """A raw image as read by ``cnn.preprocess.read_image`` (grey, BGR or BGRA; uint8, uint16
+    or float) as float RGB in [0, 1] for display; transparency shown over a checkerboard."""
+    img = image.astype(np.float32)
+    if image.dtype == np.uint16:
+        img /= 65535.0
+    elif image.dtype == np.uint8:
+        img /= 255.0
+    if img.ndim == 2:
+        return np.repeat(np.clip(img, 0, 1)[..., None], 3, axis=2)
+    rgb = img[..., 2::-1] if img.shape[2] >= 3 else np.repeat(img[..., :1], 3, axis=2)
+    if img.shape[2] == 4:
+        h, w = img.shape[:2]
+        yy, xx = np.mgrid[0:h, 0:w]
+        checker = 0.75 + 0.2 * (((yy // max(h // 8, 1)) + (xx // max(w // 8, 1))) % 2)
+        alpha = img[..., 3:4]
+        rgb = rgb * alpha + checker[..., None] * (1 - alpha)
+    return np.clip(rgb, 0, 1)
+
+
+def plot_prediction(original: np.ndarray, network_input: np.ndarray, probabilities,
+                    path: str | os.PathLike, title: str = "") -> Path:
+    """Original image, the 28 x 28 network input, and a bar chart of the 10 probabilities.
+
+    Args:
+        original: raw image (see :func:`display_rgb`).
+        network_input: float32 ``(28, 28)`` in [0, 1].
+        probabilities: 10 softmax probabilities.
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    axes[0].imshow(display_rgb(original))
+    axes[0].set_title("original", fontsize=9)
+    axes[1].imshow(network_input, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axes[1].set_title("network input (28 x 28)", fontsize=9)
+    for ax in axes[:2]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    probs = np.asarray(probabilities)
+    colors = ["tab:blue"] * len(probs)
+    colors[int(probs.argmax())] = "tab:orange"
+    axes[2].bar(range(len(probs)), probs, color=colors)
+    axes[2].set_xticks(range(len(probs)))
+    axes[2].set_ylim(0, 1)
+    axes[2].set_xlabel("digit")
+    axes[2].set_ylabel("softmax probability")
+    fig.suptitle(title, fontsize=10)
+    return save_figure(fig, path)

@@ -1,0 +1,199 @@
+"""``cnn predict``: read digits from photos and drawings with a trained network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import UserError
+from ..model import atomic_write, load_model
+from ..preprocess import POLARITIES, preprocess_file, read_image
+from .common import add_weights_option, default_weights, percent
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
+                    ".ppm", ".pbm", ".jp2"}
+DEFAULT_FOLDER = "custom_test_images"
+LABEL_IN_NAME = re.compile(r"^(\d)(?=$|[_\-\s.])")
+
+EXAMPLE = """examples:
+  cnn predict custom_test_images/
+  cnn predict my_digit.jpg --plot /tmp/plots
+  cnn predict custom_test_images/ --json --min-confidence 0.6
+"""
+
+
+def add_parser(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "predict", parents=[common], help="read the digit in image files or folders",
+        description="Predict the digit in each image (photos or drawings of one digit each). "
+        "Images are made to look like MNIST first (white on black, 20x20 box, centred by mass). "
+        "A file name starting with the true digit (7_a.jpg, 7.png) is scored.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="*", metavar="PATH",
+                   help=f"image files and folders (default: {DEFAULT_FOLDER}/)")
+    add_weights_option(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--save-transformed", metavar="DIR", default=None,
+                   help="write each 28x28 network input as PNG into DIR")
+    p.add_argument("--plot", metavar="DIR", default=None,
+                   help="write per image a PNG: original, network input, probabilities")
+    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+                   help="flag answers whose softmax confidence is below P as uncertain (0.5)")
+    p.add_argument("--polarity", choices=POLARITIES, default="auto",
+                   help="ink darker or lighter than the background (auto: decided per image)")
+    p.set_defaults(run=run)
+
+
+@dataclass
+class Prediction:
+    """One image's result: ``digit`` and ``confidence`` (softmax, 0..1), ``probabilities``
+    (10 floats), ``label`` from the file name (or ``None``), and ``error`` (a one-line
+    message) when the file could not be read."""
+
+    file: str
+    digit: int | None = None
+    confidence: float | None = None
+    probabilities: list[float] = field(default_factory=list)
+    label: int | None = None
+    error: str | None = None
+    uncertain: bool = False
+
+
+def collect_images(paths: list[str]) -> list[Path]:
+    """Expand folders (their image files, by extension, sorted) and keep files as given.
+
+    Raises:
+        UserError: a path that does not exist, or nothing to predict at all.
+    """
+    files: list[Path] = []
+    for given in paths or [DEFAULT_FOLDER]:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                           and not p.name.startswith("."))
+            if not found:
+                raise UserError(f"folder '{path}' has no image files "
+                                f"({', '.join(sorted(IMAGE_EXTENSIONS))}); give a folder of images")
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UserError(f"'{path}' not found; give image files or folders "
+                            f"(default {DEFAULT_FOLDER}/)")
+    return files
+
+
+def label_from_name(path: Path) -> int | None:
+    """The true digit when the file name starts with it (``7_a.jpg``, ``7.png``), else None."""
+    match = LABEL_IN_NAME.match(path.stem)
+    return int(match.group(1)) if match else None
+
+
+def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
+                  polarity: str = "auto", save_transformed=None, plot=None):
+    """Preprocess and classify every file; a file that fails gets an error, the rest go on.
+
+    Returns:
+        ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
+        order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
+    """
+    model = load_model(Path(weights) if weights else default_weights())
+    predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
+    inputs: dict[str, np.ndarray] = {}
+    for f, pred in zip(files, predictions):
+        try:
+            inputs[pred.file] = preprocess_file(f, polarity)
+        except UserError as e:
+            pred.error = str(e)
+    if inputs:
+        probs = dict(zip(inputs, model.predict_proba(np.stack(list(inputs.values())))))
+        for pred in predictions:
+            if pred.file in inputs:
+                p = probs[pred.file]
+                pred.digit = int(p.argmax())
+                pred.confidence = float(p.max())
+                pred.probabilities = [float(v) for v in p]
+                pred.uncertain = pred.confidence < min_confidence
+    if save_transformed:
+        for pred in predictions:
+            if pred.file in inputs:
+                out = Path(save_transformed) / (Path(pred.file).stem + ".png")
+                png = cv2.imencode(".png", np.rint(inputs[pred.file] * 255).astype(np.uint8))[1]
+                atomic_write(out, lambda fh, png=png: fh.write(png.tobytes()))
+    if plot:
+        from ..plots import plot_prediction
+
+        for pred in predictions:
+            if pred.file in inputs:
+                plot_prediction(read_image(pred.file), inputs[pred.file], pred.probabilities,
+                                Path(plot) / (Path(pred.file).stem + "_prediction.png"),
+                                title=f"{Path(pred.file).name}: {pred.digit} "
+                                      f"({percent(pred.confidence)})")
+    return model, predictions, inputs
+
+
+def accuracy_of(predictions: list[Prediction]) -> float | None:
+    """Fraction of labelled, readable files predicted right (None if none is labelled)."""
+    scored = [p for p in predictions if p.label is not None and p.digit is not None]
+    return sum(p.digit == p.label for p in scored) / len(scored) if scored else None
+
+
+def print_predictions(model, predictions: list[Prediction], weights_name: str) -> None:
+    """One line per file, then the accuracy over the labelled files."""
+    print(f"model {model.model_string} ({weights_name})")
+    width = max(len(Path(p.file).name) for p in predictions)
+    for p in predictions:
+        name = Path(p.file).name
+        if p.error:
+            print(f"{name:<{width}}  error: {p.error}")
+            continue
+        top3 = np.argsort(p.probabilities)[::-1][:3]
+        top = ", ".join(f"{d} {percent(p.probabilities[d])}" for d in top3)
+        line = f"{name:<{width}}  -> {p.digit}  {percent(p.confidence):>7}  top 3: {top}"
+        if p.uncertain:
+            line += "  (uncertain)"
+        if p.label is not None:
+            line += f"  label {p.label} {'ok' if p.digit == p.label else 'WRONG'}"
+        print(line)
+    scored = [p for p in predictions if p.label is not None and p.digit is not None]
+    failed = sum(p.error is not None for p in predictions)
+    if scored:
+        right = sum(p.digit == p.label for p in scored)
+        print(f"accuracy: {right}/{len(scored)} = {percent(right / len(scored))} "
+              "on the labelled files")
+    if failed:
+        print(f"{failed} file(s) could not be read", file=sys.stderr)
+
+
+def run(args) -> int:
+    files = collect_images(args.paths)
+    if not 0 <= args.min_confidence <= 1:
+        raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
+    model, predictions, _ = predict_files(
+        files, args.weights, args.min_confidence, args.polarity, args.save_transformed,
+        args.plot)
+    if args.json:
+        print(json.dumps({
+            "model": model.model_string,
+            "predictions": [vars(p) for p in predictions],
+            "accuracy": accuracy_of(predictions),
+        }))
+        for p in predictions:
+            if p.error:
+                print(f"cnn: error: {p.error}", file=sys.stderr)
+    else:
+        weights_name = Path(args.weights).name if args.weights else "default weights"
+        print_predictions(model, predictions, weights_name)
+        if args.save_transformed:
+            print(f"network inputs written to {args.save_transformed}")
+        if args.plot:
+            print(f"plots written to {args.plot}")
+    return 1 if any(p.error for p in predictions) else 0

@@ -1,0 +1,43 @@
+"""Shared fixtures: the committed MNIST subset, the full MNIST file, reference weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
+SHARED = ROOT.parent / "shared"
+REFERENCE_DIR = SHARED / "reference_weights"
+
+
+@pytest.fixture(scope="session")
+def subset():
+    """Real MNIST cut: ``(x_train, y_train), (x_test, y_test)``, 2,000 / 1,000 images."""
+    with np.load(SUBSET) as d:
+        return (d["x_train"], d["y_train"]), (d["x_test"], d["y_test"])
+
+
+def full_mnist_path() -> Path | None:
+    """The full keras-layout MNIST: $CNN_MNIST_DATA (set by .ci/run) or ../shared/data."""
+    env = os.environ.get("CNN_MNIST_DATA")
+    for candidate in (env, SHARED / "data" / "mnist.npz"):
+        if candidate and Path(candidate).is_file():
+            with np.load(candidate) as d:
+                if d["x_train"].shape[0] == 60000:
+                    return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def full_mnist():
+    """Full MNIST arrays; skips where the 60,000-image file is not available."""
+    path = full_mnist_path()
+    if path is None:
+        pytest.skip("full MNIST not found: set CNN_MNIST_DATA to a keras mnist.npz")
+    from cnn.data import load_mnist
+
+    return load_mnist(path)

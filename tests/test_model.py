@@ -1,0 +1,157 @@
+"""Weights files: round trip, safety, reference-project compatibility, and shape checks."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from cnn.errors import UserError
+from cnn.model import Sequential, load_model, save_model
+from conftest import REFERENCE_DIR
+
+SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
+REFERENCE_SCORES = {  # top-1 on the 10,000 test images, from shared/reference_weights/README.md
+    "C(8,5)-P2-C(16,3)-P2-FC128-FC10": 0.9504,
+    "C(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10": 0.9556,
+    "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10": 0.9601,
+}
+
+
+def reference_file(model):
+    path = REFERENCE_DIR / f"weight_details{model}.npz"
+    if not path.is_file():
+        pytest.skip(f"reference weights not found at {path}")
+    return path
+
+
+def test_save_then_load_gives_identical_logits_and_metadata(tmp_path, subset):
+    model = Sequential(SMALL, np.random.default_rng(0))
+    model.metadata = {"epochs": 3, "accuracy": 0.99}
+    path = save_model(model, tmp_path / "w.npz")
+    loaded = load_model(path)
+    assert loaded.model_string == SMALL
+    assert loaded.metadata["epochs"] == 3 and "numpy_version" in loaded.metadata
+    x = subset[1][0][:50]
+    np.testing.assert_array_equal(loaded.logits(x), model.logits(x))
+
+
+def test_weights_file_loads_without_pickle_and_carries_model_string(tmp_path):
+    path = save_model(Sequential(SMALL, np.random.default_rng(0)), tmp_path / "w.npz")
+    with np.load(path, allow_pickle=False) as data:
+        assert str(data["model"]) == SMALL
+        assert int(data["format_version"]) == 1
+        assert str(data["normalization"]) == "x/255"
+        assert data["weight_1"].shape == (8, 1, 5, 5)  # PyTorch (F, C, k, k)
+        assert data["weight_5"].shape == (128, 400)  # (out, in), in = C*H*W
+        json.loads(str(data["metadata"]))
+
+
+def test_save_never_replaces_an_existing_file_unless_asked(tmp_path):
+    target = tmp_path / "w.npz"
+    target.write_bytes(b"precious")
+    model = Sequential(SMALL, np.random.default_rng(0))
+    written = save_model(model, target)
+    assert written == tmp_path / "w_1.npz" and target.read_bytes() == b"precious"
+    assert save_model(model, target) == tmp_path / "w_2.npz"
+    assert save_model(model, target, overwrite=True) == target
+    assert load_model(target).model_string == SMALL
+
+
+def test_save_leaves_no_temporary_file_behind(tmp_path):
+    save_model(Sequential(SMALL, np.random.default_rng(0)), tmp_path / "w.npz")
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]
+
+
+@pytest.mark.parametrize("model", list(REFERENCE_SCORES))
+def test_reference_project_file_loads_with_model_string_from_its_name(model):
+    loaded = load_model(reference_file(model))
+    assert loaded.model_string == model
+    assert loaded.layers[0].params["W"].dtype == np.float32
+
+
+@pytest.mark.parametrize("model", list(REFERENCE_SCORES))
+def test_reference_weights_reproduce_their_published_top1_accuracy(model, full_mnist):
+    _, (x_test, y_test) = full_mnist
+    accuracy = np.mean(load_model(reference_file(model)).logits(x_test).argmax(1) == y_test)
+    assert accuracy == pytest.approx(REFERENCE_SCORES[model], abs=1e-6)
+
+
+def test_reference_weights_on_subset_match_a_float64_naive_forward(subset):
+    # An independent forward pass in float64 straight from the file's (F, C, k, k) arrays.
+    path = reference_file(SMALL)
+    with np.load(path) as d:
+        w = {k: d[k] for k in d.files}
+    x = subset[1][0][:20].astype(np.float64)[:, None] / 255  # (N, 1, 28, 28)
+
+    def conv(x, weight, bias):
+        f, c, k, _ = weight.shape
+        h = x.shape[2] - k + 1
+        out = np.zeros((x.shape[0], f, h, h))
+        for p in range(k):
+            for q in range(k):
+                out += np.einsum("nchw,fc->nfhw", x[:, :, p:p + h, q:q + h], weight[:, :, p, q])
+        return np.maximum(out + bias[None, :, None, None], 0)
+
+    def pool(x):
+        n, c, h, wd = x.shape
+        hp, wp = -(-h // 2) * 2, -(-wd // 2) * 2
+        padded = np.full((n, c, hp, wp), -np.inf)
+        padded[:, :, :h, :wd] = x
+        return padded.reshape(n, c, hp // 2, 2, wp // 2, 2).max(axis=(3, 5))
+
+    a = pool(conv(pool(conv(x, w["weight_1"], w["bias_1"])), w["weight_3"], w["bias_3"]))
+    a = np.maximum(a.reshape(len(a), -1) @ w["weight_5"].T + w["bias_5"], 0)
+    logits = a @ w["weight_6"].T + w["bias_6"]
+    np.testing.assert_allclose(load_model(path).logits(subset[1][0][:20]), logits, rtol=1e-4, atol=1e-4)
+
+
+def test_loading_weights_that_do_not_fit_names_the_array(tmp_path):
+    model = Sequential(SMALL, np.random.default_rng(0))
+    arrays = model.get_weights()
+    arrays["weight_5"] = np.zeros((128, 256), np.float32)
+    path = tmp_path / "weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(UserError, match=r"'weight_5' has shape \(128, 256\) but the model needs \(128, 400\)"):
+        load_model(path)
+
+
+def test_loading_a_reference_file_renamed_to_another_model_says_what_is_missing(tmp_path):
+    src = reference_file(SMALL)
+    dst = tmp_path / "weight_detailsC(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10.npz"
+    shutil.copy(src, dst)
+    with pytest.raises(UserError, match="does not fit"):
+        load_model(dst)
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "cannot read weights file"),
+    (b"not a zip file at all", "cannot read weights file"),
+])
+def test_unreadable_weights_file_is_a_user_error(tmp_path, content, message):
+    path = tmp_path / "weight_detailsC(8,5)-P2-FC10.npz"
+    path.write_bytes(content)
+    with pytest.raises(UserError, match=message):
+        load_model(path)
+
+
+def test_missing_weights_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="not found"):
+        load_model(tmp_path / "nope.npz")
+
+
+def test_weights_file_without_model_string_in_name_or_content_is_a_user_error(tmp_path):
+    path = tmp_path / "mystery.npz"
+    np.savez(path, weight_1=np.zeros(3))
+    with pytest.raises(UserError, match="has no model string"):
+        load_model(path)
+
+
+def test_first_fc_weights_are_stored_in_channel_height_width_order():
+    # Token 3 (FC10) sees a (2, 2, 3) map flattened H, W, C inside; the file uses C, H, W.
+    model = Sequential("C(3,3)-P2-FC10", np.random.default_rng(0), input_shape=(5, 5, 1))
+    x = np.random.default_rng(1).random((4, 5, 5, 1)).astype(np.float32)
+    feature_map = model.forward(x, stop=model.token_pre[1] + 1)  # after pool + ReLU: (N, 2, 2, 3)
+    w, b = model.get_weights()["weight_3"], model.get_weights()["bias_3"]
+    chw = feature_map.transpose(0, 3, 1, 2).reshape(4, -1)
+    np.testing.assert_allclose(chw @ w.T + b, model.forward(x), rtol=1e-5, atol=1e-6)

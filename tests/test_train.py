@@ -1,0 +1,112 @@
+"""Training: it learns, it is reproducible, Ctrl-C keeps the last finished epoch."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cnn.augment import augment_batch
+from cnn.model import Sequential, load_model
+from cnn.optim import Adam
+from cnn.train import evaluate, fit
+from conftest import ROOT, full_mnist_path
+
+TINY = "C(8,5)-P2-FC10"
+
+
+def train_tiny(subset, epochs=2, seed=0, augment=None):
+    (x, y), _ = subset
+    rng = np.random.default_rng(seed)
+    model = Sequential(TINY, rng)
+    history = fit(model, x, y, optimizer=Adam(model.parametrized, 2e-3), rng=rng, epochs=epochs,
+                  batch_size=32, augment=augment, progress=False)
+    return model, history
+
+
+def test_training_on_real_digits_beats_chance_by_far(subset):
+    model, history = train_tiny(subset)
+    _, (x_test, y_test) = subset
+    assert evaluate(model, x_test, y_test)["accuracy"] > 0.85
+    assert history.epochs[1]["loss"] < history.epochs[0]["loss"]
+
+
+def test_same_seed_gives_identical_weights(subset):
+    a, _ = train_tiny(subset, epochs=1, seed=3)
+    b, _ = train_tiny(subset, epochs=1, seed=3)
+    c, _ = train_tiny(subset, epochs=1, seed=4)
+    np.testing.assert_array_equal(a.get_weights()["weight_1"], b.get_weights()["weight_1"])
+    assert not np.array_equal(a.get_weights()["weight_1"], c.get_weights()["weight_1"])
+
+
+def test_ctrl_c_keeps_the_weights_of_the_last_finished_epoch(subset):
+    one_epoch, _ = train_tiny(subset, epochs=1, seed=5)
+    calls = {"n": 0}
+    batches_per_epoch = -(-len(subset[0][0]) // 32)
+
+    def interrupt_in_epoch_two(batch, rng):
+        calls["n"] += 1
+        if calls["n"] == batches_per_epoch + 10:
+            raise KeyboardInterrupt
+        return batch
+
+    model, history = train_tiny(subset, epochs=3, seed=5, augment=interrupt_in_epoch_two)
+    assert history.interrupted and len(history.epochs) == 1
+    for key, value in one_epoch.get_weights().items():
+        np.testing.assert_array_equal(model.get_weights()[key], value, err_msg=key)
+
+
+def test_history_records_validation_and_learning_rate_decay(subset):
+    (x, y), (xv, yv) = subset
+    rng = np.random.default_rng(0)
+    model = Sequential(TINY, rng)
+    opt = Adam(model.parametrized, 1e-3)
+    history = fit(model, x[:500], y[:500], optimizer=opt, rng=rng, epochs=2, lr_decay=0.5,
+                  validation=(xv, yv), progress=False)
+    assert [e["lr"] for e in history.epochs] == [1e-3, 5e-4]
+    assert all(0 < e["val_accuracy"] <= 1 for e in history.epochs)
+
+
+def test_augmentation_keeps_shape_dtype_and_label_but_changes_pixels(subset):
+    (x, _), _ = subset
+    out = augment_batch(x[:64], np.random.default_rng(0))
+    assert out.shape == (64, 28, 28) and out.dtype == np.uint8
+    assert not np.array_equal(out, x[:64])
+    # ink mass stays within a factor (no digit erased or flooded)
+    ratio = out.reshape(64, -1).sum(1) / x[:64].reshape(64, -1).sum(1)
+    assert np.all((ratio > 0.5) & (ratio < 2.0))
+
+
+def test_cli_train_writes_weights_curve_and_never_overwrites(tmp_path):
+    out = tmp_path / "tiny.npz"
+    out.write_bytes(b"keep me")
+    cmd = [sys.executable, "-m", "cnn", "train", "--model", TINY, "--epochs", "1", "--limit", "1500",
+           "--validation", "300", "--data", str(ROOT / "tests/data/mnist_subset.npz"),
+           "--out", str(out), "--quiet"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes() == b"keep me"
+    written = tmp_path / "tiny_1.npz"
+    assert f"weights saved to {written}" in result.stdout
+    assert "test top-1 accuracy" in result.stdout and "s/epoch" in result.stdout
+    assert (tmp_path / "tiny_1_loss.png").stat().st_size > 1000
+    meta = load_model(written).metadata
+    assert meta["epochs"] == 1 and meta["batch_size"] == 64 and meta["seed"] == 0
+    assert meta["train_images"] == 1200 and 0 < meta["accuracy"] <= 1
+
+
+@pytest.mark.slow
+def test_one_epoch_of_the_small_model_on_full_mnist_reaches_97_5_percent(tmp_path):
+    data = full_mnist_path()
+    if data is None:
+        pytest.skip("full MNIST not found")
+    out = tmp_path / "small.npz"
+    cmd = [sys.executable, "-m", "cnn", "train", "--model", "C(8,5)-P2-C(16,3)-P2-FC128-FC10",
+           "--epochs", "1", "--data", str(data), "--out", str(out), "--quiet"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    evaluation = subprocess.run([sys.executable, "-m", "cnn", "evaluate", "--weights", str(out),
+                                 "--data", str(data), "--json"], capture_output=True, text=True)
+    report = json.loads(evaluation.stdout)
+    assert report["n"] == 10000 and report["accuracy"] >= 0.975
