@@ -9,7 +9,7 @@ and one GEMM ``cols @ W`` with ``W`` of shape ``(k*k*C, F)`` gives the output al
 next layer's layout ``(N, H_out, W_out, F)``, with no transpose.
 
 The window view is built with ``numpy.lib.stride_tricks.as_strided`` (no copy) and copied to a
-contiguous matrix in one call; ``col2im`` is the adjoint, a scatter-add done as ``k*k`` strided
+contiguous matrix in one call; ``col2im`` is the adjoint, a scatter-add done as ``k*k`` slice
 adds, one per kernel offset (no loop over images or pixels). Method as in the CS231n
 ``im2col`` / ``fast_layers`` reference code and Chellapilla et al., "High Performance
 Convolutional Neural Networks for Document Processing" (2006).
@@ -54,48 +54,57 @@ def window_view(x: np.ndarray, kernel: int) -> np.ndarray:
     )
 
 
-def im2col(x: np.ndarray, kernel: int, out: np.ndarray | None = None) -> np.ndarray:
+def im2col(x: np.ndarray, kernel: int) -> np.ndarray:
     """Unfold every ``k x k`` window of ``x`` into one row of a column matrix.
 
     Args:
         x: input batch, shape ``(N, H, W, C)``, float32 or float64.
         kernel: square kernel side ``k``.
-        out: optional preallocated buffer with ``N * H_out * W_out * k * k * C`` elements
-            and ``x``'s dtype, reused across batches to avoid an allocation.
     Returns:
-        C-contiguous array of shape ``(N * H_out * W_out, k * k * C)``, dtype of ``x``;
-        column index ``(p * k + q) * C + c`` holds ``x[n, i + p, j + q, c]``.
+        matrix of shape ``(N * H_out * W_out, k * k * C)``, dtype of ``x``; column
+        ``(p * k + q) * C + c`` of row ``(n * H_out + i) * W_out + j`` holds
+        ``x[n, i + p, j + q, c]``. For ``C > 1`` it is C-contiguous (one strided copy of the
+        window view). For ``C == 1`` (the first layer) it is the transpose of a C-contiguous
+        ``(k*k, N*H_out*W_out)`` array built with one contiguous copy per kernel offset, which
+        is 3-5x faster than copying 1-pixel-deep windows; BLAS reads either layout directly.
     Raises:
         ValueError: if the kernel does not fit (see :func:`window_view`).
     """
     view = window_view(x, kernel)
     n, h_out, w_out = view.shape[:3]
-    if out is None:
-        out = np.empty(view.shape, dtype=x.dtype)
-    else:
-        out = out.reshape(view.shape)
-    np.copyto(out, view)
-    return out.reshape(n * h_out * w_out, kernel * kernel * x.shape[3])
+    rows = n * h_out * w_out
+    if x.shape[3] == 1:
+        cols_t = np.empty((kernel, kernel, n, h_out, w_out), dtype=x.dtype)
+        for p in range(kernel):
+            for q in range(kernel):
+                cols_t[p, q] = x[:, p : p + h_out, q : q + w_out, 0]
+        return cols_t.reshape(kernel * kernel, rows).T
+    return np.ascontiguousarray(view).reshape(rows, kernel * kernel * x.shape[3])
 
 
-def col2im(cols: np.ndarray, x_shape: tuple[int, int, int, int], kernel: int) -> np.ndarray:
-    """Adjoint of :func:`im2col`: scatter-add each column entry back to its input pixel.
+def col2im(dcols: np.ndarray, x_shape: tuple[int, int, int, int], kernel: int) -> np.ndarray:
+    """Adjoint of :func:`im2col`: scatter-add each window entry back to its input pixel.
 
-    Used in the convolution backward pass, ``dx = col2im(dout @ W.T)``.
+    Used in the convolution backward pass. The columns come offset-major, as one batched
+    GEMM produces them (``dout @ W[p, q].T`` for every kernel offset ``(p, q)``), so each of
+    the ``k*k`` adds reads a contiguous block and writes a ``(N, H_out, W_out, C)`` slice:
+
+        dx[n, i + p, j + q, c] += dcols[p * k + q, (n * H_out + i) * W_out + j, c]
 
     Args:
-        cols: array of shape ``(N * H_out * W_out, k * k * C)``.
+        dcols: array of shape ``(k * k, N * H_out * W_out, C)``; ``dcols[p*k + q]`` is
+            im2col's column block for offset ``(p, q)``.
         x_shape: ``(N, H, W, C)`` of the input that was unfolded.
         kernel: square kernel side ``k``.
     Returns:
-        array of shape ``x_shape``, dtype of ``cols``, where each input pixel receives the sum
-        of the entries of every window it belongs to.
+        array of shape ``x_shape``, dtype of ``dcols``: each input pixel receives the sum of
+        the entries of every window it belongs to.
     """
     n, h, w, c = x_shape
     h_out, w_out = conv_output_size(h, kernel), conv_output_size(w, kernel)
-    cols = cols.reshape(n, h_out, w_out, kernel, kernel, c)
-    dx = np.zeros(x_shape, dtype=cols.dtype)
+    dcols = dcols.reshape(kernel, kernel, n, h_out, w_out, c)
+    dx = np.zeros(x_shape, dtype=dcols.dtype)
     for p in range(kernel):
         for q in range(kernel):
-            dx[:, p : p + h_out, q : q + w_out, :] += cols[:, :, :, p, q, :]
+            dx[:, p : p + h_out, q : q + w_out, :] += dcols[p, q]
     return dx

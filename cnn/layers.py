@@ -96,7 +96,7 @@ class Conv2D(Layer):
             raise ValueError(
                 f"Conv2D expects (N, H, W, {self.in_channels}), got shape {x.shape}"
             )
-        n, h, w, _ = x.shape
+        n = x.shape[0]
         h_out, w_out, f = self.output_shape(x.shape[1:])
         cols = im2col(x, self.kernel)
         out = cols @ self.params["W"].reshape(-1, f)
@@ -107,14 +107,16 @@ class Conv2D(Layer):
 
     def backward(self, dout):
         w = self.params["W"]
-        f = self.filters
+        k, f = self.kernel, self.filters
         dout2 = dout.reshape(-1, f)
         self.grads["W"] = (self._cols.T @ dout2).reshape(w.shape)
-        self.grads["b"] = dout2.sum(axis=0)
+        # Bias gradient as a GEMV: summing axis 0 of a narrow (M, F) array is 10x slower.
+        self.grads["b"] = np.ones(len(dout2), dout2.dtype) @ dout2
         if not self.needs_input_grad:
             return None
-        dcols = dout2 @ w.reshape(-1, f).T
-        return col2im(dcols, self._x_shape, self.kernel)
+        # One batched GEMM gives the columns offset-major, (k*k, M, C), for col2im.
+        w_by_offset = w.reshape(k * k, self.in_channels, f).transpose(0, 2, 1)
+        return col2im(np.matmul(dout2, w_by_offset), self._x_shape, k)
 
 
 class MaxPool2D(Layer):
@@ -140,39 +142,35 @@ class MaxPool2D(Layer):
         k = self.size
         return (-(-h // k), -(-w // k), c)
 
-    def _windows(self, x):
-        """Pad ``x`` with -inf to a multiple of k and view it as ``(N, Ho, k, Wo, k, C)``."""
-        n, h, w, c = x.shape
-        k = self.size
-        h_out, w_out, _ = self.output_shape(x.shape[1:])
-        if h_out * k != h or w_out * k != w:
-            padded = np.full((n, h_out * k, w_out * k, c), -np.inf, dtype=x.dtype)
-            padded[:, :h, :w, :] = x
-            x = padded
-        return x.reshape(n, h_out, k, w_out, k, c)
-
     def forward(self, x, training=False):
-        windows = self._windows(x)
-        out = windows.max(axis=(2, 4))
+        k = self.size
+        # Max over the k*k strided sub-grids x[:, p::k, q::k]; the sub-grid (0, 0) has the
+        # full output size, later ones may be one row/column short (partial windows).
+        out = x[:, ::k, ::k, :].copy()
+        for p in range(k):
+            for q in range(k):
+                if p or q:
+                    grid = x[:, p::k, q::k, :]
+                    part = out[:, : grid.shape[1], : grid.shape[2], :]
+                    np.maximum(part, grid, out=part)
         if training:
-            self._cache = (windows, out, x.shape)
+            self._cache = (x, out)
         return out
 
     def backward(self, dout):
-        windows, out, x_shape = self._cache
-        n, h, w, c = x_shape
+        x, out = self._cache
         k = self.size
-        dwindows = np.zeros(windows.shape, dtype=dout.dtype)
+        dx = np.empty(x.shape, dtype=dout.dtype)  # every pixel is in exactly one sub-grid
         taken = np.zeros(out.shape, dtype=bool)
         for p in range(k):  # loop over the k*k window offsets only
             for q in range(k):
-                hit = windows[:, :, p, :, q, :] == out
-                hit &= ~taken
-                taken |= hit
-                np.multiply(dout, hit, out=dwindows[:, :, p, :, q, :])
-        h_pad, w_pad = windows.shape[1] * k, windows.shape[3] * k
-        dx = dwindows.reshape(n, h_pad, w_pad, c)
-        return dx[:, :h, :w, :] if (h_pad, w_pad) != (h, w) else dx
+                grid = x[:, p::k, q::k, :]
+                hs, ws = grid.shape[1], grid.shape[2]
+                hit = grid == out[:, :hs, :ws, :]
+                hit &= ~taken[:, :hs, :ws, :]
+                taken[:, :hs, :ws, :] |= hit
+                np.multiply(dout[:, :hs, :ws, :], hit, out=dx[:, p::k, q::k, :])
+        return dx
 
 
 class ReLU(Layer):

@@ -42,21 +42,24 @@ def test_im2col_rows_are_receptive_fields_in_kernel_row_col_channel_order():
     np.testing.assert_array_equal(cols[1 * 12 + 2 * 4 + 1], x[1, 2:5, 1:4, :].ravel())
 
 
-def test_col2im_is_the_adjoint_of_im2col():
+@pytest.mark.parametrize("channels", [1, 2])
+def test_col2im_is_the_adjoint_of_im2col(channels):
     # <im2col(x), y> == <x, col2im(y)> for all x, y: col2im is exactly the transpose.
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((2, 7, 6, 2))
+    x = rng.standard_normal((2, 7, 6, channels))
     cols = im2col(x, 3)
     y = rng.standard_normal(cols.shape)
-    assert np.isclose(np.sum(cols * y), np.sum(x * col2im(y, x.shape, 3)))
+    y_offset_major = y.reshape(len(y), 9, channels).transpose(1, 0, 2)
+    assert np.isclose(np.sum(cols * y), np.sum(x * col2im(y_offset_major, x.shape, 3)))
 
 
-def test_im2col_reuses_a_preallocated_buffer():
-    x = np.arange(2 * 4 * 4, dtype=np.float32).reshape(2, 4, 4, 1)
-    buffer = np.empty(2 * 2 * 2 * 9, np.float32)
-    cols = im2col(x, 3, out=buffer)
-    assert np.shares_memory(cols, buffer)
-    np.testing.assert_array_equal(cols, im2col(x, 3))
+def test_single_channel_im2col_has_the_same_rows_as_the_window_view():
+    # C == 1 takes the per-offset copy path; it must build the same matrix.
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 8, 9, 1))
+    cols = im2col(x, 4)
+    assert cols.shape == (3 * 5 * 6, 16)
+    np.testing.assert_array_equal(cols[2 * 30 + 4 * 6 + 5], x[2, 4:8, 5:9, 0].ravel())
 
 
 def test_im2col_rejects_a_kernel_larger_than_the_input():

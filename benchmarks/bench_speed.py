@@ -1,0 +1,260 @@
+"""Training and inference speed of cnn, side by side with PyTorch (when installed).
+
+Every measurement runs in a fresh subprocess (so the BLAS thread count is set before NumPy or
+PyTorch load, and the peak RSS is that run's own), is repeated ``--repeats`` times, and the
+median is reported. Both frameworks get the same model, batch size, float32, Adam and the same
+number of threads (``--threads``, default 2). PyTorch is optional: ``pip install torch==2.13.0``
+(CPU build); it is never a dependency of the package.
+
+    python benchmarks/bench_speed.py --data ../shared/data/mnist.npz --repeats 3
+    python benchmarks/bench_speed.py --quick        # 1 repeat, no time-to-accuracy run
+
+Prints a Markdown table (paste it into BENCHMARKS.md) and, with ``--json``, the raw runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
+MEDIUM = "C(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10"
+LARGE = "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10"
+
+
+# ------------------------------------------------------------------ worker side
+def peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def load_data(path):
+    from cnn.data import load_mnist
+
+    return load_mnist(path)
+
+
+def torch_model(model_string):
+    import torch.nn as nn
+
+    from cnn.parse import FC, Conv, Pool, layer_shapes, parse_model
+
+    specs = parse_model(model_string)
+    shapes = layer_shapes(specs, (28, 28, 1))
+    layers, channels, prev = [], 1, (28, 28, 1)
+    for t, spec in enumerate(specs):
+        if isinstance(spec, Conv):
+            layers += [nn.Conv2d(channels, spec.filters, spec.kernel), nn.ReLU()]
+            channels = spec.filters
+        elif isinstance(spec, Pool):
+            layers.append(nn.MaxPool2d(spec.size, spec.size, ceil_mode=True))
+        else:
+            if len(prev) == 3:
+                layers.append(nn.Flatten())
+            fan_in = prev[0] * prev[1] * prev[2] if len(prev) == 3 else prev[0]
+            layers.append(nn.Linear(fan_in, spec.units))
+            if t < len(specs) - 1:
+                layers.append(nn.ReLU())
+        prev = shapes[t]
+    return nn.Sequential(*layers)
+
+
+def worker(task: dict) -> dict:
+    """Run one measurement; returns its figures."""
+    import numpy as np
+
+    framework, kind, model_string = task["framework"], task["kind"], task["model"]
+    (x_train, y_train), (x_test, y_test) = load_data(task["data"])
+    batch, epochs = task["batch"], task.get("epochs", 1)
+    result = {"framework": framework, "kind": kind, "model": model_string}
+    if framework == "cnn":
+        from cnn.model import Sequential
+        from cnn.optim import Adam
+        from cnn.train import evaluate, fit
+
+        rng = np.random.default_rng(0)
+        model = Sequential(model_string, rng)
+        if kind == "inference":
+            model.logits(x_test[:batch], batch)  # warm-up
+            times = []
+            for _ in range(5):
+                start = time.perf_counter()
+                model.logits(x_test, batch)
+                times.append(time.perf_counter() - start)
+            result["images_per_s"] = len(x_test) / statistics.median(times)
+        else:
+            opt = Adam(model.parametrized, 1e-3)
+            history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
+                          batch_size=batch, lr_decay=task.get("lr_decay", 1.0), progress=False,
+                          on_epoch_end=lambda h: h.epochs[-1].update(
+                              test_accuracy=evaluate(model, x_test, y_test)["accuracy"])
+                          if kind == "to_accuracy" else None)
+            result["epoch_seconds"] = [e["seconds"] for e in history.epochs]
+            result["test_accuracy"] = [e.get("test_accuracy") for e in history.epochs]
+    else:
+        import torch
+
+        torch.set_num_threads(task["threads"])
+        torch.manual_seed(0)
+        net = torch_model(model_string)
+        xt = torch.from_numpy(x_train[:, None].astype(np.float32) / 255)
+        yt = torch.from_numpy(y_train.astype(np.int64))
+        xs = torch.from_numpy(x_test[:, None].astype(np.float32) / 255)
+        ys = torch.from_numpy(y_test.astype(np.int64))
+        if kind == "inference":
+            net.eval()
+            with torch.no_grad():
+                net(xs[:batch])
+                times = []
+                for _ in range(5):
+                    start = time.perf_counter()
+                    for i in range(0, len(xs), batch):
+                        net(xs[i : i + batch])
+                    times.append(time.perf_counter() - start)
+            result["images_per_s"] = len(xs) / statistics.median(times)
+        else:
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+            sched = torch.optim.lr_scheduler.ExponentialLR(opt, task.get("lr_decay", 1.0))
+            loss_fn = torch.nn.CrossEntropyLoss()
+            gen = torch.Generator().manual_seed(0)
+            result["epoch_seconds"], result["test_accuracy"] = [], []
+            for _ in range(epochs):
+                net.train()
+                start = time.perf_counter()
+                order = torch.randperm(len(xt), generator=gen)
+                for i in range(0, len(xt), batch):
+                    idx = order[i : i + batch]
+                    opt.zero_grad()
+                    loss = loss_fn(net(xt[idx]), yt[idx])
+                    loss.backward()
+                    opt.step()
+                result["epoch_seconds"].append(time.perf_counter() - start)
+                sched.step()
+                if kind == "to_accuracy":
+                    net.eval()
+                    with torch.no_grad():
+                        pred = torch.cat([net(xs[i : i + 1000]).argmax(1)
+                                          for i in range(0, len(xs), 1000)])
+                    result["test_accuracy"].append(float((pred == ys).float().mean()))
+                else:
+                    result["test_accuracy"].append(None)
+    result["peak_rss_mb"] = peak_rss_mb()
+    return result
+
+
+# ------------------------------------------------------------------ driver side
+def run_task(task: dict) -> dict:
+    env = dict(os.environ)
+    threads = str(task["threads"])
+    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def blas_info() -> str:
+    try:
+        from threadpoolctl import threadpool_info
+
+        return ", ".join(f"{i['internal_api']} {i['version']} ({i.get('architecture')})"
+                         for i in threadpool_info())
+    except ImportError:
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=os.environ.get("CNN_MNIST_DATA"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--quick", action="store_true", help="1 repeat, no time-to-accuracy")
+    parser.add_argument("--skip-torch", action="store_true")
+    parser.add_argument("--models", nargs="*", default=[SMALL, MEDIUM, LARGE])
+    parser.add_argument("--json", action="store_true", help="also print every run as JSON")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(json.loads(args.worker))))
+        return
+    repeats = 1 if args.quick else args.repeats
+    frameworks = ["cnn"]
+    if not args.skip_torch:
+        try:
+            import torch
+
+            frameworks.append("torch")
+            torch_version = torch.__version__
+        except ImportError:
+            print("(PyTorch not installed: measuring cnn only)", file=sys.stderr)
+    base = {"data": args.data, "threads": args.threads, "batch": args.batch}
+    runs = []
+
+    def measure(**task):
+        results = [run_task({**base, **task}) for _ in range(repeats)]
+        runs.extend(results)
+        return results
+
+    import numpy as np
+
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, {args.threads} threads, numpy {np.__version__}, "
+          f"BLAS: {blas_info()}" + (f", torch {torch_version}" if "torch" in frameworks else ""))
+    print(f"medians of {repeats} runs, batch {args.batch}, float32, Adam lr 1e-3, 60,000 "
+          "training images per epoch\n")
+    print("| figure | cnn | PyTorch | ratio cnn/PyTorch |")
+    print("| --- | --- | --- | --- |")
+
+    def row(name, values, unit, higher_is_better=False):
+        """One table row; the ratio is always cnn / PyTorch in the row's unit."""
+        ours = values.get("cnn")
+        theirs = values.get("torch")
+        ratio = f"{ours / theirs:.2f}x" if ours and theirs else ""
+        fmt = (lambda v: f"{v:,.0f} {unit}") if higher_is_better else (lambda v: f"{v:.2f} {unit}")
+        print(f"| {name} | {fmt(ours) if ours else '-'} | {fmt(theirs) if theirs else '-'} "
+              f"| {ratio} |", flush=True)
+
+    rss = {}
+    for model in args.models:
+        values = {}
+        for fw in frameworks:
+            results = measure(framework=fw, kind="epoch", model=model)
+            values[fw] = statistics.median(r["epoch_seconds"][0] for r in results)
+            rss.setdefault(fw, []).extend(r["peak_rss_mb"] for r in results)
+        row(f"s/epoch, {model}", values, "s")
+    values = {}
+    for fw in frameworks:
+        results = measure(framework=fw, kind="inference", model=LARGE, batch=1000)
+        values[fw] = statistics.median(r["images_per_s"] for r in results)
+    row(f"inference images/s, {LARGE}, batch 1000", values, "img/s", higher_is_better=True)
+    print(f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | "
+          f"{max(rss['torch']):.0f} MB |  |" if "torch" in rss else
+          f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | - |  |")
+    if not args.quick:
+        values, detail = {}, {}
+        for fw in frameworks:
+            results = measure(framework=fw, kind="to_accuracy", model=LARGE, epochs=5,
+                              lr_decay=0.7)
+            times = []
+            for r in results:
+                elapsed = np.cumsum(r["epoch_seconds"])
+                hit = [t for t, a in zip(elapsed, r["test_accuracy"]) if a >= 0.992]
+                times.append(hit[0] if hit else float("inf"))
+                detail.setdefault(fw, []).append([round(a, 4) for a in r["test_accuracy"]])
+            values[fw] = statistics.median(times)
+        row(f"training time to >= 99.2% test top-1, {LARGE} (lr x0.7/epoch, <= 5 epochs)",
+            values, "s")
+        print(f"\ntest top-1 after each epoch: {json.dumps(detail)}")
+    if args.json:
+        print(json.dumps(runs))
+
+
+if __name__ == "__main__":
+    main()
