@@ -1,0 +1,494 @@
+"""cnn.preprocess: any picture of one digit -> an MNIST-like 28 x 28 image.
+
+Every input kind is built from a real MNIST test digit (the most typical one of each class in
+the test data), and the result must match ``to_mnist`` of the clean digit: Pearson r above a
+threshold *and* higher than with the clean version of any other digit, so a wrong digit fails
+(``test_reference_match_rejects_a_different_digit`` shows the threshold can fail).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from cnn.errors import UserError
+from cnn.preprocess import preprocess_file, read_image, to_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
+FULL = Path(os.environ.get("CNN_MNIST_DATA", "/work/shared/data/mnist.npz"))
+CUSTOM = ROOT / "custom_test_images"
+
+R_MIN = 0.9  # clean-looking renderings: photo, canvas, alpha, 16-bit, huge, specks
+R_MIN_RESTROKED = 0.7  # tiny and thick strokes really differ from the clean digit
+R_MIN_THIN = 0.6  # a 1-px skeleton loses the shape of the strokes
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def digits() -> list[np.ndarray]:
+    """The most typical MNIST test digit of each class, uint8 (28, 28), index = label.
+
+    Typical = highest correlation with the mean training image of its class, among test
+    images that a nearest-class-mean rule also assigns to their label (no odd handwriting).
+    """
+    path = SUBSET if SUBSET.exists() else FULL
+    if not path.exists():
+        pytest.skip(f"no MNIST data at {SUBSET} or {FULL}")
+    with np.load(path) as data:
+        x_train, y_train = data["x_train"], data["y_train"]
+        x_test, y_test = data["x_test"][:2000], data["y_test"][:2000]
+
+    def unit(a: np.ndarray) -> np.ndarray:
+        a = a.reshape(len(a), -1).astype(np.float64)
+        a -= a.mean(axis=1, keepdims=True)
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    means = unit(np.stack([x_train[y_train == d].mean(axis=0) for d in range(10)]))
+    corr = unit(x_test) @ means.T
+    chosen = []
+    for d in range(10):
+        score = np.where((y_test == d) & (corr.argmax(axis=1) == d), corr[:, d], -np.inf)
+        chosen.append(x_test[int(np.argmax(score))])
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def references(digits: list[np.ndarray]) -> list[np.ndarray]:
+    """``to_mnist`` of each clean digit, float32 (28, 28), index = label."""
+    return [to_mnist(d) for d in digits]
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+def assert_reads_as(out: np.ndarray, label: int, references: list[np.ndarray],
+                    r_min: float = R_MIN) -> None:
+    """``out`` is a valid MNIST-like image that matches the clean digit ``label`` best."""
+    assert out.shape == (28, 28) and out.dtype == np.float32
+    assert 0.0 <= out.min() and out.max() <= 1.0
+    rs = [pearson(out, ref) for ref in references]
+    assert rs[label] > r_min, f"r = {rs[label]:.3f} with the clean digit {label}"
+    assert int(np.argmax(rs)) == label, f"matches digit {int(np.argmax(rs))} best: {np.round(rs, 2)}"
+
+
+# ---------------------------------------------------------------------------- renderings
+
+
+def ink(digit: np.ndarray, height: int) -> np.ndarray:
+    """Upscaled digit as float32 ink in [0, 1], shape (height, height)."""
+    big = cv2.resize(digit.astype(np.float32) / 255.0, (height, height),
+                     interpolation=cv2.INTER_CUBIC)
+    return np.clip(big, 0.0, 1.0)
+
+
+def frame(strokes: np.ndarray, shape: tuple[int, int], top: int, left: int) -> np.ndarray:
+    """``strokes`` pasted into a zero float32 array of ``shape`` at (top, left)."""
+    out = np.zeros(shape, np.float32)
+    h, w = strokes.shape
+    out[top:top + h, left:left + w] = strokes
+    return out
+
+
+def jpeg(image: np.ndarray, quality: int = 85) -> np.ndarray:
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+
+
+def phone_photo(digit: np.ndarray, seed: int, top: int = 300, left: int = 450,
+                height: int = 260) -> np.ndarray:
+    """(700, 900, 3) uint8 BGR JPEG: dark-blue ink on cream paper, vignette, noise, blur."""
+    rng = np.random.default_rng(seed)
+    strokes = frame(ink(digit, height), (700, 900), top, left)
+    paper = np.array([0.72, 0.90, 0.96], np.float32)
+    pen = np.array([0.30, 0.10, 0.05], np.float32)
+    img = paper * (1 - strokes[..., None]) + pen * strokes[..., None]
+    y, x = np.mgrid[0:700, 0:900].astype(np.float32)
+    img *= (1.05 - 0.35 * ((x - 250) ** 2 + (y - 200) ** 2) / 800**2)[..., None]
+    img = cv2.GaussianBlur(img, (0, 0), 1.0) + 0.02 * rng.standard_normal(img.shape, np.float32)
+    return jpeg(np.clip(img * 255, 0, 255).astype(np.uint8))
+
+
+def white_on_black(digit: np.ndarray, size: int = 400) -> np.ndarray:
+    """(size, size) uint8 canvas, the digit at 60 % of the height, off-centre."""
+    strokes = ink(digit, int(size * 0.6))
+    return (frame(strokes, (size, size), size // 10, size // 4) * 255).astype(np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def skeleton_module():
+    """scripts/make_custom_images.py as a module (for its Zhang-Suen ``skeleton``)."""
+    spec = importlib.util.spec_from_file_location(
+        "make_custom_images", ROOT / "scripts" / "make_custom_images.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---------------------------------------------------------------------------- output format
+
+
+def test_output_is_28x28_float32_in_unit_range(digits):
+    out = to_mnist(digits[3])
+    assert out.shape == (28, 28)
+    assert out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+def test_output_stroke_cores_reach_one(digits):
+    out = to_mnist(phone_photo(digits[5], seed=0))
+    assert out.max() == pytest.approx(1.0)
+    assert (out > 0.9).sum() >= 0.3 * (out > 0.05).sum()  # MNIST: ~45 % of ink pixels > 0.9
+
+
+def test_clean_mnist_digit_comes_back_nearly_unchanged(digits):
+    for label, digit in enumerate(digits):
+        r = pearson(to_mnist(digit), digit / 255.0)
+        assert r > 0.9, f"digit {label}: r = {r:.3f}"
+
+
+def test_centre_of_mass_is_at_14_14_wherever_the_digit_was(digits):
+    for top, left in [(0, 0), (300, 640), (440, 0), (150, 300)]:
+        out = to_mnist(phone_photo(digits[7], seed=1, top=top, left=left))
+        cy, cx = ndimage.center_of_mass(out)
+        assert abs(cy - 14.0) <= 0.5 and abs(cx - 14.0) <= 0.5, (top, left, cy, cx)
+
+
+def test_digit_fits_20x20_box_with_long_side_20(digits):
+    for label in (1, 0, 7):
+        ys, xs = np.nonzero(to_mnist(white_on_black(digits[label])))
+        height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
+        assert max(height, width) in (19, 20) and min(height, width) <= 20, (label, height, width)
+
+
+def test_aspect_ratio_is_kept(digits):
+    wide = cv2.resize(digits[0], (56, 28), interpolation=cv2.INTER_AREA)  # a 0 twice as wide
+    ys, xs = np.nonzero(to_mnist(wide) > 0.1)
+    assert (np.ptp(xs) + 1) / (np.ptp(ys) + 1) == pytest.approx(2 * _aspect(digits[0]), rel=0.15)
+
+
+def _aspect(digit: np.ndarray) -> float:
+    ys, xs = np.nonzero(digit > 25)
+    return (np.ptp(xs) + 1) / (np.ptp(ys) + 1)
+
+
+# ---------------------------------------------------------------------------- polarity
+
+
+def test_auto_polarity_reads_light_ink_on_dark(digits, references):
+    assert_reads_as(to_mnist(white_on_black(digits[4])), 4, references)
+
+
+def test_auto_polarity_reads_dark_ink_on_light(digits, references):
+    black_on_white = 255 - white_on_black(digits[4])
+    assert_reads_as(to_mnist(black_on_white), 4, references)
+
+
+def test_forced_polarity_gives_the_same_result_as_auto(digits):
+    canvas = 255 - white_on_black(digits[2])
+    forced = to_mnist(canvas, polarity="dark-on-light")
+    np.testing.assert_allclose(forced, to_mnist(canvas), atol=1e-6)
+
+
+def test_wrong_forced_polarity_raises_and_suggests_auto(digits):
+    with pytest.raises(UserError, match="use polarity 'auto'"):
+        to_mnist(white_on_black(digits[2]), polarity="dark-on-light")
+
+
+def test_unknown_polarity_is_rejected_with_the_choices(digits):
+    with pytest.raises(UserError, match="'dark'.*auto, dark-on-light, light-on-dark"):
+        to_mnist(digits[2], polarity="dark")
+
+
+# ---------------------------------------------------------------------------- input kinds
+
+
+def test_phone_photo_jpeg_with_gradient_and_noise_reads_as_its_digit(digits, references):
+    for label, digit in enumerate(digits):
+        assert_reads_as(to_mnist(phone_photo(digit, seed=label)), label, references)
+
+
+def test_grayscale_photo_reads_as_its_digit(digits, references):
+    gray = cv2.cvtColor(phone_photo(digits[6], seed=2), cv2.COLOR_BGR2GRAY)
+    assert_reads_as(to_mnist(gray), 6, references)
+
+
+def test_faint_pencil_on_grey_paper_reads_as_its_digit(digits, references):
+    strokes = frame(ink(digits[8], 200), (600, 800), 150, 200)
+    img = 0.62 - 0.2 * strokes  # grey paper, ink only 0.2 darker
+    img += 0.015 * np.random.default_rng(3).standard_normal(img.shape, np.float32)
+    assert_reads_as(to_mnist(jpeg((np.clip(img, 0, 1) * 255).astype(np.uint8))), 8, references)
+
+
+def test_strong_light_gradient_is_not_mistaken_for_ink(digits, references):
+    strokes = frame(ink(digits[0], 220), (600, 800), 200, 300)
+    light = np.linspace(1.0, 0.35, 800, dtype=np.float32)[None, :]  # dim towards the right
+    img = (0.95 - 0.75 * strokes) * light
+    assert img[:, -50:].mean() < img[strokes > 0.5].max()  # dim paper darker than some ink
+    assert_reads_as(to_mnist(jpeg((img * 255).astype(np.uint8))), 0, references)
+
+
+def test_digit_touching_the_frame_edge_reads_as_its_digit(digits, references):
+    for label in (3, 9):
+        ys, xs = np.nonzero(digits[label])
+        cropped = digits[label][ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        h, w = cropped.shape
+        strokes = np.clip(cv2.resize(cropped.astype(np.float32) / 255, (w * 12, h * 12),
+                                     interpolation=cv2.INTER_CUBIC), 0, 1)
+        img = 0.9 - 0.8 * frame(strokes, (700, 900), 700 - h * 12, 0)  # bottom-left corner
+        assert_reads_as(to_mnist((img * 255).astype(np.uint8)), label, references)
+
+
+def test_small_specks_next_to_the_digit_are_dropped(digits):
+    photo = phone_photo(digits[1], seed=4, top=200, left=300)
+    ys, xs = np.nonzero(ink(digits[1], 260) > 0.5)
+    top, left = 200 + ys.min(), 300 + xs.min()  # the digit's box in the photo
+    specked = photo.copy()
+    rng = np.random.default_rng(4)
+    for _ in range(12):  # dust 10 to 30 px above the digit's box
+        x, y = left + int(rng.integers(0, 90)), top - int(rng.integers(10, 30))
+        cv2.circle(specked, (x, y), 2, (40, 30, 30), -1)
+    assert pearson(to_mnist(specked), to_mnist(photo)) > 0.98
+
+
+def test_ink_far_from_the_digit_is_ignored(digits):
+    photo = phone_photo(digits[1], seed=4, top=200, left=300)
+    smudged = photo.copy()
+    cv2.circle(smudged, (80, 600), 18, (40, 30, 30), -1)  # a blot in the far corner
+    assert pearson(to_mnist(smudged), to_mnist(photo)) > 0.98
+
+
+def test_digit_in_two_pieces_keeps_both(digits, references):
+    canvas = white_on_black(digits[5])
+    rows = np.flatnonzero(canvas.max(axis=1) > 0)
+    cut = rows[0] + (rows[-1] - rows[0]) * 2 // 5
+    canvas[cut:cut + 6] = 0  # a gap across the whole digit
+    assert cv2.connectedComponents((canvas > 127).astype(np.uint8))[0] - 1 >= 2
+    assert_reads_as(to_mnist(canvas), 5, references)
+
+
+def test_transparent_png_with_strokes_only_in_alpha_reads_as_its_digit(digits, references):
+    rgba = np.zeros((400, 400, 4), np.uint8)  # RGB all zero everywhere
+    rgba[..., 3] = white_on_black(digits[6])
+    assert_reads_as(to_mnist(rgba), 6, references)
+
+
+def test_transparent_png_with_white_strokes_reads_as_its_digit(digits, references):
+    rgba = np.full((400, 400, 4), 255, np.uint8)  # RGB all white, strokes in alpha
+    rgba[..., 3] = white_on_black(digits[2])
+    assert_reads_as(to_mnist(rgba), 2, references)
+
+
+def test_opaque_rgba_uses_the_colour_channels(digits, references):
+    bgr = cv2.cvtColor(255 - white_on_black(digits[9]), cv2.COLOR_GRAY2BGR)
+    rgba = np.dstack([bgr, np.full(bgr.shape[:2], 255, np.uint8)])
+    assert_reads_as(to_mnist(rgba), 9, references)
+
+
+def test_16_bit_image_reads_like_its_8_bit_version(digits):
+    canvas = 255 - white_on_black(digits[0])
+    wide = canvas.astype(np.uint16) * 257
+    np.testing.assert_allclose(to_mnist(wide), to_mnist(canvas), atol=1e-4)
+
+
+def test_float_and_bool_inputs_are_accepted(digits):
+    base = to_mnist(digits[1])
+    np.testing.assert_allclose(to_mnist(digits[1] / 255.0), base, atol=1e-4)
+    assert pearson(to_mnist(digits[1] > 127), base) > 0.9
+
+
+def test_tiny_12x12_image_reads_as_its_digit(digits, references):
+    for label in (0, 4, 7):
+        tiny = cv2.resize(digits[label], (12, 12), interpolation=cv2.INTER_AREA)
+        assert_reads_as(to_mnist(tiny), label, references, R_MIN_RESTROKED)
+
+
+def test_tiny_image_strokes_are_brought_to_full_intensity(digits):
+    out = to_mnist(cv2.resize(digits[4], (12, 12), interpolation=cv2.INTER_AREA))
+    assert (out > 0.9).sum() >= 0.3 * (out > 0.05).sum()  # MNIST: ~45 % of ink pixels > 0.9
+
+
+def test_huge_3000x3000_image_reads_as_its_digit(digits, references):
+    strokes = frame(ink(digits[2], 1800), (3000, 3000), 700, 500)
+    assert_reads_as(to_mnist(((1 - strokes) * 255).astype(np.uint8)), 2, references)
+
+
+def skeleton_lines(digit: np.ndarray, scale: int, shape: tuple[int, int]) -> np.ndarray:
+    """uint8 canvas of ``shape``: the digit's Zhang-Suen skeleton drawn with 1-px lines.
+
+    The skeleton is taken at 112 x 112 and its 8-neighbour links drawn ``scale`` times larger.
+    """
+    skeleton = skeleton_module().skeleton
+    small = cv2.resize(digit, (112, 112), interpolation=cv2.INTER_CUBIC) > 100
+    on = set(zip(*np.nonzero(skeleton(small))))
+    lines = np.zeros(shape, np.uint8)
+    for y, x in on:
+        for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
+            if (y + dy, x + dx) in on:
+                cv2.line(lines, (scale * x, scale * y), (scale * (x + dx), scale * (y + dy)), 255)
+    return lines
+
+
+def test_one_pixel_strokes_come_out_mnist_wide(digits, references):
+    for label in (3, 5, 8):
+        lines = skeleton_lines(digits[label], 9, (1000, 1000))
+        assert (lines > 0).mean() < 0.01  # really thin: under 1 % of the canvas
+        out = to_mnist(lines)
+        assert_reads_as(out, label, references, R_MIN_THIN)
+        assert (out > 0.5).mean() > 0.07, label  # MNIST-wide strokes, not hairlines
+
+
+def test_faint_one_pixel_strokes_survive_shrinking_a_5000_px_image(digits, references):
+    lines = skeleton_lines(digits[2], 9, (1000, 5000)) // 3  # grey 85 on black, 1 px wide
+    assert_reads_as(to_mnist(lines), 2, references, R_MIN_THIN)
+
+
+def test_very_thick_strokes_are_thinned_to_mnist_width(digits, references):
+    for label in (0, 8):
+        strokes = ink(digits[label], 300)
+        fat = cv2.dilate(strokes, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (25, 25)))
+        out = to_mnist((frame(fat, (400, 400), 50, 50) * 255).astype(np.uint8))
+        assert_reads_as(out, label, references, R_MIN_RESTROKED)
+        assert stroke_width(out) < 4.0, label  # MNIST: median 2.25, 95 % under 3.5
+
+
+def stroke_width(image: np.ndarray) -> float:
+    """Mean stroke width in pixels of the pixels above 0.5: 2 * area / contour length."""
+    mask = (image > 0.5).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    return 2.0 * float(mask.sum()) / sum(cv2.arcLength(c, True) for c in contours)
+
+
+# ---------------------------------------------------------------------------- no digit
+
+
+def test_blank_image_raises_no_digit_found():
+    with pytest.raises(UserError, match="no digit found: the image is blank"):
+        to_mnist(np.full((100, 100), 200, np.uint8))
+
+
+def test_blank_noisy_paper_photo_raises_no_digit_found():
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:600, 0:800].astype(np.float32)
+    paper = 0.9 - 0.3 * x / 800 + 0.02 * rng.standard_normal((600, 800), np.float32)
+    with pytest.raises(UserError, match="no digit found"):
+        to_mnist(jpeg((np.clip(paper, 0, 1) * 255).astype(np.uint8)))
+
+
+def test_single_speck_is_not_a_digit():
+    speck = np.zeros((400, 400), np.uint8)
+    speck[200:203, 200:203] = 255
+    with pytest.raises(UserError, match="no digit found"):
+        to_mnist(speck)
+
+
+def test_array_of_wrong_shape_is_rejected():
+    with pytest.raises(UserError, match=r"\(5, 5, 2\)"):
+        to_mnist(np.zeros((5, 5, 2), np.uint8))
+
+
+def test_reference_match_rejects_a_different_digit(digits, references):
+    """The checks used above fail for a wrong digit: a photo of a 3 is not an 8."""
+    out = to_mnist(phone_photo(digits[3], seed=6))
+    with pytest.raises(AssertionError):
+        assert_reads_as(out, 8, references)
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def test_read_image_returns_the_raw_array(tmp_path, digits):
+    path = tmp_path / "rgba.png"
+    rgba = np.dstack([np.zeros((28, 28, 3), np.uint8), digits[0]])
+    cv2.imencode(".png", rgba)[1].tofile(str(path))
+    np.testing.assert_array_equal(read_image(path), rgba)
+
+
+def test_read_image_keeps_16_bits(tmp_path):
+    path = tmp_path / "deep.png"
+    cv2.imencode(".png", np.full((8, 8), 40000, np.uint16))[1].tofile(str(path))
+    image = read_image(path)
+    assert image.dtype == np.uint16 and image[0, 0] == 40000
+
+
+def test_read_image_handles_non_ascii_paths(tmp_path, digits):
+    path = tmp_path / "Zahl_fünf_数字.png"
+    cv2.imencode(".png", digits[5])[1].tofile(str(path))
+    np.testing.assert_array_equal(read_image(path), digits[5])
+
+
+def test_missing_file_raises_with_its_name(tmp_path):
+    with pytest.raises(UserError, match="nope.png.*no such file"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_zero_byte_file_raises_with_its_name(tmp_path):
+    path = tmp_path / "empty.jpg"
+    path.write_bytes(b"")
+    with pytest.raises(UserError, match=r"empty\.jpg.*file is empty \(0 bytes\)"):
+        read_image(path)
+
+
+def test_text_file_named_png_raises_with_its_name(tmp_path):
+    path = tmp_path / "notes.png"
+    path.write_text("this is not a picture\n")
+    with pytest.raises(UserError, match=r"notes\.png.*not an image or corrupt"):
+        read_image(path)
+
+
+def test_truncated_jpeg_raises_with_its_name(tmp_path, digits):
+    path = tmp_path / "cut.jpg"
+    data = cv2.imencode(".jpg", phone_photo(digits[7], seed=7))[1].tobytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"cut\.jpg"):
+        read_image(path)
+
+
+def test_jpeg_missing_only_its_end_marker_is_reported_truncated(tmp_path, digits):
+    path = tmp_path / "almost.jpg"
+    data = cv2.imencode(".jpg", phone_photo(digits[7], seed=7))[1].tobytes()
+    path.write_bytes(data[:-2])  # some OpenCV builds decode this without complaint
+    with pytest.raises(UserError, match=r"almost\.jpg.*truncated"):
+        read_image(path)
+
+
+def test_folder_instead_of_file_raises(tmp_path):
+    with pytest.raises(UserError, match="folder"):
+        read_image(tmp_path)
+
+
+def test_preprocess_file_of_blank_image_names_the_file(tmp_path):
+    path = tmp_path / "blank.png"
+    cv2.imencode(".png", np.full((50, 50), 255, np.uint8))[1].tofile(str(path))
+    with pytest.raises(UserError, match=r"^'.*blank\.png': no digit found"):
+        preprocess_file(path)
+
+
+def test_preprocess_file_reads_a_photo(tmp_path, digits, references):
+    path = tmp_path / "four.jpg"
+    cv2.imencode(".jpg", phone_photo(digits[4], seed=8))[1].tofile(str(path))
+    assert_reads_as(preprocess_file(path), 4, references)
+
+
+def test_every_shipped_custom_image_gives_a_centred_mnist_like_digit():
+    files = sorted(p for p in CUSTOM.iterdir() if p.suffix in (".png", ".jpg"))
+    assert len(files) >= 40
+    assert {p.name[0] for p in files} == set("0123456789")
+    for path in files:
+        out = preprocess_file(path)
+        assert out.shape == (28, 28) and out.dtype == np.float32, path.name
+        assert 0.0 <= out.min() and out.max() == pytest.approx(1.0), path.name
+        cy, cx = ndimage.center_of_mass(out)
+        assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, path.name
+        assert 0.05 < (out > 0.5).mean() < 0.35, path.name
