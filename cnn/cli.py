@@ -28,9 +28,20 @@ EXAMPLES = """examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, ``<prog>: error: <message> (see '<prog> --help')``
+    and exit status 2; subcommand parsers inherit it through ``add_subparsers``."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with the given subcommands registered (default: all of them).
+
+    Registering only the one being run keeps start-up fast: each command module imports its
+    own heavy dependencies (OpenCV, SciPy, matplotlib)."""
+    parser = Parser(
         prog="cnn", description="A from-scratch NumPy CNN for handwritten digits (MNIST). "
         "Run without arguments for the interactive menu.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true",
                         help="show a full traceback on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in COMMANDS if commands is None else commands:
         try:
             module = importlib.import_module(f".commands.{name}", __package__)
         except ModuleNotFoundError as e:
@@ -55,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 bad input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser()
     if not argv:
         argv = ["menu"]
+    if argv[0] in COMMANDS:
+        parser = build_parser([argv[0]])
+    else:
+        parser = build_parser([] if argv == ["--version"] else None)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
