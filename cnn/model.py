@@ -264,16 +264,49 @@ def free_path(path: str | os.PathLike) -> Path:
     return candidate
 
 
-def atomic_write(path: str | os.PathLike, write) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place,
-    so a crash never leaves a half-written file under ``path``."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it into place,
+    so a crash never leaves a half-written file under ``path``.
+
+    The file gets the usual permissions (``0o666`` minus the umask, not ``mkstemp``'s 0600).
+    With ``overwrite=False`` the move is a hard link, which fails rather than replace a file
+    that appeared meanwhile; the next free name (``free_path``) is taken instead.
+
+    Returns:
+        the path written (``path`` itself unless ``overwrite=False`` and it was taken).
+    Raises:
+        OSError: when the folder cannot be created or written.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o666 & ~_umask())
+        if overwrite:
+            os.replace(tmp, path)
+            return path
+        while True:
+            path = free_path(path)
+            try:
+                os.link(tmp, path)
+                break
+            except FileExistsError:
+                continue
+            except OSError:  # file systems without hard links: best effort
+                if path.exists():
+                    continue
+                os.replace(tmp, path)
+                return path
+        os.unlink(tmp)
+        return path
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -291,7 +324,6 @@ def save_model(model: Sequential, path: str | os.PathLike, overwrite: bool = Fal
     Returns:
         the path actually written.
     """
-    target = Path(path) if overwrite else free_path(path)
     arrays = model.get_weights()
     meta = dict(model.metadata, numpy_version=np.__version__)
     extra = {
@@ -300,8 +332,7 @@ def save_model(model: Sequential, path: str | os.PathLike, overwrite: bool = Fal
         "normalization": np.array(NORMALIZATION),
         "metadata": np.array(json.dumps(meta, sort_keys=True)),
     }
-    atomic_write(target, lambda f: np.savez(f, **arrays, **extra))
-    return target
+    return atomic_write(path, lambda f: np.savez(f, **arrays, **extra), overwrite=overwrite)
 
 
 def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequential:

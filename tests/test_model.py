@@ -1,13 +1,15 @@
 """Weights files: round trip, safety, reference-project compatibility, and shape checks."""
 
 import json
+import os
+import stat
 import shutil
 
 import numpy as np
 import pytest
 
 from cnn.errors import UserError
-from cnn.model import Sequential, load_model, save_model
+from cnn.model import Sequential, atomic_write, load_model, save_model
 from conftest import REFERENCE_DIR
 
 SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
@@ -56,6 +58,23 @@ def test_save_never_replaces_an_existing_file_unless_asked(tmp_path):
     assert save_model(model, target) == tmp_path / "w_2.npz"
     assert save_model(model, target, overwrite=True) == target
     assert load_model(target).model_string == SMALL
+
+
+def test_saved_file_gets_umask_permissions_not_private_temp_ones(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = save_model(Sequential(SMALL, np.random.default_rng(0)), tmp_path / "w.npz")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_atomic_write_without_overwrite_takes_a_free_name_and_keeps_the_file(tmp_path):
+    (tmp_path / "a.txt").write_bytes(b"old")
+    written = atomic_write(tmp_path / "a.txt", lambda f: f.write(b"new"), overwrite=False)
+    assert written == tmp_path / "a_1.txt" and written.read_bytes() == b"new"
+    assert (tmp_path / "a.txt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "a_1.txt"]
 
 
 def test_save_leaves_no_temporary_file_behind(tmp_path):

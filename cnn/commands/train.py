@@ -42,8 +42,9 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="adam, or sgd with momentum 0.9 (adam)")
     p.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    p.add_argument("--validation", type=int, default=5000, metavar="N",
-                   help="training images held out for validation, the last N (5000)")
+    p.add_argument("--validation", type=int, default=None, metavar="N",
+                   help="training images held out for validation, the last N "
+                   "(5000, or a tenth of --limit when that is smaller)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training images only (quick runs)")
     p.add_argument("--augment", action="store_true",
@@ -58,7 +59,7 @@ def add_parser(subparsers, common) -> None:
 
 
 def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
-                   optimizer="adam", seed=0, validation=5000, limit=None, augment=False,
+                   optimizer="adam", seed=0, validation=None, limit=None, augment=False,
                    out=None, overwrite=False, plot=True, data=None, quiet=False,
                    show_summary=False) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
@@ -77,6 +78,8 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     (x_train, y_train), (x_test, y_test) = load_mnist(data)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
+    if validation is None:
+        validation = min(5000, len(x_train) // 10)
     if not 0 <= validation < len(x_train):
         raise UserError(f"--validation {validation} must be between 0 and the "
                         f"{len(x_train)} training images - 1")
