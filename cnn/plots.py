@@ -120,7 +120,8 @@ def plot_prediction(original: np.ndarray, network_input: np.ndarray, probabiliti
         network_input: float32 ``(28, 28)`` in [0, 1].
         probabilities: 10 softmax probabilities.
     """
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.2), gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw={"width_ratios": [1, 1, 1.6]},
+                             layout="constrained")
     axes[0].imshow(display_rgb(original))
     axes[0].set_title("original", fontsize=9)
     axes[1].imshow(network_input, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
