@@ -56,20 +56,32 @@ class Adam(Optimizer):
         self.t = 0
         self.m = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
         self.v = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
+        self._tmp = [np.empty_like(layer.params[name]) for layer, name in self.slots]
 
     def step(self):
         self.t += 1
         b1, b2 = self.beta1, self.beta2
-        for (layer, name), m, v in zip(self.slots, self.m, self.v):
+        step_size = self.lr / (1 - b1**self.t)
+        inv_sqrt_c2 = 1.0 / np.sqrt(1 - b2**self.t)
+        for (layer, name), m, v, tmp in zip(self.slots, self.m, self.v, self._tmp):
             g = layer.grads[name]
+            # In place, one scratch buffer per parameter, no temporaries:
+            # m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
             m *= b1
-            m += (1 - b1) * g
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
             v *= b2
-            v += (1 - b2) * (g * g)
-            # Kingma & Ba, end of section 2: eps applied to the bias-corrected v-hat.
-            denom = np.sqrt(v / (1 - b2**self.t))
-            denom += self.eps
-            layer.params[name] -= (self.lr / (1 - b1**self.t)) * m / denom
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            # w -= lr_t * m / (sqrt(v_hat) + eps), v_hat = v / (1 - b2^t); eps applied to
+            # the bias-corrected v-hat as at the end of Kingma & Ba's section 2.
+            np.sqrt(v, out=tmp)
+            tmp *= inv_sqrt_c2
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            layer.params[name] -= tmp
 
 
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}

@@ -86,7 +86,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         validation: optional ``(images, labels)`` held out of training, scored every epoch.
         augment: optional ``f(batch_uint8, rng) -> batch_uint8`` applied to each batch.
         progress: show a tqdm bar per epoch (loss, accuracy, images/s, ETA).
-        on_epoch_end: optional ``f(history)`` called after every epoch.
+        on_epoch_end: optional ``f(history)`` called after every epoch; training stops early
+            when it returns True (e.g. once a target accuracy is reached).
     Returns:
         the :class:`History`. Ctrl-C stops training cleanly, restoring the weights of the last
         finished epoch (``history.interrupted``).
@@ -140,8 +141,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
             history.epochs.append(entry)
             snapshot = _snapshot(model)
             optimizer.lr *= lr_decay
-            if on_epoch_end is not None:
-                on_epoch_end(history)
+            if on_epoch_end is not None and on_epoch_end(history):
+                break
     except KeyboardInterrupt:
         _restore(model, snapshot)
         history.interrupted = True
