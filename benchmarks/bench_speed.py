@@ -80,7 +80,7 @@ def worker(task: dict) -> dict:
         from cnn.optim import Adam
         from cnn.train import evaluate, fit
 
-        rng = np.random.default_rng(0)
+        rng = np.random.default_rng(task.get("seed", 0))
         model = Sequential(model_string, rng)
         if kind == "inference":
             model.logits(x_test[:batch], batch)  # warm-up
@@ -106,7 +106,7 @@ def worker(task: dict) -> dict:
         import torch
 
         torch.set_num_threads(task["threads"])
-        torch.manual_seed(0)
+        torch.manual_seed(task.get("seed", 0))
         net = torch_model(model_string)
         xt = torch.from_numpy(x_train[:, None].astype(np.float32) / 255)
         yt = torch.from_numpy(y_train.astype(np.int64))
@@ -127,7 +127,7 @@ def worker(task: dict) -> dict:
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, task.get("lr_decay", 1.0))
             loss_fn = torch.nn.CrossEntropyLoss()
-            gen = torch.Generator().manual_seed(0)
+            gen = torch.Generator().manual_seed(task.get("seed", 0))
             result["epoch_seconds"], result["test_accuracy"] = [], []
             for _ in range(epochs):
                 net.train()
@@ -187,6 +187,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="also print every run as JSON")
     parser.add_argument("--max-epochs", type=int, default=8,
                         help="epochs allowed to reach 99.2%% test top-1 (8)")
+    parser.add_argument("--accuracy-only", action="store_true",
+                        help="only the time-to-accuracy row")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -209,9 +211,9 @@ def main() -> None:
         """Run ``task`` ``repeats`` times per framework, alternating cnn and PyTorch run by run
         so that both meet the same background load on a shared machine."""
         results = {fw: [] for fw in frameworks}
-        for _ in range(repeats):
+        for seed in range(repeats):  # run r uses seed r (initialization and shuffling)
             for fw in frameworks:
-                results[fw].append(run_task({**base, **task, "framework": fw}))
+                results[fw].append(run_task({**base, **task, "framework": fw, "seed": seed}))
         for fw in frameworks:
             runs.extend(results[fw])
         return results
@@ -221,7 +223,8 @@ def main() -> None:
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, {args.threads} threads, numpy {np.__version__}, "
           f"BLAS: {blas_info()}" + (f", torch {torch_version}" if "torch" in frameworks else ""))
-    print(f"medians of {repeats} runs (cnn and PyTorch alternating), batch {args.batch}, float32, "
+    print(f"medians of {repeats} runs (cnn and PyTorch alternating; run r uses seed r), "
+          f"batch {args.batch}, float32, "
           "Adam lr 1e-3, 60,000 training images per epoch\n")
     print("| figure | cnn | PyTorch | ratio cnn/PyTorch | runs (cnn; PyTorch) |")
     print("| --- | --- | --- | --- | --- |")
@@ -240,18 +243,19 @@ def main() -> None:
               f"{show(theirs) if theirs is not None else '-'} | {ratio} | {spread} |", flush=True)
 
     rss = {}
-    for model in args.models:
+    for model in [] if args.accuracy_only else args.models:
         results = measure(kind="epoch", model=model)
         row(f"s/epoch, {model}",
             {fw: [r["epoch_seconds"][0] for r in rs] for fw, rs in results.items()}, "s")
         for fw, rs in results.items():
             rss.setdefault(fw, []).extend(r["peak_rss_mb"] for r in rs)
-    results = measure(kind="inference", model=LARGE, batch=1000)
-    row(f"inference images/s, {LARGE}, batch 1000",
-        {fw: [r["images_per_s"] for r in rs] for fw, rs in results.items()}, "img/s",
-        higher_is_better=True)
-    print(f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | "
-          + (f"{max(rss['torch']):.0f} MB" if "torch" in rss else "-") + " |  |  |")
+    if not args.accuracy_only:
+        results = measure(kind="inference", model=LARGE, batch=1000)
+        row(f"inference images/s, {LARGE}, batch 1000",
+            {fw: [r["images_per_s"] for r in rs] for fw, rs in results.items()}, "img/s",
+            higher_is_better=True)
+        print(f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | "
+              + (f"{max(rss['torch']):.0f} MB" if "torch" in rss else "-") + " |  |  |")
     if not args.quick:
         results = measure(kind="to_accuracy", model=LARGE, epochs=args.max_epochs,
                           lr_decay=0.7, target=0.992)

@@ -76,6 +76,29 @@ def test_maxpool_backward_sends_a_tie_to_one_position_only():
     assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
 
 
+@pytest.mark.parametrize("size, h, w", [(2, 7, 6), (3, 8, 7), (2, 26, 26)])
+def test_maxpool_matches_a_naive_loop_with_many_ties_and_partial_windows(size, h, w):
+    """Forward max and backward routing (to the first maximum of each window in row-major
+    order, as PyTorch) against explicit loops over windows, on inputs full of equal values."""
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 3, (2, h, w, 3)).astype(np.float32)  # values 0, 1, 2: ties everywhere
+    pool = MaxPool2D(size)
+    out = pool.forward(x, training=True)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx = pool.backward(dout)
+    ref_out, ref_dx = np.zeros_like(out), np.zeros_like(x)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[3]):
+            for i in range(out.shape[1]):
+                for j in range(out.shape[2]):
+                    window = x[n, i * size : (i + 1) * size, j * size : (j + 1) * size, c]
+                    p, q = np.unravel_index(np.argmax(window), window.shape)  # first maximum
+                    ref_out[n, i, j, c] = window[p, q]
+                    ref_dx[n, i * size + p, j * size + q, c] = dout[n, i, j, c]
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)
+
+
 def test_dense_backward_matches_numerical_gradient():
     rng = np.random.default_rng(2)
     layer = Dense(7, 4, rng)
