@@ -48,12 +48,15 @@ class Layer:
         return self
 
 
-def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
-    """He initialisation: normal, mean 0, std ``sqrt(2 / fan_in)``, as float32.
+def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
+              gain: float = 2.0) -> np.ndarray:
+    """He initialisation: normal, mean 0, std ``sqrt(gain / fan_in)``, as float32.
 
-    Source: He et al., "Delving Deep into Rectifiers" (ICCV 2015), eq. 10.
+    ``gain=2`` for a layer followed by ReLU (He et al., "Delving Deep into Rectifiers",
+    ICCV 2015, eq. 10); ``gain=1`` for a linear layer such as the logits, where no ReLU halves
+    the variance (the same derivation without ReLU; LeCun et al., "Efficient BackProp", 1998).
     """
-    return (rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)).astype(np.float32)
+    return (rng.standard_normal(shape) * math.sqrt(gain / fan_in)).astype(np.float32)
 
 
 class Conv2D(Layer):
@@ -217,7 +220,8 @@ class Dense(Layer):
     """Fully connected layer, ``out = x @ W + b`` (pre-activation; ReLU is its own layer).
 
     Args:
-        in_features: ``D``; units: ``U``; rng: He initialisation (fan-in ``D``).
+        in_features: ``D``; units: ``U``; rng: He initialisation (fan-in ``D``); gain: 2 when
+            a ReLU follows, 1 for the logits layer (see :func:`he_normal`).
     Parameters:
         ``W``: float32, shape ``(D, U)``; ``b``: float32, shape ``(U,)``.
     Input shape:
@@ -226,11 +230,12 @@ class Dense(Layer):
         ValueError: if the input does not have ``D`` features.
     """
 
-    def __init__(self, in_features: int, units: int, rng=None) -> None:
+    def __init__(self, in_features: int, units: int, rng=None, gain: float = 2.0) -> None:
         super().__init__()
         self.in_features, self.units = in_features, units
         shape = (in_features, units)
-        w = he_normal(rng, shape, in_features) if rng is not None else np.zeros(shape, np.float32)
+        w = (he_normal(rng, shape, in_features, gain) if rng is not None
+             else np.zeros(shape, np.float32))
         self.params = {"W": w, "b": np.zeros(units, np.float32)}
         self._x = None
 

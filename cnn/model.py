@@ -87,7 +87,8 @@ class Sequential:
             else:
                 if len(shape) == 3:
                     self.layers.append(L.Flatten())
-                self.layers.append(L.Dense(int(np.prod(shape)), spec.units, rng))
+                self.layers.append(L.Dense(int(np.prod(shape)), spec.units, rng,
+                                           gain=2.0 if t < last else 1.0))
                 self.token_pre.append(len(self.layers) - 1)
                 self.token_relu.append(t < last)
                 if t < last:

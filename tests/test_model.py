@@ -174,3 +174,12 @@ def test_first_fc_weights_are_stored_in_channel_height_width_order():
     w, b = model.get_weights()["weight_3"], model.get_weights()["bias_3"]
     chw = feature_map.transpose(0, 3, 1, 2).reshape(4, -1)
     np.testing.assert_allclose(chw @ w.T + b, model.forward(x), rtol=1e-5, atol=1e-6)
+
+
+def test_he_initialisation_uses_gain_2_before_relu_and_1_for_the_logits():
+    model = Sequential("C(16,3)-P2-FC512-FC10", np.random.default_rng(0))
+    conv, hidden, logits = model.parametrized
+    assert conv.params["W"].std() == pytest.approx(np.sqrt(2 / 9), rel=0.1)
+    assert hidden.params["W"].std() == pytest.approx(np.sqrt(2 / 2704), rel=0.05)
+    assert logits.params["W"].std() == pytest.approx(np.sqrt(1 / 512), rel=0.05)
+    assert all(not layer.params["b"].any() for layer in model.parametrized)

@@ -9,11 +9,10 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..model import atomic_write, load_model
+from ..model import load_model
 from ..preprocess import POLARITIES, preprocess_file, read_image
 from .common import add_weights_option, default_weights, percent
 
@@ -123,11 +122,12 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                 pred.probabilities = [float(v) for v in p]
                 pred.uncertain = pred.confidence < min_confidence
     if save_transformed:
+        from ..visualize import upscale, write_png
+
         for pred in predictions:
             if pred.file in inputs:
-                out = Path(save_transformed) / (Path(pred.file).stem + ".png")
-                png = cv2.imencode(".png", np.rint(inputs[pred.file] * 255).astype(np.uint8))[1]
-                atomic_write(out, lambda fh, png=png: fh.write(png.tobytes()))
+                write_png(Path(save_transformed) / (Path(pred.file).stem + ".png"),
+                          upscale(inputs[pred.file], factor=1))
     if plot:
         from ..plots import plot_prediction
 
