@@ -38,7 +38,6 @@ from .model import Sequential
 from .parse import format_model, parse_model
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
-DEFAULT_VALIDATION = 5000  # as `cnn train --validation`
 DEFAULT_PLOT_FOLDER = "prediction_plots"
 
 ACTIONS = [
@@ -362,7 +361,7 @@ class Menu:
     # ---------------------------------------------------------- actions
     def train(self) -> Path | None:
         """Action 1: ask the settings, show the summary, train, save; returns the weights."""
-        from .commands.train import train_and_save
+        from .commands.train import default_validation, train_and_save
 
         print("A model string is layer tokens joined by '-': C(filters,kernel) convolution + "
               "ReLU,\nP<size> max pooling, FC<units> dense layer; the last token is FC10 "
@@ -377,10 +376,10 @@ class Menu:
         n = training_images(self.data)
         if n is None:
             validation = self.ask("Training images held out for validation",
-                                  DEFAULT_VALIDATION, whole_number(0))
+                                  default_validation(60_000), whole_number(0))  # full MNIST
         else:
             validation = self.ask(f"Training images held out for validation (of {n:,})",
-                                  min(DEFAULT_VALIDATION, n // 10), whole_number(0, n - 1))
+                                  default_validation(n), whole_number(0, n - 1))
         argv = ["train", "--model", model, "--lr", f"{lr:g}", "--epochs", str(epochs),
                 "--batch-size", str(batch), "--validation", str(validation)]
         argv += ["--augment"] if augment else []

@@ -58,6 +58,12 @@ def add_parser(subparsers, common) -> None:
     p.set_defaults(run=run)
 
 
+def default_validation(train_images: int) -> int:
+    """Training images held out for validation by default: the last 5,000, or a tenth of a
+    smaller training set (e.g. 200 of ``--limit 2000``)."""
+    return min(5000, train_images // 10)
+
+
 def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
                    optimizer="adam", seed=0, validation=None, limit=None, augment=False,
                    out=None, overwrite=False, plot=True, data=None, quiet=False,
@@ -79,7 +85,7 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
     if validation is None:
-        validation = min(5000, len(x_train) // 10)
+        validation = default_validation(len(x_train))
     if not 0 <= validation < len(x_train):
         raise UserError(f"--validation {validation} must be between 0 and the "
                         f"{len(x_train)} training images - 1")
