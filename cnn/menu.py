@@ -146,8 +146,9 @@ class LayerInfo:
 def layer_infos(model: str) -> list[LayerInfo]:
     """The layers of a model string with their channel (or unit) counts, for actions 3 and 4."""
     net = Sequential(model)
-    return [LayerInfo(number, name, int(shape[-1]), "channels" if len(shape) == 3 else "units")
-            for (number, name, _, _), shape in zip(summary_rows(net), net.token_shapes)]
+    return [LayerInfo(row.number, row.name, int(shape[-1]),
+                      "channels" if len(shape) == 3 else "units")
+            for row, shape in zip(summary_rows(net), net.token_shapes)]
 
 
 def display_path(path: Path) -> str:

@@ -1,8 +1,10 @@
 """Optimizers: they update the parameters from the gradients the layers computed.
 
-Each optimizer takes the list of layers once; ``step()`` reads every ``layer.grads[name]`` and
-updates ``layer.params[name]`` in place. Learning-rate decay is applied by the trainer through
-the ``lr`` attribute.
+Each optimizer takes the parameters once, as ``(module, name)`` slots
+(``cnn.module.Module.parameters()``): it sees parameters only, never buffers such as batch
+norm's running statistics. ``step()`` reads every ``module.grads[name]`` and updates
+``module.params[name]`` in place. Learning-rate decay is applied by the trainer through the
+``lr`` attribute.
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import numpy as np
 class Optimizer:
     """Base class. ``lr`` is the learning rate (a float > 0), read at every step."""
 
-    def __init__(self, layers, lr: float) -> None:
+    def __init__(self, params, lr: float) -> None:
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         self.lr = float(lr)
-        self.slots = [(layer, name) for layer in layers for name in layer.params]
+        self.slots = list(params)
 
     def step(self) -> None:  # pragma: no cover
         raise NotImplementedError
@@ -30,8 +32,8 @@ class SGD(Optimizer):
     learning" (ICML 2013); PyTorch's ``torch.optim.SGD`` with ``dampening=0``.
     """
 
-    def __init__(self, layers, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(layers, lr)
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(params, lr)
         self.momentum = momentum
         self.velocity = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
 
@@ -49,9 +51,9 @@ class Adam(Optimizer):
     defaults as in that paper and PyTorch's ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8).
     """
 
-    def __init__(self, layers, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
-        super().__init__(layers, lr)
+        super().__init__(params, lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
         self.m = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
@@ -87,8 +89,9 @@ class Adam(Optimizer):
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
-def make_optimizer(name: str, layers, lr: float) -> Optimizer:
-    """Build an optimizer by name (``'adam'`` or ``'sgd'``, SGD with momentum 0.9).
+def make_optimizer(name: str, params, lr: float) -> Optimizer:
+    """Build an optimizer by name (``'adam'`` or ``'sgd'``, SGD with momentum 0.9) over
+    ``params``, ``(module, name)`` slots such as ``model.parameters()``.
 
     Raises:
         ValueError: for an unknown name.
@@ -97,4 +100,4 @@ def make_optimizer(name: str, layers, lr: float) -> Optimizer:
         cls = OPTIMIZERS[name.lower()]
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}: choose adam or sgd") from None
-    return cls(layers, lr=lr)
+    return cls(params, lr=lr)

@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .model import atomic_write  # noqa: E402
+from .files import atomic_write  # noqa: E402
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
 from .model import Sequential, to_input
+from .module import Tape
 from .optim import Optimizer
 
 
@@ -43,6 +44,8 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
              batch_size: int = 1000) -> dict:
     """Top-1 accuracy, macro precision/recall, mean loss and timing on a labelled set.
 
+    The model runs in eval mode (running statistics, no dropout); its mode is restored after.
+
     Args:
         images: uint8 ``(N, 28, 28)`` (or float in [0, 1]); labels: integer ``(N,)``.
     Returns:
@@ -50,9 +53,14 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
         cross-entropy, nats), ``seconds`` (wall clock of the forward passes) and
         ``predictions`` (int array ``(N,)``).
     """
-    start = time.perf_counter()
-    logits = model.logits(images, batch_size)
-    seconds = time.perf_counter() - start
+    was_training = model.training
+    model.eval()
+    try:
+        start = time.perf_counter()
+        logits = model.logits(images, batch_size)
+        seconds = time.perf_counter() - start
+    finally:
+        model.train(was_training)
     predictions = logits.argmax(axis=1)
     report = classification_report(labels, predictions, logits.shape[1])
     report["loss"] = softmax_cross_entropy(logits.astype(np.float64), labels.astype(np.int64))[0]
@@ -61,13 +69,10 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
     return report
 
 
-def _snapshot(model: Sequential) -> list[dict[str, np.ndarray]]:
-    return [{k: v.copy() for k, v in layer.params.items()} for layer in model.layers]
-
-
-def _restore(model: Sequential, snapshot) -> None:
-    for layer, params in zip(model.layers, snapshot):
-        layer.params.update(params)
+def _restore(model: Sequential, snapshot: dict[str, np.ndarray]) -> None:
+    """Put back a ``state_dict`` taken at the end of an epoch: parameters and buffers."""
+    dtype = next(iter(snapshot.values())).dtype if snapshot else np.float32
+    model.load_state_dict(snapshot, dtype=dtype)
 
 
 def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer: Optimizer,
@@ -79,7 +84,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     Args:
         images: uint8 ``(N, 28, 28)`` training images (scaled by 1/255 batch by batch, so the
             float copy of the whole set is never held in memory); labels: ``(N,)`` in 0-9.
-        optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parametrized``.
+        optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parameters()``.
         rng: the run's generator (shuffling, augmentation).
         epochs: passes over the data (>= 1); batch_size: images per step (>= 1).
         lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
@@ -89,8 +94,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         on_epoch_end: optional ``f(history)`` called after every epoch; training stops early
             when it returns True (e.g. once a target accuracy is reached).
     Returns:
-        the :class:`History`. Ctrl-C stops training cleanly, restoring the weights of the last
-        finished epoch (``history.interrupted``).
+        the :class:`History`. Steps run in train mode, validation in eval mode. Ctrl-C stops
+        training cleanly, restoring the whole ``state_dict`` (weights and running statistics)
+        of the last finished epoch (``history.interrupted``).
     Raises:
         ValueError: for ``epochs`` or ``batch_size`` < 1 or mismatched images and labels.
     """
@@ -99,12 +105,13 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     history = History()
-    snapshot = _snapshot(model)
+    snapshot = model.state_dict()
     labels = labels.astype(np.int64)
     n = len(images)
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
+            model.train()
             order = rng.permutation(n)
             loss_sum = correct = seen = 0
             bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", unit_scale=True,
@@ -116,9 +123,10 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if augment is not None:
                         batch = augment(batch, rng)
                     y = labels[idx]
-                    logits = model.forward(to_input(batch, model.input_shape), training=True)
+                    tape = Tape()
+                    logits = model.forward(to_input(batch, model.input_shape), tape)
                     loss, dlogits = softmax_cross_entropy(logits, y)
-                    model.backward(dlogits)
+                    model.backward(dlogits, tape)
                     optimizer.step()
                     loss_sum += loss * len(idx)
                     correct += int((logits.argmax(axis=1) == y).sum())
@@ -139,7 +147,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     tqdm.write(f"epoch {epoch}: val_loss {report['loss']:.4f}, "
                                f"val_accuracy {report['accuracy']:.4f}")
             history.epochs.append(entry)
-            snapshot = _snapshot(model)
+            snapshot = model.state_dict()
             optimizer.lr *= lr_decay
             if on_epoch_end is not None and on_epoch_end(history):
                 break

@@ -40,7 +40,7 @@ def weights_folders() -> list[Path]:
 def read_weights_info(path: Path) -> WeightsInfo | None:
     """Model string and recorded accuracy of a weights file, without building the model;
     ``None`` if the file cannot be read."""
-    from ..model import REFERENCE_NAME
+    from ..weights import REFERENCE_NAME
 
     try:
         with np.load(path, allow_pickle=False) as data:

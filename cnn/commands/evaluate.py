@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from ..data import load_mnist
-from ..model import load_model
+from ..weights import load_model
 from ..plots import plot_confusion_matrix, plot_misclassified
 from ..train import evaluate
 from .common import add_data_option, add_weights_option, default_weights, percent

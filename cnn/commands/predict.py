@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..model import load_model
+from ..weights import load_model
 from ..preprocess import POLARITIES, preprocess_file, read_image
 from .common import add_weights_option, default_weights, percent
 

@@ -13,7 +13,8 @@ import numpy as np
 from ..augment import augment_batch
 from ..data import load_mnist
 from ..errors import UserError
-from ..model import Sequential, default_weights_path, save_model
+from ..model import Sequential
+from ..weights import default_weights_path, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
@@ -97,7 +98,7 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
               f"batch {batch_size}, {optimizer} lr {lr:g}, seed {seed}"
               f"{', augmented' if augment else ''}")
-    opt = make_optimizer(optimizer, model.parametrized, lr)
+    opt = make_optimizer(optimizer, model.parameters(), lr)
     start = time.perf_counter()
     history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
                   batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),

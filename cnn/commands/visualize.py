@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import visualize as vis
 from ..errors import UserError
-from ..model import load_model
+from ..weights import load_model
 from ..parse import FC, Conv
 from .common import (PROJECT_ROOT, add_weights_option, default_weights, positive_float,
                      positive_int)
@@ -164,7 +164,7 @@ def visualize_image_mode(model, args, folder: Path) -> list[Path]:
     digit = int(probabilities.argmax())
     print(f"{path}: read as {digit} (p = {probabilities[digit]:.3f}); "
           f"{vis.describe_layer(model, layer)}")
-    relu = model.token_relu[layer - 1]
+    relu = model.block(layer).has_relu
     print(f"most excited channels (mean activation{' after ReLU' if relu else ''}): "
           + ", ".join(f"{k} ({means[k]:.3g})" for k in top))
     start = time.perf_counter()
