@@ -145,3 +145,19 @@ def expand_weights(paths: Sequence[str | Path]) -> list[Path]:
         if f.resolve() not in [u.resolve() for u in unique]:
             unique.append(f)
     return unique
+
+
+def decide(model, x: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Digits and probabilities from a single network or an ensemble, one call for both.
+
+    Args:
+        model: a network with ``predict_proba``, or an :class:`Ensemble`.
+        x: images ``(N, 28, 28)``; uint8 in [0, 255] or float in [0, 1].
+    Returns:
+        ``(digits, probabilities)``: int64 ``(N,)`` (an ensemble's rule: mean or vote) and
+        float32 ``(N, 10)`` (an ensemble's mean probabilities).
+    """
+    if isinstance(model, Ensemble):
+        return combine(model.member_probabilities(x, batch_size), model.method)
+    probabilities = model.predict_proba(x, batch_size)
+    return probabilities.argmax(axis=1), probabilities
