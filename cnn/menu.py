@@ -300,8 +300,11 @@ class Menu:
         return ["--data", self.data] if self.data else []
 
     # ---------------------------------------------------------- weights
-    def choose_weights(self) -> Path | None:
-        """List the weights files and ask for one (number or path); ``None``: none chosen."""
+    def choose_weights(self, ensemble: bool = False) -> Path | None:
+        """List the weights files and ask for one (number or path); ``None``: none chosen.
+
+        With ``ensemble`` (predict and evaluate), one more entry, "all shipped models", answers
+        the folder of the default weights: the ensemble of every file in it."""
         found = list_weights()
         if not found:
             print(f"No weights files in {WEIGHTS_DIR}/ yet: train one first (action 1) or copy "
@@ -317,8 +320,16 @@ class Menu:
             acc = (f"test top-1 {percent(w.accuracy)}" if w.accuracy is not None
                    else "no recorded accuracy")
             print(f"  {i:>2}  {name:<{wn}}  {w.model:<{wm}}  {acc}")
+        choices = list(found)
+        if ensemble and len(found) > 1:
+            folder = default_weights().parent
+            members = [w for w in found if w.path.parent.resolve() == folder.resolve()]
+            choices.append(WeightsInfo(folder, f"ensemble of {len(members)} files", None))
+            print(f"  {len(choices):>2}  {'all shipped models':<{wn}}  "
+                  f"ensemble of the {len(members)} files in {display_path(folder)}/ "
+                  "(mean of their probabilities)")
         answer = self.ask("Weights file (number or path)", self.default_weights_number(found),
-                          self.weights_answer(found))
+                          self.weights_answer(choices))
         return answer.path
 
     def default_weights_number(self, found: list[WeightsInfo]) -> int:
@@ -400,7 +411,7 @@ class Menu:
 
     def predict(self) -> None:
         """Action 2: the digits in a folder of images, optionally with one plot per image."""
-        weights = self.choose_weights()
+        weights = self.choose_weights(ensemble=True)
         if weights is None:
             return
         folder = self.ask("Folder (or image file) to predict", default_folder(), image_folder)
@@ -435,7 +446,7 @@ class Menu:
 
     def evaluate(self) -> None:
         """Action 5: top-1 accuracy and friends on the MNIST test set."""
-        weights = self.choose_weights()
+        weights = self.choose_weights(ensemble=True)
         if weights is None:
             return
         self.run_cli(["evaluate", "--weights", display_path(weights)] + self.data_args())

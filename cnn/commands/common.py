@@ -79,17 +79,102 @@ def default_weights() -> Path:
     return max(found, key=lambda w: w.accuracy or 0.0).path
 
 
-def add_weights_option(parser: argparse.ArgumentParser) -> None:
-    """``--weights PATH`` (default: the best file in weight_output/)."""
-    parser.add_argument("--weights", metavar="PATH", default=None,
-                        help="weights .npz file (default: the most accurate one in "
-                             "weight_output/)")
+def add_weights_option(parser: argparse.ArgumentParser, ensemble: bool = False) -> None:
+    """``--weights PATH`` (default: the best file in weight_output/); with ``ensemble``,
+    ``--weights PATH [PATH ...]`` (files or folders; several make an ensemble) and
+    ``--ensemble mean|vote``."""
+    if not ensemble:
+        parser.add_argument("--weights", metavar="PATH", default=None,
+                            help="weights .npz file (default: the most accurate one in "
+                                 "weight_output/)")
+        return
+    parser.add_argument("--weights", metavar="PATH", nargs="+", default=None,
+                        help="weights .npz files or folders of them; several files make an "
+                             "ensemble (default: the most accurate file in weight_output/)")
+    parser.add_argument("--ensemble", choices=["mean", "vote"], default="mean",
+                        help="how an ensemble decides: mean of the softmax probabilities, or "
+                             "majority vote with ties broken by the mean (mean)")
+
+
+def load_predictor(weights: list[str] | None, method: str = "mean"):
+    """The network to predict with: one weights file's model, or an ensemble of several.
+
+    Args:
+        weights: ``--weights`` values: files and folders (``None``: :func:`default_weights`).
+        method: ``"mean"`` or ``"vote"`` for an ensemble.
+    Returns:
+        ``(name, model)``: the file name (or ``"ensemble of N files"``) and a
+        :class:`cnn.model.Sequential` or :class:`cnn.ensemble.Ensemble`.
+    Raises:
+        UserError: a path that does not exist, or a file that does not load or fit.
+    """
+    from ..ensemble import Ensemble, expand_weights
+    from ..weights import load_model
+
+    files = expand_weights(weights) if weights else [default_weights()]
+    if len(files) == 1:
+        return str(files[0]), load_model(files[0])
+    return (f"ensemble of {len(files)} files",
+            Ensemble([(str(f), load_model(f)) for f in files], method))
+
+
+def single_weights(path: str | None, command: str) -> Path:
+    """The one weights file a command that looks inside a network takes.
+
+    Raises:
+        UserError: a folder (an ensemble has no single layer structure to show).
+    """
+    if path and Path(path).expanduser().is_dir():
+        raise UserError(f"'{path}' is a folder: cnn {command} takes one weights file (an "
+                        "ensemble has no single layer structure); pass one .npz file")
+    return Path(path).expanduser() if path else default_weights()
+
+
+def load_training_data(data: str | None):
+    """Training and test images for ``cnn train``: a keras mnist.npz's two splits, or every row
+    of a Kaggle ``train.csv`` (which has no test split: ``x_test``/``y_test`` are ``None`` and
+    the held-out validation rows are scored instead).
+
+    Returns:
+        ``(x_train, y_train, x_test, y_test)``: uint8 ``(N, 28, 28)`` images and ``(N,)`` labels.
+    Raises:
+        UserError: as :func:`cnn.data.load_mnist` or :func:`cnn.kaggle.load_csv`.
+    """
+    from ..kaggle import is_csv, load_csv
+
+    if is_csv(data):
+        return (*load_csv(data, require_labels=True), None, None)
+    from ..data import load_mnist
+
+    (x_train, y_train), (x_test, y_test) = load_mnist(data)
+    return x_train, y_train, x_test, y_test
+
+
+def load_labelled_test_set(data: str | None):
+    """Labelled images to score: MNIST's 10,000 test images, or every row of a Kaggle
+    ``train.csv`` when ``data`` ends in ``.csv``.
+
+    Returns:
+        ``(images, labels, source)``: uint8 ``(N, 28, 28)``, uint8 ``(N,)``, and a description.
+    Raises:
+        UserError: as :func:`cnn.data.load_mnist` or :func:`cnn.kaggle.load_csv`.
+    """
+    from ..kaggle import is_csv, load_csv
+
+    if is_csv(data):
+        images, labels = load_csv(data, require_labels=True)
+        return images, labels, f"{data} (every labelled row)"
+    from ..data import load_mnist
+
+    _, (images, labels) = load_mnist(data)
+    return images, labels, "MNIST test set"
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data PATH`` to a keras-format mnist.npz."""
+    """``--data PATH`` to a keras-format mnist.npz or a Kaggle digit-recognizer CSV."""
     parser.add_argument("--data", metavar="PATH", default=None,
-                        help="keras-format mnist.npz (default: $CNN_MNIST_DATA, then "
+                        help="keras-format mnist.npz, or Kaggle's train.csv "
+                             "(label,pixel0,...,pixel783) (default: $CNN_MNIST_DATA, then "
                              "~/.keras/datasets/mnist.npz, then a download)")
 
 

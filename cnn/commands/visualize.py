@@ -25,8 +25,8 @@ from .. import visualize as vis
 from ..errors import UserError
 from ..weights import load_model
 from ..parse import FC, Conv
-from .common import (PROJECT_ROOT, add_weights_option, default_weights, positive_float,
-                     positive_int)
+from .common import (PROJECT_ROOT, add_weights_option, positive_float, positive_int,
+                     single_weights)
 
 DEFAULT_INPUT = Path("feature_visualize") / "input.jpg"
 DEFAULT_OUTPUT = Path("feature_visualize") / "output"
@@ -190,7 +190,7 @@ def visualize_image_mode(model, args, folder: Path) -> list[Path]:
 
 
 def run(args) -> int:
-    model = load_model(Path(args.weights) if args.weights else default_weights())
+    model = load_model(single_weights(args.weights, 'visualize'))
     vis.check_layer(model, args.layer)
     if args.channel is not None and args.top is not None:
         raise UserError("--top goes with --image (the image mode), not with --channel")
