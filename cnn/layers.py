@@ -129,11 +129,12 @@ class Conv2D(Module):
         c, st = self.in_channels, self.stride
         w_by_offset = np.ascontiguousarray(w.reshape(k * k, c, f).transpose(0, 2, 1))
         dx = np.zeros(xp_shape, dtype=dout.dtype)
+        part = np.empty((len(dout2), c), dtype=dout.dtype)  # one scratch buffer, reused
         hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
         for o in range(k * k):  # loop over the k*k kernel offsets only
             i, j = divmod(o, k)
-            dx[:, i : i + hs : st, j : j + ws : st, :] += (
-                dout2 @ w_by_offset[o]).reshape(n, h_out, w_out, c)
+            np.matmul(dout2, w_by_offset[o], out=part)
+            dx[:, i : i + hs : st, j : j + ws : st, :] += part.reshape(n, h_out, w_out, c)
         return dx[:, p:-p, p:-p, :] if p else dx
 
 
