@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import UserError
 from ..ensemble import decide
 from ..preprocess import POLARITIES, preprocess_file, read_image
-from .common import add_weights_option, load_predictor, percent
+from .common import add_weights_option, finite_float, load_predictor, percent
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -52,7 +52,7 @@ def add_parser(subparsers, common) -> None:
                    help="write each 28x28 network input as PNG into DIR")
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="write per image a PNG: original, network input, probabilities")
-    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+    p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
