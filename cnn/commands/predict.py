@@ -109,7 +109,7 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     inputs: dict[str, np.ndarray] = {}
     for f, pred in zip(files, predictions):
         try:
-            inputs[pred.file] = preprocess_file(f, polarity)
+            inputs[pred.file] = preprocess_file(f, polarity, choose=confidence_of(model))
         except UserError as e:
             pred.error = str(e)
     if inputs:
@@ -138,6 +138,12 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                                 title=f"{Path(pred.file).name}: {pred.digit} "
                                       f"({percent(pred.confidence)})")
     return model, predictions, inputs
+
+
+def confidence_of(model):
+    """A scorer for :func:`cnn.preprocess.to_mnist`'s candidate segmentations: the model's top
+    softmax probability for each of a float32 ``(K, 28, 28)`` batch."""
+    return lambda batch: model.predict_proba(batch).max(axis=1)
 
 
 def accuracy_of(predictions: list[Prediction]) -> float | None:
