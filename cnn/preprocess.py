@@ -62,6 +62,7 @@ _SUB = 4  # sub-pixel steps per output pixel when placing the digit
 _OPENING = 0.45  # side of the square of the background opening, fraction of the short side
 _SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
 _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
+_OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
 _MIN_CONTRAST = 0.08  # weakest ink-to-background difference counted as ink, fraction of full range
 
 
@@ -192,17 +193,20 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         mask = _remove_frames(mask)
         _record(steps, f"6_boxes_removed_{background}", mask)
         found = []
-        for selected, box in _candidate_digits(mask, pad):
+        handicaps = []
+        for selected, box, handicap in _candidate_digits(mask, pad):
             try:
                 found.append(_normalise(ink, selected, box, thresh))
             except UserError:
                 continue
+            handicaps.append(handicap)
             if choose is None:
                 break
         if found and choose is not None:
             # A flat background is the fallback: it must be clearly more convincing.
             penalty = 0.0 if background == "local" else _FALLBACK_PENALTY
-            scores += [float(c) - penalty for c in np.asarray(choose(np.stack(found)))]
+            scores += [float(c) - penalty - extra
+                       for c, extra in zip(np.asarray(choose(np.stack(found))), handicaps)]
         candidates += found
         if candidates and choose is None:
             break
@@ -493,8 +497,10 @@ def _candidate_digits(mask: np.ndarray, pad: int):
     Exists for: pictures with other marks besides the digit (an underline, stains, a
     drawing app's buttons, the edge of a sheet). The first is the largest ink component with
     the components near it (:func:`_select_digit`); then the same without a straight
-    horizontal stroke along its bottom (an underline); then groups seeded by the next-largest
-    components (at least 15 % of the largest's area).
+    horizontal stroke along its bottom (an underline; first if that stroke stands apart);
+    then groups seeded by the next-largest components (at least 15 % of the largest's area).
+    Each comes with a handicap subtracted from its classifier score: 0 for the largest ink,
+    ``_OTHER_SEED_PENALTY`` for the others, so a fragment must be clearly more convincing.
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
@@ -511,10 +517,16 @@ def _candidate_digits(mask: np.ndarray, pad: int):
         if selected is None:
             continue
         seen.append((selected, box))
-        yield selected, box
+        handicap = 0.0 if rank == 0 else _OTHER_SEED_PENALTY
         under = _without_underline(selected, box)
-        if under is not None:
-            yield under
+        if under is not None and under[2]:  # a line of its own under the digit: first
+            yield under[0], under[1], handicap
+            yield selected, box, handicap + _OTHER_SEED_PENALTY
+        else:
+            yield selected, box, handicap
+            if under is not None:
+                yield under[0], under[1], handicap
+
 
 def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:
     """Grey levels as float32 in [0, 1], shape (H, W); True if they come from a varying alpha."""
@@ -661,10 +673,11 @@ def _select_digit(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
 def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
     """The selection without a straight horizontal stroke along its bottom, or None.
 
-    Exists for: an underlined digit (a line under a "7" makes it read "2"). A horizontal run
-    of at least 60 % of the digit's width whose centre lies in the bottom fifth of its box is
-    taken away; the candidate is only offered, the classifier decides (a "2" has such a stroke
-    too). Returns ``(selected, box)`` like :func:`_select_digit`.
+    Exists for: an underlined digit (a line under a "7" makes it read "2"). The lowest
+    horizontal run of at least 60 % of the digit's width, in the bottom fifth of its box, is
+    taken away. Returns ``(selected, box, apart)`` like :func:`_select_digit`, ``apart`` True
+    when the run was a stroke of its own (touching nothing above it: surely an underline);
+    else it is only a candidate and the classifier decides (a "2" has such a stroke too).
     """
     x0, y0, x1, y1 = box
     w, h = x1 - x0, y1 - y0
@@ -672,10 +685,17 @@ def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
         return None
     crop = selected[y0:y1, x0:x1].astype(np.uint8)
     run = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((1, max(3, int(0.6 * w))), np.uint8))
-    rows = np.flatnonzero(run.any(axis=1))
-    if rows.size == 0 or rows.mean() < y1 - y0 - 0.2 * h or rows.max() < h - 0.1 * h:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(run, connectivity=8)
+    if n <= 1:
         return None
-    line = cv2.dilate(run, np.ones((5, 3), np.uint8))
+    lowest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_TOP] + stats[1:, cv2.CC_STAT_HEIGHT]))
+    top, height = stats[lowest, cv2.CC_STAT_TOP], stats[lowest, cv2.CC_STAT_HEIGHT]
+    if top + height / 2 < 0.8 * h or top + height < 0.9 * h:
+        return None
+    line = cv2.dilate((labels == lowest).astype(np.uint8), np.ones((5, 3), np.uint8))
+    m, parts, _, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    touched = np.unique(parts[(line > 0) & (crop > 0)])
+    apart = not (np.isin(parts, touched[touched > 0]) & (np.arange(h)[:, None] < top - 2)).any()
     rest = crop & (1 - line)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     if n <= 1:
@@ -688,7 +708,7 @@ def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
     out = np.zeros_like(selected)
     out[y0:y1, x0:x1] = kept
     return out, (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
-                 y0 + int(ys.max()) + 1)
+                 y0 + int(ys.max()) + 1), apart
 
 
 def _stroke_width(mask: np.ndarray) -> float:
