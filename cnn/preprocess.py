@@ -15,28 +15,32 @@ bounding box of non-zero pixels has a long side of 20, and the stroke width (``2
 perimeter`` of the pixels above 0.5) has a median of 2.25 px (5 % .. 95 %: 1.5 .. 3.5 px).
 
 Pictures people feed a digit reader differ from that in polarity (dark ink on paper), size,
-position, stroke width, lighting and file format, and a network misreads them all. The
-pipeline of :func:`to_mnist`:
+position, stroke width, lighting and file format, and they carry other marks: ruled lines,
+boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The pipeline of
+:func:`to_mnist`, one function per step, each naming the condition it exists for:
 
-1. grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a varying alpha channel is
-   composited over a background that contrasts with the stroke colour, so a transparent canvas
-   export whose RGB is all zeros still shows its strokes;
-2. the background (paper with a light gradient, or a plain canvas) is fitted robustly as a
-   quadratic surface to the majority of the pixels and subtracted; the sign of the larger
-   residual tail says whether the ink is darker or lighter than the background (polarity);
-3. large images are reduced to a working size with a max filter first, so 1-px strokes survive;
-   light Gaussian denoising; Otsu's threshold finds the ink;
-4. the digit is the largest connected ink component plus the components near its bounding box
-   (a "5" or a "4" may have two strokes); specks elsewhere are dropped;
-5. the grey-level ink inside the digit's box (not the binary mask, so the anti-aliasing is
-   kept) is normalised so the stroke is ~1.0 and thickened or thinned so the stroke ends
-   ~2.25 px wide (a 1-px line on a large canvas would otherwise vanish);
-6. it is resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long side of 77
-   fine pixels, placed at the quarter-pixel offset that puts its centre of mass at (14, 14),
-   and 4 x 4 block means give the 28 x 28 image: sub-pixel centring without interpolation
-   blur, and the digit always fits the 20 x 20 box (long side 19-20 output pixels, about 3 %
-   smaller than MNIST's 20, so that no quarter-pixel offset makes it spill into a 21st);
-7. a gain of at most 2 brings the stroke cores to 1.0, as in MNIST.
+1. :func:`_to_gray`: grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a
+   varying alpha channel is composited over a background that contrasts with the strokes;
+2. :func:`_ink_sign`: polarity from the larger tail of the residual from a robust quadratic
+   background (the background is the majority of the pixels), with :func:`_bright_sheet`
+   catching a sheet that covers less of a photo than the darker desk around it;
+3. :func:`_shrink`: large images to 1000 px (a max filter first keeps 1-px strokes), light
+   denoising; :func:`_mask_cluttered_desk`: a textured desk around a sheet becomes paper;
+4. :func:`_pad_frame`: a replicated margin, so a tight crop keeps a background;
+5. :func:`_flatten_illumination`: the ink above a grey-level opening (a local background that
+   follows a hard shadow's edge), relative to the local paper brightness;
+6. :func:`_threshold`: Otsu within bounds; :func:`_remove_long_lines` (ruled paper, margin
+   lines) and :func:`_remove_frames` (boxes) take away what is not the digit;
+7. :func:`_candidate_digits`: the largest ink with what lies near it, the same without an
+   underline, other ink groups; each is normalised (8.), and when a classifier is given
+   (``choose``) the one it reads most confidently wins, with a handicap for the less likely
+   ones; a flat-background pass is tried only when no candidate is convincing
+   (recognition-driven segmentation);
+8. :func:`_normalise`: the grey-level ink inside the digit's box (anti-aliasing kept),
+   stroke cores to ~1.0, strokes far thinner than MNIST's thickened (very thick ones of large
+   digits thinned), resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long
+   side of 77 fine pixels, placed at the quarter-pixel offset that puts its centre of mass at
+   (14, 14), and 4 x 4 block means give the 28 x 28 image (long side 19-20 output pixels).
 """
 
 from __future__ import annotations
@@ -226,6 +230,113 @@ def _record(steps: dict | None, name: str, image: np.ndarray) -> None:
         steps[name] = np.clip(np.asarray(image, np.float32), 0.0, 1.0).copy()
 
 
+def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Grey levels as float32 in [0, 1], shape (H, W); True if they come from a varying alpha."""
+    if not isinstance(image, np.ndarray):
+        raise UserError(f"image should be a numpy array, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise UserError(
+            f"image of shape {image.shape} not understood: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if image.size == 0 or min(image.shape[:2]) < 2:
+        raise UserError(f"image of shape {image.shape} is too small: need at least 2 x 2 pixels")
+
+    if image.dtype == np.bool_:
+        full = 1.0
+    elif image.dtype == np.uint8:
+        full = 255.0
+    elif image.dtype == np.uint16:
+        full = 65535.0
+    elif np.issubdtype(image.dtype, np.integer):
+        top = int(image.max())
+        if image.min() < 0 or top > 65535:
+            raise UserError(
+                f"integer image with values {int(image.min())}..{top} not understood: "
+                "expected 0..255 or 0..65535")
+        full = 255.0 if top <= 255 else 65535.0
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)):
+            raise UserError("image has NaN or infinite values: give finite pixel values")
+        full = 1.0 if float(image.max()) <= 1.0 else 255.0
+    else:
+        raise UserError(f"image dtype {image.dtype} not understood: use uint8, uint16 or float")
+    img = np.clip(image.astype(np.float32) / full, 0.0, 1.0)
+
+    if img.ndim == 2:
+        return img, False
+    bgr = img[:, :, :3]
+    gray = bgr @ np.array([0.114, 0.587, 0.299], np.float32)  # ITU-R BT.601, as cv2.cvtColor
+    if img.shape[2] == 4:
+        alpha = img[:, :, 3]
+        if float(alpha.max() - alpha.min()) > 1e-3:
+            # Stroke colour = alpha-weighted mean grey; composite over its opposite.
+            weights = alpha * alpha
+            stroke = float((gray * weights).sum() / weights.sum())
+            backdrop = 1.0 if stroke < 0.5 else 0.0
+            return (alpha * gray + (1.0 - alpha) * backdrop).astype(np.float32), True
+    return gray.astype(np.float32), False
+
+
+def _robust_sigma(values: np.ndarray) -> float:
+    """Standard deviation of the bulk of ``values`` from the median absolute deviation."""
+    flat = values.ravel()
+    if flat.size > 50_000:
+        flat = flat[:: flat.size // 50_000]
+    med = np.median(flat)
+    return float(1.4826 * np.median(np.abs(flat - med)))
+
+
+def _fit_background(gray: np.ndarray) -> np.ndarray:
+    """Background of ``gray`` (H, W) as a smooth surface fitted to the majority of the pixels.
+
+    Least squares of ``c0 + c1 x + c2 y + c3 x^2 + c4 x y + c5 y^2`` (x, y in [-1, 1]) on a
+    copy of at most 64 px, refitted 6 times on the pixels within 3 robust sigmas (floor 0.01)
+    of the previous fit, starting from the median; the ink falls out after the first pass, so
+    a linear or vignette-like light gradient remains. Images under 32 px get a constant (the
+    median of the kept pixels). Returns float32 (H, W).
+    """
+    h, w = gray.shape
+    factor = min(1.0, _FIT_SIZE / max(h, w))
+    small = gray if factor == 1.0 else cv2.resize(
+        gray, (max(2, round(w * factor)), max(2, round(h * factor))), interpolation=cv2.INTER_AREA)
+    quadratic = min(h, w) >= 32
+
+    def terms(rows: int, cols: int) -> list[np.ndarray]:
+        y = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
+        x = np.linspace(-1, 1, cols, dtype=np.float32)[None, :]
+        return [np.ones((1, 1), np.float32), x, y, x * x, x * y, y * y]
+
+    z = small.ravel()
+    basis = np.stack([np.broadcast_to(t, small.shape).ravel() for t in terms(*small.shape)], 1)
+    coef = np.zeros(basis.shape[1], np.float32)
+    coef[0] = np.median(z)
+    for _ in range(6):
+        r = z - basis @ coef
+        keep = np.abs(r) < 3.0 * max(_robust_sigma(r), 0.01)
+        if not quadratic or keep.sum() < 4 * basis.shape[1]:
+            coef[:] = 0.0
+            coef[0] = np.median(z[keep]) if keep.any() else np.median(z)
+            break
+        a = basis[keep].astype(np.float64)
+        coef = np.linalg.solve(a.T @ a, a.T @ z[keep]).astype(np.float32)  # normal equations
+    surface = sum(c * t for c, t in zip(coef, terms(h, w)))
+    return np.broadcast_to(surface, (h, w)).astype(np.float32)
+
+
+def _decide_polarity(residual: np.ndarray) -> float:
+    """+1.0 if the ink is lighter than the background (light-on-dark), -1.0 if darker.
+
+    The background is the majority of the pixels, so the residual's bulk is noise around 0; the
+    ink is the larger tail beyond 4 robust sigmas.
+    """
+    sigma = _robust_sigma(residual)
+    margin = 4.0 * sigma
+    light = float(np.maximum(residual - margin, 0.0).sum())
+    dark = float(np.maximum(-residual - margin, 0.0).sum())
+    return 1.0 if light > dark else -1.0
+
+
 def _ink_sign(gray: np.ndarray, polarity: str) -> float:
     """+1.0 if the ink is lighter than the background, -1.0 if darker (polarity).
 
@@ -280,6 +391,24 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     return cv2.resize(sheet, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
+def _shrink(work: np.ndarray) -> np.ndarray:
+    """Reduce a large image (ink bright) to a long side of 1000 px, then denoise lightly.
+
+    Exists for: 4000 x 3000 phone photos and huge canvases. A max filter before
+    ``cv2.INTER_AREA`` keeps 1-px strokes at full strength; a Gaussian of sigma 1 px
+    (images of 64 px and more) takes off sensor noise and JPEG blocks.
+    """
+    long_side = max(work.shape)
+    if long_side > _WORK_SIZE:
+        factor = long_side / _WORK_SIZE
+        work = cv2.dilate(work, np.ones((int(np.ceil(factor)),) * 2, np.uint8))
+        size = (max(1, round(work.shape[1] / factor)), max(1, round(work.shape[0] / factor)))
+        work = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
+    if min(work.shape) >= 64:
+        work = cv2.GaussianBlur(work, (0, 0), 1.0)
+    return work.astype(np.float32)
+
+
 def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarray:
     """Replace what lies outside the sheet by paper, when that outside is textured clutter.
 
@@ -310,24 +439,6 @@ def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarr
     out = work.copy()
     out[~inner] = float(np.median(work[inner]))
     return out
-
-
-def _shrink(work: np.ndarray) -> np.ndarray:
-    """Reduce a large image (ink bright) to a long side of 1000 px, then denoise lightly.
-
-    Exists for: 4000 x 3000 phone photos and huge canvases. A max filter before
-    ``cv2.INTER_AREA`` keeps 1-px strokes at full strength; a Gaussian of sigma 1 px
-    (images of 64 px and more) takes off sensor noise and JPEG blocks.
-    """
-    long_side = max(work.shape)
-    if long_side > _WORK_SIZE:
-        factor = long_side / _WORK_SIZE
-        work = cv2.dilate(work, np.ones((int(np.ceil(factor)),) * 2, np.uint8))
-        size = (max(1, round(work.shape[1] / factor)), max(1, round(work.shape[0] / factor)))
-        work = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
-    if min(work.shape) >= 64:
-        work = cv2.GaussianBlur(work, (0, 0), 1.0)
-    return work.astype(np.float32)
 
 
 def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
@@ -526,113 +637,6 @@ def _candidate_digits(mask: np.ndarray, pad: int):
             yield selected, box, handicap
             if under is not None:
                 yield under[0], under[1], handicap
-
-
-def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:
-    """Grey levels as float32 in [0, 1], shape (H, W); True if they come from a varying alpha."""
-    if not isinstance(image, np.ndarray):
-        raise UserError(f"image should be a numpy array, got {type(image).__name__}")
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise UserError(
-            f"image of shape {image.shape} not understood: expected (H, W), (H, W, 3) or (H, W, 4)")
-    if image.size == 0 or min(image.shape[:2]) < 2:
-        raise UserError(f"image of shape {image.shape} is too small: need at least 2 x 2 pixels")
-
-    if image.dtype == np.bool_:
-        full = 1.0
-    elif image.dtype == np.uint8:
-        full = 255.0
-    elif image.dtype == np.uint16:
-        full = 65535.0
-    elif np.issubdtype(image.dtype, np.integer):
-        top = int(image.max())
-        if image.min() < 0 or top > 65535:
-            raise UserError(
-                f"integer image with values {int(image.min())}..{top} not understood: "
-                "expected 0..255 or 0..65535")
-        full = 255.0 if top <= 255 else 65535.0
-    elif np.issubdtype(image.dtype, np.floating):
-        if not np.all(np.isfinite(image)):
-            raise UserError("image has NaN or infinite values: give finite pixel values")
-        full = 1.0 if float(image.max()) <= 1.0 else 255.0
-    else:
-        raise UserError(f"image dtype {image.dtype} not understood: use uint8, uint16 or float")
-    img = np.clip(image.astype(np.float32) / full, 0.0, 1.0)
-
-    if img.ndim == 2:
-        return img, False
-    bgr = img[:, :, :3]
-    gray = bgr @ np.array([0.114, 0.587, 0.299], np.float32)  # ITU-R BT.601, as cv2.cvtColor
-    if img.shape[2] == 4:
-        alpha = img[:, :, 3]
-        if float(alpha.max() - alpha.min()) > 1e-3:
-            # Stroke colour = alpha-weighted mean grey; composite over its opposite.
-            weights = alpha * alpha
-            stroke = float((gray * weights).sum() / weights.sum())
-            backdrop = 1.0 if stroke < 0.5 else 0.0
-            return (alpha * gray + (1.0 - alpha) * backdrop).astype(np.float32), True
-    return gray.astype(np.float32), False
-
-
-def _robust_sigma(values: np.ndarray) -> float:
-    """Standard deviation of the bulk of ``values`` from the median absolute deviation."""
-    flat = values.ravel()
-    if flat.size > 50_000:
-        flat = flat[:: flat.size // 50_000]
-    med = np.median(flat)
-    return float(1.4826 * np.median(np.abs(flat - med)))
-
-
-def _fit_background(gray: np.ndarray) -> np.ndarray:
-    """Background of ``gray`` (H, W) as a smooth surface fitted to the majority of the pixels.
-
-    Least squares of ``c0 + c1 x + c2 y + c3 x^2 + c4 x y + c5 y^2`` (x, y in [-1, 1]) on a
-    copy of at most 64 px, refitted 6 times on the pixels within 3 robust sigmas (floor 0.01)
-    of the previous fit, starting from the median; the ink falls out after the first pass, so
-    a linear or vignette-like light gradient remains. Images under 32 px get a constant (the
-    median of the kept pixels). Returns float32 (H, W).
-    """
-    h, w = gray.shape
-    factor = min(1.0, _FIT_SIZE / max(h, w))
-    small = gray if factor == 1.0 else cv2.resize(
-        gray, (max(2, round(w * factor)), max(2, round(h * factor))), interpolation=cv2.INTER_AREA)
-    quadratic = min(h, w) >= 32
-
-    def terms(rows: int, cols: int) -> list[np.ndarray]:
-        y = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
-        x = np.linspace(-1, 1, cols, dtype=np.float32)[None, :]
-        return [np.ones((1, 1), np.float32), x, y, x * x, x * y, y * y]
-
-    z = small.ravel()
-    basis = np.stack([np.broadcast_to(t, small.shape).ravel() for t in terms(*small.shape)], 1)
-    coef = np.zeros(basis.shape[1], np.float32)
-    coef[0] = np.median(z)
-    for _ in range(6):
-        r = z - basis @ coef
-        keep = np.abs(r) < 3.0 * max(_robust_sigma(r), 0.01)
-        if not quadratic or keep.sum() < 4 * basis.shape[1]:
-            coef[:] = 0.0
-            coef[0] = np.median(z[keep]) if keep.any() else np.median(z)
-            break
-        a = basis[keep].astype(np.float64)
-        coef = np.linalg.solve(a.T @ a, a.T @ z[keep]).astype(np.float32)  # normal equations
-    surface = sum(c * t for c, t in zip(coef, terms(h, w)))
-    return np.broadcast_to(surface, (h, w)).astype(np.float32)
-
-
-def _decide_polarity(residual: np.ndarray) -> float:
-    """+1.0 if the ink is lighter than the background (light-on-dark), -1.0 if darker.
-
-    The background is the majority of the pixels, so the residual's bulk is noise around 0; the
-    ink is the larger tail beyond 4 robust sigmas.
-    """
-    sigma = _robust_sigma(residual)
-    margin = 4.0 * sigma
-    light = float(np.maximum(residual - margin, 0.0).sum())
-    dark = float(np.maximum(-residual - margin, 0.0).sum())
-    return 1.0 if light > dark else -1.0
 
 
 def _select_digit(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
