@@ -185,9 +185,8 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         if background == "flat" and (choose is None or min(work.shape) < 48
                                      or (scores and max(scores) >= _SURE)):
             break
-        ink = _flatten_illumination(work, pad, background, relative=ink_sign < 0)
+        ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0)
         _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
-        noise = _robust_sigma(ink)
         if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
             continue
         mask, thresh = _threshold(ink, noise)
@@ -324,8 +323,9 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
     return np.broadcast_to(surface, (h, w)).astype(np.float32)
 
 
-def _decide_polarity(residual: np.ndarray) -> float:
-    """+1.0 if the ink is lighter than the background (light-on-dark), -1.0 if darker.
+def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
+    """``(sign, evidence)``: sign +1.0 if the ink is lighter than the background
+    (light-on-dark), -1.0 if darker; evidence = how lopsided the two tails are (>= 1).
 
     The background is the majority of the pixels, so the residual's bulk is noise around 0; the
     ink is the larger tail beyond 4 robust sigmas.
@@ -334,7 +334,28 @@ def _decide_polarity(residual: np.ndarray) -> float:
     margin = 4.0 * sigma
     light = float(np.maximum(residual - margin, 0.0).sum())
     dark = float(np.maximum(-residual - margin, 0.0).sum())
-    return 1.0 if light > dark else -1.0
+    tiny = 1e-6 * residual.size
+    evidence = (max(light, dark) + tiny) / (min(light, dark) + tiny)
+    return (1.0 if light > dark else -1.0), evidence
+
+
+def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
+    """``(sign, margin)``: -1.0 if the darkest pixels lie further below the frame's border
+    than the brightest lie above it (dark ink), else +1.0; margin = the difference, in grey
+    levels of [0, 1].
+
+    Exists for: hard shadows and tight crops, where the majority rule of
+    :func:`_decide_polarity` fails (a shadow covers half the page; a tight crop's ink is a
+    large part of it). The border is background (paper, lit or shaded, or a canvas) except
+    where ink touches it, so its quartiles bound the background: ink is what goes beyond
+    them, measured by the 0.1st and 99.9th percentiles of the whole picture.
+    """
+    ring = np.concatenate([gray[:2].ravel(), gray[-2:].ravel(), gray[:, :2].ravel(),
+                           gray[:, -2:].ravel()])
+    low, high = np.percentile(ring, [25, 75])
+    darkest, brightest = np.percentile(gray, [0.1, 99.9])
+    dark, light = float(low - darkest), float(brightest - high)
+    return (-1.0 if dark > light else 1.0), abs(dark - light)
 
 
 def _ink_sign(gray: np.ndarray, polarity: str) -> float:
@@ -347,7 +368,12 @@ def _ink_sign(gray: np.ndarray, polarity: str) -> float:
     """
     residual = gray - _fit_background(gray)
     if polarity == "auto":
-        sign = _decide_polarity(residual)
+        sign, evidence = _decide_polarity(residual)
+        # A hard shadow bends no quadratic, and its lit part then passes for light ink; the
+        # frame's border is a better judge when it speaks clearly.
+        border_sign, margin = _border_polarity(gray)
+        if margin >= 0.1:
+            sign = border_sign
         return -1.0 if sign > 0 and _bright_sheet(gray) is not None else sign
     sign = 1.0 if polarity == "light-on-dark" else -1.0
     sigma = _robust_sigma(residual)
@@ -366,7 +392,8 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     Exists for: a digit on a sheet lying on a desk, the sheet's outline in view. A sheet is a
     bright region (Otsu, at 256 px) of 15-90 % of the picture, nearly convex (area over 85 %
     of its convex hull) with small dark marks inside it (holes under 6 % of its area: the
-    strokes; a light "0" on black has a larger hole, its loop).
+    strokes; a light "0" on black has a larger hole, its loop), on a surround under 60 % of
+    its brightness.
     """
     h, w = gray.shape
     factor = min(1.0, 256 / max(h, w))
@@ -381,13 +408,15 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     big = max(outer, key=lambda i: cv2.contourArea(contours[i]))
     area = cv2.contourArea(contours[big])
     hull = cv2.contourArea(cv2.convexHull(contours[big]))
-    holes = sum(cv2.contourArea(contours[i]) for i in range(len(contours))
-                if hierarchy[0][i][3] == big)
+    holes = sum(a for a in (cv2.contourArea(contours[i]) for i in range(len(contours))
+                            if hierarchy[0][i][3] == big) if a > 0.0005 * small.size)
     if not (0.15 * small.size < area < 0.9 * small.size and area > 0.85 * hull
             and 0 < holes < 0.06 * area):
         return None
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
+    if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
+        return None  # what surrounds it is not much darker: a light gradient, not a desk
     return cv2.resize(sheet, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
 
 
@@ -457,7 +486,7 @@ def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
-                          relative: bool = False) -> np.ndarray:
+                          relative: bool = False) -> tuple[np.ndarray, float]:
     """Ink above the local background: the image minus its grey-level opening, >= 0.
 
     Exists for: hard shadows, light gradients, a sheet lying on a darker desk. A grey-level
@@ -471,7 +500,8 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
     paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
     relative contrast as one in full light and one threshold fits both. Returns float32
-    (H, W) ink strength in [0, 1].
+    (H, W) ink strength in [0, 1], and its robust sigma (0 where most of it is clipped
+    paper: then only the fixed contrast floor decides what is ink).
     """
     h, w = work.shape
     inner = work[pad:h - pad, pad:w - pad]
@@ -483,13 +513,41 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     else:
         size = max(3, int(_OPENING * min(h, w)))
         background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
+        background = _reconstruct(background, work)
     residual = work - background
     if relative:
         residual = residual / np.maximum(1.0 - background, 0.35)
-    residual -= float(np.median(residual[pad:h - pad, pad:w - pad]))
+    inner = residual[pad:h - pad, pad:w - pad]
+    inner = inner - float(np.median(inner))
     out = np.zeros_like(work)
-    out[pad:h - pad, pad:w - pad] = np.clip(residual, 0.0, 1.0)[pad:h - pad, pad:w - pad]
-    return out
+    out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
+    return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _reconstruct(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.ndarray:
+    """Grey-level reconstruction by dilation of ``marker`` under ``image`` (both (H, W), ink
+    bright), computed at ``side`` px and brought back: ``max(marker, min(upsampled, image))``.
+
+    Exists for: the acute corners of a hard shadow and the grain of a desk. An opening cannot
+    fit its square into a shadow's wedge tip, so the tip would pass for ink; but the tip is
+    connected to the rest of the shadow, which the opening kept, at the shadow's level, and
+    geodesic dilation (Vincent, "Morphological grayscale reconstruction in image analysis",
+    IEEE Trans. Image Processing 2(2), 1993) floods it back into the background. Ink is
+    brighter than any background and separated from it by paper, so it stays out.
+    """
+    h, w = image.shape
+    factor = min(1.0, side / max(h, w))
+    size = (max(2, round(w * factor)), max(2, round(h * factor)))
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = np.minimum(cv2.resize(marker, size, interpolation=cv2.INTER_AREA), small_image)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(4 * max(size)):
+        grown = np.minimum(cv2.dilate(small, kernel), small_image)
+        if np.array_equal(grown, small):
+            break
+        small = grown
+    flooded = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(marker, np.minimum(flooded, image))
 
 
 def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
