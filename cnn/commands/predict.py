@@ -169,7 +169,7 @@ def write_debug_steps(folder: Path, source: Path, steps: dict) -> list[Path]:
     name ``..._1.png`` is taken). Returns the paths written."""
     import cv2
 
-    from ..model import atomic_write
+    from ..files import atomic_write
 
     written = []
     for name, image in steps.items():
