@@ -28,6 +28,7 @@ MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.n
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 ENV_VAR = "CNN_MNIST_DATA"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+HOW_TO_PASS = "pass --data PATH"  # how messages say to give the file (the menu says its own)
 
 
 def keras_cache_path() -> Path:
@@ -68,13 +69,13 @@ def download_mnist(dest: str | os.PathLike | None = None, url: str = MNIST_URL,
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UserError(
-            f"MNIST not found locally and the download from {url} failed ({e}); pass the "
-            f"keras mnist.npz with --data PATH or set {ENV_VAR}=PATH") from None
+            f"MNIST not found locally and the download from {url} failed ({e}); "
+            f"{HOW_TO_PASS} (a keras mnist.npz) or set {ENV_VAR}=PATH") from None
     digest = sha256_file(tmp)
     if digest != sha256:
         tmp.unlink(missing_ok=True)
         raise UserError(f"downloaded MNIST from {url} has SHA-256 {digest}, expected {sha256}; "
-                        "the file was discarded, try again or pass --data PATH")
+                        f"the file was discarded, try again or {HOW_TO_PASS}")
     os.replace(tmp, dest)
     return dest
 
@@ -104,7 +105,7 @@ def find_mnist(path: str | os.PathLike | None = None, download: bool = True) -> 
     if cache.is_file():
         return cache
     if not download:
-        raise UserError(f"MNIST not found: pass --data PATH to a keras mnist.npz or set {ENV_VAR}")
+        raise UserError(f"MNIST not found: {HOW_TO_PASS} (a keras mnist.npz) or set {ENV_VAR}")
     return download_mnist(cache)
 
 

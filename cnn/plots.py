@@ -28,7 +28,8 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 100, overwrite: bool = 
     return atomic_write(path, lambda f: f.write(buffer.getvalue()), overwrite=overwrite)
 
 
-def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = "",
+                    overwrite: bool = True) -> Path:
     """Mean softmax cross-entropy per epoch, train and (when recorded) validation.
 
     Args:
@@ -48,7 +49,7 @@ def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = ""
     ax.set_title(title, fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return save_figure(fig, path, overwrite=overwrite)
 
 
 def plot_confusion_matrix(cm: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
