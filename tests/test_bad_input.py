@@ -507,3 +507,34 @@ def test_the_menu_says_how_to_give_mnist_since_it_takes_no_flags(tmp_path, monke
     assert menu.run_menu() == 0
     assert "cnn menu --data PATH" in str(seen[0]) and "pass --data" not in str(seen[0])
     assert data.HOW_TO_PASS == "pass --data PATH"  # restored for the subcommands
+
+
+def test_visualize_refuses_to_write_over_its_own_input_image(tmp_path, tiny_weights, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    image = out / "feature_maps.png"
+    shutil.copy(IMAGES / "3_3.png", image)
+    before = image.read_bytes()
+    status, _, err = run_cli(["visualize", "--weights", str(tiny_weights), "--image", str(image),
+                              "--out", str(out), "--steps", "2"], capsys)
+    assert status == 2 and "would be replaced by an output" in one_error_line(err)
+    assert image.read_bytes() == before
+
+
+def test_evaluate_prints_its_report_when_the_plot_folder_cannot_be_written(tmp_path,
+                                                                            tiny_weights, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    status, out, err = run_cli(["evaluate", "--weights", str(tiny_weights), "--data",
+                                str(SUBSET), "--plots", str(blocker / "plots")], capsys)
+    assert status == 1 and "top-1 accuracy:" in out
+    assert str(blocker / "plots") in one_error_line(err) and blocker.read_text() == "keep me"
+
+
+def test_train_refuses_an_out_folder_it_cannot_create_before_training(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    status, out, err = run_cli(["train", "--model", TINY, "--data", str(SUBSET), "--out",
+                                str(blocker / "w.npz")], capsys)
+    assert status == 2 and "is a file, not a folder" in one_error_line(err)
+    assert out == "" and blocker.read_text() == "keep me"

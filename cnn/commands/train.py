@@ -7,6 +7,7 @@ import datetime
 import math
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -89,6 +90,11 @@ def check_target(target: Path, data_file: Path | None = None) -> None:
                         "choose another path")
     if data_file is not None and same_file(target, data_file):
         raise UserError(f"--out '{target}' is the MNIST file itself; choose another path")
+    # Can the folder be written? Found out now rather than after the first epoch; an
+    # OSError here is one line naming the folder (cnn.cli).
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=target.parent):
+        pass
 
 
 class EpochSaver:
