@@ -193,10 +193,13 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
         return False  # never stop early
 
     try:
-        history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
-                      batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
-                      augment=augment_batch if augment else None, progress=not quiet,
-                      on_epoch_end=on_epoch_end)
+        # A diverging run overflows: fit checks every loss and stops with one line, so
+        # NumPy's overflow warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
+                          batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
+                          augment=augment_batch if augment else None, progress=not quiet,
+                          on_epoch_end=on_epoch_end)
         result.update(history=history, interrupted=history.interrupted,
                       diverged=history.diverged)
         done = len(history.epochs)
