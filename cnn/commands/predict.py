@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..files import os_error_message, output_names, same_file
+from ..files import file_id, os_error_message, output_names
 from ..model import load_model
 from ..preprocess import POLARITIES, preprocess_file, read_image
 from .common import add_weights_option, default_weights, finite_float, percent, shipped_folder
@@ -157,11 +157,12 @@ def write_outputs(predictions: list[Prediction], inputs: dict[str, np.ndarray],
     sources = [Path(p.file) for p in done]
     notes: list[str] = []
     problems: list[str] = []
+    input_ids = {file_id(f) for f in files} - {None}
 
     def write(folder, suffix, writer):
         for pred, name in zip(done, output_names(sources, suffix)):
             target = Path(folder) / name
-            is_input = any(same_file(target, f) for f in files)
+            is_input = file_id(target) in input_ids
             try:
                 written = writer(pred, target, overwrite and not is_input)
             except OSError as e:
