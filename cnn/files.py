@@ -100,8 +100,12 @@ def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path
     if path.is_dir():
         raise UserError(f"'{path}' is a folder; give a file path inside it, e.g. "
                         f"'{path / 'output'}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp",
+                                   dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -125,9 +129,13 @@ def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path
                 return path
         os.unlink(tmp)
         return path
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, FileExistsError):
+            # name the file the user asked for, not the temporary one (or none: a write()
+            # that fails with ENOSPC carries no file name)
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
 
 

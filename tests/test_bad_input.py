@@ -362,21 +362,26 @@ def test_an_output_folder_under_a_file_is_one_line_and_predictions_are_printed(
     assert blocker.read_text() == "keep me"
 
 
-def test_a_full_disk_is_one_line_naming_the_file(photos, tiny_weights, tmp_path, monkeypatch,
-                                                 capsys):
+@pytest.mark.parametrize("code, hint", [
+    (errno.ENOSPC, "free some space"),  # a full disk
+    (errno.EACCES, "choose a folder you can write to"),  # a read-only folder (as a user)
+    (errno.EROFS, "choose a folder on a writable disk"),  # a read-only file system
+])
+def test_a_folder_that_cannot_be_written_is_one_line_naming_the_file(
+        code, hint, photos, tiny_weights, tmp_path, monkeypatch, capsys):
     import cnn.files
 
-    def full(path, write, overwrite=True):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    def fail(path, write, overwrite=True):
+        raise OSError(code, os.strerror(code), str(path))
 
-    monkeypatch.setattr(cnn.files, "atomic_write", full)
-    monkeypatch.setattr("cnn.visualize.atomic_write", full)
+    monkeypatch.setattr(cnn.files, "atomic_write", fail)
+    monkeypatch.setattr("cnn.visualize.atomic_write", fail)
     status, out, err = run_cli(["predict", str(photos / "7.png"), "--weights",
                                 str(tiny_weights), "--save-transformed", str(tmp_path / "o")],
                                capsys)
-    assert status == 1 and "7.png" in out and "->" in out
+    assert status == 1 and "7.png" in out and "->" in out  # the result is printed
     line = one_error_line(err)
-    assert "No space left on device" in line and str(tmp_path / "o" / "7.png") in line
+    assert os.strerror(code) in line and str(tmp_path / "o" / "7.png") in line and hint in line
 
 
 def test_a_read_only_output_folder_is_one_line(photos, tiny_weights, tmp_path, capsys):
@@ -538,3 +543,17 @@ def test_train_refuses_an_out_folder_it_cannot_create_before_training(tmp_path, 
                                 str(blocker / "w.npz")], capsys)
     assert status == 2 and "is a file, not a folder" in one_error_line(err)
     assert out == "" and blocker.read_text() == "keep me"
+
+
+def test_a_full_disk_while_saving_weights_names_the_weights_file(tmp_path, monkeypatch, capsys):
+    def no_space(file, **arrays):
+        file.write(b"partial")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as write() raises it
+
+    monkeypatch.setattr("cnn.model.np.savez", no_space)
+    out = tmp_path / "w.npz"
+    status, _, err = run_cli(["train", "--model", TINY, "--data", str(SUBSET), "--limit", "300",
+                              "--out", str(out), "-q"], capsys)
+    line = one_error_line(err)
+    assert status == 1 and f"cannot write '{out}': No space left on device" in line
+    assert list(tmp_path.iterdir()) == []  # no partial or temporary file left
