@@ -404,8 +404,7 @@ class Menu:
         result = train_and_save(model, epochs=epochs, batch_size=batch, lr=lr, augment=augment,
                                 validation=validation, data=self.data, quiet=self.quiet,
                                 show_summary=True)
-        if result["weights"] is None:
-            print("no epoch finished: nothing was saved")
+        if result["weights"] is None:  # train_and_save said why
             return None
         self.trained = Path(result["weights"])
         print("Actions 2-6 now use these weights by default.")
@@ -464,6 +463,14 @@ class Menu:
 def run_menu(data: str | None = None, quiet: bool = False, debug: bool = False) -> int:
     """Open the menu; a ``data`` path (or ``$CNN_MNIST_DATA``) that does not exist is an error
     now rather than at the first training."""
+    from . import data as mnist_data
+
     if data or os.environ.get("CNN_MNIST_DATA"):
         find_mnist(data, download=False)
-    return Menu(data, quiet, debug).run()
+    # The menu takes no flags: its messages say how to start it with the MNIST path instead.
+    saved, mnist_data.HOW_TO_PASS = (mnist_data.HOW_TO_PASS,
+                                     "quit and start the menu as 'cnn menu --data PATH'")
+    try:
+        return Menu(data, quiet, debug).run()
+    finally:
+        mnist_data.HOW_TO_PASS = saved

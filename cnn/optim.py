@@ -26,10 +26,14 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """SGD with (heavy-ball) momentum: ``v = mu * v - lr * g; w += v``.
+    """SGD with (heavy-ball) momentum in PyTorch's form: ``b = mu * b + g; w -= lr * b``.
 
-    Source: Sutskever et al., "On the importance of initialization and momentum in deep
-    learning" (ICML 2013); PyTorch's ``torch.optim.SGD`` with ``dampening=0``.
+    The buffer ``b`` holds gradients only, not the learning rate, so changing ``lr`` between
+    steps (``--lr-decay``, a scheduler) acts at once, exactly as ``torch.optim.SGD(momentum=mu,
+    dampening=0, nesterov=False)`` under a scheduler. (Sutskever et al.'s form ``v = mu * v -
+    lr * g; w += v`` is the same only while ``lr`` is constant.) Sources: Sutskever et al.,
+    "On the importance of initialization and momentum in deep learning" (ICML 2013); the
+    ``torch.optim.SGD`` documentation.
     """
 
     def __init__(self, params, lr: float = 0.01, momentum: float = 0.9) -> None:
@@ -38,10 +42,10 @@ class SGD(Optimizer):
         self.velocity = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
 
     def step(self):
-        for (layer, name), v in zip(self.slots, self.velocity):
-            v *= self.momentum
-            v -= self.lr * layer.grads[name]
-            layer.params[name] += v
+        for (layer, name), b in zip(self.slots, self.velocity):
+            b *= self.momentum
+            b += layer.grads[name]
+            layer.params[name] -= self.lr * b
 
 
 class Adam(Optimizer):

@@ -27,12 +27,14 @@ class History:
     Each entry has ``epoch`` (1-based), ``loss`` (mean softmax cross-entropy over the epoch's
     mini-batches, nats), ``accuracy`` (top-1 on those batches, 0..1), ``val_loss`` and
     ``val_accuracy`` (on the held-out split, ``None`` without one), ``lr`` and ``seconds``.
-    ``interrupted`` is True when Ctrl-C stopped training; the model then holds the weights of
-    the last finished epoch.
+    ``interrupted`` is True when Ctrl-C stopped training; ``diverged`` is a one-line reason
+    when the loss (or a weight) stopped being finite, e.g. ``'the loss became nan in epoch 2,
+    batch 13'``. In both cases the model holds the weights of the last finished epoch.
     """
 
     epochs: list[dict] = field(default_factory=list)
     interrupted: bool = False
+    diverged: str | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -75,6 +77,11 @@ def _restore(model: Sequential, snapshot: dict[str, np.ndarray]) -> None:
     model.load_state_dict(snapshot, dtype=dtype)
 
 
+def _all_finite(model: Sequential) -> bool:
+    """Whether every parameter and buffer is finite (no NaN, no inf)."""
+    return all(np.isfinite(v).all() for v in model.state_dict().values())
+
+
 def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer: Optimizer,
         rng: np.random.Generator, epochs: int = 1, batch_size: int = 64,
         lr_decay: float = 1.0, validation: tuple[np.ndarray, np.ndarray] | None = None,
@@ -96,7 +103,11 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     Returns:
         the :class:`History`. Steps run in train mode, validation in eval mode. Ctrl-C stops
         training cleanly, restoring the whole ``state_dict`` (weights and running statistics)
-        of the last finished epoch (``history.interrupted``).
+        of the last finished epoch (``history.interrupted``). A loss that is not finite (NaN
+        or inf, e.g. from too high a learning rate) stops training at once, restoring the
+        ``state_dict`` of the last finished epoch (``history.diverged``). An epoch counts as
+        finished when its training pass is done: Ctrl-C during its validation keeps it
+        (``val_*`` stay None).
     Raises:
         ValueError: for ``epochs`` or ``batch_size`` < 1 or mismatched images and labels.
     """
@@ -104,6 +115,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    from .faults import fault_point
+
     history = History()
     snapshot = model.state_dict()
     labels = labels.astype(np.int64)
@@ -126,6 +139,12 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     tape = Tape()
                     logits = model.forward(to_input(batch, model.input_shape), tape)
                     loss, dlogits = softmax_cross_entropy(logits, y)
+                    if not np.isfinite(loss):
+                        history.diverged = (f"the loss became {float(loss)} in epoch {epoch}, "
+                                            f"batch {i // batch_size + 1}")
+                        break
+                    if i == batch_size:
+                        fault_point(f"epoch{epoch}-batch")
                     model.backward(dlogits, tape)
                     optimizer.step()
                     loss_sum += loss * len(idx)
@@ -135,19 +154,26 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if (i // batch_size) % 20 == 0:
                         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
                                         refresh=False)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+                if history.diverged is None:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+            if history.diverged is None and not _all_finite(model):
+                history.diverged = f"a weight became infinite or nan in epoch {epoch}"
+            if history.diverged is not None:
+                _restore(model, snapshot)
+                break
             seconds = time.perf_counter() - start
             entry = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                      "val_loss": None, "val_accuracy": None, "lr": optimizer.lr,
                      "seconds": seconds}
+            snapshot = model.state_dict()  # the epoch is finished: Ctrl-C from here keeps it
+            history.epochs.append(entry)
             if validation is not None and len(validation[0]):
+                fault_point(f"epoch{epoch}-validation")
                 report = evaluate(model, *validation)
                 entry["val_loss"], entry["val_accuracy"] = report["loss"], report["accuracy"]
                 if progress:
                     tqdm.write(f"epoch {epoch}: val_loss {report['loss']:.4f}, "
                                f"val_accuracy {report['accuracy']:.4f}")
-            history.epochs.append(entry)
-            snapshot = model.state_dict()
             optimizer.lr *= lr_decay
             if on_epoch_end is not None and on_epoch_end(history):
                 break

@@ -526,13 +526,13 @@ def upscale(image: np.ndarray, factor: int = UPSCALE) -> np.ndarray:
     return np.repeat(np.repeat(grey, factor, axis=0), factor, axis=1)
 
 
-def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
-    """Write a uint8 grey ``(H, W)`` or BGR ``(H, W, 3)`` array as PNG, atomically."""
+def write_png(path: str | os.PathLike, pixels: np.ndarray, overwrite: bool = True) -> Path:
+    """Write a uint8 grey ``(H, W)`` or BGR ``(H, W, 3)`` array as PNG, atomically; returns
+    the path written (with ``overwrite=False``, the next free name when ``path`` exists)."""
     ok, data = cv2.imencode(".png", pixels)
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 arrays
         raise UserError(f"could not encode {path} as PNG")
-    atomic_write(path, lambda f: f.write(data.tobytes()))
-    return Path(path)
+    return atomic_write(path, lambda f: f.write(data.tobytes()), overwrite=overwrite)
 
 
 def save_visualization(folder: str | os.PathLike, channel: int, image: np.ndarray) -> list[Path]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..data import load_mnist
 from ..ensemble import Ensemble, combine
+from ..files import os_error_message
 from ..metrics import classification_report
 from ..plots import plot_confusion_matrix, plot_misclassified
 from ..train import evaluate
@@ -94,15 +95,26 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean") 
         report = evaluate(model, images, labels)
         predictions = report.pop("predictions")
     report.update(model=model.model_string, weights=name, data=source, plots=[])
-    if plots:
-        folder = Path(plots)
-        report["plots"] = [
-            str(plot_confusion_matrix(report["confusion_matrix"], folder / "confusion_matrix.png",
-                                      title=f"{model.model_string}: top-1 "
-                                            f"{percent(report['accuracy'])}")),
-            str(plot_misclassified(images, labels, predictions, folder / "misclassified.png")),
-        ]
+    if plots:  # a folder that cannot be written costs the report nothing: see run()
+        try:
+            report["plots"] = write_plots(report, model.model_string, images, labels,
+                                          predictions, Path(plots))
+        except OSError as e:
+            report["plot_error"] = os_error_message(e)
     return report
+
+
+def write_plots(report, model_string, x_test, y_test, predictions, folder: Path) -> list[str]:
+    """Write confusion_matrix.png and misclassified.png into ``folder``; returns their paths.
+
+    Raises:
+        OSError: the folder cannot be written (read-only, a file, a full disk).
+    """
+    return [
+        str(plot_confusion_matrix(report["confusion_matrix"], folder / "confusion_matrix.png",
+                                  title=f"{model_string}: top-1 {percent(report['accuracy'])}")),
+        str(plot_misclassified(x_test, y_test, predictions, folder / "misclassified.png")),
+    ]
 
 
 def print_report(report: dict) -> None:
@@ -134,8 +146,13 @@ def print_report(report: dict) -> None:
 
 def run(args) -> int:
     report = evaluate_weights(args.weights, args.data, args.plots, args.ensemble)
+    problem = report.pop("plot_error", None)
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report)
+    if problem:
+        sys.stdout.flush()
+        print(f"cnn: error: {problem}", file=sys.stderr)
+        return 1
     return 0

@@ -18,6 +18,7 @@ same name are replaced, other files there are left alone.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -25,12 +26,14 @@ from .. import visualize as vis
 from ..errors import UserError
 from ..weights import load_model
 from ..parse import FC, Conv
-from ..files import is_regular_file
+from ..files import is_regular_file, same_file
 from .common import (add_weights_option, non_negative_float, positive_float, positive_int,
                      seed_int, shipped_folder, single_weights)
 
 DEFAULT_INPUT = Path("feature_visualize") / "input.jpg"
 DEFAULT_OUTPUT = Path("feature_visualize") / "output"
+OUTPUT_NAMES = re.compile(r"feature_visualize_\d+\.(png|npy)|contact_sheet_layer\d+\.png|"
+                          r"(mean_activation_bar|collaged_feature_visualize|feature_maps)\.png")
 
 EXAMPLE = """examples:
   cnn visualize --layer 3 --channel all
@@ -200,6 +203,11 @@ def run(args) -> int:
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file; give a folder")
+    image = Path(args.image) if args.image else None
+    if image is not None and OUTPUT_NAMES.fullmatch(image.name) and same_file(
+            image.parent, folder):
+        raise UserError(f"--image {image} would be replaced by an output of the same name in "
+                        f"--out {folder}; copy it elsewhere or choose another --out")
     if args.channel is not None:
         written = visualize_channel_mode(model, args, folder)
     else:
