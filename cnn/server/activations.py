@@ -1,0 +1,64 @@
+"""What every convolution, pooling and residual token of a network sees, from one forward pass.
+
+The one place the web page reaches into a network. A model with token blocks and taps
+(``model.blocks``, ``model.forward(x, taps=["3.out", ...])``) is asked for the ``out`` tap of
+each such token; an older flat :class:`cnn.model.Sequential` (``layers``, ``token_pre``,
+``token_relu``) is run layer by layer and each token's pre-activation is kept, with the ReLU
+that follows it applied. Either way the maps are what the next token receives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import parse as P
+from ..model import to_input
+
+SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", "Residual")
+                       if hasattr(P, name))
+
+
+def token_label(model, t: int) -> str:
+    """Token ``t`` (0-based) named as ``cnn summary`` names it, e.g. ``'1 C(8,5) conv 5x5 +
+    ReLU'``."""
+    from ..commands import summary
+
+    if hasattr(summary, "token_relu"):  # token blocks: the ReLU rule lives in summary
+        relu = summary.token_relu(model.specs, t)
+    else:
+        relu = model.token_relu[t]
+    return f"{t + 1} {summary.describe(model.specs[t], relu)}"
+
+
+def activation_maps(model, x: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """Activation maps of the spatial tokens and the logits, from one forward pass.
+
+    Args:
+        model: a single network (:class:`cnn.model.Sequential`), in inference mode.
+        x: one image, ``(28, 28)`` float in [0, 1] (or ``(1, 28, 28, 1)``).
+    Returns:
+        ``(maps, logits)``: ``maps`` is a list of ``(label, array)`` in token order, one per
+        convolution / pooling / residual token, ``array`` float32 ``(C, H, W)`` after the
+        token's ReLU (when it has one); ``logits`` float32 ``(num_classes,)`` from the same
+        pass.
+    """
+    batch = to_input(x[None] if x.ndim == 2 else x, model.input_shape)
+    wanted = [t for t, spec in enumerate(model.specs) if isinstance(spec, SPATIAL_TOKENS)]
+    if hasattr(model, "blocks"):
+        last = f"{len(model.specs)}.out"
+        found = model.forward(batch, taps=[f"{t + 1}.out" for t in wanted] + [last])
+        outs = {t: found[f"{t + 1}.out"] for t in wanted}
+        logits = found[last]
+    else:
+        stops = {model.token_pre[t]: t for t in wanted}
+        outs = {}
+        out = batch
+        for i, layer in enumerate(model.layers):
+            out = layer.forward(out, False)
+            if i in stops:
+                t = stops[i]
+                outs[t] = np.maximum(out, 0) if model.token_relu[t] else out
+        logits = out
+    maps = [(token_label(model, t), np.ascontiguousarray(
+        np.asarray(outs[t][0], np.float32).transpose(2, 0, 1))) for t in wanted]
+    return maps, np.asarray(logits[0], np.float32)
