@@ -90,6 +90,9 @@ def run(args) -> int:
                             access_log=False)
     try:
         uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        pass
     finally:
         sock.close()
+    print("server stopped")
     return 0
