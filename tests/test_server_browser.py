@@ -96,6 +96,14 @@ def page(chromium, server, tmp_path):
     assert errors == [], f"console errors: {errors}"
 
 
+def lit_pixels(pg, canvas: str) -> int:
+    """Pixels brighter than mid-grey in a 28 x 28 canvas of the page."""
+    return pg.evaluate(
+        f"() => {{ const d = document.querySelector('{canvas}').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data; let n = 0;"
+        " for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }")
+
+
 def wait_for_answer(pg) -> None:
     """Until the shown answer is for the current drawing."""
     pg.wait_for_function(
@@ -133,10 +141,7 @@ def test_drawn_mnist_test_digits_are_read(page, subset):
         "1 C(16,3) conv 3x3 + ReLU", "2 P2 max pool 2x2", "3 C(32,3) conv 3x3 + ReLU",
         "4 P2 max pool 2x2", "5 C(64,3) conv 3x3 + ReLU", "6 P2 max pool 2x2"]
     assert page.locator("#maps .token").first.locator("canvas").count() == 16
-    lit = page.evaluate("() => { const d = document.querySelector('#input28').getContext('2d')"
-                        ".getImageData(0, 0, 28, 28).data; let n = 0;"
-                        " for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }")
-    assert 40 < lit < 400  # a digit's worth of bright pixels in the 28 x 28 input
+    assert 40 < lit_pixels(page, "#input28") < 400  # a digit's worth of bright pixels in the 28 x 28 input
 
 
 def test_undo_and_clear_with_buttons_and_keys(page, subset):
@@ -169,6 +174,8 @@ def test_photo_upload_shows_photo_and_its_digit(page):
     assert page.is_visible("#photo-preview")
     assert page.evaluate("document.querySelector('#photo-preview').naturalWidth") > 0
     assert "3_1.jpg" in page.text_content("#confidence")
+    assert 40 < lit_pixels(page, "#photo28") < 400  # its 28 x 28 beside it
+    assert lit_pixels(page, "#photo28") == lit_pixels(page, "#input28")
 
 
 def test_switching_models_predicts_again_with_the_chosen_one(page):

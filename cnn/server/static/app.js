@@ -99,7 +99,7 @@ function url(extra) {
   return "/api/predict?" + q.toString();
 }
 
-async function ask(body, headers, extra, revision) {
+async function ask(body, headers, extra, revision, source) {
   const n = ++state.asked;
   $("result").dataset.state = "pending";
   let answer;
@@ -111,13 +111,13 @@ async function ask(body, headers, extra, revision) {
     answer = { error: "the server did not answer (" + err.message + "); is 'cnn serve' running?" };
   }
   if (n !== state.asked) return;  // a newer request is on its way
-  show(answer, revision);
+  show(answer, revision, source);
 }
 
 function predictCanvas() {
   if (!state.strokes.length) return;
   const revision = state.revision;
-  pad.toBlob((blob) => ask(blob, { "Content-Type": "image/png" }, { name: "canvas" }, revision),
+  pad.toBlob((blob) => ask(blob, { "Content-Type": "image/png" }, { name: "canvas" }, revision, "canvas"),
              "image/png");
 }
 
@@ -125,7 +125,7 @@ function predictPhoto() {
   if (!state.photo) return;
   const form = new FormData();
   form.append("file", state.photo, state.photo.name);
-  ask(form, {}, {}, state.revision);
+  ask(form, {}, {}, state.revision, "photo");
 }
 
 function again() { if (state.source === "photo") predictPhoto(); else if (state.strokes.length) predictCanvas(); }
@@ -165,7 +165,7 @@ function setBar(li, p, top) {
   li.setAttribute("aria-label", `${li.firstChild.textContent}: ${pct(p)}`);
 }
 
-function show(answer, revision) {
+function show(answer, revision, source) {
   const result = $("result");
   result.dataset.revision = String(revision);
   if (answer.error) {
@@ -185,12 +185,13 @@ function show(answer, revision) {
   $("confidence").textContent = `${pct(answer.confidence)} sure (${answer.file})`;
   $("unsure").hidden = !answer.uncertain;
   answer.probabilities.forEach((p, d) => setBar(bars[d], p, d === answer.digit));
-  drawInput(answer.input);
+  drawInput($("input28"), answer.input);
+  if (source === "photo") drawInput($("photo28"), answer.input);
   drawMaps(answer.activations || []);
 }
 
-function drawInput(rows) {
-  const c = $("input28").getContext("2d");
+function drawInput(canvas, rows) {
+  const c = canvas.getContext("2d");
   const img = c.createImageData(28, 28);
   rows.flat().forEach((v, i) => { img.data.set([v, v, v, 255], 4 * i); });
   c.putImageData(img, 0, 0);
