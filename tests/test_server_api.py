@@ -105,7 +105,7 @@ def test_activations_are_every_spatial_token_labelled_as_cnn_summary_names_it(cl
         t = int(a["label"].split()[0]) - 1
         want = np.maximum(model.forward(x, stop=model.token_pre[t])[0], 0).transpose(2, 0, 1)
         q = np.frombuffer(base64.b64decode(a["data"]), np.uint8).reshape(want.shape)
-        assert a["scale"] == pytest.approx(float(want.max()), rel=1e-5)
+        assert a["offset"] == 0 and a["scale"] == pytest.approx(float(want.max()), rel=1e-5)
         np.testing.assert_allclose(q * (a["scale"] / 255), want, atol=a["scale"] / 255 * 0.51)
     # The prediction comes from the same pass: equal to the one without activations.
     plain = client.post("/api/predict", content=path.read_bytes(),
@@ -123,6 +123,16 @@ def test_activation_maps_match_the_flat_forward_for_each_token():
                                           (64, 4, 4), (64, 2, 2)]
     np.testing.assert_allclose(logits, model.logits(x[None])[0], rtol=1e-5, atol=1e-5)
     assert all(m.min() >= 0 for _, m in maps)  # after the ReLU
+
+
+def test_maps_with_negative_values_keep_them():
+    from cnn.server.app import encode_maps
+
+    a = np.array([[[-2.0, 0.0], [1.0, 3.0]]], np.float32)
+    (got,) = encode_maps([("1 C(1,1) conv 1x1", a)])
+    assert (got["offset"], got["scale"]) == (-2.0, 5.0)
+    q = np.frombuffer(base64.b64decode(got["data"]), np.uint8).reshape(a.shape)
+    np.testing.assert_allclose(got["offset"] + q * got["scale"] / 255, a, atol=5 / 255)
 
 
 def test_a_drawn_canvas_is_read_and_low_confidence_is_flagged(subset):

@@ -18,16 +18,16 @@ SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", 
                        if hasattr(P, name))
 
 
-def token_label(model, t: int) -> str:
-    """Token ``t`` (0-based) named as ``cnn summary`` names it, e.g. ``'1 C(8,5) conv 5x5 +
-    ReLU'``."""
-    from ..commands import summary
+def token_labels(model) -> list[str]:
+    """Every token named as ``cnn summary`` prints it, e.g. ``'1 C(8,5) conv 5x5 + ReLU'``
+    (number and layer column of its table, whichever form its rows take)."""
+    from ..commands.summary import summary_rows
 
-    if hasattr(summary, "token_relu"):  # token blocks: the ReLU rule lives in summary
-        relu = summary.token_relu(model.specs, t)
-    else:
-        relu = model.token_relu[t]
-    return f"{t + 1} {summary.describe(model.specs[t], relu)}"
+    labels = []
+    for row in summary_rows(model):
+        number, name = (row.number, row.name) if hasattr(row, "name") else (row[0], row[1])
+        labels.append(f"{number} {name}")
+    return labels
 
 
 def activation_maps(model, x: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
@@ -59,6 +59,7 @@ def activation_maps(model, x: np.ndarray) -> tuple[list[tuple[str, np.ndarray]],
                 t = stops[i]
                 outs[t] = np.maximum(out, 0) if model.token_relu[t] else out
         logits = out
-    maps = [(token_label(model, t), np.ascontiguousarray(
+    labels = token_labels(model)
+    maps = [(labels[t], np.ascontiguousarray(
         np.asarray(outs[t][0], np.float32).transpose(2, 0, 1))) for t in wanted]
     return maps, np.asarray(logits[0], np.float32)

@@ -9,10 +9,10 @@ Routes:
         ``digit``, ``confidence``, ``probabilities``, ``label``, ``error``, ``uncertain``) plus
         ``model`` (model string), ``weights`` (the id used), ``input`` (the 28 x 28 network
         input as rows of integers 0..255) and, when asked, ``activations``: per convolution /
-        pooling / residual token ``{"label", "channels", "height", "width", "scale", "data"}``,
-        ``data`` the base64 of ``uint8`` values ``round(255 * a / scale)`` in ``(C, H, W)``
-        order, ``scale`` the token's largest activation (an ensemble's maps are its first
-        member's).
+        pooling / residual token ``{"label", "channels", "height", "width", "offset",
+        "scale", "data"}``, ``data`` the base64 of ``uint8`` values ``q`` in ``(C, H, W)``
+        order with ``a = offset + q * scale / 255`` (``offset`` 0 for maps after a ReLU, else
+        the smallest value; an ensemble's maps are its first member's).
     ``GET /api/models``: the networks to pick from: the one served (``--weights``) first, then
         the other files of ``weight_output/``; each with ``id``, ``name``, ``model``,
         ``accuracy`` (recorded top-1 on the MNIST test set, or null) and ``default``.
@@ -140,16 +140,19 @@ class ModelStore:
 
 
 def encode_maps(maps: list[tuple[str, np.ndarray]]) -> list[dict]:
-    """Activation maps as compact JSON: each ``(C, H, W)`` float array scaled by its maximum to
-    ``uint8`` and base64-encoded (see the module docstring)."""
+    """Activation maps as compact JSON: each ``(C, H, W)`` float array mapped linearly to
+    ``uint8`` (``a = offset + q * scale / 255``, ``offset = min(0, a.min())``, ``scale =
+    a.max() - offset``) and base64-encoded (see the module docstring)."""
     encoded = []
     for label, a in maps:
-        scale = float(a.max()) if a.size else 0.0
+        offset = min(0.0, float(a.min())) if a.size else 0.0
+        scale = float(a.max()) - offset if a.size else 0.0
         q = np.zeros(a.shape, np.uint8) if scale <= 0 else np.clip(
-            np.rint(a * (255.0 / scale)), 0, 255).astype(np.uint8)
+            np.rint((a - offset) * (255.0 / scale)), 0, 255).astype(np.uint8)
         c, h, w = a.shape
         encoded.append({"label": label, "channels": c, "height": h, "width": w,
-                        "scale": scale, "data": base64.b64encode(q.tobytes()).decode("ascii")})
+                        "offset": offset, "scale": scale,
+                        "data": base64.b64encode(q.tobytes()).decode("ascii")})
     return encoded
 
 
