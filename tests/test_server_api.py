@@ -176,7 +176,9 @@ def test_model_parameter_picks_another_network_and_unknown_ids_are_404(client):
 def test_health_and_openapi_docs(client):
     health = client.get("/api/health").json()
     assert health["status"] == "ok" and health["model"] == "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui-bundle.js" in docs.text
+    assert "cdn." not in docs.text and "https://" not in docs.text  # served locally: offline
     spec = client.get("/openapi.json").json()
     body = spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "image/png", "image/jpeg"} <= set(body)

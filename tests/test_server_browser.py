@@ -213,6 +213,12 @@ def test_page_fits_a_375_px_phone_and_is_keyboard_reachable(chromium, server):
     context.close()
 
 
+def test_openapi_docs_render_offline(page, server):
+    page.goto(server + "docs")
+    page.get_by_text("/api/predict", exact=True).first.wait_for(timeout=15000)
+    assert page.get_by_text("/api/models", exact=True).count() >= 1
+
+
 def test_screenshot_for_the_readme(page, subset, tmp_path):
     _, (x_test, _) = subset
     size = page.locator("#pad").bounding_box()["width"]

@@ -17,7 +17,8 @@ Routes:
         the other files of ``weight_output/``; each with ``id``, ``name``, ``model``,
         ``accuracy`` (recorded top-1 on the MNIST test set, or null) and ``default``.
     ``GET /api/health``: ``{"status": "ok", ...}``.
-    ``/docs``: FastAPI's OpenAPI page.
+    ``/docs``: FastAPI's OpenAPI page (Swagger UI served locally by fastapi-offline, part of the
+        serve extra, so it works offline; ``/openapi.json`` is the schema).
 
 Bad input gets a 4xx answer ``{"error": "<one line>"}`` (the line ``cnn predict`` prints) and
 the server goes on. This module needs the ``cnn[serve]`` extra (FastAPI, uvicorn,
@@ -291,7 +292,11 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
     """
     static = Path(str(resources.files(__package__) / "static"))
-    app = FastAPI(title="cnn serve", version=__version__,
+    try:  # /docs with Swagger UI's files served from the package, not a CDN: works offline
+        from fastapi_offline import FastAPIOffline as make_app
+    except ImportError:
+        make_app = FastAPI
+    app = make_app(title="cnn serve", version=__version__,
                   description="Draw a digit and watch a from-scratch NumPy CNN read it. "
                               "Bad input: a 4xx JSON object {\"error\": \"...\"}.")
     app.mount("/static", StaticFiles(directory=static), name="static")
@@ -337,6 +342,6 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
             message = str(e)
             status = 413 if "allowed" in message else 422 if "no digit" in message else 400
             raise RequestError(status, message) from None
-        return result
+        return JSONResponse(result)  # plain JSON types already: no jsonable_encoder pass
 
     return app
