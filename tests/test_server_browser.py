@@ -25,6 +25,7 @@ import pytest
 from digit_strokes import digit_strokes
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVED = ROOT / "weight_output" / "weight_detailsC(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10.npz"
 SCREENSHOT = ROOT / "docs" / "images" / "serve.png"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
@@ -57,10 +58,12 @@ def chromium():
 
 @pytest.fixture(scope="module")
 def server():
-    """``python -m cnn serve --port 0`` in a subprocess; yields its URL."""
+    """``python -m cnn serve --port 0`` (the large shipped model) in a subprocess; yields its
+    URL."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-    proc = subprocess.Popen([sys.executable, "-m", "cnn", "serve", "--port", "0", "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "cnn", "serve", "--port", "0", "--quiet",
+                             "--weights", str(SERVED)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
