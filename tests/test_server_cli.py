@@ -42,6 +42,16 @@ def test_a_port_in_use_is_one_line(capsys):
                         r"--port \(0 picks a free one\)", err), err
 
 
+def test_the_listening_socket_is_tcp_so_answers_are_not_held_by_nagle():
+    from cnn.commands.serve import open_socket
+
+    # asyncio sets TCP_NODELAY on accepted connections only when proto is IPPROTO_TCP; with
+    # proto 0 every answer waited ~40 ms for the client's delayed ACK.
+    with open_socket("127.0.0.1", 0) as sock:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.getsockname()[0] == "127.0.0.1" and sock.getsockname()[1] > 0
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--port", "70000"], "expected a port number 0..65535, got '70000'"),
     (["--min-confidence", "2"], "--min-confidence 2.0 should be between 0 and 1"),
