@@ -213,6 +213,21 @@ def test_page_fits_a_375_px_phone_and_is_keyboard_reachable(chromium, server):
     for element in ("#pad", "#model", "#photo"):
         assert (pg.get_attribute(element, "aria-label") or pg.locator(
             f"label[for={element[1:]}]").count()), element
+    # A finger draws a 1: touch events (through the DevTools protocol) become pointer events.
+    pg.locator("#pad").scroll_into_view_if_needed()
+    box = pg.locator("#pad").bounding_box()
+    assert box["x"] + box["width"] <= 375
+    cdp = context.new_cdp_session(pg)
+    x = box["x"] + box["width"] * 0.5
+    points = [box["y"] + box["height"] * f for f in np.linspace(0.15, 0.85, 15)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                          "touchPoints": [{"x": x, "y": points[0]}]})
+    for y in points[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                              "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    wait_for_answer(pg)
+    assert pg.text_content("#digit") == "1"
     context.close()
 
 
