@@ -120,3 +120,31 @@ def test_menu_action_7_serves_the_chosen_weights(monkeypatch, capsys):
     argv = ran[0]
     assert argv[0] == "serve" and argv[-2:] == ["--port", "8123"]
     assert Path(argv[argv.index("--weights") + 1]).name == SMALL.name
+
+
+def test_menu_serves_until_ctrl_c_then_shows_the_menu_again(tmp_path):
+    pytest.importorskip("fastapi")
+    pexpect = pytest.importorskip("pexpect")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="100", LINES="40")
+    child = pexpect.spawn(sys.executable, ["-m", "cnn", "menu"], cwd=str(ROOT), env=env,
+                          encoding="utf-8", timeout=60, dimensions=(40, 100))
+    try:
+        child.expect_exact("Choice [")
+        child.sendline("7")
+        child.expect_exact("Weights file (number or path) [")
+        child.sendline("")
+        child.expect_exact("Port (0: any free one) [8000]: ")
+        child.sendline("0")
+        child.expect(r"open (http://127\.0\.0\.1:\d+/) in a browser")
+        url = child.match.group(1)
+        with urllib.request.urlopen(url + "api/health", timeout=10) as r:
+            assert json.load(r)["status"] == "ok"
+        child.sendintr()
+        child.expect_exact("server stopped")
+        child.expect_exact("Choice [")
+        child.sendline("0")
+        child.expect_exact("Bye.")
+        child.expect(pexpect.EOF)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
