@@ -111,12 +111,9 @@ class ModelStore:
                     info.path.name, info.path.name, info.model, info.accuracy, [info.path])
 
     def _load(self, entry: ModelEntry):
-        from ..ensemble import Ensemble
-        from ..model import load_model
+        from ..commands.common import load_predictor
 
-        if len(entry.files) == 1:
-            return load_model(entry.files[0])
-        return Ensemble([(str(f), load_model(f)) for f in entry.files], self.method)
+        return load_predictor([str(f) for f in entry.files], self.method)[1]
 
     def get(self, model_id: str | None) -> ModelEntry:
         """The entry named ``model_id`` (``None``: the served one), its network loaded.
