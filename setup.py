@@ -23,5 +23,6 @@ setup(
         "cnn._shipped_weights": ["*.npz"],
         "cnn._samples": ["*.jpg", "*.jpeg", "*.png"],
         "cnn._visualize_input": ["input.jpg"],
+        "cnn.server": ["static/*.html", "static/*.js", "static/*.css"],  # the cnn serve page
     },
 )

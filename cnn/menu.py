@@ -48,6 +48,7 @@ ACTIONS = [
     ("4", "Feature visualization for a given image"),
     ("5", "Evaluate a model on the MNIST test set"),
     ("6", "Model summary"),
+    ("7", "Draw digits in the browser (cnn serve)"),
     ("0", "Quit"),
 ]
 
@@ -245,7 +246,7 @@ class Menu:
             for key, text in ACTIONS:
                 print(f"  {key}  {text}")
             try:
-                choice = self.ask("Choice", "2" if list_weights() else "1", whole_number(0, 6))
+                choice = self.ask("Choice", "2" if list_weights() else "1", whole_number(0, len(ACTIONS) - 1))
             except KeyboardInterrupt:
                 if interrupted:
                     print("\nBye.")
@@ -281,7 +282,7 @@ class Menu:
 
     def dispatch(self, choice: int) -> None:
         actions = {1: self.train, 2: self.predict, 3: self.visualize_channel,
-                   4: self.visualize_image, 5: self.evaluate, 6: self.summary}
+                   4: self.visualize_image, 5: self.evaluate, 6: self.summary, 7: self.serve}
         actions[choice]()
 
     def run_cli(self, argv: list[str]) -> int:
@@ -458,6 +459,15 @@ class Menu:
         if weights is None:
             return
         self.run_cli(["summary", "--weights", display_path(weights)])
+
+    def serve(self) -> None:
+        """Action 7: the drawing page on http://127.0.0.1:PORT/ until Ctrl-C."""
+        weights = self.choose_weights(ensemble=True)
+        if weights is None:
+            return
+        port = self.ask("Port (0: any free one)", 8000, whole_number(0, 65535))
+        print("Ctrl-C stops the server and comes back to this menu.")
+        self.run_cli(["serve", "--weights", display_path(weights), "--port", str(port)])
 
 
 def run_menu(data: str | None = None, quiet: bool = False, debug: bool = False) -> int:

@@ -212,6 +212,34 @@ def prepare(line: str, folder: Path) -> list[str]:
 EXAMPLES = example_lines()
 
 
+def serve_until_healthy(argv: list[str], cwd, env) -> None:
+    """Start a ``cnn serve`` example, ask its /api/health, stop it with Ctrl-C (SIGINT)."""
+    pytest.importorskip("fastapi", reason="cnn serve needs the serve extra")
+    import json
+    import re
+    import signal
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "cnn", *argv], cwd=cwd, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        url = None
+        for _ in range(3):
+            match = re.search(r"(http://\S+/) in a browser", proc.stdout.readline())
+            if match:
+                url = match.group(1)
+                break
+        assert url, f"{argv}: no URL printed; {proc.stderr.read() if proc.poll() else ''}"
+        with urllib.request.urlopen(url + "api/health", timeout=30) as response:
+            assert json.load(response)["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        assert "Traceback" not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 @pytest.mark.parametrize(
     "where, line",
     [pytest.param(w, l, marks=[pytest.mark.slow] if l.startswith("cnn train") else [],
@@ -224,6 +252,9 @@ def test_help_example_runs_as_written(where, line, tmp_path):
             pytest.skip("cnn train examples need the full MNIST file (CNN_MNIST_DATA)")
         env["CNN_MNIST_DATA"] = str(full)
     argv = prepare(line, tmp_path)
+    if line.startswith("cnn serve"):
+        serve_until_healthy(argv + ["--port", "0"], tmp_path, env)  # any free port
+        return
     result = run_cnn(argv, tmp_path, env, timeout=900)
     assert result.returncode == 0, (f"example from '{where} --help' failed: {line}\n"
                                     f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")

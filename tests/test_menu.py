@@ -177,9 +177,9 @@ def test_menu_session_trains_predicts_visualizes_evaluates_and_quits_despite_bad
 
     # main menu: letters, then out of range
     answer(child, "Choice [", "x")
-    child.expect_exact("expected a whole number from 0 to 6, got 'x'")
-    answer(child, "Choice [", "7")
-    child.expect_exact("7 is out of range: expected a whole number from 0 to 6")
+    child.expect_exact("expected a whole number from 0 to 7, got 'x'")
+    answer(child, "Choice [", "8")
+    child.expect_exact("8 is out of range: expected a whole number from 0 to 7")
     child.sendline("1")
 
     # 1. train, with a malformed model string and bad numbers on the way

@@ -1,0 +1,254 @@
+"""``cnn serve`` used as a person uses it: Debian's Chromium, driven by Playwright for Python.
+
+A real ``python -m cnn serve`` runs on a free loopback port; the page is loaded offline
+(Chromium's background networking off), MNIST test digits are drawn on the canvas with mouse
+events along strokes traced from the images (``digit_strokes``), a photo is uploaded, the model
+is switched, and the console must stay free of errors.
+
+Needs the ``chromium`` apt package and the ``playwright`` Python package (the test extra); it
+skips without them, except under CI (``CI`` set), where it fails: ``.ci/run`` installs both.
+Set ``CNN_UPDATE_SCREENSHOT=1`` to write the README's screenshot, docs/images/serve.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digit_strokes import digit_strokes
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVED = ROOT / "weight_output" / "weight_detailsC(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10.npz"
+SCREENSHOT = ROOT / "docs" / "images" / "serve.png"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-default-apps", "--disable-extensions"]
+
+pytestmark = pytest.mark.slow
+
+
+def missing(what: str) -> None:
+    """Skip locally; fail under CI, where the browser tests must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} (CI must run the browser tests: see .ci/run)")
+    pytest.skip(what)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = shutil.which("chromium")
+    if path is None:
+        missing("Debian's chromium is not installed: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``python -m cnn serve --port 0`` (the large shipped model) in a subprocess; yields its
+    URL."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    proc = subprocess.Popen([sys.executable, "-m", "cnn", "serve", "--port", "0", "--quiet",
+                             "--weights", str(SERVED)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        url = None
+        for _ in range(5):
+            line = proc.stdout.readline()
+            match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+            if match:
+                url = match.group(1)
+                break
+        assert url, f"cnn serve printed no URL: {proc.stderr.read() if proc.poll() else line}"
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def page(chromium, server, tmp_path):
+    """A fresh browser context on the page; fails the test on any console error."""
+    context = chromium.new_context(viewport={"width": 1100, "height": 1000})
+    pg = context.new_page()
+    errors = []
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(server)
+    pg.wait_for_function("document.querySelectorAll('#model option').length > 0")
+    yield pg
+    context.close()
+    assert errors == [], f"console errors: {errors}"
+
+
+def lit_pixels(pg, canvas: str) -> int:
+    """Pixels brighter than mid-grey in a 28 x 28 canvas of the page."""
+    return pg.evaluate(
+        f"() => {{ const d = document.querySelector('{canvas}').getContext('2d')"
+        ".getImageData(0, 0, 28, 28).data; let n = 0;"
+        " for (let i = 0; i < d.length; i += 4) n += d[i] > 128; return n; }")
+
+
+def wait_for_answer(pg) -> None:
+    """Until the shown answer is for the current drawing."""
+    pg.wait_for_function(
+        "() => { const r = document.querySelector('#result');"
+        " return r.dataset.revision === document.querySelector('#pad').dataset.revision"
+        " && (r.dataset.state === 'done' || r.dataset.state === 'error'); }", timeout=15000)
+
+
+def draw(pg, strokes) -> None:
+    box = pg.locator("#pad").bounding_box()
+    for stroke in strokes:
+        x0, y0 = stroke[0]
+        pg.mouse.move(box["x"] + x0, box["y"] + y0)
+        pg.mouse.down()
+        for x, y in stroke[1::2] + [stroke[-1]]:
+            pg.mouse.move(box["x"] + x, box["y"] + y)
+        pg.mouse.up()
+
+
+def test_drawn_mnist_test_digits_are_read(page, subset):
+    _, (x_test, y_test) = subset
+    size = page.locator("#pad").bounding_box()["width"]
+    read = []
+    for image, label in zip(x_test[:20], y_test[:20]):
+        page.click("#clear")
+        draw(page, digit_strokes(image, size))
+        wait_for_answer(page)
+        read.append(page.text_content("#digit"))
+    right = sum(r == str(int(lab)) for r, lab in zip(read, y_test[:20]))
+    assert right >= 19, f"read {read} for labels {list(map(int, y_test[:20]))}"
+    # The page shows the 28 x 28 input, one bar per digit and the maps of every spatial token.
+    assert page.locator("#bars li").count() == 10
+    labels = page.locator("#maps .token h3").all_text_contents()
+    assert [s.split(":")[0] for s in labels] == [
+        "1 C(16,3) conv 3x3 + ReLU", "2 P2 max pool 2x2", "3 C(32,3) conv 3x3 + ReLU",
+        "4 P2 max pool 2x2", "5 C(64,3) conv 3x3 + ReLU", "6 P2 max pool 2x2"]
+    assert page.locator("#maps .token").first.locator("canvas").count() == 16
+    assert 40 < lit_pixels(page, "#input28") < 400  # a digit's worth of bright pixels in the 28 x 28 input
+
+
+def test_undo_and_clear_with_buttons_and_keys(page, subset):
+    _, (x_test, _) = subset
+    size = page.locator("#pad").bounding_box()["width"]
+    strokes = digit_strokes(x_test[0], size)  # a 7
+    draw(page, strokes)
+    wait_for_answer(page)
+    assert page.text_content("#digit") == "7"
+    page.focus("#pad")
+    page.keyboard.press("Escape")  # clears
+    assert page.get_attribute("#result", "data-state") == "empty"
+    draw(page, strokes)
+    draw(page, [[(size * 0.1, size * 0.9), (size * 0.9, size * 0.9)]])  # an extra bar below
+    wait_for_answer(page)
+    page.keyboard.press("Control+z")
+    wait_for_answer(page)
+    assert page.text_content("#digit") == "7"
+    page.click("#undo")
+    page.click("#undo")
+    page.click("#undo")  # more undos than strokes: empty, no request, no error
+    assert page.get_attribute("#result", "data-state") == "empty"
+    assert page.text_content("#digit") == "?"
+
+
+def test_photo_upload_shows_photo_and_its_digit(page):
+    page.set_input_files("#photo", str(ROOT / "custom_test_images" / "3_1.jpg"))
+    page.wait_for_function("document.querySelector('#result').dataset.state === 'done'")
+    assert page.text_content("#digit") == "3"
+    assert page.is_visible("#photo-preview")
+    assert page.evaluate("document.querySelector('#photo-preview').naturalWidth") > 0
+    assert "3_1.jpg" in page.text_content("#confidence")
+    assert 40 < lit_pixels(page, "#photo28") < 400  # its 28 x 28 beside it
+    assert lit_pixels(page, "#photo28") == lit_pixels(page, "#input28")
+
+
+def test_switching_models_predicts_again_with_the_chosen_one(page):
+    options = page.locator("#model option")
+    assert options.count() >= 2
+    texts = options.all_text_contents()
+    assert any(re.search(r"C\(8,5\)-P2-C\(16,3\)-P2-FC128-FC10 \(99\.\d\d% test accuracy\)", t)
+               for t in texts), texts
+    page.set_input_files("#photo", str(ROOT / "custom_test_images" / "5_2.jpg"))
+    page.wait_for_function("document.querySelector('#result').dataset.state === 'done'")
+    first = page.locator("#maps .token h3").first.text_content()
+    other = options.nth(1).get_attribute("value")
+    with page.expect_response(lambda r: "/api/predict" in r.url and "model=" in r.url) as info:
+        page.select_option("#model", other)
+    assert info.value.json()["weights"] == other
+    page.wait_for_function("document.querySelector('#result').dataset.state === 'done'")
+    assert page.locator("#maps .token h3").first.text_content() != first
+    assert page.text_content("#model-info") == other
+
+
+def test_page_fits_a_375_px_phone_and_is_keyboard_reachable(chromium, server):
+    context = chromium.new_context(viewport={"width": 375, "height": 800}, has_touch=True)
+    pg = context.new_page()
+    pg.goto(server)
+    pg.wait_for_function("document.querySelectorAll('#model option').length > 0")
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 375
+    focused = []
+    for _ in range(6):
+        pg.keyboard.press("Tab")
+        focused.append(pg.evaluate("document.activeElement.id"))
+    assert {"model", "pad", "undo", "clear", "photo"} <= set(focused)
+    for element in ("#pad", "#model", "#photo"):
+        assert (pg.get_attribute(element, "aria-label") or pg.locator(
+            f"label[for={element[1:]}]").count()), element
+    # A finger draws a 1: touch events (through the DevTools protocol) become pointer events.
+    pg.locator("#pad").scroll_into_view_if_needed()
+    box = pg.locator("#pad").bounding_box()
+    assert box["x"] + box["width"] <= 375
+    cdp = context.new_cdp_session(pg)
+    x = box["x"] + box["width"] * 0.5
+    points = [box["y"] + box["height"] * f for f in np.linspace(0.15, 0.85, 15)]
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                          "touchPoints": [{"x": x, "y": points[0]}]})
+    for y in points[1:]:
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                              "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    wait_for_answer(pg)
+    assert pg.text_content("#digit") == "1"
+    context.close()
+
+
+def test_openapi_docs_render_offline(page, server):
+    page.goto(server + "docs")
+    page.get_by_text("/api/predict", exact=True).first.wait_for(timeout=15000)
+    assert page.get_by_text("/api/models", exact=True).count() >= 1
+
+
+def test_screenshot_for_the_readme(page, subset, tmp_path):
+    _, (x_test, _) = subset
+    size = page.locator("#pad").bounding_box()["width"]
+    draw(page, digit_strokes(x_test[1], size))  # a 2
+    wait_for_answer(page)
+    out = tmp_path / "serve.png"
+    page.screenshot(path=str(out), full_page=True)
+    import cv2
+
+    shot = cv2.imread(str(out))
+    assert shot is not None and shot.shape[1] == 1100 and shot.shape[0] > 600
+    assert np.std(shot) > 20  # not a blank page
+    if os.environ.get("CNN_UPDATE_SCREENSHOT"):
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, SCREENSHOT)
