@@ -112,7 +112,8 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequential:
-    """Rebuild a network from a weights file: version 2, version 1, or the reference project's.
+    """Rebuild a network from a weights file: version 2, version 1, the reference project's,
+    or an ONNX file (``*.onnx``, through :func:`cnn.onnx_import.load_onnx`).
 
     Returns:
         a :class:`cnn.model.Sequential` in eval mode, with its weights and ``metadata``
@@ -122,6 +123,10 @@ def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequent
             arrays that do not fit (naming the file's array and both shapes).
     """
     path = Path(path)
+    if path.suffix.lower() == ".onnx":  # ONNX files: translated to a model string + state
+        from .onnx_import import load_onnx
+
+        return load_onnx(path, num_classes)
     arrays = load_arrays(path)
     if "model" in arrays:
         model_string = str(arrays["model"])
