@@ -18,13 +18,14 @@ import sys
 from . import __version__
 from .errors import UserError
 
-COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "menu"]
+COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "export", "menu"]
 
 EXAMPLES = """examples:
   cnn predict custom_test_images/
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn evaluate --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
+  cnn export --out model.onnx
 """
 
 

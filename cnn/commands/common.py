@@ -82,7 +82,7 @@ def default_weights() -> Path:
 def add_weights_option(parser: argparse.ArgumentParser) -> None:
     """``--weights PATH`` (default: the best file in weight_output/)."""
     parser.add_argument("--weights", metavar="PATH", default=None,
-                        help="weights .npz file (default: the most accurate one in "
+                        help="weights .npz or .onnx file (default: the most accurate one in "
                              "weight_output/)")
 
 
