@@ -366,7 +366,9 @@ class Menu:
 
         print("A model string is layer tokens joined by '-': C(filters,kernel) convolution + "
               "ReLU,\nP<size> max pooling, FC<units> dense layer; the last token is FC10 "
-              "(one unit per digit).")
+              "(one unit per digit).\nAlso: C(32,3,s2,same) stride/padding, BN batch norm, "
+              "R(32) / R(64,s2) residual block,\nD0.25 dropout, A2 average pooling, GAP "
+              "global average pooling (see 'cnn train --help').")
         print(f"  e.g. {EXAMPLE_MODEL}   (tiny and fast: C(4,5)-P2-FC10)")
         model = self.ask("Model string", EXAMPLE_MODEL, model_string)
         lr = self.ask("Learning rate", "0.001", positive_number)

@@ -130,7 +130,7 @@ FLAT = (FC, GlobalAvgPool)  # tokens whose output is a vector, not a feature map
 _NUMBER = r"(\d+)"
 _OPTION = re.compile(r"S(\d+)|P(\d+)|(SAME)")
 _EXPECTED = {
-    "C": "C(filters,kernel) with options sS and same or pP, e.g. C(8,5) or C(32,3,s2,same)",
+    "C": "C(filters,kernel), e.g. C(8,5), with options sS and same or pP, e.g. C(32,3,s2,same)",
     "P": "P<size>, e.g. P2",
     "A": "A<size>, e.g. A2",
     "B": "BN",

@@ -483,7 +483,7 @@ def visualize_channels(model: Sequential, layer: int, channels="all", *,
     parameterization = make_param(param, (h, w))
     n = len(chans)
     holder = _Images(parameterization.init(n, rng))
-    optimizer = Adam([holder], lr=lr)
+    optimizer = Adam([(holder, "p")], lr=lr)
     label = f"layer {layer}, {n} channel{'s' if n != 1 else ''}"
     for _ in tqdm(range(steps), desc=label, unit="step", disable=not progress, leave=False,
                   dynamic_ncols=True):

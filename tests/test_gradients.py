@@ -236,10 +236,17 @@ def test_whole_network_gradient_matches_numerical_gradient(model_string, input_s
                                    rtol=1e-4, atol=1e-8, err_msg=name)
 
 
-@pytest.mark.parametrize("tap", ["2.pre", "3.pre", "3.out", "4.pre"])
-def test_backward_from_a_tap_matches_numerical_gradient_of_that_tap(tap):
+@pytest.mark.parametrize("model_string,tap", [
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "2.pre"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "3.pre"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "3.out"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "4.pre"),
+    ("C(3,3)-P2-FC10", "1.out"),  # the ReLU that the pooling block applies
+    ("C(3,3)-P2-FC10", "2.pre"),
+])
+def test_backward_from_a_tap_matches_numerical_gradient_of_that_tap(model_string, tap):
     rng = np.random.default_rng(12)
-    model = Sequential("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", rng, input_shape=(6, 6, 1))
+    model = Sequential(model_string, rng, input_shape=(6, 6, 1))
     model.astype(np.float64).eval()
     x = rng.random((2, 6, 6, 1))
     tape = Tape(param_grads=False)
@@ -256,3 +263,12 @@ def test_input_gradient_only_tape_leaves_the_modules_grads_alone():
     logits = model.forward(np.ones((1, 5, 5, 1), np.float32), tape)
     model.backward(np.ones_like(logits), tape, input_grad=True)
     assert all(not m.grads for m in model.modules())
+
+
+def test_out_tap_of_a_convolution_before_max_pooling_is_its_relu():
+    model = Sequential("C(3,3)-P2-FC10", np.random.default_rng(0), input_shape=(6, 6, 1))
+    x = np.random.default_rng(1).random((2, 6, 6, 1)).astype(np.float32)
+    taps = model.forward(x, taps=["1.pre", "1.out", "2.pre", "2.out"])
+    assert (taps["1.pre"] < 0).any()
+    np.testing.assert_array_equal(taps["1.out"], np.maximum(taps["1.pre"], 0))
+    np.testing.assert_array_equal(taps["2.out"], np.maximum(taps["2.pre"], 0))

@@ -35,7 +35,7 @@ def add_parser(subparsers, common) -> None:
     p.set_defaults(run=run)
 
 
-def token_relu(specs: list, t: int) -> bool:
+def shows_relu(specs: list, t: int) -> bool:
     """Whether token ``t`` (0-based) is followed by a ReLU in the network's meaning (wherever
     the build puts it): C and hidden FC unless a BN follows, BN, and R."""
     spec, last = specs[t], len(specs) - 1
@@ -110,7 +110,7 @@ def summary_rows(model: Sequential) -> list[TokenRow]:
         if isinstance(block.token, P.Residual):
             subs = [(name, describe_sublayer(m), m.num_params(), m.num_buffers())
                     for name, m in block.children.items()]
-        rows.append(TokenRow(t + 1, describe(spec, token_relu(model.specs, t), t == last),
+        rows.append(TokenRow(t + 1, describe(spec, shows_relu(model.specs, t), t == last),
                              shape_text(model.token_shapes[t]), block.num_params(),
                              block.num_buffers(), subs))
     return rows

@@ -21,9 +21,21 @@ from ..train import evaluate, fit
 from .common import add_data_option, percent, positive_float, positive_int
 from .summary import print_summary
 
-EXAMPLE = """example:
+EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
+  C(f,k)           convolution, f filters k x k, stride 1, no padding, then ReLU
+  C(f,k,s2,same)   options: sN stride N; same = padding (k-1)/2 (odd k), or pN padding N
+  P2 / A2          2 x 2 max / average pooling, stride 2 (ceil mode: 7 -> 4)
+  BN               batch normalization of the previous C or FC, before its ReLU
+  R(f) / R(f,s2)   residual basic block: 3x3 conv-BN-ReLU-3x3 conv-BN + shortcut, ReLU
+  D0.25            dropout with rate 0.25 (training only)
+  GAP              global average pooling (H, W, C) -> (C,)
+  FC<n>            fully connected (+ ReLU); the last one, FC10, gives the logits
+
+examples:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
+  cnn train --model "C(16,3,same)-BN-P2-R(16)-R(32,s2)-R(64,s2)-GAP-FC10" --epochs 16 \\
+      --lr 2e-3 --lr-decay 0.8 --augment
 """
 
 
@@ -34,7 +46,8 @@ def add_parser(subparsers, common) -> None:
         "report top-1 accuracy on the 10,000 test images and save the weights.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, metavar="STR",
-                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10"')
+                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" or '
+                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below)')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
