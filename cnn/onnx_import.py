@@ -87,6 +87,8 @@ class _Graph:
                         raise _Fail(f"{_where(node)}: its mask output is used; cnn imports "
                                     "inference graphs only")
                 self.alias[node.output[0]] = node.input[0]
+                if node.input[0] in self.consts:  # PyTorch's Identity of a shared weight
+                    self.consts[node.output[0]] = self.consts[node.input[0]]
         self.consumers: dict[str, list] = {}
         for node in self.nodes:
             if node.op_type in ALIASES or node.op_type == "Constant":
@@ -329,7 +331,10 @@ class _Walker:
                             f"(floor mode); cnn's pooling is ceil mode ({ours}): export with "
                             "ceil_mode=True or pool sizes that divide the map")
         overhang = h % k or w % k
-        if node.op_type == "AveragePool" and overhang and a.get("count_include_pad", 0):
+        # count_include_pad counts explicit padding only; a ceil-mode edge window without
+        # padding averages what it covers either way (ONNX Runtime, PyTorch).
+        if node.op_type == "AveragePool" and overhang and any(pads) and \
+                a.get("count_include_pad", 0):
             raise _Fail(f"{_where(node)} counts padding in its averages (count_include_pad=1)"
                         "; cnn averages the pixels a window covers")
         self.token(f"{'P' if node.op_type == 'MaxPool' else 'A'}{k}")
