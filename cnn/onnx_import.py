@@ -50,7 +50,11 @@ from .parse import MNIST_INPUT_SHAPE, format_model, parse_model
 SUPPORTED = ("Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
              "BatchNormalization", "Add", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",
              "Softmax", "Identity", "Constant", "Transpose")
+# Shape arithmetic, as PyTorch writes ``x.view(x.size(0), -1)`` with a dynamic batch axis:
+# read only where it computes a Reshape's target shape.
+SHAPE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast")
 ALIASES = ("Identity", "Dropout")
+BATCH = 1_000_003  # a stand-in batch size, to see where a computed shape copies N
 OUR_EPS = 1e-5  # cnn.layers.BatchNorm's epsilon
 
 
@@ -89,9 +93,16 @@ class _Graph:
                 self.alias[node.output[0]] = node.input[0]
                 if node.input[0] in self.consts:  # PyTorch's Identity of a shared weight
                     self.consts[node.output[0]] = self.consts[node.input[0]]
+        self.producer = {out: node for node in self.nodes for out in node.output}
+        self.shape_tensors: set[str] = set()
+        for node in self.nodes:  # topological order: a shape op's inputs come first
+            if node.op_type == "Shape" or node.op_type in SHAPE_OPS and all(
+                    not i or i in self.consts or i in self.shape_tensors for i in node.input):
+                self.shape_tensors.update(node.output)
         self.consumers: dict[str, list] = {}
         for node in self.nodes:
-            if node.op_type in ALIASES or node.op_type == "Constant":
+            if node.op_type in ALIASES or node.op_type == "Constant" or \
+                    node.output[0] in self.shape_tensors:
                 continue
             for name in node.input:
                 if name and name not in self.consts:
@@ -110,6 +121,44 @@ class _Graph:
             if a.name in ("value_floats", "value_ints"):
                 return np.array(list(a.floats if a.name == "value_floats" else a.ints))
         raise _Fail(f"{_where(node)} holds no tensor value cnn can read")
+
+    def shape_value(self, name: str, data: str, dims: list[int]) -> np.ndarray:
+        """Evaluate the shape arithmetic that computes tensor ``name`` when every ``Shape``
+        in it reads tensor ``data``, whose shape is ``dims``; marks those nodes used."""
+        if name in self.consts:
+            return np.asarray(self.consts[name])
+        node = self.producer.get(name)
+        if node is None or node.op_type not in SHAPE_OPS or name not in self.shape_tensors:
+            raise _Fail(f"the shape '{name}' is computed by "
+                        f"{_where(node) if node else 'the graph input'}; cnn reads shapes "
+                        "given as constants or computed from Shape")
+        self.use(node)
+        a, op = _attrs(node), node.op_type
+        if op == "Shape":
+            if self.root(node.input[0]) != self.root(data):
+                raise _Fail(f"{_where(node)} reads '{node.input[0]}', not the tensor it reshapes")
+            return np.array(dims, np.int64)[a.get("start", 0):a.get("end", None)]
+        args = [self.shape_value(i, data, dims) if i else None for i in node.input]
+        x = args[0]
+        if op == "Gather":
+            return np.take(x, args[1].astype(np.int64), axis=a.get("axis", 0))
+        if op in ("Unsqueeze", "Squeeze"):
+            axes = a.get("axes", args[1] if len(args) > 1 and args[1] is not None else None)
+            if op == "Squeeze":
+                return np.squeeze(x, axis=None if axes is None else tuple(int(v) for v in axes))
+            for axis in sorted(int(v) for v in axes):
+                x = np.expand_dims(x, axis)
+            return x
+        if op == "Concat":
+            return np.concatenate([np.atleast_1d(v) for v in args], axis=a.get("axis", 0))
+        if op == "Cast":
+            return x.astype(np.int64)
+        starts, ends = args[1], args[2]  # Slice, opset 10+: 1-D shape vectors only
+        axes = args[3] if len(args) > 3 and args[3] is not None else np.arange(len(starts))
+        steps = args[4] if len(args) > 4 and args[4] is not None else np.ones(len(starts), int)
+        if list(axes) != [0] or x.ndim != 1:
+            raise _Fail(f"{_where(node)} slices a shape in a way cnn does not read")
+        return x[int(starts[0]):int(min(ends[0], len(x))):int(steps[0])]
 
     def root(self, name: str) -> str:
         while name in self.alias:
@@ -347,8 +396,14 @@ class _Walker:
                 raise _Fail(f"{_where(node)} flattens from axis {_attrs(node)['axis']}; cnn "
                             "flattens (N, ...) to (N, features): axis 1")
             return
-        shape = [int(v) for v in self.g.const(node, 1, "shape").reshape(-1)]
-        if len(shape) != 2 or shape[0] not in (-1, 0) or shape[1] not in (-1, features):
+        if len(node.input) > 1 and node.input[1] in self.g.shape_tensors:
+            dims = [BATCH, *self.shape] if len(self.shape) == 3 else [BATCH, features]
+            target = self.g.shape_value(node.input[1], node.input[0], dims)
+        else:
+            target = self.g.const(node, 1, "shape")
+        shape = [0 if v == BATCH else int(v) for v in np.asarray(target).reshape(-1)]
+        # (N, D), (-1, D), (N, -1), or a batch size fixed at export with -1 or D
+        if len(shape) != 2 or shape[1] not in (-1, features) or shape == [-1, -1]:
             raise _Fail(f"{_where(node)} reshapes to {shape}; cnn expects (N, {features}) "
                         "before a fully connected layer")
 
@@ -541,7 +596,7 @@ def translate(proto) -> tuple[str, dict[str, np.ndarray], dict]:
     """
     graph = proto.graph
     for node in graph.node:
-        if node.op_type not in SUPPORTED or node.domain not in ("", "ai.onnx"):
+        if node.op_type not in SUPPORTED + SHAPE_OPS or node.domain not in ("", "ai.onnx"):
             op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
             raise UserError(f"unsupported ONNX operator '{op}' in node "
                             f"'{node.name or node.output[0]}'; cnn imports "

@@ -258,7 +258,12 @@ def lenet_graph(reshape=False, dropout=True, softmax_end=False):
              strides=[2, 2], pads=[0, 0, 0, 0], ceil_mode=0)
     x = g.op("Relu", [g.bn(g.conv(x, 6, 16, 5), 16)])
     x = g.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
-    if reshape:
+    if reshape == "view":  # x.view(x.size(0), -1) with a dynamic batch axis
+        n = g.op("Gather", [g.op("Shape", [x]), g.const(np.array(0, np.int64))], axis=0)
+        target = g.op("Concat", [g.op("Unsqueeze", [n, g.const(np.array([0], np.int64))]),
+                                 g.const(np.array([-1], np.int64))], axis=0)
+        x = g.op("Reshape", [x, target])
+    elif reshape:
         x = g.op("Reshape", [x, g.const(np.array([-1, 256], np.int64))])
     else:
         x = g.op("Flatten", [x], axis=1)
@@ -318,6 +323,7 @@ def onnxruntime_on(proto, images, nhwc=False):
     ("lenet", lambda: lenet_graph(), "C(6,5)-P2-C(16,5)-BN-P2-FC32-FC10"),
     ("lenet_reshape_no_dropout", lambda: lenet_graph(reshape=True, dropout=False),
      "C(6,5)-P2-C(16,5)-BN-P2-FC32-FC10"),
+    ("lenet_view", lambda: lenet_graph(reshape="view"), "C(6,5)-P2-C(16,5)-BN-P2-FC32-FC10"),
     ("resnet_bn", lambda: resnet_graph(folded=False), "C(8,3,p1)-R(8)-R(12,s2)-A3-GAP-FC10"),
     ("resnet_folded_bn", lambda: resnet_graph(folded=True),
      "C(8,3,p1)-R(8)-R(12,s2)-A3-GAP-FC10"),
