@@ -54,6 +54,7 @@ SUPPORTED = ("Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
 # read only where it computes a Reshape's target shape.
 SHAPE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast")
 ALIASES = ("Identity", "Dropout")
+MAX_BYTES = 2**31  # protobuf's limit for one message
 BATCH = 1_000_003  # a stand-in batch size, to see where a computed shape copies N
 OUR_EPS = 1e-5  # cnn.layers.BatchNorm's epsilon
 
@@ -666,11 +667,20 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
                         "(or pip install 'cnn[onnx]')") from None
     if not path.is_file():
         raise UserError(f"ONNX file '{path}' not found; pass an existing .onnx file")
+    if path.stat().st_size >= MAX_BYTES:
+        raise UserError(f"ONNX file '{path}' is {path.stat().st_size:,} bytes; an ONNX "
+                        "protobuf holds less than 2 GiB")
     try:
-        proto = onnx.load(str(path))
+        proto = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf DecodeError and friends
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read ONNX file '{path}': {reason}") from None
+    external = [t.name for t in proto.graph.initializer
+                if t.data_location == onnx.TensorProto.EXTERNAL]
+    if external:
+        raise UserError(f"ONNX file '{path}' keeps tensor '{external[0]}' in an external data "
+                        "file; cnn reads self-contained .onnx files (save with "
+                        "save_as_external_data=False)")
     try:
         model_string, state, info = translate(proto)
         model = Sequential(model_string, num_classes=num_classes)

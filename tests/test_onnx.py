@@ -406,6 +406,13 @@ def test_unreadable_onnx_file_is_one_line(tmp_path):
     assert "not found" in one_line_error(tmp_path / "missing.onnx")
 
 
+def test_onnx_file_with_external_data_is_refused(tmp_path):
+    path = tmp_path / "ext.onnx"
+    onnx.save_model(lenet_graph(), str(path), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="ext.data", size_threshold=0)
+    assert "external data" in one_line_error(path)
+
+
 def test_predict_and_summary_accept_an_onnx_file(tmp_path, capsys):
     out = tmp_path / "shipped.onnx"
     assert main(["export", "--weights", str(SHIPPED[-1]), "--out", str(out), "-q"]) == 0
