@@ -46,7 +46,7 @@ def _sum_rows(x2: np.ndarray) -> np.ndarray:
 class Conv2D(Module):
     """2-D convolution (cross-correlation, as PyTorch's ``conv2d``) with stride and zero padding.
 
-    Forward is one GEMM on the im2col matrix of the padded input:
+    Forward is one GEMM on the im2col matrix of the zero-padded input:
     ``out = im2col(pad(x), k, s) @ W.reshape(k*k*C, F) + b``.
 
     Args:
@@ -95,7 +95,12 @@ class Conv2D(Module):
         n = x.shape[0]
         h_out, w_out, f = self.output_shape(x.shape[1:])
         p = self.padding
-        xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0))) if p else x
+        if p:  # zero border, written with one slice copy (np.pad is 2-3x slower)
+            n_, h, w, c = x.shape
+            xp = np.zeros((n_, h + 2 * p, w + 2 * p, c), x.dtype)
+            xp[:, p:p + h, p:p + w, :] = x
+        else:
+            xp = x
         cols = im2col(xp, self.kernel, self.stride)
         out = cols @ self.params["weight"].reshape(-1, f)
         if "bias" in self.params:
@@ -124,11 +129,12 @@ class Conv2D(Module):
         c, st = self.in_channels, self.stride
         w_by_offset = np.ascontiguousarray(w.reshape(k * k, c, f).transpose(0, 2, 1))
         dx = np.zeros(xp_shape, dtype=dout.dtype)
+        part = np.empty((len(dout2), c), dtype=dout.dtype)  # one scratch buffer, reused
         hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
         for o in range(k * k):  # loop over the k*k kernel offsets only
             i, j = divmod(o, k)
-            dx[:, i : i + hs : st, j : j + ws : st, :] += (
-                dout2 @ w_by_offset[o]).reshape(n, h_out, w_out, c)
+            np.matmul(dout2, w_by_offset[o], out=part)
+            dx[:, i : i + hs : st, j : j + ws : st, :] += part.reshape(n, h_out, w_out, c)
         return dx[:, p:-p, p:-p, :] if p else dx
 
 
@@ -359,63 +365,76 @@ class BatchNorm(Module):
         self.buffers = {"running_mean": np.zeros(channels, np.float32),
                         "running_var": np.ones(channels, np.float32)}
 
+    @staticmethod
+    def _wide(x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``x`` as a 2-D view ``(N*H, W*C)`` (or ``(N, C)``) and the repeat count ``W``.
+
+        Elementwise work on an ``(M, C)`` array with a narrow ``C`` runs NumPy's inner loop
+        ``C`` values at a time; the wide view lets it run ``W*C`` at a time (3-5x faster),
+        with each per-channel vector tiled ``W`` times."""
+        if x.ndim == 4:
+            n, h, w, c = x.shape
+            return x.reshape(n * h, w * c), w
+        return x.reshape(len(x), -1), 1
+
+    def _channel_sums(self, xw: np.ndarray, repeat: int) -> np.ndarray:
+        """Per-channel sums of a wide view: one GEMV, then the ``W`` repeats added."""
+        return (np.ones(len(xw), xw.dtype) @ xw).reshape(repeat, self.channels).sum(axis=0)
+
     def forward(self, x, tape=None):
         c = self.channels
         if x.shape[-1] != c:
             raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
-        x2 = x.reshape(-1, c)
+        xw, r = self._wide(x)
         gamma, beta = self.params["weight"], self.params["bias"]
         if self.training:
-            m = len(x2)
-            mean = _sum_rows(x2) / m
-            xhat = x2 - mean
-            var = _sum_rows(xhat * xhat) / m
+            m = xw.size // c
+            mean = self._channel_sums(xw, r) / m
+            xhat = xw - np.tile(mean, r)
+            var = self._channel_sums(xhat * xhat, r) / m
             inv_std = 1.0 / np.sqrt(var + self.eps)
-            xhat *= inv_std
+            xhat *= np.tile(inv_std, r)
             mom = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             self.buffers["running_mean"] = ((1 - mom) * rm + mom * mean).astype(rm.dtype)
             unbiased = var * (m / max(m - 1, 1))
             self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
-            out = xhat * gamma
-            out += beta
+            out = xhat * np.tile(gamma, r)
+            out += np.tile(beta, r)
             if tape is not None:
                 tape.save(self, (True, xhat, inv_std))
             return out.reshape(x.shape)
         inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
         scale = gamma * inv_std
-        out = x2 * scale
-        out += beta - self.buffers["running_mean"] * scale
+        out = xw * np.tile(scale, r)
+        out += np.tile(beta - self.buffers["running_mean"] * scale, r)
         if tape is not None:
-            tape.save(self, (False, x2, inv_std))
+            tape.save(self, (False, xw, inv_std))
         return out.reshape(x.shape)
 
     def backward(self, dout, tape, need_dx=True):
         train_mode, saved, inv_std = tape.load(self)
-        c = self.channels
-        dout2 = dout.reshape(-1, c)
+        dw, r = self._wide(dout)
         gamma = self.params["weight"]
         if train_mode:
             xhat = saved
-            dbeta = _sum_rows(dout2)
-            dgamma = _sum_rows(dout2 * xhat)
         else:
-            xhat = (saved - self.buffers["running_mean"]) * inv_std
-            dbeta = _sum_rows(dout2)
-            dgamma = _sum_rows(dout2 * xhat)
+            xhat = (saved - np.tile(self.buffers["running_mean"], r)) * np.tile(inv_std, r)
+        dbeta = self._channel_sums(dw, r)
+        dgamma = self._channel_sums(dw * xhat, r)
         if tape.param_grads:
             self.grads["weight"], self.grads["bias"] = dgamma, dbeta
         if not need_dx:
             return None
         if not train_mode:
-            return (dout2 * (gamma * inv_std)).reshape(dout.shape)
+            return (dw * np.tile(gamma * inv_std, r)).reshape(dout.shape)
         # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
         # simplification of the backward pass through the batch statistics.
-        m = len(dout2)
-        dx = xhat * (dgamma / m)
-        dx += dbeta / m
-        np.subtract(dout2, dx, out=dx)
-        dx *= gamma * inv_std
+        m = dw.size // self.channels
+        dx = xhat * np.tile(dgamma / m, r)
+        dx += np.tile(dbeta / m, r)
+        np.subtract(dw, dx, out=dx)
+        dx *= np.tile(gamma * inv_std, r)
         return dx.reshape(dout.shape)
 
 

@@ -28,14 +28,15 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .commands.common import (PROJECT_ROOT, WEIGHTS_DIR, WeightsInfo, default_weights,
-                              list_weights, percent, read_weights_info)
+from .commands.common import (WEIGHTS_DIR, WeightsInfo, default_weights,
+                              list_weights, percent, read_weights_info, shipped_folder)
 from .commands.predict import DEFAULT_FOLDER, IMAGE_EXTENSIONS, collect_images
 from .commands.summary import summary_rows
 from .data import find_mnist
 from .errors import UserError
 from .model import Sequential
 from .parse import format_model, parse_model
+from .weights_io import NpzReader
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 DEFAULT_PLOT_FOLDER = "prediction_plots"
@@ -164,9 +165,9 @@ def training_images(data: str | None) -> int | None:
     local file is found yet: training will download full MNIST)."""
     try:
         path = find_mnist(data, download=False)
-        with np.load(path, allow_pickle=False) as f:
-            return int(f["y_train"].shape[0])
-    except (UserError, OSError, KeyError, ValueError):
+        with NpzReader(path, "MNIST file") as f:
+            return int(f.members["y_train"].shape[0])
+    except (UserError, KeyError, IndexError):
         return None
 
 
@@ -174,8 +175,9 @@ def default_folder() -> str:
     """``custom_test_images/`` here, else the project's own, else the name (to be typed)."""
     if (Path.cwd() / DEFAULT_FOLDER).is_dir():
         return DEFAULT_FOLDER + "/"
-    if (PROJECT_ROOT / DEFAULT_FOLDER).is_dir():
-        return str(PROJECT_ROOT / DEFAULT_FOLDER) + "/"
+    shipped = shipped_folder(DEFAULT_FOLDER)
+    if shipped is not None:
+        return str(shipped) + "/"
     return DEFAULT_FOLDER + "/"
 
 
@@ -300,8 +302,11 @@ class Menu:
         return ["--data", self.data] if self.data else []
 
     # ---------------------------------------------------------- weights
-    def choose_weights(self) -> Path | None:
-        """List the weights files and ask for one (number or path); ``None``: none chosen."""
+    def choose_weights(self, ensemble: bool = False) -> Path | None:
+        """List the weights files and ask for one (number or path); ``None``: none chosen.
+
+        With ``ensemble`` (predict and evaluate), one more entry, "all shipped models", answers
+        the folder of the default weights: the ensemble of every file in it."""
         found = list_weights()
         if not found:
             print(f"No weights files in {WEIGHTS_DIR}/ yet: train one first (action 1) or copy "
@@ -317,8 +322,16 @@ class Menu:
             acc = (f"test top-1 {percent(w.accuracy)}" if w.accuracy is not None
                    else "no recorded accuracy")
             print(f"  {i:>2}  {name:<{wn}}  {w.model:<{wm}}  {acc}")
+        choices = list(found)
+        if ensemble and len(found) > 1:
+            folder = default_weights().parent
+            members = [w for w in found if w.path.parent.resolve() == folder.resolve()]
+            choices.append(WeightsInfo(folder, f"ensemble of {len(members)} files", None))
+            print(f"  {len(choices):>2}  {'all shipped models':<{wn}}  "
+                  f"ensemble of the {len(members)} files in {display_path(folder)}/ "
+                  "(mean of their probabilities)")
         answer = self.ask("Weights file (number or path)", self.default_weights_number(found),
-                          self.weights_answer(found))
+                          self.weights_answer(choices))
         return answer.path
 
     def default_weights_number(self, found: list[WeightsInfo]) -> int:
@@ -400,7 +413,7 @@ class Menu:
 
     def predict(self) -> None:
         """Action 2: the digits in a folder of images, optionally with one plot per image."""
-        weights = self.choose_weights()
+        weights = self.choose_weights(ensemble=True)
         if weights is None:
             return
         folder = self.ask("Folder (or image file) to predict", default_folder(), image_folder)
@@ -435,7 +448,7 @@ class Menu:
 
     def evaluate(self) -> None:
         """Action 5: top-1 accuracy and friends on the MNIST test set."""
-        weights = self.choose_weights()
+        weights = self.choose_weights(ensemble=True)
         if weights is None:
             return
         self.run_cli(["evaluate", "--weights", display_path(weights)] + self.data_args())

@@ -683,6 +683,9 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
                         "save_as_external_data=False)")
     try:
         model_string, state, info = translate(proto)
+        bad = next((k for k, v in state.items() if not np.isfinite(v).all()), None)
+        if bad is not None:
+            raise UserError(f"its weights for '{bad}' hold NaN or infinite values")
         model = Sequential(model_string, num_classes=num_classes)
         model.load_state_dict(state, source=f"ONNX file '{path}'")
     except (UserError, ValueError) as e:

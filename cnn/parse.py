@@ -24,6 +24,13 @@ of the reference NumPy CNN-MNIST project and keep their meaning and canonical fo
 
 Output sizes use the one formula of :mod:`cnn.im2col`: convolution
 ``H_out = (H + 2P - k) // S + 1``; pooling ``ceil(H / k)``.
+
+Numbers are ASCII digits only (``C(８,５)`` is refused), at most :data:`MAX_DIGITS` long. A
+pooling window may not be larger than the map it pools: PyTorch's ``MaxPool2d`` refuses that
+too, and ``P<map size>`` already is a global max. A network may hold at most
+:data:`MAX_PARAMETERS` parameters and :data:`MAX_ACTIVATIONS` values per image in any one
+token's output; both are checked before anything is allocated. Long strings are cut in error
+messages (:func:`shown`).
 """
 
 from __future__ import annotations
@@ -35,6 +42,10 @@ from .errors import UserError
 from .im2col import conv_output_size, pool_output_size
 
 MNIST_INPUT_SHAPE = (28, 28, 1)  # (H, W, C)
+MAX_DIGITS = 9  # longest number in a token
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights, 600 MB with Adam's moments
+MAX_ACTIVATIONS = 4_000_000  # values in one token's output, per image (16 MB of float32)
+SHOWN_CHARS = 80  # longest model string (or token) repeated in an error message
 
 
 @dataclass(frozen=True)
@@ -127,8 +138,9 @@ class FC:
 Spec = Conv | Pool | AvgPool | BatchNorm | Residual | Dropout | GlobalAvgPool | FC
 FLAT = (FC, GlobalAvgPool)  # tokens whose output is a vector, not a feature map
 
-_NUMBER = r"(\d+)"
-_OPTION = re.compile(r"S(\d+)|P(\d+)|(SAME)")
+_NUMBER = r"([0-9]+)"  # ASCII digits only: \d would also take Unicode digits such as '８'
+_OPTION = re.compile(r"S([0-9]+)|P([0-9]+)|(SAME)")
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
 _EXPECTED = {
     "C": "C(filters,kernel), e.g. C(8,5), with options sS and same or pP, e.g. C(32,3,s2,same)",
     "P": "P<size>, e.g. P2",
@@ -170,22 +182,30 @@ def _parse_token(token: str) -> Spec | None:
     """One token (cleaned, upper case) -> its spec, or ``None`` if it does not match."""
     if m := re.fullmatch(r"C\((.*)\)", token):
         return _parse_conv(m[1])
-    if m := re.fullmatch(r"P(\d+)", token):
+    if m := re.fullmatch(r"P([0-9]+)", token):
         return Pool(int(m[1]))
-    if m := re.fullmatch(r"A(\d+)", token):
+    if m := re.fullmatch(r"A([0-9]+)", token):
         return AvgPool(int(m[1]))
     if token == "BN":
         return BatchNorm()
-    if m := re.fullmatch(r"R\((\d+)(?:,S(\d+))?\)", token):
+    if m := re.fullmatch(r"R\(([0-9]+)(?:,S([0-9]+))?\)", token):
         return Residual(int(m[1]), int(m[2]) if m[2] else 1)
-    if m := re.fullmatch(r"D(\d*\.?\d+)", token):
+    if m := re.fullmatch(r"D([0-9]*\.?[0-9]+)", token):
         rate = float(m[1])
         return Dropout(rate) if rate < 1 else None
     if token == "GAP":
         return GlobalAvgPool()
-    if m := re.fullmatch(r"FC(\d+)", token):
+    if m := re.fullmatch(r"FC([0-9]+)", token):
         return FC(int(m[1]))
     return None
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``repr(text)``, cut to about ``limit`` characters with the full length given, so a
+    100,000-character string is not echoed whole in an error line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit - 20]!r}... ({len(text):,} characters)"
 
 
 def _sizes(spec: Spec) -> list[int]:
@@ -224,15 +244,21 @@ def parse_model(text: str, num_classes: int | None = 10,
     cleaned = re.sub(r"\s+", "", raw).upper()
 
     def fail(reason: str):
-        raise UserError(f"invalid model string {raw!r}: {reason}")
+        raise UserError(f"invalid model string {shown(raw)}: {reason}")
 
     if not cleaned:
         fail("it is empty; expected tokens joined by '-', e.g. C(8,5)-P2-C(16,3)-P2-FC128-FC10")
     specs: list[Spec] = []
     for i, token in enumerate(cleaned.split("-"), start=1):
+        odd = next((ch for ch in token if ch.isdigit() and not "0" <= ch <= "9"), None)
+        if odd is not None:
+            fail(f"token {i} {shown(token, 40)} has the non-ASCII digit {odd!r} "
+                 f"(U+{ord(odd):04X}); type the digits 0-9")
+        if _LONG_NUMBER.search(token):
+            fail(f"token {i} {shown(token, 40)} has a number longer than {MAX_DIGITS} digits")
         spec = _parse_token(token)
         if spec is None:
-            fail(f"token {i} {token!r} should be {_EXPECTED.get(token[:1], _ALL)}")
+            fail(f"token {i} {shown(token, 40)} should be {_EXPECTED.get(token[:1], _ALL)}")
         if any(v < 1 for v in _sizes(spec)):
             fail(f"token {i} {token!r} has a zero size or stride; every number must be >= 1")
         if isinstance(spec, Conv) and spec.padding == -1:
@@ -258,10 +284,57 @@ def parse_model(text: str, num_classes: int | None = 10,
              f"one output per class")
     if input_shape is not None:
         try:
-            layer_shapes(specs, input_shape)
+            shapes = layer_shapes(specs, input_shape)
         except UserError as e:
             fail(str(e))
+        check_size(specs, input_shape, shapes, fail)
     return specs
+
+
+def count_parameters(specs: list[Spec], input_shape: tuple[int, int, int],
+                     shapes: list[tuple[int, ...]] | None = None) -> list[int]:
+    """Trainable parameters of every token, from the shapes alone (nothing allocated):
+    ``k*k*C_in*F + F`` for ``C``, ``2C`` for ``BN``, ``9*C_in*F + 9*F*F + 4F`` for ``R`` (plus
+    ``C_in*F + 2F`` for a projection shortcut), ``inputs*n + n`` for ``FC``, 0 otherwise."""
+    shapes = layer_shapes(specs, input_shape) if shapes is None else shapes
+    counts, previous = [], tuple(input_shape)
+    for spec, shape in zip(specs, shapes):
+        c_in = previous[-1]
+        if isinstance(spec, Conv):
+            counts.append(spec.kernel * spec.kernel * c_in * spec.filters + spec.filters)
+        elif isinstance(spec, BatchNorm):
+            counts.append(2 * c_in)
+        elif isinstance(spec, Residual):
+            f = spec.filters
+            n = 9 * c_in * f + 9 * f * f + 4 * f
+            if spec.stride != 1 or c_in != f:
+                n += c_in * f + 2 * f
+            counts.append(n)
+        elif isinstance(spec, FC):
+            inputs = 1
+            for d in previous:
+                inputs *= d
+            counts.append(inputs * spec.units + spec.units)
+        else:
+            counts.append(0)
+        previous = shape
+    return counts
+
+
+def check_size(specs, input_shape, shapes, fail) -> None:
+    """Refuse networks too large to allocate: more than :data:`MAX_PARAMETERS` parameters, or
+    a token whose output holds more than :data:`MAX_ACTIVATIONS` values per image."""
+    total = sum(count_parameters(specs, input_shape, shapes))
+    if total > MAX_PARAMETERS:
+        fail(f"it has {total:,} parameters, more than the {MAX_PARAMETERS:,} allowed; "
+             "use fewer filters or units")
+    for i, (spec, shape) in enumerate(zip(specs, shapes), start=1):
+        values = 1
+        for n in shape:
+            values *= n
+        if values > MAX_ACTIVATIONS:
+            fail(f"token {i} {str(spec)!r} outputs {values:,} values per image, more than the "
+                 f"{MAX_ACTIVATIONS:,} allowed; use fewer filters or units")
 
 
 def format_model(specs: list[Spec]) -> str:
@@ -304,7 +377,8 @@ def layer_shapes(specs: list[Spec], input_shape: tuple[int, int, int]) -> list[t
             h, w, c = shape
             if spec.size > min(h, w):
                 raise UserError(f"token {i} {str(spec)!r}: pooling window {spec.size} is larger "
-                                f"than its {h} x {w} input; use a smaller window or fewer layers")
+                                f"than its {h} x {w} input (P{min(h, w)} already pools the "
+                                "whole map); use a smaller window or fewer layers")
             shape = (pool_output_size(h, spec.size), pool_output_size(w, spec.size), c)
         elif isinstance(spec, Residual):
             h, w, _ = shape

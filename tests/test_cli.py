@@ -30,6 +30,7 @@ from cnn.model import Sequential
 from cnn.weights import save_model
 
 from conftest import full_mnist_path
+from test_kaggle import write_kaggle_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -200,6 +201,10 @@ def prepare(line: str, folder: Path) -> list[str]:
                 save_model(model, target)
             elif IMAGE_NAME.search(token):
                 shutil.copy(IMAGES / "7_1.jpg", target)
+            elif token in ("train.csv", "test.csv"):  # Kaggle's layout, from the subset
+                with np.load(SUBSET) as d:
+                    write_kaggle_csv(target, d["x_train"],
+                                     d["y_train"] if token == "train.csv" else None)
         argv.append(token)
     return argv
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..weights import load_model
+from ..ensemble import decide
 from ..preprocess import POLARITIES, preprocess_file, read_image
-from .common import add_weights_option, default_weights, percent
+from .common import add_weights_option, finite_float, load_predictor, percent
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -25,6 +25,8 @@ EXAMPLE = """examples:
   cnn predict custom_test_images/
   cnn predict my_digit.jpg --plot /tmp/plots
   cnn predict custom_test_images/ --json --min-confidence 0.6
+  cnn predict custom_test_images/ --weights weight_output/ --ensemble vote
+  cnn predict --csv test.csv --out submission.csv
 """
 
 
@@ -37,13 +39,20 @@ def add_parser(subparsers, common) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("paths", nargs="*", metavar="PATH",
                    help=f"image files and folders (default: {DEFAULT_FOLDER}/)")
-    add_weights_option(p)
+    add_weights_option(p, ensemble=True)
+    p.add_argument("--csv", metavar="FILE", default=None,
+                   help="Kaggle test.csv (pixel0,...,pixel783 rows, already MNIST form): "
+                        "predict every row and write a submission to --out")
+    p.add_argument("--out", metavar="FILE", default=None,
+                   help="with --csv: the submission CSV to write (ImageId,Label)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="with --csv: replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-transformed", metavar="DIR", default=None,
                    help="write each 28x28 network input as PNG into DIR")
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="write per image a PNG: original, network input, probabilities")
-    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+    p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
@@ -97,14 +106,16 @@ def label_from_name(path: Path) -> int | None:
 
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
-                  polarity: str = "auto", save_transformed=None, plot=None):
+                  polarity: str = "auto", save_transformed=None, plot=None,
+                  ensemble: str = "mean"):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
         order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
     """
-    model = load_model(Path(weights) if weights else default_weights())
+    _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
+                              ensemble)
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
     for f, pred in zip(files, predictions):
@@ -113,12 +124,13 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
         except UserError as e:
             pred.error = str(e)
     if inputs:
-        probs = dict(zip(inputs, model.predict_proba(np.stack(list(inputs.values())))))
+        digits, probabilities = decide(model, np.stack(list(inputs.values())))
+        decided = dict(zip(inputs, zip(digits, probabilities)))
         for pred in predictions:
             if pred.file in inputs:
-                p = probs[pred.file]
-                pred.digit = int(p.argmax())
-                pred.confidence = float(p.max())
+                digit, p = decided[pred.file]
+                pred.digit = int(digit)
+                pred.confidence = float(p[digit])
                 pred.probabilities = [float(v) for v in p]
                 pred.uncertain = pred.confidence < min_confidence
     if save_transformed:
@@ -173,13 +185,72 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         print(f"{failed} file(s) could not be read", file=sys.stderr)
 
 
+def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
+                overwrite: bool = False, quiet: bool = False) -> dict:
+    """Predict every row of a Kaggle ``test.csv`` and write the submission ``out``.
+
+    The CSV is read in chunks (memory stays flat); the rows are already MNIST form, so no
+    photo preprocessing applies. Nothing is written unless every row was read.
+
+    Returns:
+        dict with ``rows``, ``out`` (the path written), ``model`` and, when the CSV carries a
+        label column, ``accuracy`` (top-1 over every row).
+    Raises:
+        UserError: an ``out`` that exists (without ``overwrite``) or is a folder, or a malformed
+            CSV row (named by row and column).
+    """
+    from ..files import atomic_write
+    from ..kaggle import iter_csv_chunks, submission_text
+
+    target = Path(out)
+    if target.is_dir():
+        raise UserError(f"--out {target} is a folder; give the submission file's path")
+    if target.exists() and not overwrite:
+        raise UserError(f"--out {target} exists; use --overwrite to replace it or choose "
+                        "another name")
+    if Path(csv_path).expanduser().resolve() == target.resolve():
+        raise UserError(f"--out {target} is the input CSV; choose another name")
+    _, model = load_predictor(weights, ensemble)
+    digits, right, labelled = [], 0, 0
+    for images, labels in iter_csv_chunks(csv_path):
+        chunk_digits = decide(model, images)[0]
+        digits.append(chunk_digits)
+        if labels is not None:
+            right += int((chunk_digits == labels).sum())
+            labelled += len(labels)
+    digits = np.concatenate(digits)
+    text = submission_text(digits).encode()
+    written = atomic_write(target, lambda f: f.write(text), overwrite=overwrite)
+    result = {"rows": len(digits), "out": str(written), "model": model.model_string}
+    if labelled:
+        result["accuracy"] = right / labelled
+    return result
+
+
 def run(args) -> int:
+    if args.csv or args.out:
+        if not (args.csv and args.out):
+            raise UserError("--csv FILE and --out FILE go together: cnn predict --csv test.csv "
+                            "--out submission.csv")
+        if args.paths:
+            raise UserError("give either image paths or --csv FILE, not both")
+        result = predict_csv(args.csv, args.out, args.weights, args.ensemble, args.overwrite)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            print(f"model {result['model']}")
+            print(f"predicted {result['rows']:,} rows of {args.csv}; submission written to "
+                  f"{result['out']}")
+            if "accuracy" in result:
+                print(f"accuracy: {percent(result['accuracy'])} over the {result['rows']:,} "
+                      "labelled rows")
+        return 0
     files = collect_images(args.paths)
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     model, predictions, _ = predict_files(
         files, args.weights, args.min_confidence, args.polarity, args.save_transformed,
-        args.plot)
+        args.plot, args.ensemble)
     if args.json:
         print(json.dumps({
             "model": model.model_string,
@@ -190,7 +261,8 @@ def run(args) -> int:
             if p.error:
                 print(f"cnn: error: {p.error}", file=sys.stderr)
     else:
-        weights_name = Path(args.weights).name if args.weights else "default weights"
+        weights_name = (", ".join(Path(w).name for w in args.weights) if args.weights
+                        else "default weights")
         print_predictions(model, predictions, weights_name)
         if args.save_transformed:
             print(f"network inputs written to {args.save_transformed}")

@@ -14,7 +14,7 @@ from .. import layers as L
 from .. import parse as P
 from ..model import Sequential
 from ..weights import load_model
-from .common import percent
+from .common import percent, single_weights
 
 EXAMPLE = """examples:
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
@@ -150,6 +150,7 @@ def print_summary(model: Sequential) -> None:
 
 
 def run(args) -> int:
-    model = load_model(args.weights) if args.weights else Sequential(args.model)
+    model = (load_model(single_weights(args.weights, 'summary')) if args.weights
+             else Sequential(args.model))
     print_summary(model)
     return 0

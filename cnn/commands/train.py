@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from ..augment import augment_batch
-from ..data import load_mnist
 from ..errors import UserError
 from ..model import Sequential
 from ..weights import default_weights_path, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
-from .common import add_data_option, percent, positive_float, positive_int
+from .common import (add_data_option, load_training_data, percent, positive_float,
+                     positive_int, seed_int)
 from .summary import print_summary
 
 EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
@@ -34,6 +34,7 @@ EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summ
 examples:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
+  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
   cnn train --model "C(16,3,same)-BN-P2-R(16)-R(32,s2)-R(64,s2)-GAP-FC10" --epochs 16 \\
       --lr 2e-3 --lr-decay 0.8 --augment
 """
@@ -55,7 +56,7 @@ def add_parser(subparsers, common) -> None:
                    help="multiply the learning rate by this after each epoch (1.0: constant)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="adam, or sgd with momentum 0.9 (adam)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
     p.add_argument("--validation", type=int, default=None, metavar="N",
                    help="training images held out for validation, the last N "
                    "(5000, or a tenth of --limit when that is smaller)")
@@ -95,7 +96,7 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     model = Sequential(model_string, rng)
     if show_summary:
         print_summary(model)
-    (x_train, y_train), (x_test, y_test) = load_mnist(data)
+    x_train, y_train, x_test, y_test = load_training_data(data)
     if limit:
         x_train, y_train = x_train[:limit], y_train[:limit]
     if validation is None:
@@ -103,6 +104,9 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     if not 0 <= validation < len(x_train):
         raise UserError(f"--validation {validation} must be between 0 and the "
                         f"{len(x_train)} training images - 1")
+    if x_test is None and validation == 0:
+        raise UserError("--validation 0 leaves no held-out rows of the CSV to score (a Kaggle "
+                        "train.csv has no test split); keep a validation split")
     split = len(x_train) - validation
     x_val, y_val = x_train[split:], y_train[split:]
     x_train, y_train = x_train[:split], y_train[:split]
@@ -123,6 +127,9 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
               file=sys.stderr)
     if done == 0:
         return {"weights": None, "history": history, "report": None}
+    scored_on = "test"
+    if x_test is None:  # a Kaggle train.csv has no test split: score the held-out rows
+        x_test, y_test, scored_on = x_val, y_val, "validation"
     report = evaluate(model, x_test, y_test)
     model.metadata = {
         "epochs": done, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
@@ -132,7 +139,8 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
         "test_loss": report["loss"], "train_loss": history.epochs[-1]["loss"],
         "seconds_per_epoch": history.seconds_per_epoch, "total_seconds": total,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "interrupted": history.interrupted,
+        "interrupted": history.interrupted, "scored_on": scored_on,
+        "data": "kaggle csv" if scored_on == "validation" else "mnist",
     }
     target = Path(out) if out else default_weights_path(model.model_string)
     written = save_model(model, target, overwrite=overwrite)
@@ -140,9 +148,10 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     if plot:
         curve = plot_loss_curve(history.epochs, written.with_name(written.stem + "_loss.png"),
                                 title=f"{model.model_string}, batch {batch_size}, seed {seed}")
-    print(f"test top-1 accuracy {percent(report['accuracy'])} ({report['errors']} errors of "
-          f"{report['n']:,}), macro precision {percent(report['macro_precision'])}")
-    print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, test {report['loss']:.4f}")
+    print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
+          f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
+    print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, {scored_on} "
+          f"{report['loss']:.4f}")
     print(f"{history.seconds_per_epoch:.1f} s/epoch, total {total:.1f} s for {done} epoch(s)")
     if written != target:
         print(f"{target} exists (use --overwrite to replace it); saved to a new name instead")
