@@ -44,179 +44,22 @@ from pathlib import Path
 import numpy as np
 
 from .errors import UserError
+from .onnx_graph import (ALIASES, BATCH, SHAPE_OPS, Graph, Mismatch, attrs, auto_pads, square,
+                         where)
 from .parse import Dropout as DropoutSpec
 from .parse import MNIST_INPUT_SHAPE, format_model, parse_model
 
 SUPPORTED = ("Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
              "BatchNormalization", "Add", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",
              "Softmax", "Identity", "Constant", "Transpose")
-# Shape arithmetic, as PyTorch writes ``x.view(x.size(0), -1)`` with a dynamic batch axis:
-# read only where it computes a Reshape's target shape.
-SHAPE_OPS = ("Shape", "Gather", "Unsqueeze", "Squeeze", "Concat", "Slice", "Cast")
-ALIASES = ("Identity", "Dropout")
 MAX_BYTES = 2**31  # protobuf's limit for one message
-BATCH = 1_000_003  # a stand-in batch size, to see where a computed shape copies N
 OUR_EPS = 1e-5  # cnn.layers.BatchNorm's epsilon
-
-
-class _Fail(Exception):
-    """A mismatch found while walking the graph (turned into a UserError with the path)."""
-
-
-def _where(node) -> str:
-    return f"{node.op_type} node '{node.name or node.output[0]}'"
-
-
-def _attrs(node) -> dict:
-    from onnx import helper
-
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
-
-
-class _Graph:
-    """The graph's constants, identity aliases and consumers, and the nodes used so far."""
-
-    def __init__(self, graph) -> None:
-        from onnx import numpy_helper
-
-        self.consts = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
-        self.alias: dict[str, str] = {}
-        self.nodes = list(graph.node)
-        for node in self.nodes:
-            if node.op_type == "Constant":
-                self.consts[node.output[0]] = self._constant(node)
-            elif node.op_type in ALIASES:
-                if len(node.output) > 1 and node.output[1]:
-                    used = any(node.output[1] in n.input for n in self.nodes)
-                    if used:
-                        raise _Fail(f"{_where(node)}: its mask output is used; cnn imports "
-                                    "inference graphs only")
-                self.alias[node.output[0]] = node.input[0]
-                if node.input[0] in self.consts:  # PyTorch's Identity of a shared weight
-                    self.consts[node.output[0]] = self.consts[node.input[0]]
-        self.producer = {out: node for node in self.nodes for out in node.output}
-        self.shape_tensors: set[str] = set()
-        for node in self.nodes:  # topological order: a shape op's inputs come first
-            if node.op_type == "Shape" or node.op_type in SHAPE_OPS and all(
-                    not i or i in self.consts or i in self.shape_tensors for i in node.input):
-                self.shape_tensors.update(node.output)
-        self.consumers: dict[str, list] = {}
-        for node in self.nodes:
-            if node.op_type in ALIASES or node.op_type == "Constant" or \
-                    node.output[0] in self.shape_tensors:
-                continue
-            for name in node.input:
-                if name and name not in self.consts:
-                    self.consumers.setdefault(self.root(name), []).append(node)
-        self.used: set[int] = set()
-
-    @staticmethod
-    def _constant(node) -> np.ndarray:
-        from onnx import numpy_helper
-
-        for a in node.attribute:
-            if a.name == "value":
-                return numpy_helper.to_array(a.t)
-            if a.name in ("value_float", "value_int"):
-                return np.array(a.f if a.name == "value_float" else a.i)
-            if a.name in ("value_floats", "value_ints"):
-                return np.array(list(a.floats if a.name == "value_floats" else a.ints))
-        raise _Fail(f"{_where(node)} holds no tensor value cnn can read")
-
-    def shape_value(self, name: str, data: str, dims: list[int]) -> np.ndarray:
-        """Evaluate the shape arithmetic that computes tensor ``name`` when every ``Shape``
-        in it reads tensor ``data``, whose shape is ``dims``; marks those nodes used."""
-        if name in self.consts:
-            return np.asarray(self.consts[name])
-        node = self.producer.get(name)
-        if node is None or node.op_type not in SHAPE_OPS or name not in self.shape_tensors:
-            raise _Fail(f"the shape '{name}' is computed by "
-                        f"{_where(node) if node else 'the graph input'}; cnn reads shapes "
-                        "given as constants or computed from Shape")
-        self.use(node)
-        a, op = _attrs(node), node.op_type
-        if op == "Shape":
-            if self.root(node.input[0]) != self.root(data):
-                raise _Fail(f"{_where(node)} reads '{node.input[0]}', not the tensor it reshapes")
-            return np.array(dims, np.int64)[a.get("start", 0):a.get("end", None)]
-        args = [self.shape_value(i, data, dims) if i else None for i in node.input]
-        x = args[0]
-        if op == "Gather":
-            return np.take(x, args[1].astype(np.int64), axis=a.get("axis", 0))
-        if op in ("Unsqueeze", "Squeeze"):
-            axes = a.get("axes", args[1] if len(args) > 1 and args[1] is not None else None)
-            if op == "Squeeze":
-                return np.squeeze(x, axis=None if axes is None else tuple(int(v) for v in axes))
-            for axis in sorted(int(v) for v in axes):
-                x = np.expand_dims(x, axis)
-            return x
-        if op == "Concat":
-            return np.concatenate([np.atleast_1d(v) for v in args], axis=a.get("axis", 0))
-        if op == "Cast":
-            return x.astype(np.int64)
-        starts, ends = args[1], args[2]  # Slice, opset 10+: 1-D shape vectors only
-        axes = args[3] if len(args) > 3 and args[3] is not None else np.arange(len(starts))
-        steps = args[4] if len(args) > 4 and args[4] is not None else np.ones(len(starts), int)
-        if list(axes) != [0] or x.ndim != 1:
-            raise _Fail(f"{_where(node)} slices a shape in a way cnn does not read")
-        return x[int(starts[0]):int(min(ends[0], len(x))):int(steps[0])]
-
-    def root(self, name: str) -> str:
-        while name in self.alias:
-            name = self.alias[name]
-        return name
-
-    def out(self, node) -> str:
-        return self.root(node.output[0])
-
-    def next(self, tensor: str) -> list:
-        """Unused nodes reading ``tensor`` (through identities)."""
-        return [n for n in self.consumers.get(self.root(tensor), []) if id(n) not in self.used]
-
-    def single_next(self, tensor: str):
-        nodes = self.next(tensor)
-        return nodes[0] if len(nodes) == 1 else None
-
-    def use(self, node) -> None:
-        self.used.add(id(node))
-
-    def const(self, node, index: int, what: str) -> np.ndarray:
-        if index >= len(node.input) or not node.input[index]:
-            raise _Fail(f"{_where(node)} has no {what}")
-        name = node.input[index]
-        if name not in self.consts:
-            raise _Fail(f"{_where(node)}: its {what} '{name}' is computed in the graph; cnn "
-                        "needs it as an initializer or a Constant")
-        return self.consts[name]
-
-
-def _square(node, values, what: str) -> int:
-    values = list(values)
-    if len(values) != 2 or values[0] != values[1]:
-        raise _Fail(f"{_where(node)} has {what} {values}; cnn's layers are square (2-D, equal "
-                    "height and width)")
-    return int(values[0])
-
-
-def _auto_pads(node, size: int, k: int, s: int) -> list[int]:
-    """A Conv or pooling node's ``pads`` (top, left, bottom, right), from ``pads`` or
-    ``auto_pad`` (``SAME_UPPER`` puts the odd pixel at the end, ``SAME_LOWER`` at the start)."""
-    a = _attrs(node)
-    auto = a.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else auto
-    if auto in ("", "NOTSET"):
-        return [int(p) for p in a.get("pads", [0, 0, 0, 0])]
-    if auto == "VALID":
-        return [0, 0, 0, 0]
-    total = max((-(-size // s) - 1) * s + k - size, 0)
-    small, big = total // 2, total - total // 2
-    return [small, small, big, big] if auto == "SAME_UPPER" else [big, big, small, small]
 
 
 class _Walker:
     """Matches the graph to tokens, filling ``tokens`` and ``state`` (keys by token number)."""
 
-    def __init__(self, graph: _Graph) -> None:
+    def __init__(self, graph: Graph) -> None:
         self.g = graph
         self.tokens: list[str] = []
         self.state: dict[str, np.ndarray] = {}
@@ -234,58 +77,58 @@ class _Walker:
         if node is None or node.op_type not in ops:
             found = ("nothing" if node is None and not self.g.next(tensor)
                      else f"{len(self.g.next(tensor))} nodes" if node is None
-                     else _where(node))
-            raise _Fail(f"{_where(after)} is followed by {found}; cnn expects "
+                     else where(node))
+            raise Mismatch(f"{where(after)} is followed by {found}; cnn expects "
                         f"{' or '.join(ops)} there")
         self.g.use(node)
         return node
 
     def conv(self, node) -> dict:
         """A Conv node's weight, bias, kernel, stride, padding, checked against the shape."""
-        a = _attrs(node)
+        a = attrs(node)
         w = self.g.const(node, 1, "weight").astype(np.float32)
         if len(self.shape) != 3:
-            raise _Fail(f"{_where(node)} reads a vector; cnn convolves feature maps only")
+            raise Mismatch(f"{where(node)} reads a vector; cnn convolves feature maps only")
         if a.get("group", 1) != 1:
-            raise _Fail(f"{_where(node)} is a grouped convolution (group={a['group']}); cnn "
+            raise Mismatch(f"{where(node)} is a grouped convolution (group={a['group']}); cnn "
                         "has only full convolutions")
         if any(d != 1 for d in a.get("dilations", [1, 1])):
-            raise _Fail(f"{_where(node)} is dilated {list(a['dilations'])}; cnn has no "
+            raise Mismatch(f"{where(node)} is dilated {list(a['dilations'])}; cnn has no "
                         "dilation")
         if w.ndim != 4:
-            raise _Fail(f"{_where(node)}: weight of shape {w.shape} is not 2-D convolution's "
+            raise Mismatch(f"{where(node)}: weight of shape {w.shape} is not 2-D convolution's "
                         "(F, C, k, k)")
-        k = _square(node, w.shape[2:], "kernel")
-        s = _square(node, a.get("strides", [1, 1]), "strides")
+        k = square(node, w.shape[2:], "kernel")
+        s = square(node, a.get("strides", [1, 1]), "strides")
         c, h, width = self.shape
-        pads = _auto_pads(node, h, k, s)
+        pads = auto_pads(node, h, k, s)
         if len(set(pads)) != 1:
-            raise _Fail(f"{_where(node)} has uneven pads {list(pads)}; cnn pads the same on "
+            raise Mismatch(f"{where(node)} has uneven pads {list(pads)}; cnn pads the same on "
                         "each side")
         if w.shape[1] != c:
-            raise _Fail(f"{_where(node)}: weight {w.shape} expects {w.shape[1]} channels but "
+            raise Mismatch(f"{where(node)}: weight {w.shape} expects {w.shape[1]} channels but "
                         f"its input has {c}")
         f, p = w.shape[0], int(pads[0])
         bias = (self.g.const(node, 2, "bias").astype(np.float32).reshape(f)
                 if len(node.input) > 2 and node.input[2] else np.zeros(f, np.float32))
         h_out, w_out = (h + 2 * p - k) // s + 1, (width + 2 * p - k) // s + 1
         if h_out < 1 or w_out < 1:
-            raise _Fail(f"{_where(node)}: kernel {k} does not fit its {h} x {width} input")
+            raise Mismatch(f"{where(node)}: kernel {k} does not fit its {h} x {width} input")
         self.shape = (f, h_out, w_out)
         return {"weight": w, "bias": bias, "k": k, "s": s, "p": p, "f": f}
 
     def batchnorm(self, node, bias: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """A BatchNormalization node as our BN state (eps moved into the running variance;
         a preceding layer's ``bias`` moved into the running mean)."""
-        a = _attrs(node)
+        a = attrs(node)
         if a.get("training_mode", 0):
-            raise _Fail(f"{_where(node)} is in training mode; export the model in eval mode")
+            raise Mismatch(f"{where(node)} is in training mode; export the model in eval mode")
         names = ("scale", "bias", "mean", "var")
         gamma, beta, mean, var = (self.g.const(node, i + 1, n).astype(np.float64)
                                   for i, n in enumerate(names))
         channels = self.shape[0]
         if gamma.shape != (channels,):
-            raise _Fail(f"{_where(node)} has {gamma.shape} scales for {channels} channels")
+            raise Mismatch(f"{where(node)} has {gamma.shape} scales for {channels} channels")
         if bias is not None:
             mean = mean - bias
         var = var + float(a.get("epsilon", 1e-5)) - OUR_EPS
@@ -308,7 +151,7 @@ class _Walker:
         while self.g.root(cur) != self.g.root(end):
             nodes = self.g.next(cur)
             if not nodes:
-                raise _Fail(f"tensor '{cur}' leads nowhere: the graph's output "
+                raise Mismatch(f"tensor '{cur}' leads nowhere: the graph's output "
                             f"'{end}' cannot be reached from it")
             if len(nodes) > 1:
                 cur = self.residual(cur, nodes)
@@ -322,7 +165,7 @@ class _Walker:
                 cur = self.pool_token(node)
             elif op == "GlobalAveragePool":
                 if len(self.shape) != 3:
-                    raise _Fail(f"{_where(node)} reads a vector")
+                    raise Mismatch(f"{where(node)} reads a vector")
                 flat = self.expect(self.g.out(node), ("Flatten", "Reshape"), node)
                 self.flatten_check(flat, self.shape[0])
                 self.token("GAP")
@@ -333,7 +176,7 @@ class _Walker:
             elif op in ("Gemm", "MatMul"):
                 cur = self.fc_token(node, end)
             else:
-                raise _Fail(f"{_where(node)} comes where cnn has no such layer (after "
+                raise Mismatch(f"{where(node)} comes where cnn has no such layer (after "
                             f"{self.tokens[-1] if self.tokens else 'the input'})")
 
     def conv_token(self, node) -> str:
@@ -358,26 +201,26 @@ class _Walker:
         return self.g.out(self.expect(out, ("Relu",), node))
 
     def pool_token(self, node) -> str:
-        a = _attrs(node)
+        a = attrs(node)
         if len(self.shape) != 3:
-            raise _Fail(f"{_where(node)} reads a vector")
-        k = _square(node, a.get("kernel_shape", []), "kernel_shape")
-        s = _square(node, a.get("strides", [1, 1]), "strides")
+            raise Mismatch(f"{where(node)} reads a vector")
+        k = square(node, a.get("kernel_shape", []), "kernel_shape")
+        s = square(node, a.get("strides", [1, 1]), "strides")
         if s != k:
-            raise _Fail(f"{_where(node)} has kernel {k} but stride {s}; cnn pools with "
+            raise Mismatch(f"{where(node)} has kernel {k} but stride {s}; cnn pools with "
                         "stride = window (P<k>, A<k>)")
         if any(d != 1 for d in a.get("dilations", [1, 1])):
-            raise _Fail(f"{_where(node)} is dilated; cnn's pooling is not")
+            raise Mismatch(f"{where(node)} is dilated; cnn's pooling is not")
         c, h, w = self.shape
-        pads = _auto_pads(node, h, k, s)
+        pads = auto_pads(node, h, k, s)
         if pads[0] or pads[1]:
-            raise _Fail(f"{_where(node)} pads the top/left {list(pads)}; cnn pools windows "
+            raise Mismatch(f"{where(node)} pads the top/left {list(pads)}; cnn pools windows "
                         "from the top-left corner")
         rounding = np.ceil if a.get("ceil_mode", 0) else np.floor
         for size, pad, axis in ((h, pads[2], "rows"), (w, pads[3], "columns")):
             got, ours = int(rounding((size + pad - k) / k)) + 1, -(-size // k)
             if got != ours:
-                raise _Fail(f"{_where(node)} makes {got} {axis} of {size}, dropping the edge "
+                raise Mismatch(f"{where(node)} makes {got} {axis} of {size}, dropping the edge "
                             f"(floor mode); cnn's pooling is ceil mode ({ours}): export with "
                             "ceil_mode=True or pool sizes that divide the map")
         overhang = h % k or w % k
@@ -385,7 +228,7 @@ class _Walker:
         # padding averages what it covers either way (ONNX Runtime, PyTorch).
         if node.op_type == "AveragePool" and overhang and any(pads) and \
                 a.get("count_include_pad", 0):
-            raise _Fail(f"{_where(node)} counts padding in its averages (count_include_pad=1)"
+            raise Mismatch(f"{where(node)} counts padding in its averages (count_include_pad=1)"
                         "; cnn averages the pixels a window covers")
         self.token(f"{'P' if node.op_type == 'MaxPool' else 'A'}{k}")
         self.shape = (c, -(-h // k), -(-w // k))
@@ -393,8 +236,8 @@ class _Walker:
 
     def flatten_check(self, node, features: int) -> None:
         if node.op_type == "Flatten":
-            if _attrs(node).get("axis", 1) != 1:
-                raise _Fail(f"{_where(node)} flattens from axis {_attrs(node)['axis']}; cnn "
+            if attrs(node).get("axis", 1) != 1:
+                raise Mismatch(f"{where(node)} flattens from axis {attrs(node)['axis']}; cnn "
                             "flattens (N, ...) to (N, features): axis 1")
             return
         if len(node.input) > 1 and node.input[1] in self.g.shape_tensors:
@@ -405,16 +248,16 @@ class _Walker:
         shape = [0 if v == BATCH else int(v) for v in np.asarray(target).reshape(-1)]
         # (N, D), (-1, D), (N, -1), or a batch size fixed at export with -1 or D
         if len(shape) != 2 or shape[1] not in (-1, features) or shape == [-1, -1]:
-            raise _Fail(f"{_where(node)} reshapes to {shape}; cnn expects (N, {features}) "
+            raise Mismatch(f"{where(node)} reshapes to {shape}; cnn expects (N, {features}) "
                         "before a fully connected layer")
 
     def flatten(self, node) -> str:
         """Flatten / Reshape to (N, D), or Keras' Transpose to NHWC then one of those."""
         order = "chw"
         if node.op_type == "Transpose":
-            perm = list(_attrs(node).get("perm", []))
+            perm = list(attrs(node).get("perm", []))
             if perm != [0, 2, 3, 1] or len(self.shape) != 3:
-                raise _Fail(f"{_where(node)} permutes axes {perm}; cnn reads only NCHW -> NHWC "
+                raise Mismatch(f"{where(node)} permutes axes {perm}; cnn reads only NCHW -> NHWC "
                             "right before a Flatten (Keras' layout)")
             node = self.expect(self.g.out(node), ("Flatten", "Reshape"), node)
             order = "hwc"
@@ -427,15 +270,15 @@ class _Walker:
         return self.g.out(node)
 
     def fc_token(self, node, end: str) -> str:
-        a = _attrs(node)
+        a = attrs(node)
         if len(self.shape) != 1:
-            raise _Fail(f"{_where(node)} reads a feature map {self.shape}; flatten it first")
+            raise Mismatch(f"{where(node)} reads a feature map {self.shape}; flatten it first")
         d = self.shape[0]
         b = self.g.const(node, 1, "weight").astype(np.float64)
         out = self.g.out(node)
         if node.op_type == "Gemm":
             if a.get("transA", 0):
-                raise _Fail(f"{_where(node)} has transA=1; cnn needs the activations as A")
+                raise Mismatch(f"{where(node)} has transA=1; cnn needs the activations as A")
             weight = b if a.get("transB", 0) else b.T  # (out, in), as PyTorch's Linear
             weight = weight * float(a.get("alpha", 1.0))
             bias = (self.g.const(node, 2, "bias").astype(np.float64) * float(a.get("beta", 1.0))
@@ -451,12 +294,12 @@ class _Walker:
                 bias = self.g.consts[name].astype(np.float64)
                 out = self.g.out(nxt)
         if weight.ndim != 2 or weight.shape[1] != d:
-            raise _Fail(f"{_where(node)}: weight of shape {b.shape} does not take {d} inputs")
+            raise Mismatch(f"{where(node)}: weight of shape {b.shape} does not take {d} inputs")
         units = weight.shape[0]
         try:
             bias = np.broadcast_to(bias.reshape(-1), (units,)).copy()
         except ValueError:
-            raise _Fail(f"{_where(node)}: bias of shape {bias.shape} for {units} units") from None
+            raise Mismatch(f"{where(node)}: bias of shape {bias.shape} for {units} units") from None
         if self.flatten_order == "hwc":  # Keras: inputs in H, W, C order -> C, H, W
             c, h, w = self.flat_from
             weight = weight.reshape(units, h, w, c).transpose(0, 3, 1, 2).reshape(units, -1)
@@ -469,9 +312,9 @@ class _Walker:
         nxt = self.g.single_next(out)
         if nxt is not None and nxt.op_type == "Softmax":
             self.g.use(nxt)
-            axis = _attrs(nxt).get("axis", -1)
+            axis = attrs(nxt).get("axis", -1)
             if axis not in (1, -1) or self.g.out(nxt) != self.g.root(end):
-                raise _Fail(f"{_where(nxt)} is not the graph's last node over the classes; "
+                raise Mismatch(f"{where(nxt)} is not the graph's last node over the classes; "
                             "cnn allows a Softmax only at the end")
             self.softmax = True
             return self.g.out(nxt)
@@ -487,12 +330,12 @@ class _Walker:
         nodes, node = [], start_node
         while node is not None and node.op_type != "Add":
             if node.op_type not in ("Conv", "BatchNormalization", "Relu"):
-                raise _Fail(f"{_where(node)} inside a residual branch; cnn's R block has "
+                raise Mismatch(f"{where(node)} inside a residual branch; cnn's R block has "
                             "Conv, BatchNormalization and Relu only")
             nodes.append(node)
             node = self.g.single_next(self.g.out(node))
         if node is None:
-            raise _Fail(f"{_where(start_node)} starts a branch that never reaches an Add; cnn "
+            raise Mismatch(f"{where(start_node)} starts a branch that never reaches an Add; cnn "
                         "joins branches only in residual blocks")
         return nodes, node
 
@@ -501,7 +344,7 @@ class _Walker:
         if not nodes or nodes[0].op_type != "Conv" or len(nodes) > 2 or (
                 len(nodes) == 2 and nodes[1].op_type != "BatchNormalization"):
             ops = "-".join(n.op_type for n in nodes) or "nothing"
-            raise _Fail(f"residual {what} is {ops} (from {_where(nodes[0]) if nodes else '?'})"
+            raise Mismatch(f"residual {what} is {ops} (from {where(nodes[0]) if nodes else '?'})"
                         "; cnn's R block has Conv [- BatchNormalization] there")
         self.shape = in_shape
         conv = self.conv(nodes[0])
@@ -513,7 +356,7 @@ class _Walker:
 
     def residual(self, x: str, starts: list) -> str:
         if len(starts) != 2:
-            raise _Fail(f"tensor '{x}' feeds {len(starts)} nodes; cnn branches only in "
+            raise Mismatch(f"tensor '{x}' feeds {len(starts)} nodes; cnn branches only in "
                         "residual blocks (two ways to one Add)")
         in_shape = self.shape
         branches = []
@@ -523,26 +366,26 @@ class _Walker:
             else:
                 branches.append(self.branch(node))
         if branches[0][1] is not branches[1][1]:
-            raise _Fail(f"the branches from tensor '{x}' end in different Add nodes; cnn's R "
+            raise Mismatch(f"the branches from tensor '{x}' end in different Add nodes; cnn's R "
                         "block joins its two branches in one Add")
         add = branches[0][1]
         branches.sort(key=lambda b: -len(b[0]))
         main, short = branches[0][0], branches[1][0]
         relu_at = [i for i, n in enumerate(main) if n.op_type == "Relu"]
         if len(relu_at) != 1:
-            raise _Fail(f"residual branch from tensor '{x}' ({'-'.join(n.op_type for n in main)})"
+            raise Mismatch(f"residual branch from tensor '{x}' ({'-'.join(n.op_type for n in main)})"
                         " should be Conv [-BN] - Relu - Conv [-BN]")
         conv1, bn1, mid = self.conv_bn(main[: relu_at[0]], in_shape, "first convolution")
         conv2, bn2, out_shape = self.conv_bn(main[relu_at[0] + 1 :], mid, "second convolution")
         f, s = conv1["f"], conv1["s"]
         if (conv1["k"], conv1["p"], conv2["k"], conv2["s"], conv2["p"]) != (3, 1, 3, 1, 1):
-            raise _Fail(f"residual block at tensor '{x}' has convolutions "
+            raise Mismatch(f"residual block at tensor '{x}' has convolutions "
                         f"{conv1['k']}x{conv1['k']} pad {conv1['p']} and {conv2['k']}x"
                         f"{conv2['k']} stride {conv2['s']} pad {conv2['p']}; cnn's R is 3x3 "
                         "pad 1, then 3x3 stride 1 pad 1")
         needs_proj = s != 1 or in_shape[0] != f
         if bool(short) != needs_proj:
-            raise _Fail(f"residual block at tensor '{x}': cnn's R uses a 1x1 projection "
+            raise Mismatch(f"residual block at tensor '{x}': cnn's R uses a 1x1 projection "
                         "shortcut exactly when the stride or channel count changes, this one "
                         f"{'has none' if needs_proj else 'has one without'}")
         t = self.token(f"R({f})" if s == 1 else f"R({f},s{s})")
@@ -553,7 +396,7 @@ class _Walker:
         if short:
             proj, proj_bn, _ = self.conv_bn(short, in_shape, "shortcut")
             if (proj["k"], proj["s"], proj["p"], proj["f"]) != (1, s, 0, f):
-                raise _Fail(f"residual shortcut at tensor '{x}' is a {proj['k']}x{proj['k']} "
+                raise Mismatch(f"residual shortcut at tensor '{x}' is a {proj['k']}x{proj['k']} "
                             f"stride {proj['s']} convolution; cnn's is 1x1, stride {s}, no pad")
             self.put(f"{t}.proj", {"weight": proj["weight"]})
             self.put(f"{t}.proj_bn", proj_bn)
@@ -563,11 +406,11 @@ class _Walker:
         return self.g.out(self.expect(self.g.out(add), ("Relu",), add))
 
 
-def _input(graph, g: _Graph) -> str:
+def _input(graph, g: Graph) -> str:
     """The graph's one data input, checked to be MNIST-shaped; returns the NCHW tensor."""
     inputs = [i for i in graph.input if i.name not in g.consts]
     if len(inputs) != 1:
-        raise _Fail(f"the graph has {len(inputs)} inputs; cnn needs one image input")
+        raise Mismatch(f"the graph has {len(inputs)} inputs; cnn needs one image input")
     x = inputs[0]
     dims = [d.dim_value if d.HasField("dim_value") else None
             for d in x.type.tensor_type.shape.dim]
@@ -577,11 +420,11 @@ def _input(graph, g: _Graph) -> str:
     if dims[1:] == [h, w, c]:
         node = g.single_next(x.name)
         if node is None or node.op_type != "Transpose" or \
-                list(_attrs(node).get("perm", [])) != [0, 3, 1, 2]:
-            raise _Fail(f"input '{x.name}' is NHWC {dims} but is not transposed to NCHW first")
+                list(attrs(node).get("perm", [])) != [0, 3, 1, 2]:
+            raise Mismatch(f"input '{x.name}' is NHWC {dims} but is not transposed to NCHW first")
         g.use(node)
         return g.out(node)
-    raise _Fail(f"input '{x.name}' has shape {dims}; cnn reads [N, 1, 28, 28] (NCHW) or "
+    raise Mismatch(f"input '{x.name}' has shape {dims}; cnn reads [N, 1, 28, 28] (NCHW) or "
                 "[N, 28, 28, 1] (NHWC)")
 
 
@@ -603,9 +446,9 @@ def translate(proto) -> tuple[str, dict[str, np.ndarray], dict]:
                             f"'{node.name or node.output[0]}'; cnn imports "
                             f"{', '.join(s for s in SUPPORTED if s != 'Constant')}")
     try:
-        g = _Graph(graph)
+        g = Graph(graph)
         if len(graph.output) != 1:
-            raise _Fail(f"the graph has {len(graph.output)} outputs; cnn needs one (the "
+            raise Mismatch(f"the graph has {len(graph.output)} outputs; cnn needs one (the "
                         "logits or probabilities)")
         walker = _Walker(g)
         h, w, c = MNIST_INPUT_SHAPE
@@ -614,8 +457,8 @@ def translate(proto) -> tuple[str, dict[str, np.ndarray], dict]:
         left = [n for n in g.nodes if id(n) not in g.used
                 and n.op_type not in ALIASES + ("Constant",)]
         if left:
-            raise _Fail(f"{_where(left[0])} is not on the way from the input to the output")
-    except _Fail as e:
+            raise Mismatch(f"{where(left[0])} is not on the way from the input to the output")
+    except Mismatch as e:
         raise UserError(str(e)) from None
     props = {p.key: p.value for p in proto.metadata_props}
     model_string = "-".join(walker.tokens)
