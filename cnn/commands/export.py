@@ -19,11 +19,13 @@ from .common import default_weights, positive_int
 
 EXAMPLE = """examples:
   cnn export --out model.onnx
-  cnn export --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" \\
-      --out small.onnx --opset 13 --softmax
-  python -c "import onnxruntime as ort, numpy as np; \\
-      s = ort.InferenceSession('model.onnx'); \\
-      print(s.run(None, {'input': np.zeros((1, 1, 28, 28), np.float32)})[0])"
+  cnn export --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --out small.onnx --opset 13 --softmax
+
+The written file then works as --weights in cnn predict, evaluate, summary and visualize,
+and in onnxruntime:
+  import numpy as np, onnxruntime as ort
+  session = ort.InferenceSession("model.onnx")
+  logits = session.run(None, {"input": np.zeros((1, 1, 28, 28), np.float32)})[0]
 """
 CHECK_IMAGES = 64
 
