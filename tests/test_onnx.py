@@ -176,6 +176,16 @@ def test_export_rejects_an_opset_out_of_range(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("name,message", [("model.txt", "should end in .onnx"),
+                                          ("folder.onnx", "is a folder")])
+def test_export_rejects_a_bad_out_path_in_one_line(name, message, tmp_path, capsys):
+    (tmp_path / "folder.onnx").mkdir()
+    assert main(["export", "--weights", str(SHIPPED[0]), "--out", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.onnx"]
+
+
 # ------------------------------------------------------------------------ round trip
 @pytest.mark.parametrize("model_string", TOKEN_MODELS)
 def test_round_trip_gives_the_same_model_string_and_logits(model_string, images, tmp_path):

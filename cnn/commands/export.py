@@ -82,15 +82,21 @@ def run(args) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
         raise UserError(f"--out '{out}' should end in .onnx")
+    if out.is_dir():
+        raise UserError(f"--out '{out}' is a folder; give a file name such as "
+                        f"'{out / 'model.onnx'}'")
     if out.exists() and not args.overwrite:
         raise UserError(f"'{out}' already exists; pass --overwrite to replace it, or choose "
                         "another --out")
     if out.exists() and out.resolve() == weights.resolve():
         raise UserError(f"--out '{out}' is the --weights file itself; choose another --out")
     model = load_model(weights)
-    written = export_onnx(model, out, opset=args.opset, softmax=args.softmax,
-                          overwrite=args.overwrite,
-                          metadata={"source_weights": weights.name})
+    try:
+        written = export_onnx(model, out, opset=args.opset, softmax=args.softmax,
+                              overwrite=args.overwrite,
+                              metadata={"source_weights": weights.name})
+    except OSError as e:
+        raise UserError(f"cannot write '{out}': {e.strerror or e}") from None
     print(f"wrote {written} ({written.stat().st_size / 1024:.0f} KiB): {model.model_string}, "
           f"opset {args.opset}, output '{'probabilities' if args.softmax else 'logits'}' "
           "(onnx.checker full check passed)")
