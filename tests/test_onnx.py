@@ -438,6 +438,24 @@ def test_predict_and_summary_accept_an_onnx_file(tmp_path, capsys):
     assert onnx_out.replace(out.name, "W") == npz_out.replace(SHIPPED[-1].name, "W")
 
 
+def test_evaluate_and_visualize_accept_an_onnx_file(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--weights", str(SHIPPED[0]), "--out", str(out), "-q"]) == 0
+    reports = []
+    for weights in (out, SHIPPED[0]):
+        capsys.readouterr()
+        assert main(["evaluate", "--weights", str(weights), "--data",
+                     str(ROOT / "tests" / "data" / "mnist_subset.npz"), "--json"]) == 0
+        reports.append(json.loads(capsys.readouterr().out))
+    assert reports[0]["n"] == 1000 and reports[0]["accuracy"] == reports[1]["accuracy"]
+    assert reports[0]["confusion_matrix"] == reports[1]["confusion_matrix"]
+    assert main(["visualize", "--weights", str(out), "--layer", "1", "--channel", "0",
+                 "--steps", "5", "--out", str(tmp_path / "vis"), "-q"]) == 0
+    assert (tmp_path / "vis" / "feature_visualize_0.png").is_file()
+
+
 # --------------------------------------------------------------- torch.onnx.export
 def test_import_of_a_torch_onnx_export_gives_torch_logits(images, tmp_path):
     torch = pytest.importorskip("torch")
