@@ -27,7 +27,7 @@ import time
 SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 MEDIUM = "C(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10"
 LARGE = "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10"
-RESNET = "C(16,3,same)-BN-P2-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"  # the shipped ResNet-lite
+RESNET = "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"  # the ResNet-lite of issue 15
 
 
 # ------------------------------------------------------------------ worker side
