@@ -457,6 +457,7 @@ def test_evaluate_and_visualize_accept_an_onnx_file(tmp_path, capsys):
 
 
 # --------------------------------------------------------------- torch.onnx.export
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the TorchScript exporter's notice
 def test_import_of_a_torch_onnx_export_gives_torch_logits(images, tmp_path):
     torch = pytest.importorskip("torch")
     nn = torch.nn
@@ -488,10 +489,10 @@ def test_import_of_a_torch_onnx_export_gives_torch_logits(images, tmp_path):
                 m.running_var.uniform_(0.5, 2.0)
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.2, 0.2)
-    net.eval()
+    net = net.float().eval()  # float32 whatever default dtype other tests set
     path = tmp_path / "torch.onnx"
     try:
-        torch.onnx.export(net, torch.zeros(2, 1, 28, 28), str(path), input_names=["input"],
+        torch.onnx.export(net, torch.zeros(2, 1, 28, 28, dtype=torch.float32), str(path), input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "N"}},
                           dynamo=False)
     except Exception as e:  # an exporter this torch lacks
