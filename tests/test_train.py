@@ -84,6 +84,26 @@ def test_a_small_residual_network_learns_real_digits_and_validates_in_eval_mode(
     np.testing.assert_array_equal(a[:50], b)  # eval mode: no batch statistics
 
 
+def test_fine_tuning_starts_from_the_init_file_and_records_it(tmp_path):
+    from cnn.commands.train import train_and_save
+    from cnn.errors import UserError
+
+    data = ROOT / "tests/data/mnist_subset.npz"
+    model = "C(4,3,s2,same)-BN-R(8)-GAP-FC10"
+    first = train_and_save(model, epochs=1, validation=200, data=data, plot=False, quiet=True,
+                           out=tmp_path / "a.npz")
+    start = load_model(first["weights"])
+    tuned = train_and_save(None, init=first["weights"], epochs=1, lr=1e-6, validation=200,
+                           data=data, plot=False, quiet=True, out=tmp_path / "b.npz")
+    after = load_model(tuned["weights"])
+    assert after.model_string == start.model_string and after.metadata["init"].endswith("a.npz")
+    for name, owner, key in start.named_slots():  # a tiny lr: the weights barely move
+        np.testing.assert_allclose(after.state_dict()[name], owner.state_dict()[key],
+                                   atol=1e-3, err_msg=name)
+    with pytest.raises(UserError, match="differs from the --init file's model"):
+        train_and_save("C(8,5)-P2-FC10", init=first["weights"], data=data, quiet=True)
+
+
 def test_augmentation_keeps_shape_dtype_and_label_but_changes_pixels(subset):
     (x, _), _ = subset
     out = augment_batch(x[:64], np.random.default_rng(0))

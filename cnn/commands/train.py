@@ -12,8 +12,9 @@ import numpy as np
 
 from ..augment import augment_batch
 from ..errors import UserError
+from ..layers import Dropout
 from ..model import Sequential
-from ..weights import default_weights_path, save_model
+from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
@@ -45,9 +46,13 @@ def add_parser(subparsers, common) -> None:
         description="Train a network on the MNIST training set (a validation split held out), "
         "report top-1 accuracy on the 10,000 test images and save the weights.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, metavar="STR",
+    p.add_argument("--model", metavar="STR",
                    help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" or '
-                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below)')
+                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below); optional '
+                   'with --init')
+    p.add_argument("--init", metavar="WEIGHTS", default=None,
+                   help="start from this weights file (weights and batch-norm statistics; "
+                   "a fresh optimizer) instead of a random initialisation: fine-tuning")
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
@@ -78,21 +83,37 @@ def default_validation(train_images: int) -> int:
     return min(5000, train_images // 10)
 
 
-def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
-                   optimizer="adam", seed=0, validation=None, limit=None, augment=False,
-                   out=None, overwrite=False, plot=True, data=None, quiet=False,
-                   show_summary=False) -> dict:
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3,
+                   lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
+                   augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
+                   show_summary=False, init=None) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
     Shared by ``cnn train`` and the menu. Returns a dict with ``weights`` (the path written,
     or ``None`` if no epoch finished), ``history``, and the test ``report``.
 
+    ``init``: a weights file to start from (fine-tuning); ``model_string`` may then be
+    ``None``, else it must name the same model.
+
     Raises:
-        UserError: bad model string, a validation split as large as the training set, or no
-            MNIST file.
+        UserError: bad model string, a validation split as large as the training set, no
+            MNIST file, no model string and no ``init``, or an ``init`` file of another model.
     """
     rng = np.random.default_rng(seed)
-    model = Sequential(model_string, rng)
+    if init is not None:
+        model = load_model(init)
+        if model_string is not None and Sequential(model_string).model_string != \
+                model.model_string:
+            raise UserError(f"--model {model_string} differs from the --init file's model "
+                            f"{model.model_string}; leave --model out or give the same one")
+        for drop in (m for m in model.modules() if isinstance(m, Dropout)):
+            drop.rng = rng  # the run's generator draws the dropout masks
+        model.train()
+    elif model_string is None:
+        raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                        "to start from)")
+    else:
+        model = Sequential(model_string, rng)
     if show_summary:
         print_summary(model)
     x_train, y_train, x_test, y_test = load_training_data(data)
@@ -141,6 +162,8 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
         "interrupted": history.interrupted, "scored_on": scored_on,
         "data": "kaggle csv" if scored_on == "validation" else "mnist",
     }
+    if init is not None:
+        model.metadata["init"] = str(init)
     target = Path(out) if out else default_weights_path(model.model_string)
     written = save_model(model, target, overwrite=overwrite)
     curve = None
@@ -165,7 +188,8 @@ def run(args) -> int:
         args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, optimizer=args.optimizer, seed=args.seed,
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
-        overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet)
+        overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
+        init=args.init)
     if result["history"].interrupted:
         return 130
     return 0
