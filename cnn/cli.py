@@ -26,13 +26,14 @@ from .files import os_error_message
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
 
-COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "serve", "menu"]
+COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "export", "serve", "menu"]
 
 EXAMPLES = """examples:
   cnn predict custom_test_images/
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn evaluate --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
+  cnn export --out model.onnx
   cnn serve
 """
 

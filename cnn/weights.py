@@ -86,7 +86,8 @@ def save_model(model: Sequential, path: str | os.PathLike, overwrite: bool = Fal
 
 
 def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequential:
-    """Rebuild a network from a weights file: version 2, version 1, or the reference project's.
+    """Rebuild a network from a weights file: version 2, version 1, the reference project's,
+    or an ONNX file (``*.onnx``, through :func:`cnn.onnx_import.load_onnx`).
 
     The file is read lazily and checked by :mod:`cnn.weights_io` (``.npy`` members only, real
     numbers, sizes before data, finite weights, integer format version, JSON metadata); only
@@ -100,6 +101,10 @@ def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequent
             arrays that do not fit (naming the file's own array and both shapes).
     """
     path = Path(path)
+    if path.suffix.lower() == ".onnx":  # ONNX files: translated to a model string + state
+        from .onnx_import import load_onnx
+
+        return load_onnx(path, num_classes)
     if not os.path.lexists(path):
         raise UserError(f"weights file '{path}' not found; pass an existing .npz file "
                         "(see weight_output/) or train one with 'cnn train'")

@@ -107,12 +107,13 @@ def add_weights_option(parser: argparse.ArgumentParser, ensemble: bool = False) 
     ``--ensemble mean|vote``."""
     if not ensemble:
         parser.add_argument("--weights", metavar="PATH", default=None,
-                            help="weights .npz file (default: the most accurate one in "
+                            help="weights .npz or .onnx file (default: the most accurate one in "
                                  "weight_output/)")
         return
     parser.add_argument("--weights", metavar="PATH", nargs="+", default=None,
-                        help="weights .npz files or folders of them; several files make an "
-                             "ensemble (default: the most accurate file in weight_output/)")
+                        help="weights .npz or .onnx files, or folders of .npz files; several "
+                             "files make an ensemble (default: the most accurate file in "
+                             "weight_output/)")
     parser.add_argument("--ensemble", choices=["mean", "vote"], default="mean",
                         help="how an ensemble decides: mean of the softmax probabilities, or "
                              "majority vote with ties broken by the mean (mean)")

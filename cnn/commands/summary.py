@@ -31,7 +31,7 @@ def add_parser(subparsers, common) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--model", metavar="STR", help="model string")
-    source.add_argument("--weights", metavar="PATH", help="weights .npz file")
+    source.add_argument("--weights", metavar="PATH", help="weights .npz or .onnx file")
     p.set_defaults(run=run)
 
 
