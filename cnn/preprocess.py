@@ -22,8 +22,10 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 1. :func:`_to_gray`: grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a
    varying alpha channel is composited over a background that contrasts with the strokes;
 2. :func:`_ink_sign`: polarity from the larger tail of the residual from a robust quadratic
-   background (the background is the majority of the pixels), with :func:`_bright_sheet`
-   catching a sheet that covers less of a photo than the darker desk around it;
+   background (the background is the majority of the pixels), with :func:`_border_polarity`
+   (tight crops), :func:`_shadow_polarity` (a dark hard shadow over most of the page) and
+   :func:`_bright_sheet` (a sheet that covers less of a photo than the darker desk around
+   it) correcting it;
 3. :func:`_shrink`: large images to 1000 px (a max filter first keeps 1-px strokes), light
    denoising; :func:`_mask_cluttered_desk`: a textured desk around a sheet becomes paper;
 4. :func:`_pad_frame`: a replicated margin, so a tight crop keeps a background;
@@ -34,8 +36,9 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 7. :func:`_candidate_digits`: the largest ink with what lies near it, the same without an
    underline, other ink groups; each is normalised (8.), and when a classifier is given
    (``choose``) the one it reads most confidently wins, with a handicap for the less likely
-   ones; a flat-background pass is tried only when no candidate is convincing
-   (recognition-driven segmentation);
+   ones; a flat-background pass (:func:`_paper_level`, :func:`_flat_ink`: a tight crop of a
+   thick digit) is tried only when no candidate is convincing (recognition-driven
+   segmentation);
 8. :func:`_normalise`: the grey-level ink inside the digit's box (anti-aliasing kept),
    stroke cores to ~1.0, strokes far thinner than MNIST's thickened (very thick ones of large
    digits thinned), resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long
