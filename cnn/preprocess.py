@@ -22,8 +22,10 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 1. :func:`_to_gray`: grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a
    varying alpha channel is composited over a background that contrasts with the strokes;
 2. :func:`_ink_sign`: polarity from the larger tail of the residual from a robust quadratic
-   background (the background is the majority of the pixels), with :func:`_bright_sheet`
-   catching a sheet that covers less of a photo than the darker desk around it;
+   background (the background is the majority of the pixels), with :func:`_border_polarity`
+   (tight crops), :func:`_shadow_polarity` (a dark hard shadow over most of the page) and
+   :func:`_bright_sheet` (a sheet that covers less of a photo than the darker desk around
+   it) correcting it;
 3. :func:`_shrink`: large images to 1000 px (a max filter first keeps 1-px strokes), light
    denoising; :func:`_mask_cluttered_desk`: a textured desk around a sheet becomes paper;
 4. :func:`_pad_frame`: a replicated margin, so a tight crop keeps a background;
@@ -34,8 +36,9 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 7. :func:`_candidate_digits`: the largest ink with what lies near it, the same without an
    underline, other ink groups; each is normalised (8.), and when a classifier is given
    (``choose``) the one it reads most confidently wins, with a handicap for the less likely
-   ones; a flat-background pass is tried only when no candidate is convincing
-   (recognition-driven segmentation);
+   ones; a flat-background pass (:func:`_paper_level`, :func:`_flat_ink`: a tight crop of a
+   thick digit) is tried only when no candidate is convincing (recognition-driven
+   segmentation);
 8. :func:`_normalise`: the grey-level ink inside the digit's box (anti-aliasing kept),
    stroke cores to ~1.0, strokes far thinner than MNIST's thickened (very thick ones of large
    digits thinned), resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long
@@ -413,6 +416,33 @@ def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
     return (-1.0 if dark > light else 1.0), abs(dark - light)
 
 
+def _shadow_polarity(gray: np.ndarray, sign: float) -> float:
+    """-1.0 if, against a local background that follows hard edges, the ink is clearly dark;
+    else ``sign`` (the verdict of the quadratic fit) unchanged.
+
+    Exists for: a dark hard shadow over most of the page. A quadratic cannot bend around the
+    shadow's sharp edge, so the lit part of the paper stands out as a large "light ink" tail
+    and :func:`_decide_polarity` says light-on-dark. A median filter (square of 25 % of the
+    short side, at a long side of 160 px) keeps the shadow's edge and removes every structure
+    narrower than half its side, dark or light (Huang, Yang & Tang, "A fast two-dimensional
+    median filtering algorithm", IEEE Trans. ASSP 27(1), 1979), so the residual's tails are
+    the strokes. Only consulted when the quadratic fit says light-on-dark; its own evidence
+    must lean clearly dark (the dark tail at least 1.3 times the light one: a shadow's
+    soft edge and wedge tips leave light and dark residue of their own).
+    """
+    h, w = gray.shape
+    factor = min(1.0, 160 / max(h, w))
+    small = cv2.resize(gray, (max(2, round(w * factor)), max(2, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    if min(small.shape) < 24:
+        return sign
+    size = max(3, int(0.25 * min(small.shape))) | 1
+    grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    local = cv2.medianBlur(grey8, size).astype(np.float32) / 255.0
+    local_sign, evidence = _decide_polarity(small - local)
+    return -1.0 if local_sign < 0 and evidence >= 1.3 else sign
+
+
 def _ink_sign(gray: np.ndarray, polarity: str) -> float:
     """+1.0 if the ink is lighter than the background, -1.0 if darker (polarity).
 
@@ -429,6 +459,8 @@ def _ink_sign(gray: np.ndarray, polarity: str) -> float:
         border_sign, margin = _border_polarity(gray)
         if margin >= 0.1:
             sign = border_sign
+        elif sign > 0:
+            sign = _shadow_polarity(gray, sign)
         return -1.0 if sign > 0 and _bright_sheet(gray) is not None else sign
     sign = 1.0 if polarity == "light-on-dark" else -1.0
     sigma = _robust_sigma(residual)
@@ -560,11 +592,14 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     """
     h, w = work.shape
     inner = work[pad:h - pad, pad:w - pad]
-    if min(h, w) < 48 or background == "flat":
+    flat = background == "flat"
+    if min(h, w) < 48 or flat:
         ring = np.concatenate([inner[:2].ravel(), inner[-2:].ravel(), inner[:, :2].ravel(),
                                inner[:, -2:].ravel()])
         level = np.float32(np.median(ring))  # paper, even where a tight crop's ink touches
         background = np.minimum(level, np.float32(np.median(inner)))
+        if flat:
+            background = np.minimum(background, _paper_level(inner))
     else:
         size = max(3, int(_OPENING * min(h, w)))
         background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
@@ -573,10 +608,43 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     if relative:
         residual = residual / np.maximum(1.0 - background, 0.35)
     inner = residual[pad:h - pad, pad:w - pad]
-    inner = inner - float(np.median(inner))
     out = np.zeros_like(work)
+    if flat:
+        return _flat_ink(inner, out, pad)
+    inner = inner - float(np.median(inner))
     out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _paper_level(inner: np.ndarray) -> np.float32:
+    """The paper's level in an ink-bright image: the median of the darker Otsu class.
+
+    Exists for: a tight crop of a thick digit, where the ink covers most of the picture and
+    even most of its border, so neither the border's nor the picture's median is paper.
+    """
+    top = max(float(inner.max()), 1e-6)
+    scaled = np.clip(inner / top * 255.0, 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark = inner[scaled <= otsu]
+    return np.float32(np.median(dark) if dark.size else np.median(inner))
+
+
+def _flat_ink(inner: np.ndarray, out: np.ndarray, pad: int) -> tuple[np.ndarray, float]:
+    """Ink above a flat paper level and its noise sigma, for :func:`_flatten_illumination`.
+
+    Exists for: a tight crop of a thick digit, where the ink is most of the picture. The
+    residual's median would then be an ink level, and shifting it to 0 (as the local
+    background does) would erase the digit; the paper level is already 0 here. The noise is
+    measured on the paper only (the pixels at most at the paper level, which no ink reaches),
+    as the robust sigma of their difference from a Gaussian blur of sigma 2 px, so that a
+    light gradient across a flat level does not count as noise. ``out`` (padded, zeros)
+    receives the ink.
+    """
+    fine = inner - cv2.GaussianBlur(inner, (0, 0), 2.0)
+    paper = fine[inner <= 0]
+    noise = _robust_sigma(paper) if paper.size >= 50 else _robust_sigma(inner)
+    out[pad:out.shape[0] - pad, pad:out.shape[1] - pad] = np.clip(inner, 0.0, 1.0)
+    return out, noise
 
 
 def _reconstruct(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.ndarray:

@@ -492,3 +492,52 @@ def test_every_shipped_custom_image_gives_a_centred_mnist_like_digit():
         cy, cx = ndimage.center_of_mass(out)
         assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5, path.name
         assert 0.05 < (out > 0.5).mean() < 0.35, path.name
+
+
+def _shadowed_page(cover: float, darkness: float) -> np.ndarray:
+    """A 600 x 600 grey page with a hard-edged shadow of brightness ``darkness`` covering the
+    fraction ``cover`` of the frame from the left, a dark thin ring (a "0") in the lit part,
+    blur and sensor noise."""
+    page = np.full((600, 600), 0.9, np.float32)
+    edge = int(600 * cover)
+    page[:, :edge] *= darkness
+    ink = np.zeros((600, 600), np.uint8)
+    cv2.ellipse(ink, ((edge + 600) // 2, 300), (50, 80), 0, 0, 360, 1, 6)
+    page[ink > 0] *= 0.3
+    page = cv2.GaussianBlur(page, (0, 0), 1.5)
+    return page + np.random.default_rng(1).normal(0, 0.02, page.shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("cover, darkness", [(0.65, 0.25), (0.75, 0.3), (0.7, 0.4)])
+def test_dark_shadow_over_most_of_the_page_keeps_dark_ink(cover, darkness):
+    # The quadratic fit alone takes the lit strip for light ink on a dark page.
+    from cnn.preprocess import _ink_sign
+    assert _ink_sign(_shadowed_page(cover, darkness), "auto") == -1.0
+
+
+def test_light_strokes_on_dark_still_read_as_light():
+    from cnn.preprocess import _ink_sign
+    page = np.full((400, 400), 0.1, np.float32)
+    cv2.ellipse(page, (200, 200), (60, 100), 0, 0, 360, 0.9, 8)
+    assert _ink_sign(page, "auto") == 1.0
+
+
+def test_tight_crop_of_a_thick_digit_mostly_ink_is_found():
+    # A thick "8" whose ink covers most of the crop and touches every side of the frame.
+    ink = np.zeros((200, 160), np.uint8)
+    cv2.ellipse(ink, (80, 52), (62, 44), 0, 0, 360, 1, 34)
+    cv2.ellipse(ink, (80, 146), (66, 48), 0, 0, 360, 1, 36)
+    assert ink.mean() > 0.5
+    light = np.linspace(0.75, 1.0, 160, dtype=np.float32)[None, :]  # uneven light
+    page = np.where(ink > 0, 0.2, 0.8).astype(np.float32) * light
+    page = cv2.GaussianBlur(page, (0, 0), 1.5)
+    page += np.random.default_rng(0).normal(0, 0.02, page.shape).astype(np.float32)
+    page = np.clip(page, 0, 1)
+    # The flat-paper pass must see the ink well above its noise (the previous one shifted the
+    # residual by its median, an ink level here, and called the crop blank).
+    from cnn.preprocess import _flatten_illumination, _pad_frame
+    work, pad = _pad_frame(1.0 - page)
+    ink, noise = _flatten_illumination(work, pad, "flat", relative=True)
+    assert float(ink.max()) > max(0.3, 8.0 * noise)
+    out = to_mnist(page, choose=lambda batch: np.ones(len(batch)))
+    assert out.shape == (28, 28) and out.max() == pytest.approx(1.0)
