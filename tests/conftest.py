@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# Tests press Ctrl-C in the processes they start (training, the menu). A shell that starts pytest
+# in the background leaves SIGINT ignored, and an ignored signal stays ignored across exec, so
+# those processes would never see it: give this process a handler, which exec resets to default.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
