@@ -18,6 +18,7 @@ scribble    a random doodle of smooth pen strokes
 word        two to four letters side by side (a word or initials, not one character)
 blank       paper with nothing on it: plain, textured, ruled or squared, with a stain
 object      a photo-like object: shaded blobs and boxes with edges and texture on a table
+texture     a close photo of a texture: wood grain, woven fabric, gravel, brushed metal
 ==========  =====================================================================================
 
 Files are named ``nd_<kind>_<nnn>.<ext>``: no leading digit, so ``cnn predict`` does not read a
@@ -39,7 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-KINDS = ("letter", "symbol", "shape", "scribble", "word", "blank", "object")
+KINDS = ("letter", "symbol", "shape", "scribble", "word", "blank", "object", "texture")
 LETTERS = "ACEFHKLMNPRTUVWXYacdefhkmnprtuvwxy"
 SYMBOLS = "#@&%?!+=*$<>~{}[]^"
 SHAPES = ("triangle", "square", "star", "arrow", "cross", "heart", "spiral", "smiley",
@@ -236,6 +237,37 @@ def object_photo(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray
     return np.clip(img, 0, 1)
 
 
+def texture_photo(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A close photo of a surface, ``(H, W)`` in [0, 1]: wood grain, woven fabric, gravel or
+    brushed metal, at a random scale and angle."""
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) / max(h, w)
+    a = rng.uniform(0, np.pi)
+    u = np.cos(a) * xx + np.sin(a) * yy
+    v = -np.sin(a) * xx + np.cos(a) * yy
+    kind = rng.integers(4)
+    base = rng.uniform(0.25, 0.75)
+    if kind == 0:  # wood: warped rings
+        warp = cv2.GaussianBlur(rng.normal(0, 1, shape).astype(np.float32), (0, 0), 25)
+        warp *= 4 / max(float(np.abs(warp).max()), 1e-6)
+        img = base + 0.12 * np.sin(2 * np.pi * (u * rng.uniform(8, 30) + warp))
+    elif kind == 1:  # woven fabric: two crossing gratings
+        f = rng.uniform(20, 60)
+        img = base + 0.08 * (np.sin(2 * np.pi * f * u) + np.sin(2 * np.pi * f * v))
+    elif kind == 2:  # gravel: many small shaded blobs
+        img = np.full(shape, base, np.float32)
+        for _ in range(int(rng.integers(60, 200))):
+            c = (int(rng.uniform(0, w)), int(rng.uniform(0, h)))
+            r = max(2, int(rng.uniform(0.01, 0.05) * max(h, w)))
+            cv2.circle(img, c, r, float(rng.uniform(0.1, 0.9)), -1, cv2.LINE_AA)
+    else:  # brushed metal: noise stretched along one direction
+        img = cv2.GaussianBlur(rng.normal(0, 0.15, shape).astype(np.float32), (0, 0),
+                               sigmaX=rng.uniform(8, 30), sigmaY=0.8)
+        img = base + img
+    img = img + cv2.GaussianBlur(rng.normal(0, 0.05, shape).astype(np.float32), (0, 0), 3)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
 def photograph(image: np.ndarray, rng: np.random.Generator, style: dict) -> np.ndarray:
     """Camera effects: blur, sensor noise, a slight colour cast; returns uint8 BGR."""
     img = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.5, 1.5))
@@ -254,6 +286,8 @@ def render(kind: str, rng: np.random.Generator, style: dict) -> tuple[np.ndarray
     size = (int(rng.integers(200, 700)), int(rng.integers(200, 700)))
     if kind == "object":
         return photograph(object_photo(size, rng), rng, style), ".jpg"
+    if kind == "texture":
+        return photograph(texture_photo(size, rng), rng, style), ".jpg"
     page = paper(size, rng, style)
     if kind == "blank":
         return photograph(blank_page(page, rng, style), rng, style), ".jpg"
@@ -266,6 +300,17 @@ def render(kind: str, rng: np.random.Generator, style: dict) -> tuple[np.ndarray
     darkness = _uniform(rng, style["ink"])
     photo = page * (1 - ink) + darkness * ink
     return photograph(photo, rng, style), ".jpg"
+
+
+def save(path: Path, image: np.ndarray, rng: np.random.Generator) -> bool:
+    """Write ``image`` to a new file ``path`` (JPEG quality 60-94 at random); False, with a
+    message, when the file exists (nothing is overwritten)."""
+    if path.exists():
+        print(f"{path} exists; use another --out", file=sys.stderr)
+        return False
+    params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 95))] if path.suffix == ".jpg" else []
+    cv2.imwrite(str(path), image, params)
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,12 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     for kind in kinds:
         for n in range(args.per_kind):
             image, ext = render(kind, rng, style)
-            path = out / f"nd_{kind}_{n:03d}{ext}"
-            if path.exists():
-                print(f"{path} exists; use another --out", file=sys.stderr)
+            if not save(out / f"nd_{kind}_{n:03d}{ext}", image, rng):
                 return 1
-            params = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 95))] if ext == ".jpg" else []
-            cv2.imwrite(str(path), image, params)
             written += 1
     print(f"wrote {written} images ({len(kinds)} kinds x {args.per_kind}) to {out}")
     return 0

@@ -14,7 +14,9 @@ import numpy as np
 from ..errors import UserError
 from ..ensemble import decide
 from ..preprocess import POLARITIES, preprocess_file, read_image
-from .common import add_weights_option, load_predictor, percent
+from ..reject import split_not_digit
+from .common import (add_reject_options, add_weights_option, load_predictor, percent,
+                     rejector_from_args)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -56,6 +58,7 @@ def add_parser(subparsers, common) -> None:
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
+    add_reject_options(p)
     p.set_defaults(run=run)
 
 
@@ -63,7 +66,9 @@ def add_parser(subparsers, common) -> None:
 class Prediction:
     """One image's result: ``digit`` and ``confidence`` (softmax, 0..1), ``probabilities``
     (10 floats), ``label`` from the file name (or ``None``), and ``error`` (a one-line
-    message) when the file could not be read."""
+    message) when the file could not be read. A rejected image ("not a digit",
+    :mod:`cnn.reject`) has ``digit`` ``None``, ``rejected`` True and a one-line ``reason``;
+    ``not_digit`` is P(not a digit) when a gate judged the image."""
 
     file: str
     digit: int | None = None
@@ -72,6 +77,9 @@ class Prediction:
     label: int | None = None
     error: str | None = None
     uncertain: bool = False
+    rejected: bool = False
+    reason: str | None = None
+    not_digit: float | None = None
 
 
 def collect_images(paths: list[str]) -> list[Path]:
@@ -107,8 +115,11 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean"):
+                  ensemble: str = "mean", rejector=None):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
+
+    ``rejector`` (a :class:`cnn.reject.Rejector`; ``None``: no rejection) marks images that
+    are not digits; an image in which preprocessing finds no ink is rejected too.
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
@@ -123,16 +134,30 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
             inputs[pred.file] = preprocess_file(f, polarity)
         except UserError as e:
             pred.error = str(e)
+            if rejector is not None and no_ink(f, e):
+                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {e}"
     if inputs:
-        digits, probabilities = decide(model, np.stack(list(inputs.values())))
-        decided = dict(zip(inputs, zip(digits, probabilities)))
+        x = np.stack(list(inputs.values()))
+        digits, raw = decide(model, x)
+        probabilities = split_not_digit(raw)[0]
+        if raw.shape[1] > 10:  # an 11-class network: its digit is the best of classes 0-9
+            digits = probabilities.argmax(axis=1)
+        rejected, p_not = (rejector.judge(x, raw) if rejector is not None
+                           else (np.zeros(len(x), bool), None))
+        decided = dict(zip(inputs, range(len(x))))
         for pred in predictions:
             if pred.file in inputs:
-                digit, p = decided[pred.file]
-                pred.digit = int(digit)
+                i = decided[pred.file]
+                digit, p = int(digits[i]), probabilities[i]
+                pred.digit = digit
                 pred.confidence = float(p[digit])
                 pred.probabilities = [float(v) for v in p]
                 pred.uncertain = pred.confidence < min_confidence
+                if p_not is not None:
+                    pred.not_digit = float(p_not[i])
+                if rejected[i]:
+                    pred.digit, pred.rejected = None, True
+                    pred.reason = rejector.reason(float(p_not[i]))
     if save_transformed:
         from ..visualize import upscale, write_png
 
@@ -152,9 +177,25 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     return model, predictions, inputs
 
 
+def no_ink(path, error: UserError) -> bool:
+    """Whether preprocessing failed on a readable image (no digit found in it, e.g. a blank
+    page: a rejection) rather than on the file (an error)."""
+    try:
+        read_image(path)
+    except UserError:
+        return False
+    return True
+
+
+def scored_files(predictions: list[Prediction]) -> list[Prediction]:
+    """The labelled files that were read: answered or rejected (a rejection counts wrong)."""
+    return [p for p in predictions if p.label is not None and p.error is None]
+
+
 def accuracy_of(predictions: list[Prediction]) -> float | None:
-    """Fraction of labelled, readable files predicted right (None if none is labelled)."""
-    scored = [p for p in predictions if p.label is not None and p.digit is not None]
+    """Fraction of labelled, readable files predicted right, a rejected digit counting wrong
+    (None if none is labelled)."""
+    scored = scored_files(predictions)
     return sum(p.digit == p.label for p in scored) / len(scored) if scored else None
 
 
@@ -167,6 +208,12 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         if p.error:
             print(f"{name:<{width}}  error: {p.error}")
             continue
+        if p.rejected:
+            line = f"{name:<{width}}  -> not a digit ({p.reason.removeprefix('not a digit: ')})"
+            if p.label is not None:
+                line += f"  label {p.label} WRONG"
+            print(line)
+            continue
         top3 = np.argsort(p.probabilities)[::-1][:3]
         top = ", ".join(f"{d} {percent(p.probabilities[d])}" for d in top3)
         line = f"{name:<{width}}  -> {p.digit}  {percent(p.confidence):>7}  top 3: {top}"
@@ -175,8 +222,11 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         if p.label is not None:
             line += f"  label {p.label} {'ok' if p.digit == p.label else 'WRONG'}"
         print(line)
-    scored = [p for p in predictions if p.label is not None and p.digit is not None]
+    scored = scored_files(predictions)
     failed = sum(p.error is not None for p in predictions)
+    rejected = sum(p.rejected for p in predictions)
+    if rejected:
+        print(f"not a digit: {rejected} of {len(predictions)} file(s)")
     if scored:
         right = sum(p.digit == p.label for p in scored)
         print(f"accuracy: {right}/{len(scored)} = {percent(right / len(scored))} "
@@ -250,11 +300,12 @@ def run(args) -> int:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     model, predictions, _ = predict_files(
         files, args.weights, args.min_confidence, args.polarity, args.save_transformed,
-        args.plot, args.ensemble)
+        args.plot, args.ensemble, rejector_from_args(args))
     if args.json:
         print(json.dumps({
             "model": model.model_string,
             "predictions": [vars(p) for p in predictions],
+            "rejected": sum(p.rejected for p in predictions),
             "accuracy": accuracy_of(predictions),
         }))
         for p in predictions:

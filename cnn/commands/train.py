@@ -16,14 +16,16 @@ from ..model import Sequential, default_weights_path, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
-from .common import (add_data_option, load_training_data, percent, positive_float,
-                     positive_int)
+from .common import add_folder_training_options, percent, positive_float, positive_int
 from .summary import print_summary
 
 EXAMPLE = """example:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
+  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC11" --data my_digits/ --epochs 5
+  cnn train --init weight_output/MODEL.npz --data mnist --data my_digits/ --repeat 20 \\
+            --freeze 2 --lr 1e-4 --epochs 2 --out my_model.npz
 """
 
 
@@ -33,8 +35,9 @@ def add_parser(subparsers, common) -> None:
         description="Train a network on the MNIST training set (a validation split held out), "
         "report top-1 accuracy on the 10,000 test images and save the weights.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, metavar="STR",
-                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10"')
+    p.add_argument("--model", default=None, metavar="STR",
+                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" (end with FC11 '
+                        'when a --data folder has a noise class); optional with --init')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
@@ -55,7 +58,7 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing weights file instead of choosing a new name")
     p.add_argument("--no-plot", action="store_true", help="do not write the loss-curve PNG")
-    add_data_option(p)
+    add_folder_training_options(p)
     p.set_defaults(run=run)
 
 
@@ -65,43 +68,41 @@ def default_validation(train_images: int) -> int:
     return min(5000, train_images // 10)
 
 
-def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
                    optimizer="adam", seed=0, validation=None, limit=None, augment=False,
                    out=None, overwrite=False, plot=True, data=None, quiet=False,
-                   show_summary=False) -> dict:
+                   show_summary=False, init=None, freeze=0, repeat=1) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
-    Shared by ``cnn train`` and the menu. Returns a dict with ``weights`` (the path written,
-    or ``None`` if no epoch finished), ``history``, and the test ``report``.
+    Shared by ``cnn train`` and the menu. ``data`` is one ``--data`` value or a list of them
+    (MNIST, a Kaggle CSV, folders of images: :func:`cnn.folders.load_training_sources`);
+    ``init`` a weights file to fine-tune, ``freeze`` the tokens kept fixed, ``repeat`` how often
+    folder images appear per epoch (:mod:`cnn.finetune`). Returns a dict with ``weights`` (the
+    path written, or ``None`` if no epoch finished), ``history``, and the test ``report``.
 
     Raises:
-        UserError: bad model string, a validation split as large as the training set, or no
-            MNIST file.
+        UserError: bad model string, a validation split as large as the training set, no
+            MNIST file, an unusable folder, or a model whose classes do not fit the data.
     """
+    from ..finetune import trainable_layers
+    from ..folders import load_training_sources
+
     rng = np.random.default_rng(seed)
-    model = Sequential(model_string, rng)
+    if isinstance(data, (str, Path)):
+        data = [str(data)]
+    td = load_training_sources(data, limit=limit, validation=validation, repeat=repeat,
+                               seed=seed, report=print)
+    model = build_model(model_string, init, td.num_classes, rng)
     if show_summary:
         print_summary(model)
-    x_train, y_train, x_test, y_test = load_training_data(data)
-    if limit:
-        x_train, y_train = x_train[:limit], y_train[:limit]
-    if validation is None:
-        validation = default_validation(len(x_train))
-    if not 0 <= validation < len(x_train):
-        raise UserError(f"--validation {validation} must be between 0 and the "
-                        f"{len(x_train)} training images - 1")
-    if x_test is None and validation == 0:
-        raise UserError("--validation 0 leaves no held-out rows of the CSV to score (a Kaggle "
-                        "train.csv has no test split); keep a validation split")
-    split = len(x_train) - validation
-    x_val, y_val = x_train[split:], y_train[split:]
-    x_train, y_train = x_train[:split], y_train[:split]
+    x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val
+    x_test, y_test = td.x_test, td.y_test
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
               f"batch {batch_size}, {optimizer} lr {lr:g}, seed {seed}"
               f"{', augmented' if augment else ''}")
-    opt = make_optimizer(optimizer, model.parametrized, lr)
+    opt = make_optimizer(optimizer, trainable_layers(model, freeze), lr)
     start = time.perf_counter()
     history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
                   batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
@@ -126,8 +127,12 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
         "seconds_per_epoch": history.seconds_per_epoch, "total_seconds": total,
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "interrupted": history.interrupted, "scored_on": scored_on,
-        "data": "kaggle csv" if scored_on == "validation" else "mnist",
+        "data": ", ".join(td.sources), "classes": td.num_classes,
+        "init": str(init) if init else None, "freeze": freeze,
     }
+    if td.folder_val is not None:
+        folder_report = evaluate(model, *td.folder_val)
+        model.metadata["folder_validation_accuracy"] = folder_report["accuracy"]
     target = Path(out) if out else default_weights_path(model.model_string)
     written = save_model(model, target, overwrite=overwrite)
     curve = None
@@ -136,6 +141,9 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
                                 title=f"{model.model_string}, batch {batch_size}, seed {seed}")
     print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
           f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
+    if td.folder_val is not None:
+        print(f"held-out folder images: top-1 {percent(folder_report['accuracy'])} "
+              f"({folder_report['errors']} errors of {folder_report['n']:,})")
     print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, {scored_on} "
           f"{report['loss']:.4f}")
     print(f"{history.seconds_per_epoch:.1f} s/epoch, total {total:.1f} s for {done} epoch(s)")
@@ -147,12 +155,37 @@ def train_and_save(model_string: str, *, epochs=1, batch_size=64, lr=1e-3, lr_de
     return {"weights": written, "history": history, "report": report}
 
 
+def build_model(model_string: str | None, init, num_classes: int, rng):
+    """The network to train: a fresh one from ``model_string`` (its last FC must give
+    ``num_classes``), or the one in the weights file ``init`` (widened to ``num_classes`` when
+    the data adds a noise class; ``model_string``, if given, must be the file's).
+
+    Raises:
+        UserError: neither given, a mismatch, or a file that does not load.
+    """
+    from ..finetune import with_classes
+    from ..model import load_model
+
+    if init is None:
+        if not model_string:
+            raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                            "to fine-tune)")
+        return Sequential(model_string, rng, num_classes=num_classes)
+    model = load_model(init, num_classes=None)
+    if model_string and Sequential(model_string, num_classes=None).model_string != \
+            model.model_string:
+        raise UserError(f"--model {model_string} differs from the --init file's model "
+                        f"{model.model_string}; drop --model when fine-tuning")
+    return with_classes(model, num_classes, rng)
+
+
 def run(args) -> int:
     result = train_and_save(
         args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, optimizer=args.optimizer, seed=args.seed,
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
-        overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet)
+        overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
+        init=args.init, freeze=args.freeze, repeat=args.repeat)
     if result["history"].interrupted:
         return 130
     return 0
