@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ensemble import Ensemble, combine, decide
+from ..ensemble import Ensemble, combine, num_classes_of
 from ..reject import rejection_report, split_not_digit
 from ..metrics import classification_report
 from ..plots import plot_confusion_matrix, plot_misclassified
@@ -23,7 +23,7 @@ EXAMPLE = """examples:
   cnn evaluate --plots /tmp/eval_plots
   cnn evaluate --weights weight_output/ --ensemble mean
   cnn evaluate --data train.csv
-  cnn evaluate --data my_digits/ --reject-threshold 0.7
+  cnn evaluate --data custom_test_images/ --reject-threshold 0.7
 """
 
 
@@ -85,6 +85,7 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
     name, model = load_predictor(weights, method)
     all_images, all_labels, source = load_labelled_test_set(data)
     is_digit = all_labels < 10
+    classes = num_classes_of(model)
     images, labels = all_images[is_digit], all_labels[is_digit]
     if isinstance(model, Ensemble):
         start = time.perf_counter()
@@ -99,7 +100,7 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
         report = score_probabilities(mean, labels, predictions)
         report.update(seconds=seconds, ensemble=method, members=members)
         name = model.names
-    elif model.specs[-1].units == 10:
+    elif classes == 10:
         report = evaluate(model, images, labels)
         predictions = report.pop("predictions")
     else:  # an 11-class network: its digit is the best of classes 0-9
@@ -109,10 +110,13 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
         report["seconds"] = time.perf_counter() - start
         predictions = probabilities.argmax(axis=1)
     report.update(model=model.model_string, weights=name, data=source, plots=[])
-    if rejector is not None:
-        raw = decide(model, all_images)
-        rejected, _ = rejector.judge(all_images, raw[1])
-        digits = split_not_digit(raw[1])[0].argmax(axis=1)
+    if rejector is not None and (rejector.gate is not None or classes == 11):
+        # The gate needs no classifier output, an 11-class classifier its own probabilities.
+        own = (model.predict_proba(all_images) if classes == 11
+               else np.zeros((len(all_images), 10), np.float32))
+        rejected, _ = rejector.judge(all_images, own)
+        digits = np.zeros(len(all_labels), np.int64)  # a non-digit's answer is wrong anyway
+        digits[is_digit] = predictions
         report.update(rejection_report(rejected, all_labels, digits),
                       reject_threshold=rejector.threshold, reject_gate=rejector.name)
     if plots:

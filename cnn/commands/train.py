@@ -23,9 +23,8 @@ EXAMPLE = """example:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
-  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC11" --data my_digits/ --epochs 5
-  cnn train --init weight_output/MODEL.npz --data mnist --data my_digits/ --repeat 20 \\
-            --freeze 2 --lr 1e-4 --epochs 2 --out my_model.npz
+  cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
+  cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
 """
 
 
