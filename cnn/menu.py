@@ -28,14 +28,15 @@ from typing import Callable
 import numpy as np
 
 from . import __version__
-from .commands.common import (PROJECT_ROOT, WEIGHTS_DIR, WeightsInfo, default_weights,
-                              list_weights, percent, read_weights_info)
+from .commands.common import (WEIGHTS_DIR, WeightsInfo, default_weights,
+                              list_weights, percent, read_weights_info, shipped_folder)
 from .commands.predict import DEFAULT_FOLDER, IMAGE_EXTENSIONS, collect_images
 from .commands.summary import summary_rows
 from .data import find_mnist
 from .errors import UserError
 from .model import Sequential
 from .parse import format_model, parse_model
+from .weights_io import NpzReader
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 DEFAULT_PLOT_FOLDER = "prediction_plots"
@@ -163,9 +164,9 @@ def training_images(data: str | None) -> int | None:
     local file is found yet: training will download full MNIST)."""
     try:
         path = find_mnist(data, download=False)
-        with np.load(path, allow_pickle=False) as f:
-            return int(f["y_train"].shape[0])
-    except (UserError, OSError, KeyError, ValueError):
+        with NpzReader(path, "MNIST file") as f:
+            return int(f.members["y_train"].shape[0])
+    except (UserError, KeyError, IndexError):
         return None
 
 
@@ -173,8 +174,9 @@ def default_folder() -> str:
     """``custom_test_images/`` here, else the project's own, else the name (to be typed)."""
     if (Path.cwd() / DEFAULT_FOLDER).is_dir():
         return DEFAULT_FOLDER + "/"
-    if (PROJECT_ROOT / DEFAULT_FOLDER).is_dir():
-        return str(PROJECT_ROOT / DEFAULT_FOLDER) + "/"
+    shipped = shipped_folder(DEFAULT_FOLDER)
+    if shipped is not None:
+        return str(shipped) + "/"
     return DEFAULT_FOLDER + "/"
 
 

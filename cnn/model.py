@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import layers as L
 from .errors import UserError
+from .files import atomic_write, free_path  # noqa: F401  (re-exported)
+from .weights_io import read_weights_file
 from .losses import softmax
 from .parse import MNIST_INPUT_SHAPE, FC, Conv, Pool, format_model, layer_shapes, parse_model
 
@@ -254,66 +254,6 @@ def default_weights_path(model_string: str, folder: str | os.PathLike = "weight_
     return Path(folder) / f"weight_details{model_string}.npz"
 
 
-def free_path(path: str | os.PathLike) -> Path:
-    """``path`` if no file is there, else the first free ``<stem>_1<suffix>``, ``_2``, ..."""
-    path = Path(path)
-    if not path.exists():
-        return path
-    n = 1
-    while (candidate := path.with_name(f"{path.stem}_{n}{path.suffix}")).exists():
-        n += 1
-    return candidate
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then move it into place,
-    so a crash never leaves a half-written file under ``path``.
-
-    The file gets the usual permissions (``0o666`` minus the umask, not ``mkstemp``'s 0600).
-    With ``overwrite=False`` the move is a hard link, which fails rather than replace a file
-    that appeared meanwhile; the next free name (``free_path``) is taken instead.
-
-    Returns:
-        the path written (``path`` itself unless ``overwrite=False`` and it was taken).
-    Raises:
-        OSError: when the folder cannot be created or written.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o666 & ~_umask())
-        if overwrite:
-            os.replace(tmp, path)
-            return path
-        while True:
-            path = free_path(path)
-            try:
-                os.link(tmp, path)
-                break
-            except FileExistsError:
-                continue
-            except OSError:  # file systems without hard links: best effort
-                if path.exists():
-                    continue
-                os.replace(tmp, path)
-                return path
-        os.unlink(tmp)
-        return path
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_model(model: Sequential, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write the model's weights file atomically, never replacing a file unless asked.
 
@@ -348,32 +288,21 @@ def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequent
         UserError: missing or unreadable file, no model string, or arrays that do not fit.
     """
     path = Path(path)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise UserError(f"weights file '{path}' not found; pass an existing .npz file "
                         "(see weight_output/) or train one with 'cnn train'")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"cannot read weights file '{path}': {e}") from None
-    if "model" in arrays:
-        model_string = str(arrays["model"])
-        version = int(arrays.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise UserError(f"weights file '{path}' has format version {version}; this cnn "
-                            f"reads up to {FORMAT_VERSION}: upgrade cnn")
-        metadata = json.loads(str(arrays["metadata"])) if "metadata" in arrays else {}
-    else:
+    built: dict[str, Sequential] = {}
+
+    def shapes_for(model_string: str) -> dict[str, tuple[int, ...]]:
+        built["model"] = Sequential(model_string, num_classes=num_classes)
+        return built["model"].expected_shapes()
+
+    def model_from_name() -> str | None:
         match = REFERENCE_NAME.search(path.name)
-        if not match:
-            raise UserError(f"weights file '{path}' has no model string: name it "
-                            "weight_details<model string>.npz, e.g. "
-                            "weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz")
-        model_string, metadata = match.group(1), {"source": "reference project"}
-    try:
-        model = Sequential(model_string, num_classes=num_classes)
-    except UserError as e:
-        raise UserError(f"weights file '{path}': {e}") from None
+        return match.group(1) if match else None
+
+    contents = read_weights_file(path, shapes_for, model_from_name, FORMAT_VERSION)
+    model, arrays, metadata = built["model"], contents.arrays, contents.metadata
     model.set_weights(arrays, source=f"weights file '{path}'")
     model.metadata = metadata
     return model

@@ -7,7 +7,12 @@ Grammar (tokens joined by ``-``, numbered 1, 2, ... in string order, pooling inc
 - ``FC<n>``: fully connected; ReLU on all but the last, whose ``n`` outputs are the logits.
 
 The last token must be ``FC<number of classes>``. Convolution and pooling tokens may not follow
-an ``FC`` token. Parsing then :func:`format_model` gives the canonical string (upper case, no
+an ``FC`` token. Numbers are ASCII digits only (``C(８,５)`` is refused), at most
+:data:`MAX_DIGITS` long. A pooling window may not be larger than the map it pools: PyTorch's
+``MaxPool2d`` refuses that too, and ``P<map size>`` already is a global max, so a larger window
+would only cost time (the layer loops over the ``k * k`` window offsets). A network may hold
+at most :data:`MAX_PARAMETERS` parameters and :data:`MAX_ACTIVATIONS` values per image in
+any one layer's output; both are checked before anything is allocated. Parsing then :func:`format_model` gives the canonical string (upper case, no
 spaces). These are the model strings of the reference NumPy CNN-MNIST project, with its sizes.
 """
 
@@ -19,6 +24,10 @@ from dataclasses import dataclass
 from .errors import UserError
 
 MNIST_INPUT_SHAPE = (28, 28, 1)  # (H, W, C)
+MAX_DIGITS = 9  # longest number in a token
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32 weights, 600 MB with Adam's moments
+MAX_ACTIVATIONS = 4_000_000  # values in one layer's output, per image (16 MB of float32)
+SHOWN_CHARS = 80  # longest model string (or token) repeated in an error message
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,22 @@ class FC:
 
 Spec = Conv | Pool | FC
 
+_NUMBER = r"([0-9]+)"  # ASCII digits only: \\d would also take Unicode digits such as '８'
 _PATTERNS = [
-    (re.compile(r"C\((\d+),(\d+)\)"), lambda m: Conv(int(m[1]), int(m[2])),
+    (re.compile(rf"C\({_NUMBER},{_NUMBER}\)"), lambda m: Conv(int(m[1]), int(m[2])),
      "C(filters,kernel), e.g. C(8,5)"),
-    (re.compile(r"P(\d+)"), lambda m: Pool(int(m[1])), "P<size>, e.g. P2"),
-    (re.compile(r"FC(\d+)"), lambda m: FC(int(m[1])), "FC<units>, e.g. FC128"),
+    (re.compile(rf"P{_NUMBER}"), lambda m: Pool(int(m[1])), "P<size>, e.g. P2"),
+    (re.compile(rf"FC{_NUMBER}"), lambda m: FC(int(m[1])), "FC<units>, e.g. FC128"),
 ]
+_LONG_NUMBER = re.compile(rf"[0-9]{{{MAX_DIGITS + 1},}}")
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``repr(text)``, cut to about ``limit`` characters with the full length given, so a
+    100,000-character string is not echoed whole in an error line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[: limit - 20]!r}... ({len(text):,} characters)"
 
 
 def _expected_for(token: str) -> str:
@@ -90,19 +109,25 @@ def parse_model(text: str, num_classes: int | None = 10,
     cleaned = re.sub(r"\s+", "", raw).upper()
 
     def fail(reason: str):
-        raise UserError(f"invalid model string {raw!r}: {reason}")
+        raise UserError(f"invalid model string {shown(raw)}: {reason}")
 
     if not cleaned:
         fail("it is empty; expected tokens joined by '-', e.g. C(8,5)-P2-C(16,3)-P2-FC128-FC10")
     specs: list[Spec] = []
     for i, token in enumerate(cleaned.split("-"), start=1):
+        odd = next((ch for ch in token if ch.isdigit() and not "0" <= ch <= "9"), None)
+        if odd is not None:
+            fail(f"token {i} {shown(token, 40)} has the non-ASCII digit {odd!r} "
+                 f"(U+{ord(odd):04X}); type the digits 0-9")
+        if _LONG_NUMBER.search(token):
+            fail(f"token {i} {shown(token, 40)} has a number longer than {MAX_DIGITS} digits")
         for pattern, build, expected in _PATTERNS:
             match = pattern.fullmatch(token)
             if match:
                 spec = build(match)
                 break
         else:
-            fail(f"token {i} {token!r} should be {_expected_for(token)}")
+            fail(f"token {i} {shown(token, 40)} should be {_expected_for(token)}")
         if any(v < 1 for v in vars(spec).values()):
             fail(f"token {i} {token!r} has a zero size; every number must be >= 1")
         if specs and isinstance(specs[-1], FC) and not isinstance(spec, FC):
@@ -117,10 +142,47 @@ def parse_model(text: str, num_classes: int | None = 10,
              f"one output per class")
     if input_shape is not None:
         try:
-            layer_shapes(specs, input_shape)
+            shapes = layer_shapes(specs, input_shape)
         except UserError as e:
             fail(str(e))
+        check_size(specs, input_shape, shapes, fail)
     return specs
+
+
+def count_parameters(specs: list[Spec], input_shape: tuple[int, int, int],
+                     shapes: list[tuple[int, ...]] | None = None) -> list[int]:
+    """Trainable parameters of every token (weights and biases), from the shapes alone:
+    ``k * k * C_in * F + F`` for ``C(F,k)``, ``inputs * n + n`` for ``FC<n>``, 0 for pooling."""
+    shapes = layer_shapes(specs, input_shape) if shapes is None else shapes
+    counts, previous = [], tuple(input_shape)
+    for spec, shape in zip(specs, shapes):
+        if isinstance(spec, Conv):
+            counts.append(spec.kernel * spec.kernel * previous[2] * spec.filters + spec.filters)
+        elif isinstance(spec, FC):
+            inputs = 1
+            for n in previous:
+                inputs *= n
+            counts.append(inputs * spec.units + spec.units)
+        else:
+            counts.append(0)
+        previous = shape
+    return counts
+
+
+def check_size(specs, input_shape, shapes, fail) -> None:
+    """Refuse networks too large to allocate: more than :data:`MAX_PARAMETERS` parameters, or
+    a layer whose output holds more than :data:`MAX_ACTIVATIONS` values per image."""
+    total = sum(count_parameters(specs, input_shape, shapes))
+    if total > MAX_PARAMETERS:
+        fail(f"it has {total:,} parameters, more than the {MAX_PARAMETERS:,} allowed; "
+             "use fewer filters or units")
+    for i, (spec, shape) in enumerate(zip(specs, shapes), start=1):
+        values = 1
+        for n in shape:
+            values *= n
+        if values > MAX_ACTIVATIONS:
+            fail(f"token {i} {str(spec)!r} outputs {values:,} values per image, more than the "
+                 f"{MAX_ACTIVATIONS:,} allowed; use fewer filters or units")
 
 
 def format_model(specs: list[Spec]) -> str:
@@ -154,7 +216,8 @@ def layer_shapes(specs: list[Spec], input_shape: tuple[int, int, int]) -> list[t
         elif isinstance(spec, Pool):
             if spec.size > min(h, w):
                 raise UserError(f"token {i} {str(spec)!r}: pooling window {spec.size} is larger "
-                                f"than its {h} x {w} input; use a smaller window or fewer layers")
+                                f"than its {h} x {w} input (P{min(h, w)} already pools the "
+                                "whole map); use a smaller window or fewer layers")
             h, w = -(-h // spec.size), -(-w // spec.size)
             shapes.append((h, w, c))
         else:

@@ -453,6 +453,9 @@ def visualize_channels(model: Sequential, layer: int, channels="all", *,
         raise UserError(f"learning rate must be > 0, got {lr}")
     if jitter < 0 or int(jitter) != jitter:
         raise UserError(f"jitter must be a whole number of pixels >= 0, got {jitter}")
+    if not all(np.isfinite(v) for v in (lr, scale, rotate, l2, tv)):
+        raise UserError(f"lr, scale, rotate, l2 and tv must be finite numbers, got {lr}, "
+                        f"{scale}, {rotate}, {l2}, {tv}")
     if not 0 <= scale < 1:
         raise UserError(f"scale must be in [0, 1), got {scale}")
     if rotate < 0 or l2 < 0 or tv < 0:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
+import math
 import sys
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import UserError
 
@@ -27,41 +24,65 @@ class WeightsInfo:
     accuracy: float | None
 
 
+SHIPPED_PACKAGES = {  # top-level folder of the checkout -> package it is installed as
+    "weight_output": "cnn._shipped_weights",
+    "custom_test_images": "cnn._samples",
+    "feature_visualize": "cnn._visualize_input",
+}
+
+
+def shipped_folder(name: str) -> Path | None:
+    """Where a folder shipped with cnn lies: the checkout's own ``<name>/`` (a checkout or an
+    editable install), else the package data of a regular install (``pip install .`` or the
+    wheel map ``weight_output/`` to ``cnn/_shipped_weights/``, ``custom_test_images/`` to
+    ``cnn/_samples/`` and ``feature_visualize/input.jpg`` to ``cnn/_visualize_input/``, see
+    pyproject.toml); ``None`` if neither exists."""
+    if (PROJECT_ROOT / name).is_dir():
+        return PROJECT_ROOT / name
+    installed = Path(__file__).resolve().parents[1] / SHIPPED_PACKAGES[name].split(".")[1]
+    return installed if installed.is_dir() else None
+
+
 def weights_folders() -> list[Path]:
-    """``./weight_output`` then the project's own ``weight_output`` (for an editable install
-    run from elsewhere), without duplicates."""
-    folders = [Path.cwd() / WEIGHTS_DIR, PROJECT_ROOT / WEIGHTS_DIR]
+    """``./weight_output`` then the shipped ``weight_output`` (:func:`shipped_folder`: the
+    checkout's, or the installed package's), without duplicates."""
+    folders = [Path.cwd() / WEIGHTS_DIR, shipped_folder(WEIGHTS_DIR)]
     unique = []
     for f in folders:
-        if f.is_dir() and f.resolve() not in [u.resolve() for u in unique]:
+        if f is not None and f.is_dir() and f.resolve() not in [u.resolve() for u in unique]:
             unique.append(f)
     return unique
 
 
-def read_weights_info(path: Path) -> WeightsInfo | None:
-    """Model string and recorded accuracy of a weights file, without building the model;
-    ``None`` if the file cannot be read."""
-    from ..model import REFERENCE_NAME
+_warned: set[str] = set()
+
+
+def read_weights_info(path: Path, warn: bool = False) -> WeightsInfo | None:
+    """Model string and recorded accuracy of a weights file, after checking that it loads
+    (:func:`cnn.model.load_model`: readable, fits its model, finite weights); ``None`` if it
+    does not, with a one-line warning on stderr when ``warn`` (once per file and process)."""
+    from ..model import load_model
+    from ..weights_io import clean_accuracy
 
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "model" in data.files:
-                meta = json.loads(str(data["metadata"])) if "metadata" in data.files else {}
-                return WeightsInfo(path, str(data["model"]), meta.get("accuracy"))
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+        model = load_model(path)
+    except UserError as e:
+        if warn and str(path) not in _warned:
+            _warned.add(str(path))
+            print(f"cnn: warning: skipping {path.name}: {e}", file=sys.stderr)
         return None
-    match = REFERENCE_NAME.search(path.name)
-    return WeightsInfo(path, match.group(1), None) if match else None
+    return WeightsInfo(Path(path), model.model_string,
+                       clean_accuracy(model.metadata.get("accuracy")))
 
 
 def list_weights(folder: Path | None = None) -> list[WeightsInfo]:
-    """Readable weights files in ``folder`` (default: :func:`weights_folders`), sorted by
-    file name."""
+    """Usable weights files in ``folder`` (default: :func:`weights_folders`), sorted by file
+    name; a file that cannot be used is skipped with a one-line warning on stderr."""
     folders = [folder] if folder else weights_folders()
     found = []
     for f in folders:
         for path in sorted(Path(f).glob("*.npz")):
-            info = read_weights_info(path)
+            info = read_weights_info(path, warn=True)
             if info is not None:
                 found.append(info)
     return found
@@ -257,14 +278,45 @@ def positive_int(text: str) -> int:
     return value
 
 
+def finite_float(text: str) -> float:
+    """argparse type: any finite number (``nan`` and ``inf`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (a penalty weight)."""
+    value = finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
+    """argparse type: a finite number > 0 (``inf`` and ``nan`` refused)."""
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, a whole number from 0 to 2**63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**63 - 1, got "
+                                         f"{text!r}")
     return value
 
 

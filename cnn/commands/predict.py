@@ -15,8 +15,8 @@ from ..errors import UserError
 from ..ensemble import decide
 from ..preprocess import POLARITIES, preprocess_file, read_image
 from ..reject import split_not_digit
-from .common import (add_reject_options, add_weights_option, load_predictor, percent,
-                     rejector_from_args)
+from .common import (add_reject_options, add_weights_option, finite_float, load_predictor,
+                     percent, rejector_from_args)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -54,7 +54,7 @@ def add_parser(subparsers, common) -> None:
                    help="write each 28x28 network input as PNG into DIR")
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="write per image a PNG: original, network input, probabilities")
-    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+    p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")

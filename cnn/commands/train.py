@@ -16,7 +16,8 @@ from ..model import Sequential, default_weights_path, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
-from .common import add_folder_training_options, percent, positive_float, positive_int
+from .common import (add_folder_training_options, percent, positive_float, positive_int,
+                     seed_int)
 from .summary import print_summary
 
 EXAMPLE = """example:
@@ -44,7 +45,7 @@ def add_parser(subparsers, common) -> None:
                    help="multiply the learning rate by this after each epoch (1.0: constant)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="adam, or sgd with momentum 0.9 (adam)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
     p.add_argument("--validation", type=int, default=None, metavar="N",
                    help="training images held out for validation, the last N "
                    "(5000, or a tenth of --limit when that is smaller)")

@@ -25,8 +25,9 @@ from .. import visualize as vis
 from ..errors import UserError
 from ..model import load_model
 from ..parse import FC, Conv
-from .common import (PROJECT_ROOT, add_weights_option, positive_float, positive_int,
-                     single_weights)
+from ..files import is_regular_file
+from .common import (add_weights_option, non_negative_float, positive_float, positive_int,
+                     seed_int, shipped_folder, single_weights)
 
 DEFAULT_INPUT = Path("feature_visualize") / "input.jpg"
 DEFAULT_OUTPUT = Path("feature_visualize") / "output"
@@ -78,15 +79,15 @@ def add_parser(subparsers, common) -> None:
                         "(channel)")
     g.add_argument("--jitter", type=int, default=vis.DEFAULT_JITTER, metavar="PX",
                    help=f"random shift of up to PX pixels each step ({vis.DEFAULT_JITTER})")
-    g.add_argument("--scale", type=float, default=0.0, metavar="S",
+    g.add_argument("--scale", type=non_negative_float, default=0.0, metavar="S",
                    help="random scaling in [1-S, 1+S] each step, e.g. 0.1 (0: off)")
-    g.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+    g.add_argument("--rotate", type=non_negative_float, default=0.0, metavar="DEG",
                    help="random rotation in [-DEG, DEG] degrees each step, e.g. 10 (0: off)")
-    g.add_argument("--l2", type=float, default=vis.DEFAULT_L2, metavar="W",
+    g.add_argument("--l2", type=non_negative_float, default=vis.DEFAULT_L2, metavar="W",
                    help=f"weight of the L2 penalty, pulls pixels to black ({vis.DEFAULT_L2})")
-    g.add_argument("--tv", type=float, default=vis.DEFAULT_TV, metavar="W",
+    g.add_argument("--tv", type=non_negative_float, default=vis.DEFAULT_TV, metavar="W",
                    help=f"weight of the total-variation penalty, smooths ({vis.DEFAULT_TV})")
-    g.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    g.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
     p.set_defaults(run=run)
 
 
@@ -96,8 +97,10 @@ def default_input() -> Path:
     Raises:
         UserError: when neither exists.
     """
-    for candidate in (DEFAULT_INPUT, PROJECT_ROOT / DEFAULT_INPUT):
-        if candidate.is_file():  # the first relative to the current folder
+    shipped = shipped_folder("feature_visualize")
+    candidates = [DEFAULT_INPUT] + ([shipped / DEFAULT_INPUT.name] if shipped else [])
+    for candidate in candidates:
+        if is_regular_file(candidate):  # the first relative to the current folder
             return candidate
     raise UserError(f"no input image: {DEFAULT_INPUT} not found; pass --image PATH")
 
