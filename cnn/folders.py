@@ -35,6 +35,7 @@ IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
                     ".ppm", ".pbm", ".jp2"}
 _LABEL_IN_NAME = re.compile(r"^(\d|10|noise)(?=[_\-\s.])", re.IGNORECASE)
 _CACHE: dict[tuple, np.ndarray] = {}
+LISTED = 20  # skipped files named one per line; the rest are counted
 
 
 def class_name(label: int) -> str:
@@ -140,7 +141,9 @@ class FolderSet:
             lines.append(f"{self.root}: no usable image of digit(s) {', '.join(missing)}")
         if self.skipped:
             lines.append(f"{self.root}: skipped {len(self.skipped)} file(s):")
-            lines.extend(f"  {path}: {reason}" for path, reason in self.skipped)
+            lines.extend(f"  {path}: {reason}" for path, reason in self.skipped[:LISTED])
+            if len(self.skipped) > LISTED:
+                lines.append(f"  ... and {len(self.skipped) - LISTED} more")
         return lines
 
 

@@ -197,3 +197,12 @@ def test_the_folder_cache_is_keyed_by_modification(tmp_path):
     shutil.copy(IMAGES / "8_1.jpg", target)
     load_folder(root)
     assert len(folders._CACHE) == n + 1
+
+
+def test_a_long_list_of_skipped_files_is_cut_with_a_count(tmp_path, monkeypatch):
+    root = class_folders(tmp_path / "set", per_class=1)
+    for k in range(3):
+        (root / "2" / f"bad{k}.png").write_text("nope")
+    monkeypatch.setattr(folders, "LISTED", 1)
+    lines = load_folder(root).describe()
+    assert "skipped 3 file(s)" in lines[1] and lines[-1] == "  ... and 2 more"
