@@ -110,6 +110,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"classifier {classifier.model_string}; gate {gate.model_string} ({args.gate})")
     sets = {folder: load_set(folder) for folder in args.folders}
+    p_test, p_custom = p_not(x_test), p_not(custom)
+    p_sets = {f: ({k: p_not(v) for k, v in kinds.items()}, blank) for f, (kinds, blank) in sets.items()}
+    print("\nthreshold sweep (gate): MNIST test rejected, custom_test_images rejected, "
+          "non-digits rejected per folder")
+    for t in sorted({0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, round(threshold, 4)}):
+        parts = []
+        for f, (kinds, blank) in p_sets.items():
+            n = sum(len(v) for v in kinds.values()) + sum(blank.values())
+            r = sum(int((v >= t).sum()) for v in kinds.values()) + sum(blank.values())
+            parts.append(f"{Path(f).name} {r / n:.2%}")
+        print(f"  {t:<7g} MNIST {(p_test >= t).mean():.2%}  custom {int((p_custom >= t).sum())}"
+              f"/{len(custom)}  " + "  ".join(parts))
     for name, rule in rules.items():
         print(f"\n{name}:")
         print(f"  MNIST test digits rejected: {rule(x_test).mean():.2%} of {len(x_test):,}")
