@@ -135,7 +135,8 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
         except UserError as e:
             pred.error = str(e)
             if rejector is not None and no_ink(f, e):
-                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {e}"
+                reason = str(e).replace(f"'{f}': ", "")
+                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
     if inputs:
         x = np.stack(list(inputs.values()))
         digits, raw = decide(model, x)
@@ -263,7 +264,9 @@ def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
     _, model = load_predictor(weights, ensemble)
     digits, right, labelled = [], 0, 0
     for images, labels in iter_csv_chunks(csv_path):
-        chunk_digits = decide(model, images)[0]
+        chunk_digits, probabilities = decide(model, images)
+        if probabilities.shape[1] > 10:  # an 11-class network: its best digit (no "none" row)
+            chunk_digits = split_not_digit(probabilities)[0].argmax(axis=1)
         digits.append(chunk_digits)
         if labels is not None:
             right += int((chunk_digits == labels).sum())
