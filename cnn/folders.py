@@ -85,6 +85,14 @@ def labelled_files(folder: str | os.PathLike) -> tuple[list[tuple[Path, int]], l
     return files, skipped
 
 
+def without_path(message: str, path) -> str:
+    """A one-line error about ``path`` with the quoted path taken out (it is shown beside)."""
+    quoted = f"'{path}'"
+    if message.startswith(quoted + ": "):
+        return message[len(quoted) + 2:]
+    return message.replace(" " + quoted, "")
+
+
 def preprocess_cached(path: Path, polarity: str = "auto") -> np.ndarray:
     """:func:`cnn.preprocess.preprocess_file`, remembered for the process by (path, size,
     modification time, polarity), so a file is read and transformed once.
@@ -164,7 +172,7 @@ def load_folder(folder: str | os.PathLike, polarity: str = "auto") -> FolderSet:
         try:
             images.append(preprocess_cached(path, polarity))
         except UserError as e:
-            skipped.append((str(path), str(e).replace(f"'{path}': ", "")))
+            skipped.append((str(path), without_path(str(e), path)))
             continue
         labels.append(label)
         used.append(str(path))

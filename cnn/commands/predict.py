@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import UserError
 from ..ensemble import decide
 from ..preprocess import POLARITIES, preprocess_file, read_image
+from ..folders import without_path
 from ..reject import split_not_digit
 from .common import (add_reject_options, add_weights_option, finite_float, load_predictor,
                      percent, rejector_from_args)
@@ -135,7 +136,7 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
         except UserError as e:
             pred.error = str(e)
             if rejector is not None and no_ink(f, e):
-                reason = str(e).replace(f"'{f}': ", "")
+                reason = without_path(str(e), f)
                 pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
     if inputs:
         x = np.stack(list(inputs.values()))

@@ -141,7 +141,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
                                 title=f"{model.model_string}, batch {batch_size}, seed {seed}")
     print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
           f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
-    if td.folder_val is not None:
+    if td.folder_val is not None and scored_on == "test":
         print(f"held-out folder images: top-1 {percent(folder_report['accuracy'])} "
               f"({folder_report['errors']} errors of {folder_report['n']:,})")
     print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, {scored_on} "
