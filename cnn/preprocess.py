@@ -15,28 +15,32 @@ bounding box of non-zero pixels has a long side of 20, and the stroke width (``2
 perimeter`` of the pixels above 0.5) has a median of 2.25 px (5 % .. 95 %: 1.5 .. 3.5 px).
 
 Pictures people feed a digit reader differ from that in polarity (dark ink on paper), size,
-position, stroke width, lighting and file format, and a network misreads them all. The
-pipeline of :func:`to_mnist`:
+position, stroke width, lighting and file format, and they carry other marks: ruled lines,
+boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The pipeline of
+:func:`to_mnist`, one function per step, each naming the condition it exists for:
 
-1. grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a varying alpha channel is
-   composited over a background that contrasts with the stroke colour, so a transparent canvas
-   export whose RGB is all zeros still shows its strokes;
-2. the background (paper with a light gradient, or a plain canvas) is fitted robustly as a
-   quadratic surface to the majority of the pixels and subtracted; the sign of the larger
-   residual tail says whether the ink is darker or lighter than the background (polarity);
-3. large images are reduced to a working size with a max filter first, so 1-px strokes survive;
-   light Gaussian denoising; Otsu's threshold finds the ink;
-4. the digit is the largest connected ink component plus the components near its bounding box
-   (a "5" or a "4" may have two strokes); specks elsewhere are dropped;
-5. the grey-level ink inside the digit's box (not the binary mask, so the anti-aliasing is
-   kept) is normalised so the stroke is ~1.0 and thickened or thinned so the stroke ends
-   ~2.25 px wide (a 1-px line on a large canvas would otherwise vanish);
-6. it is resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long side of 77
-   fine pixels, placed at the quarter-pixel offset that puts its centre of mass at (14, 14),
-   and 4 x 4 block means give the 28 x 28 image: sub-pixel centring without interpolation
-   blur, and the digit always fits the 20 x 20 box (long side 19-20 output pixels, about 3 %
-   smaller than MNIST's 20, so that no quarter-pixel offset makes it spill into a 21st);
-7. a gain of at most 2 brings the stroke cores to 1.0, as in MNIST.
+1. :func:`_to_gray`: grey levels as float in [0, 1] (8- and 16-bit, grey, BGR, BGRA); a
+   varying alpha channel is composited over a background that contrasts with the strokes;
+2. :func:`_ink_sign`: polarity from the larger tail of the residual from a robust quadratic
+   background (the background is the majority of the pixels), with :func:`_bright_sheet`
+   catching a sheet that covers less of a photo than the darker desk around it;
+3. :func:`_shrink`: large images to 1000 px (a max filter first keeps 1-px strokes), light
+   denoising; :func:`_mask_cluttered_desk`: a textured desk around a sheet becomes paper;
+4. :func:`_pad_frame`: a replicated margin, so a tight crop keeps a background;
+5. :func:`_flatten_illumination`: the ink above a grey-level opening (a local background that
+   follows a hard shadow's edge), relative to the local paper brightness;
+6. :func:`_threshold`: Otsu within bounds; :func:`_remove_long_lines` (ruled paper, margin
+   lines) and :func:`_remove_frames` (boxes) take away what is not the digit;
+7. :func:`_candidate_digits`: the largest ink with what lies near it, the same without an
+   underline, other ink groups; each is normalised (8.), and when a classifier is given
+   (``choose``) the one it reads most confidently wins, with a handicap for the less likely
+   ones; a flat-background pass is tried only when no candidate is convincing
+   (recognition-driven segmentation);
+8. :func:`_normalise`: the grey-level ink inside the digit's box (anti-aliasing kept),
+   stroke cores to ~1.0, strokes far thinner than MNIST's thickened (very thick ones of large
+   digits thinned), resized with ``cv2.INTER_AREA`` to 4x the output resolution with a long
+   side of 77 fine pixels, placed at the quarter-pixel offset that puts its centre of mass at
+   (14, 14), and 4 x 4 block means give the 28 x 28 image (long side 19-20 output pixels).
 """
 
 from __future__ import annotations
@@ -59,6 +63,10 @@ STROKE_WIDTH = 2.25  # median MNIST stroke width at 28 x 28, 2 * area / perimete
 _WORK_SIZE = 1000  # long side of the working image, pixels
 _FIT_SIZE = 64  # long side of the image the background surface is fitted on
 _SUB = 4  # sub-pixel steps per output pixel when placing the digit
+_OPENING = 0.45  # side of the square of the background opening, fraction of the short side
+_SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
+_FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
+_OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
 _MIN_CONTRAST = 0.08  # weakest ink-to-background difference counted as ink, fraction of full range
 
 
@@ -108,12 +116,15 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return image
 
 
-def preprocess_file(path: str | os.PathLike, polarity: str = "auto") -> np.ndarray:
+def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None,
+                    steps: dict | None = None) -> np.ndarray:
     """Read an image file and turn it into an MNIST-like digit: :func:`read_image` + :func:`to_mnist`.
 
     Args:
         path: image file with one digit in it.
         polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``, see :func:`to_mnist`.
+        choose: optional scorer of candidate segmentations, see :func:`to_mnist`.
+        steps: optional dict that receives the intermediate images, see :func:`to_mnist`.
     Returns:
         float32 array of shape ``(28, 28)``, values in [0, 1], white digit on black.
     Raises:
@@ -122,12 +133,13 @@ def preprocess_file(path: str | os.PathLike, polarity: str = "auto") -> np.ndarr
     """
     image = read_image(path)
     try:
-        return to_mnist(image, polarity=polarity)
+        return to_mnist(image, polarity=polarity, choose=choose, steps=steps)
     except UserError as exc:
         raise UserError(f"{os.fspath(path)!r}: {exc}") from exc
 
 
-def to_mnist(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
+def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
+             steps: dict | None = None) -> np.ndarray:
     """Turn a picture of one digit into a 28 x 28 MNIST-like image (see the module docstring).
 
     Args:
@@ -139,6 +151,12 @@ def to_mnist(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
             pixels; the ink is what differs from it); ``"dark-on-light"`` (ink on paper) or
             ``"light-on-dark"`` (chalk, canvas with white strokes) force it. Ignored when the
             image has a varying alpha channel: then the strokes are where alpha is high.
+        choose: ``None`` (take the first candidate segmentation: the largest ink with what
+            lies near it) or a function from a float32 ``(K, 28, 28)`` batch of candidates to
+            ``K`` scores (e.g. a classifier's top softmax probability); the best-scoring
+            candidate is returned (recognition-driven segmentation, as OCR systems do).
+        steps: ``None`` or a dict that receives each stage as a float32 image in [0, 1]
+            (name -> (H, W) array, in pipeline order), to show why an image failed.
     Returns:
         float32 array of shape ``(28, 28)``, values in [0, 1] (MNIST pixels / 255), maximum
         1.0: white digit on black, bounding box of its non-zero pixels within 20 x 20 (long
@@ -153,44 +171,62 @@ def to_mnist(image: np.ndarray, polarity: str = "auto") -> np.ndarray:
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
+    _record(steps, "1_gray", gray)
 
-    # Background: robust quadratic surface; residual = picture - background.
-    residual = gray - _fit_background(gray)
-    ink_sign = _decide_polarity(residual) if polarity == "auto" else (
-        1.0 if polarity == "light-on-dark" else -1.0)
-    work = (ink_sign * residual).astype(np.float32)  # ink > 0, background ~ 0
-
-    # Working size: a max filter before INTER_AREA keeps thin strokes at full strength.
-    long_side = max(work.shape)
-    if long_side > _WORK_SIZE:
-        factor = long_side / _WORK_SIZE
-        work = cv2.dilate(work, np.ones((int(np.ceil(factor)),) * 2, np.uint8))
-        size = (max(1, round(work.shape[1] / factor)), max(1, round(work.shape[0] / factor)))
-        work = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
-    if min(work.shape) >= 64:
-        work = cv2.GaussianBlur(work, (0, 0), 1.0)
-    noise = _robust_sigma(work)
-    ink = np.maximum(work, 0.0)
-    contrast = float(ink.max())
-    if contrast < max(_MIN_CONTRAST, 8.0 * noise):
-        if polarity != "auto" and -float(work.min()) >= max(_MIN_CONTRAST, 8.0 * noise):
-            raise UserError(
-                f"no digit found: no {polarity} ink, but the opposite polarity has some; "
-                "use polarity 'auto'")
-        raise UserError("no digit found: the image is blank (no ink)")
-
-    # Threshold (Otsu on the ink scaled by its contrast, kept within sane bounds).
-    scaled = np.clip(ink / contrast * 255.0, 0, 255).astype(np.uint8)
-    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    thresh = float(np.clip(otsu / 255.0 * contrast, max(0.2 * contrast, 4.0 * noise),
-                           0.6 * contrast))
-    mask = (ink > thresh).astype(np.uint8)
-
-    selected, box = _select_digit(mask)
-    if selected is None:
+    ink_sign = _ink_sign(gray, polarity)
+    work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
+    if ink_sign < 0:
+        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+    work, pad = _pad_frame(work)
+    _record(steps, "2_ink_bright_padded", work)
+    candidates: list[np.ndarray] = []
+    scores: list[float] = []
+    for background in ("local", "flat"):
+        if background == "flat" and (choose is None or min(work.shape) < 48
+                                     or (scores and max(scores) >= _SURE)):
+            break
+        ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0)
+        _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
+        if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
+            continue
+        mask, thresh = _threshold(ink, noise)
+        _record(steps, f"4_threshold_{background}", mask)
+        mask = _remove_long_lines(mask, pad)
+        _record(steps, f"5_lines_removed_{background}", mask)
+        mask = _remove_frames(mask)
+        _record(steps, f"6_boxes_removed_{background}", mask)
+        found = []
+        handicaps = []
+        for selected, box, handicap in _candidate_digits(mask, pad):
+            try:
+                found.append(_normalise(ink, selected, box, thresh))
+            except UserError:
+                continue
+            handicaps.append(handicap)
+            if choose is None:
+                break
+        if found and choose is not None:
+            # A flat background is the fallback: it must be clearly more convincing.
+            penalty = 0.0 if background == "local" else _FALLBACK_PENALTY
+            scores += [float(c) - penalty - extra
+                       for c, extra in zip(np.asarray(choose(np.stack(found))), handicaps)]
+        candidates += found
+        if candidates and choose is None:
+            break
+    if not candidates:
+        if not scores and "noise" in locals() and float(ink.max()) < max(_MIN_CONTRAST, 8 * noise):
+            raise UserError("no digit found: the image is blank (no ink)")
         raise UserError("no digit found: only specks of ink, no stroke")
+    best = int(np.argmax(scores)) if scores else 0
+    for k, candidate in enumerate(candidates):
+        _record(steps, f"7_candidate_{k}" + ("_chosen" if k == best else ""), candidate)
+    return candidates[best]
 
-    return _normalise(ink, selected, box, thresh)
+
+def _record(steps: dict | None, name: str, image: np.ndarray) -> None:
+    """Keep a copy of one stage's image (float32 in [0, 1]) for ``--debug-steps``."""
+    if steps is not None:
+        steps[name] = np.clip(np.asarray(image, np.float32), 0.0, 1.0).copy()
 
 
 def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -287,8 +323,9 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
     return np.broadcast_to(surface, (h, w)).astype(np.float32)
 
 
-def _decide_polarity(residual: np.ndarray) -> float:
-    """+1.0 if the ink is lighter than the background (light-on-dark), -1.0 if darker.
+def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
+    """``(sign, evidence)``: sign +1.0 if the ink is lighter than the background
+    (light-on-dark), -1.0 if darker; evidence = how lopsided the two tails are (>= 1).
 
     The background is the majority of the pixels, so the residual's bulk is noise around 0; the
     ink is the larger tail beyond 4 robust sigmas.
@@ -297,29 +334,389 @@ def _decide_polarity(residual: np.ndarray) -> float:
     margin = 4.0 * sigma
     light = float(np.maximum(residual - margin, 0.0).sum())
     dark = float(np.maximum(-residual - margin, 0.0).sum())
-    return 1.0 if light > dark else -1.0
+    tiny = 1e-6 * residual.size
+    evidence = (max(light, dark) + tiny) / (min(light, dark) + tiny)
+    return (1.0 if light > dark else -1.0), evidence
 
 
-def _select_digit(mask: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
-    """The digit's components in a binary ink ``mask`` (H, W) uint8.
+def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
+    """``(sign, margin)``: -1.0 if the darkest pixels lie further below the frame's border
+    than the brightest lie above it (dark ink), else +1.0; margin = the difference, in grey
+    levels of [0, 1].
 
-    Returns a boolean (H, W) mask of the largest component plus the components of some size
-    whose bounding box meets the digit's box grown by 15 % of its long side (repeated until
-    nothing joins), and the union box ``(x0, y0, x1, y1)`` (exclusive ends). ``(None, ...)``
-    if the largest component is a speck (long side under 2 % of the image's, or 2 px).
+    Exists for: hard shadows and tight crops, where the majority rule of
+    :func:`_decide_polarity` fails (a shadow covers half the page; a tight crop's ink is a
+    large part of it). The border is background (paper, lit or shaded, or a canvas) except
+    where ink touches it, so its quartiles bound the background: ink is what goes beyond
+    them, measured by the 0.1st and 99.9th percentiles of the whole picture.
+    """
+    ring = np.concatenate([gray[:2].ravel(), gray[-2:].ravel(), gray[:, :2].ravel(),
+                           gray[:, -2:].ravel()])
+    low, high = np.percentile(ring, [25, 75])
+    darkest, brightest = np.percentile(gray, [0.1, 99.9])
+    dark, light = float(low - darkest), float(brightest - high)
+    return (-1.0 if dark > light else 1.0), abs(dark - light)
+
+
+def _ink_sign(gray: np.ndarray, polarity: str) -> float:
+    """+1.0 if the ink is lighter than the background, -1.0 if darker (polarity).
+
+    Exists for: photos (dark ink on paper) and canvases (light strokes on black). The sign of
+    the larger tail of the residual from a robust quadratic background says which (the
+    background is the majority of the pixels). A forced polarity is checked: if it finds no
+    ink while the other has some, the error says to use 'auto'.
+    """
+    residual = gray - _fit_background(gray)
+    if polarity == "auto":
+        sign, evidence = _decide_polarity(residual)
+        # A hard shadow bends no quadratic, and its lit part then passes for light ink; the
+        # frame's border is a better judge when it speaks clearly.
+        border_sign, margin = _border_polarity(gray)
+        if margin >= 0.1:
+            sign = border_sign
+        return -1.0 if sign > 0 and _bright_sheet(gray) is not None else sign
+    sign = 1.0 if polarity == "light-on-dark" else -1.0
+    sigma = _robust_sigma(residual)
+    floor = max(_MIN_CONTRAST, 8.0 * sigma)
+    if float((sign * residual).max()) < floor and float((-sign * residual).max()) >= floor:
+        raise UserError(
+            f"no digit found: no {polarity} ink, but the opposite polarity has some; "
+            "use polarity 'auto'")
+    return sign
+
+
+def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """The sheet of paper a digit is written on, if the photo shows one lying on something
+    darker; bool mask (H, W) of the sheet (its holes filled), or None.
+
+    Exists for: a digit on a sheet lying on a desk, the sheet's outline in view. A sheet is a
+    bright region (Otsu, at 256 px) of 15-90 % of the picture, nearly convex (area over 85 %
+    of its convex hull) with small dark marks inside it (holes under 6 % of its area: the
+    strokes; a light "0" on black has a larger hole, its loop), on a surround under 60 % of
+    its brightness.
+    """
+    h, w = gray.shape
+    factor = min(1.0, 256 / max(h, w))
+    small = cv2.resize(gray, (max(2, round(w * factor)), max(2, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
+                              cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, hierarchy = cv2.findContours(bright, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outer = [i for i in range(len(contours)) if hierarchy[0][i][3] < 0]
+    big = max(outer, key=lambda i: cv2.contourArea(contours[i]))
+    area = cv2.contourArea(contours[big])
+    hull = cv2.contourArea(cv2.convexHull(contours[big]))
+    holes = sum(a for a in (cv2.contourArea(contours[i]) for i in range(len(contours))
+                            if hierarchy[0][i][3] == big) if a > 0.0005 * small.size)
+    if not (0.15 * small.size < area < 0.9 * small.size and area > 0.85 * hull
+            and 0 < holes < 0.06 * area):
+        return None
+    sheet = np.zeros(small.shape, np.uint8)
+    cv2.drawContours(sheet, contours, big, 1, -1)
+    if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
+        return None  # what surrounds it is not much darker: a light gradient, not a desk
+    return cv2.resize(sheet, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+
+
+def _shrink(work: np.ndarray) -> np.ndarray:
+    """Reduce a large image (ink bright) to a long side of 1000 px, then denoise lightly.
+
+    Exists for: 4000 x 3000 phone photos and huge canvases. A max filter before
+    ``cv2.INTER_AREA`` keeps 1-px strokes at full strength; a Gaussian of sigma 1 px
+    (images of 64 px and more) takes off sensor noise and JPEG blocks.
+    """
+    long_side = max(work.shape)
+    if long_side > _WORK_SIZE:
+        factor = long_side / _WORK_SIZE
+        work = cv2.dilate(work, np.ones((int(np.ceil(factor)),) * 2, np.uint8))
+        size = (max(1, round(work.shape[1] / factor)), max(1, round(work.shape[0] / factor)))
+        work = cv2.resize(work, size, interpolation=cv2.INTER_AREA)
+    if min(work.shape) >= 64:
+        work = cv2.GaussianBlur(work, (0, 0), 1.0)
+    return work.astype(np.float32)
+
+
+def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarray:
+    """Replace what lies outside the sheet by paper, when that outside is textured clutter.
+
+    Exists for: a sheet on a wooden desk: the desk's grain would pass for ink. Only done when
+    the texture outside the sheet (robust sigma of the image minus its Gaussian blur of
+    0.6 % of the long side) is over 1.3 times that inside (measured 1.4-3 for desks, 0.8-1.0
+    for shadows), and the outside is under 60 % of the sheet's brightness: a hard shadow is
+    the same paper as the lit part, a light gradient is not that dark, and both are left
+    alone. ``work`` is ink-bright, (H, W); the sheet is shrunk by 2 % of the
+    picture's side so its edge goes too.
+    """
+    if sheet is None:
+        return work
+    sheet = cv2.resize(sheet.astype(np.uint8), (work.shape[1], work.shape[0]),
+                       interpolation=cv2.INTER_NEAREST)
+    edge = max(3, int(0.025 * max(work.shape))) | 1
+    grain = work - cv2.GaussianBlur(work, (0, 0), max(1.0, 0.006 * max(work.shape)))
+    inside = grain[cv2.erode(sheet, np.ones((edge, edge), np.uint8)) > 0]
+    outside = grain[cv2.dilate(sheet, np.ones((edge, edge), np.uint8)) == 0]
+    if outside.size < 100 or inside.size < 100 or (
+            _robust_sigma(outside) < 1.3 * _robust_sigma(inside)):
+        return work
+    paper = 1.0 - float(np.median(work[sheet > 0]))  # work is 1 - grey here
+    if 1.0 - float(np.median(work[sheet == 0])) > 0.6 * paper:
+        return work  # not much darker than the sheet: a light gradient, not a desk
+    shrink = max(3, int(0.02 * max(work.shape))) | 1
+    inner = cv2.erode(sheet, np.ones((shrink, shrink), np.uint8)) > 0
+    out = work.copy()
+    out[~inner] = float(np.median(work[inner]))
+    return out
+
+
+def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
+    """Pad the image (ink bright) on every side by 20 % of its long side, edges replicated.
+
+    Exists for: digits cropped tight (the ink touches the frame, as in a form cell or a
+    cropped screenshot) and shadows that leave the frame. The background estimate of
+    :func:`_flatten_illumination` then sees a strip of paper around a tight crop's ink, and a
+    shadow's wedge cut by the frame goes on beyond it instead of looking like a stroke.
+    Nothing in the padding is ever taken as ink. Returns the padded float32 image and the
+    pad width in pixels.
+    """
+    h, w = work.shape
+    pad = max(4, int(round(0.2 * max(h, w))))
+    return cv2.copyMakeBorder(work, pad, pad, pad, pad, cv2.BORDER_REPLICATE), pad
+
+
+def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
+                          relative: bool = False) -> tuple[np.ndarray, float]:
+    """Ink above the local background: the image minus its grey-level opening, >= 0.
+
+    Exists for: hard shadows, light gradients, a sheet lying on a darker desk. A grey-level
+    morphological opening (erosion then dilation, a square of 45 % of the short side) removes
+    every bright structure narrower than the square, i.e. the strokes, and keeps large areas
+    with their sharp edges (a shadow's edge, the sheet's outline), which a smooth fitted
+    surface cannot follow. (Sternberg's "rolling ball" background, IEEE Computer 16(1), 1983.)
+    The residual's bulk (the paper) is shifted to 0. Small images (< 48 px) use a constant
+    background instead; so does ``background="flat"``, offered as a second candidate for a
+    tight crop of a thick marker digit whose strokes are wider than the square. With
+    ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
+    paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
+    relative contrast as one in full light and one threshold fits both. Returns float32
+    (H, W) ink strength in [0, 1], and its robust sigma (0 where most of it is clipped
+    paper: then only the fixed contrast floor decides what is ink).
+    """
+    h, w = work.shape
+    inner = work[pad:h - pad, pad:w - pad]
+    if min(h, w) < 48 or background == "flat":
+        ring = np.concatenate([inner[:2].ravel(), inner[-2:].ravel(), inner[:, :2].ravel(),
+                               inner[:, -2:].ravel()])
+        level = np.float32(np.median(ring))  # paper, even where a tight crop's ink touches
+        background = np.minimum(level, np.float32(np.median(inner)))
+    else:
+        size = max(3, int(_OPENING * min(h, w)))
+        background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
+        background = _reconstruct(background, work)
+    residual = work - background
+    if relative:
+        residual = residual / np.maximum(1.0 - background, 0.35)
+    inner = residual[pad:h - pad, pad:w - pad]
+    inner = inner - float(np.median(inner))
+    out = np.zeros_like(work)
+    out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
+    return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _reconstruct(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.ndarray:
+    """Grey-level reconstruction by dilation of ``marker`` under ``image`` (both (H, W), ink
+    bright), computed at ``side`` px and brought back: ``max(marker, min(upsampled, image))``.
+
+    Exists for: the acute corners of a hard shadow and the grain of a desk. An opening cannot
+    fit its square into a shadow's wedge tip, so the tip would pass for ink; but the tip is
+    connected to the rest of the shadow, which the opening kept, at the shadow's level, and
+    geodesic dilation (Vincent, "Morphological grayscale reconstruction in image analysis",
+    IEEE Trans. Image Processing 2(2), 1993) floods it back into the background. Ink is
+    brighter than any background and separated from it by paper, so it stays out.
+    """
+    h, w = image.shape
+    factor = min(1.0, side / max(h, w))
+    size = (max(2, round(w * factor)), max(2, round(h * factor)))
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = np.minimum(cv2.resize(marker, size, interpolation=cv2.INTER_AREA), small_image)
+    kernel = np.ones((3, 3), np.uint8)
+    for _ in range(4 * max(size)):
+        grown = np.minimum(cv2.dilate(small, kernel), small_image)
+        if np.array_equal(grown, small):
+            break
+        small = grown
+    flooded = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(marker, np.minimum(flooded, image))
+
+
+def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+    """Binary ink mask (uint8 (H, W)) and the threshold used: Otsu within sane bounds.
+
+    Exists for: any contrast from faint pencil to marker. Otsu's threshold on the ink scaled by
+    its contrast, kept between 20 % and 60 % of the contrast and above 4 noise sigmas.
+    """
+    contrast = float(ink.max())
+    scaled = np.clip(ink / contrast * 255.0, 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    thresh = float(np.clip(otsu / 255.0 * contrast, max(0.2 * contrast, 4.0 * noise),
+                           0.6 * contrast))
+    return (ink > thresh).astype(np.uint8), thresh
+
+
+def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
+    """Remove thin straight lines that cross the picture and reach well beyond the digit.
+
+    Exists for: ruled and squared notebook paper, a red margin line. A binary opening with a
+    line of 80 % of the picture's width (height) finds horizontal (vertical) runs, tolerant to
+    a few pixels of drift; of those, thin ones (at most 8 % of the picture's side thick: ruled
+    lines, a drawing app's title bar) are
+    lines if the largest ink left without them spans under 60 % of their length (so a tight
+    crop, where a "7"'s bar or a "1" crosses the frame, keeps its strokes). The strokes that
+    crossed a line are then joined again by a closing across the removed band.
+    """
+    h, w = mask.shape
+    inner_w, inner_h = w - 2 * pad, h - 2 * pad
+    found = {}
+    for axis, length in ((1, int(0.8 * inner_w)), (0, int(0.8 * inner_h))):
+        if length < 20:
+            continue
+        kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+        # Thickened across first, so a line drifting by a few pixels (a hand-ruled margin,
+        # a slightly turned page) still holds a straight run of that length.
+        across = np.ones((9, 1) if axis == 1 else (1, 9), np.uint8)
+        runs = cv2.morphologyEx(cv2.dilate(mask, across), cv2.MORPH_OPEN, kernel) & mask
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        max_thick = max(3.0, 0.08 * min(inner_w, inner_h))
+        thin = [i for i in range(1, n)
+                if stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2 + (axis == 0)], 1) <= max_thick]
+        if thin:
+            runs = np.isin(labels, thin).astype(np.uint8)
+            grow = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
+            found[axis] = (cv2.dilate(runs, grow) & mask, length)
+    lines = np.zeros_like(mask)
+    if not found:
+        return mask
+    rest = mask.copy()
+    for runs, _ in found.values():
+        rest &= 1 - runs
+    m, _, rstats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    for axis, (runs, length) in found.items():
+        if m > 1:
+            biggest = 1 + int(np.argmax(rstats[1:, cv2.CC_STAT_AREA]))
+            if rstats[biggest, 2 if axis == 1 else 3] >= 0.6 * length:
+                continue  # the ink left spans the line: a stroke of a tightly cropped digit
+        lines |= runs
+    if not lines.any():
+        return mask
+    rest = mask & (1 - lines)
+    # Bridge the gap the removal cut into strokes that crossed a line (across the line only).
+    thick = int(max(3, 2 * lines.sum() / max(1, _line_length(lines))))
+    across_h = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((thick + 2, 1), np.uint8))
+    across_v = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((1, thick + 2), np.uint8))
+    return rest | (lines & (across_h | across_v))
+
+
+def _line_length(lines: np.ndarray) -> int:
+    """Total length in pixels of the lines in a binary mask (longest side of each)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    return int(sum(max(stats[i, 2], stats[i, 3]) for i in range(1, n)))
+
+
+def _remove_frames(mask: np.ndarray) -> np.ndarray:
+    """Remove the straight sides of boxes drawn around the digit.
+
+    Exists for: a digit written in a box (a form cell, a box drawn by hand), a drawing app's
+    canvas border. A component is a box when at least three of the four bands along its
+    bounding box's sides (each 12 % of the box's short side wide) are covered by it over 70 %
+    of their length; the pixels of those bands are removed, so a digit touching its box
+    keeps its strokes inside.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = mask.copy()
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if min(w, h) < 20:
+            continue
+        band = max(3, int(0.12 * min(w, h)))
+        comp = labels[y:y + h, x:x + w] == i
+        sides = {"top": comp[:band].any(axis=0), "bottom": comp[-band:].any(axis=0),
+                 "left": comp[:, :band].any(axis=1), "right": comp[:, -band:].any(axis=1)}
+        covered = [k for k, v in sides.items() if v.mean() > 0.7]
+        if len(covered) < 3:
+            continue
+        region = out[y:y + h, x:x + w]
+        cut = np.zeros((h, w), bool)
+        grow = band + 2
+        if "top" in covered:
+            cut[:grow] = True
+        if "bottom" in covered:
+            cut[-grow:] = True
+        if "left" in covered:
+            cut[:, :grow] = True
+        if "right" in covered:
+            cut[:, -grow:] = True
+        region[comp & cut] = 0
+    return out
+
+
+def _candidate_digits(mask: np.ndarray, pad: int):
+    """Candidate digit selections, most likely first: ``(selected bool (H, W), box)`` each.
+
+    Exists for: pictures with other marks besides the digit (an underline, stains, a
+    drawing app's buttons, the edge of a sheet). The first is the largest ink component with
+    the components near it (:func:`_select_digit`); then the same without a straight
+    horizontal stroke along its bottom (an underline; first if that stroke stands apart);
+    then groups seeded by the next-largest components (at least 15 % of the largest's area).
+    Each comes with a handicap subtracted from its classifier score: 0 for the largest ink,
+    ``_OTHER_SEED_PENALTY`` for the others, so a fragment must be clearly more convincing.
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
-        return None, (0, 0, 0, 0)
+        return
     areas = stats[1:, cv2.CC_STAT_AREA]
-    main = int(np.argmax(areas)) + 1
-    x, y, w, h = stats[main, :4]
-    if max(w, h) < max(2, 0.02 * max(mask.shape)):
+    order = np.argsort(-areas) + 1
+    seen = []
+    for rank, seed in enumerate(order[:4]):
+        if rank and areas[seed - 1] < 0.15 * areas[order[0] - 1]:
+            break
+        if any(g[labels == seed].any() for g, _ in seen):
+            continue
+        selected, box = _select_digit(mask, labels, stats, int(seed), max(mask.shape) - 2 * pad)
+        if selected is None:
+            continue
+        seen.append((selected, box))
+        handicap = 0.0 if rank == 0 else _OTHER_SEED_PENALTY
+        under = _without_underline(selected, box)
+        if under is not None and under[2]:  # a line of its own under the digit: first
+            yield under[0], under[1], handicap
+            yield selected, box, handicap + _OTHER_SEED_PENALTY
+        else:
+            yield selected, box, handicap
+            if under is not None:
+                yield under[0], under[1], handicap
+
+
+def _select_digit(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+                  seed: int, side: int) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
+    """The digit grown from component ``seed`` of a binary ink ``mask`` (H, W) uint8.
+
+    Exists for: digits in several strokes (a "5", a "4") among specks. ``labels`` and
+    ``stats`` are those of ``cv2.connectedComponentsWithStats``; ``side`` is the picture's
+    long side without the padding. Returns a boolean (H, W) mask
+    of the seed plus the components of some size whose bounding box meets the digit's box
+    grown by 15 % of its long side (repeated until nothing joins), and the union box
+    ``(x0, y0, x1, y1)`` (exclusive ends). ``(None, ...)`` if the seed is a speck (long side
+    under 2 % of ``side``, or 2 px).
+    """
+    x, y, w, h = stats[seed, :4]
+    if max(w, h) < max(2, 0.02 * side):
         return None, (0, 0, 0, 0)
     box = [x, y, x + w, y + h]
-    chosen = {main}
-    min_area = max(2, 0.03 * stats[main, cv2.CC_STAT_AREA])
-    candidates = [i for i in range(1, n) if i != main and stats[i, cv2.CC_STAT_AREA] >= min_area]
+    chosen = {seed}
+    min_area = max(2, 0.03 * stats[seed, cv2.CC_STAT_AREA])
+    candidates = [i for i in range(1, len(stats))
+                  if i != seed and stats[i, cv2.CC_STAT_AREA] >= min_area]
     grew = True
     while grew:
         grew = False
@@ -333,6 +730,47 @@ def _select_digit(mask: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int, 
                 box = [min(box[0], cx), min(box[1], cy), max(box[2], cx + cw), max(box[3], cy + ch)]
                 grew = True
     return np.isin(labels, sorted(chosen)), tuple(int(v) for v in box)
+
+
+def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
+    """The selection without a straight horizontal stroke along its bottom, or None.
+
+    Exists for: an underlined digit (a line under a "7" makes it read "2"). The lowest
+    horizontal run of at least 60 % of the digit's width, in the bottom fifth of its box, is
+    taken away. Returns ``(selected, box, apart)`` like :func:`_select_digit`, ``apart`` True
+    when the run was a stroke of its own (touching nothing above it: surely an underline);
+    else it is only a candidate and the classifier decides (a "2" has such a stroke too).
+    """
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if w < 10 or h < 10:
+        return None
+    crop = selected[y0:y1, x0:x1].astype(np.uint8)
+    run = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((1, max(3, int(0.6 * w))), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(run, connectivity=8)
+    if n <= 1:
+        return None
+    lowest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_TOP] + stats[1:, cv2.CC_STAT_HEIGHT]))
+    top, height = stats[lowest, cv2.CC_STAT_TOP], stats[lowest, cv2.CC_STAT_HEIGHT]
+    if top + height / 2 < 0.8 * h or top + height < 0.9 * h:
+        return None
+    line = cv2.dilate((labels == lowest).astype(np.uint8), np.ones((5, 3), np.uint8))
+    m, parts, _, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    touched = np.unique(parts[(line > 0) & (crop > 0)])
+    apart = not (np.isin(parts, touched[touched > 0]) & (np.arange(h)[:, None] < top - 2)).any()
+    rest = crop & (1 - line)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    if n <= 1:
+        return None
+    keep = stats[1:, cv2.CC_STAT_AREA] >= 0.1 * stats[1:, cv2.CC_STAT_AREA].max()
+    kept = np.isin(labels, np.flatnonzero(keep) + 1)
+    ys, xs = np.nonzero(kept)
+    if ys.size == 0 or ys.max() - ys.min() < 0.5 * h:
+        return None
+    out = np.zeros_like(selected)
+    out[y0:y1, x0:x1] = kept
+    return out, (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
+                 y0 + int(ys.max()) + 1), apart
 
 
 def _stroke_width(mask: np.ndarray) -> float:

@@ -30,6 +30,7 @@ EXAMPLE = """examples:
   cnn predict custom_test_images/ --json --min-confidence 0.6
   cnn predict custom_test_images/ --weights weight_output/ --ensemble vote
   cnn predict --csv test.csv --out submission.csv
+  cnn predict hard_photo.jpg --debug-steps /tmp/steps
 """
 
 
@@ -57,6 +58,9 @@ def add_parser(subparsers, common) -> None:
                    help="write per image a PNG: original, network input, probabilities")
     p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
+    p.add_argument("--debug-steps", metavar="DIR", default=None,
+                   help="write each preprocessing stage of each image as PNG into DIR "
+                        "(<name>_<stage>.png; existing files are kept, a free name is used)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
     add_reject_options(p)
@@ -116,9 +120,11 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean", rejector=None):
+                  ensemble: str = "mean", debug_steps=None, rejector=None):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
+    With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
+    as ``<stem>_<stage>.png`` (:func:`write_debug_steps`), failed files included.
     ``rejector`` (a :class:`cnn.reject.Rejector`; ``None``: no rejection) marks images that
     are not digits; an image in which preprocessing finds no ink is rejected too.
 
@@ -131,13 +137,17 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
     for f, pred in zip(files, predictions):
+        steps: dict | None = {} if debug_steps else None
         try:
-            inputs[pred.file] = preprocess_file(f, polarity)
+            inputs[pred.file] = preprocess_file(f, polarity, choose=confidence_of(model),
+                                                steps=steps)
         except UserError as e:
             pred.error = str(e)
             if rejector is not None and no_ink(f, e):
                 reason = without_path(str(e), f)
                 pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
+        if debug_steps:
+            write_debug_steps(Path(debug_steps), f, steps)
     if inputs:
         x = np.stack(list(inputs.values()))
         digits, raw = decide(model, x)
@@ -179,6 +189,29 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     return model, predictions, inputs
 
 
+def write_debug_steps(folder: Path, source: Path, steps: dict) -> list[Path]:
+    """Write each stage image of ``steps`` (name -> float (H, W) in [0, 1]) as an 8-bit PNG
+    ``<folder>/<source stem>_<name>.png``; an existing file is never replaced (the next free
+    name ``..._1.png`` is taken). Returns the paths written."""
+    import cv2
+
+    from ..model import atomic_write
+
+    written = []
+    for name, image in steps.items():
+        ok, data = cv2.imencode(".png", np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8))
+        if ok:
+            written.append(atomic_write(folder / f"{source.stem}_{name}.png",
+                                        lambda f, d=data: f.write(d.tobytes()), overwrite=False))
+    return written
+
+
+def confidence_of(model):
+    """A scorer for :func:`cnn.preprocess.to_mnist`'s candidate segmentations: the model's top
+    softmax probability for each of a float32 ``(K, 28, 28)`` batch."""
+    return lambda batch: model.predict_proba(batch).max(axis=1)
+
+
 def no_ink(path, error: UserError) -> bool:
     """Whether preprocessing failed on a readable image (no digit found in it, e.g. a blank
     page: a rejection) rather than on the file (an error)."""
@@ -189,16 +222,11 @@ def no_ink(path, error: UserError) -> bool:
     return True
 
 
-def scored_files(predictions: list[Prediction]) -> list[Prediction]:
-    """The labelled files that were read: answered or rejected (a rejection counts wrong)."""
-    return [p for p in predictions if p.label is not None and p.error is None]
-
-
 def accuracy_of(predictions: list[Prediction]) -> float | None:
-    """Fraction of labelled, readable files predicted right, a rejected digit counting wrong
-    (None if none is labelled)."""
-    scored = scored_files(predictions)
-    return sum(p.digit == p.label for p in scored) / len(scored) if scored else None
+    """Fraction of labelled files predicted right; a file with no answer (unreadable, or
+    rejected as not a digit) counts as wrong (None if no file is labelled)."""
+    labelled = [p for p in predictions if p.label is not None]
+    return sum(p.digit == p.label for p in labelled) / len(labelled) if labelled else None
 
 
 def print_predictions(model, predictions: list[Prediction], weights_name: str) -> None:
@@ -224,15 +252,16 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         if p.label is not None:
             line += f"  label {p.label} {'ok' if p.digit == p.label else 'WRONG'}"
         print(line)
-    scored = scored_files(predictions)
+    labelled = [p for p in predictions if p.label is not None]
     failed = sum(p.error is not None for p in predictions)
     rejected = sum(p.rejected for p in predictions)
     if rejected:
         print(f"not a digit: {rejected} of {len(predictions)} file(s)")
-    if scored:
-        right = sum(p.digit == p.label for p in scored)
-        print(f"accuracy: {right}/{len(scored)} = {percent(right / len(scored))} "
-              "on the labelled files")
+    if labelled:
+        right = sum(p.digit == p.label for p in labelled)
+        unanswered = sum(p.digit is None for p in labelled)
+        print(f"accuracy: {right}/{len(labelled)} labelled files ({unanswered} without an "
+              f"answer) = {percent(right / len(labelled))}")
     if failed:
         print(f"{failed} file(s) could not be read", file=sys.stderr)
 
@@ -304,13 +333,16 @@ def run(args) -> int:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     model, predictions, _ = predict_files(
         files, args.weights, args.min_confidence, args.polarity, args.save_transformed,
-        args.plot, args.ensemble, rejector_from_args(args))
+        args.plot, args.ensemble, args.debug_steps, rejector_from_args(args))
     if args.json:
         print(json.dumps({
             "model": model.model_string,
             "predictions": [vars(p) for p in predictions],
             "rejected": sum(p.rejected for p in predictions),
             "accuracy": accuracy_of(predictions),
+            "answered": sum(p.digit is not None for p in predictions),
+            "unanswered": sum(p.digit is None for p in predictions),
+            "labelled": sum(p.label is not None for p in predictions),
         }))
         for p in predictions:
             if p.error:
@@ -323,4 +355,6 @@ def run(args) -> int:
             print(f"network inputs written to {args.save_transformed}")
         if args.plot:
             print(f"plots written to {args.plot}")
+        if args.debug_steps:
+            print(f"preprocessing stages written to {args.debug_steps}")
     return 1 if any(p.error for p in predictions) else 0
