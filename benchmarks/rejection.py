@@ -34,6 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cnn.commands.common import default_weights  # noqa: E402
+from cnn.commands.predict import confidence_of  # noqa: E402
 from cnn.data import load_mnist  # noqa: E402
 from cnn.errors import UserError  # noqa: E402
 from cnn.model import load_model, save_model  # noqa: E402
@@ -49,14 +50,15 @@ def scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return (e.max(axis=1) / e.sum(axis=1)), m[:, 0] + np.log(e.sum(axis=1))
 
 
-def load_set(folder: str) -> tuple[dict[str, np.ndarray], collections.Counter]:
-    """Preprocessed images per kind, and per kind the count where no ink was found."""
+def load_set(folder: str, choose=None) -> tuple[dict[str, np.ndarray], collections.Counter]:
+    """Preprocessed images per kind, and per kind the count where no ink was found; ``choose``
+    scores candidate segmentations as ``cnn predict`` does (the classifier's confidence)."""
     kinds: dict[str, list] = collections.defaultdict(list)
     blank = collections.Counter()
     for f in sorted(Path(folder).iterdir()):
         kind = f.name.split("_")[1] if f.name.startswith("nd_") else "other"
         try:
-            kinds[kind].append(preprocess_file(f))
+            kinds[kind].append(preprocess_file(f, choose=choose))
         except UserError:
             blank[kind] += 1
     return {k: np.stack(v) for k, v in kinds.items()}, blank
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             save_model(gate, args.gate, overwrite=True)
             print(f"stored reject_threshold {threshold:.4f} in {args.gate}")
 
-    custom = np.stack([preprocess_file(f) for f in sorted(Path(args.custom).iterdir())
+    choose = confidence_of(classifier)
+    custom = np.stack([preprocess_file(f, choose=choose)
+                       for f in sorted(Path(args.custom).iterdir())
                        if f.suffix.lower() in {".png", ".jpg", ".jpeg"}])
     msp_t, en_t = scores(classifier.logits(x_test))
     msp_c, en_c = scores(classifier.logits(custom))
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             lambda x, t=np.quantile(en_t, 0.01): scores(classifier.logits(x))[1] < t),
     }
     print(f"classifier {classifier.model_string}; gate {gate.model_string} ({args.gate})")
-    sets = {folder: load_set(folder) for folder in args.folders}
+    sets = {folder: load_set(folder, choose) for folder in args.folders}
     p_test, p_custom = p_not(x_test), p_not(custom)
     p_sets = {f: ({k: p_not(v) for k, v in kinds.items()}, blank) for f, (kinds, blank) in sets.items()}
     print("\nthreshold sweep (gate): MNIST test rejected, custom_test_images rejected, "
