@@ -1,5 +1,27 @@
-"""Shim for tools that still call setup.py; the metadata lives in pyproject.toml."""
+"""Packages and package data; the rest of the metadata lives in pyproject.toml.
 
-from setuptools import setup
+The shipped weights (``weight_output/``), the sample images (``custom_test_images/``) and the
+visualization input (``feature_visualize/input.jpg``) stay at the top of the checkout, where a
+user of the checkout finds them; a regular ``pip install .`` and the wheel install them as the
+package data of ``cnn._shipped_weights``, ``cnn._samples`` and ``cnn._visualize_input``, where
+``cnn.commands.common.shipped_folder`` finds them. Every sub-package of ``cnn`` is found
+automatically.
+"""
 
-setup()
+from setuptools import find_packages, setup
+
+SHIPPED = {  # package -> top-level folder of the checkout
+    "cnn._shipped_weights": "weight_output",
+    "cnn._samples": "custom_test_images",
+    "cnn._visualize_input": "feature_visualize",
+}
+
+setup(
+    packages=find_packages(include=["cnn", "cnn.*"]) + list(SHIPPED),
+    package_dir={"cnn": "cnn", **SHIPPED},
+    package_data={
+        "cnn._shipped_weights": ["*.npz"],
+        "cnn._samples": ["*.jpg", "*.jpeg", "*.png"],
+        "cnn._visualize_input": ["input.jpg"],
+    },
+)

@@ -27,6 +27,7 @@ import time
 SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 MEDIUM = "C(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10"
 LARGE = "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10"
+RESNET = "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"  # the ResNet-lite of issue 15
 
 
 # ------------------------------------------------------------------ worker side
@@ -43,25 +44,60 @@ def load_data(path):
 
 
 def torch_model(model_string):
+    """The same architecture in ``torch.nn`` (PyTorch's default initialisation), token by token
+    as ``cnn.blocks`` builds it: ceil-mode pooling, ReLU after a C or hidden FC unless a BN
+    follows (the BN then carries it), residual basic blocks with 1x1 projection shortcuts."""
+    import torch
     import torch.nn as nn
 
-    from cnn.parse import FC, Conv, Pool, layer_shapes, parse_model
+    from cnn import parse as P
 
-    specs = parse_model(model_string)
-    shapes = layer_shapes(specs, (28, 28, 1))
-    layers, channels, prev = [], 1, (28, 28, 1)
+    class BasicBlock(nn.Module):
+        def __init__(self, c_in, f, s):
+            super().__init__()
+            self.conv1 = nn.Conv2d(c_in, f, 3, s, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(f)
+            self.conv2 = nn.Conv2d(f, f, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(f)
+            self.proj = None
+            if s != 1 or c_in != f:
+                self.proj = nn.Sequential(nn.Conv2d(c_in, f, 1, s, bias=False),
+                                          nn.BatchNorm2d(f))
+
+        def forward(self, x):
+            h = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+            return torch.relu(h + (self.proj(x) if self.proj is not None else x))
+
+    specs = P.parse_model(model_string)
+    shapes = P.layer_shapes(specs, (28, 28, 1))
+    layers, prev = [], (28, 28, 1)
+    last = len(specs) - 1
     for t, spec in enumerate(specs):
-        if isinstance(spec, Conv):
-            layers += [nn.Conv2d(channels, spec.filters, spec.kernel), nn.ReLU()]
-            channels = spec.filters
-        elif isinstance(spec, Pool):
+        nxt = specs[t + 1] if t < last else None
+        if isinstance(spec, P.Conv):
+            layers.append(nn.Conv2d(prev[-1], spec.filters, spec.kernel, spec.stride,
+                                    spec.padding))
+            if not isinstance(nxt, P.BatchNorm):
+                layers.append(nn.ReLU())
+        elif isinstance(spec, P.Pool):
             layers.append(nn.MaxPool2d(spec.size, spec.size, ceil_mode=True))
+        elif isinstance(spec, P.AvgPool):
+            layers.append(nn.AvgPool2d(spec.size, spec.size, ceil_mode=True))
+        elif isinstance(spec, P.BatchNorm):
+            layers += [nn.BatchNorm2d(prev[-1]) if len(prev) == 3 else nn.BatchNorm1d(prev[0]),
+                       nn.ReLU()]
+        elif isinstance(spec, P.Residual):
+            layers.append(BasicBlock(prev[-1], spec.filters, spec.stride))
+        elif isinstance(spec, P.Dropout):
+            layers.append(nn.Dropout(spec.rate))
+        elif isinstance(spec, P.GlobalAvgPool):
+            layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         else:
             if len(prev) == 3:
                 layers.append(nn.Flatten())
             fan_in = prev[0] * prev[1] * prev[2] if len(prev) == 3 else prev[0]
             layers.append(nn.Linear(fan_in, spec.units))
-            if t < len(specs) - 1:
+            if t < last and not isinstance(nxt, P.BatchNorm):
                 layers.append(nn.ReLU())
         prev = shapes[t]
     return nn.Sequential(*layers)
@@ -82,7 +118,16 @@ def worker(task: dict) -> dict:
 
         rng = np.random.default_rng(task.get("seed", 0))
         model = Sequential(model_string, rng)
-        if kind == "inference":
+        if kind == "latency":  # one image at a time, as predict sees a photo
+            model.eval()
+            times = []
+            for i in range(task.get("images", 300)):
+                start = time.perf_counter()
+                model.logits(x_test[i : i + 1])
+                times.append(time.perf_counter() - start)
+            result["ms_per_image"] = 1000 * statistics.median(times[10:])
+        elif kind == "inference":
+            model.eval()
             model.logits(x_test[:batch], batch)  # warm-up
             times = []
             for _ in range(5):
@@ -91,7 +136,7 @@ def worker(task: dict) -> dict:
                 times.append(time.perf_counter() - start)
             result["images_per_s"] = len(x_test) / statistics.median(times)
         else:
-            opt = Adam(model.parametrized, 1e-3)
+            opt = Adam(model.parameters(), 1e-3)
 
             def score(history):  # test top-1 after each epoch; stop at the target
                 accuracy = evaluate(model, x_test, y_test)["accuracy"]
@@ -112,7 +157,16 @@ def worker(task: dict) -> dict:
         yt = torch.from_numpy(y_train.astype(np.int64))
         xs = torch.from_numpy(x_test[:, None].astype(np.float32) / 255)
         ys = torch.from_numpy(y_test.astype(np.int64))
-        if kind == "inference":
+        if kind == "latency":
+            net.eval()
+            times = []
+            with torch.no_grad():
+                for i in range(task.get("images", 300)):
+                    start = time.perf_counter()
+                    net(xs[i : i + 1])
+                    times.append(time.perf_counter() - start)
+            result["ms_per_image"] = 1000 * statistics.median(times[10:])
+        elif kind == "inference":
             net.eval()
             with torch.no_grad():
                 net(xs[:batch])
@@ -183,7 +237,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--quick", action="store_true", help="1 repeat, no time-to-accuracy")
     parser.add_argument("--skip-torch", action="store_true")
-    parser.add_argument("--models", nargs="*", default=[SMALL, MEDIUM, LARGE])
+    parser.add_argument("--models", nargs="*", default=[SMALL, MEDIUM, LARGE, RESNET])
+    parser.add_argument("--no-accuracy", action="store_true",
+                        help="skip the time-to-accuracy row")
     parser.add_argument("--json", action="store_true", help="also print every run as JSON")
     parser.add_argument("--max-epochs", type=int, default=8,
                         help="epochs allowed to reach 99.2%% test top-1 (8)")
@@ -254,9 +310,13 @@ def main() -> None:
         row(f"inference images/s, {LARGE}, batch 1000",
             {fw: [r["images_per_s"] for r in rs] for fw, rs in results.items()}, "img/s",
             higher_is_better=True)
+        for model in (LARGE, RESNET):
+            results = measure(kind="latency", model=model, batch=1)
+            row(f"one image at a time (as predict), ms/image, {model}",
+                {fw: [r["ms_per_image"] for r in rs] for fw, rs in results.items()}, "ms")
         print(f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | "
               + (f"{max(rss['torch']):.0f} MB" if "torch" in rss else "-") + " |  |  |")
-    if not args.quick:
+    if not args.quick and not args.no_accuracy:
         results = measure(kind="to_accuracy", model=LARGE, epochs=args.max_epochs,
                           lr_decay=0.7, target=0.992)
         times, detail = {}, {}

@@ -37,7 +37,7 @@ from cnn.commands.common import default_weights  # noqa: E402
 from cnn.commands.predict import confidence_of  # noqa: E402
 from cnn.data import load_mnist  # noqa: E402
 from cnn.errors import UserError  # noqa: E402
-from cnn.model import load_model, save_model  # noqa: E402
+from cnn.weights import load_model, save_model  # noqa: E402
 from cnn.preprocess import preprocess_file  # noqa: E402
 from cnn.reject import NOT_A_DIGIT  # noqa: E402
 

@@ -6,17 +6,25 @@ Every subcommand lives in ``cnn/commands/<name>.py`` with two functions:
 ``run(args) -> int`` (the exit status).
 
 User errors (:class:`cnn.errors.UserError`) print one line, ``cnn: error: <message>``, and
-exit with status 2, with no traceback unless ``--debug`` is given.
+exit with status 2, with no traceback unless ``--debug`` is given. A file that cannot be
+written (read-only folder, a path that is a file, a full disk) is one line naming the path,
+status 1; Ctrl-C is ``cnn: interrupted``, status 130; a closed pipe (``cnn evaluate | head``)
+ends quietly with status 141 (128 + SIGPIPE), as ``yes | head`` does. ``cnn --data PATH``
+(options with no subcommand) opens the menu with those options, as ``cnn`` alone does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import __version__
 from .errors import UserError
+from .files import os_error_message
+
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
 
 COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "menu"]
 
@@ -66,8 +74,8 @@ def build_parser(commands: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 some inputs failed, 2 bad input)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if not argv:
-        argv = ["menu"]
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["menu"] + argv  # 'cnn --data PATH' is the menu with that option
     if argv[0] in COMMANDS:
         parser = build_parser([argv[0]])
     else:
@@ -76,18 +84,62 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    debug = getattr(args, "debug", False)
     try:
-        return int(args.run(args) or 0)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return status
     except UserError as e:
-        if getattr(args, "debug", False):
+        if debug:
             raise
         print(f"cnn: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnn: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        silence_stdout()
+        return PIPE_CLOSED
+    except OSError as e:
+        if debug:
+            raise
+        if e.filename is None:  # print() to a full disk: standard output
+            silence_stdout()
+            print(f"cnn: error: cannot write to standard output: {e.strerror or e}",
+                  file=sys.stderr)
+        else:
+            print(f"cnn: error: {os_error_message(e)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        if debug:
+            raise
+        print("cnn: error: out of memory; use a smaller model, batch or image", file=sys.stderr)
+        return 1
+
+
+def silence_stdout() -> None:
+    """Point standard output at /dev/null, so the interpreter's final flush of what is still
+    buffered does not fail again (a closed pipe, a full disk) with a traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def entry_point() -> None:
-    """Console-script entry: ``sys.exit(main())``."""
-    sys.exit(main())
+    """Console-script entry: ``sys.exit(main())``, with standard output flushed inside, so a
+    closed pipe or a full disk is one line (or silence, for a pipe), never a traceback."""
+    status = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
+        status = PIPE_CLOSED
+    except OSError as e:
+        silence_stdout()
+        print(f"cnn: error: cannot write to standard output: {e.strerror or e}",
+              file=sys.stderr)
+        status = status or 1
+    sys.exit(status)

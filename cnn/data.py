@@ -16,17 +16,19 @@ from __future__ import annotations
 import hashlib
 import os
 import urllib.request
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import UserError
+from .files import regular_file
+from .weights_io import NpzReader
 
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 ENV_VAR = "CNN_MNIST_DATA"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+HOW_TO_PASS = "pass --data PATH"  # how messages say to give the file (the menu says its own)
 
 
 def keras_cache_path() -> Path:
@@ -67,13 +69,13 @@ def download_mnist(dest: str | os.PathLike | None = None, url: str = MNIST_URL,
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise UserError(
-            f"MNIST not found locally and the download from {url} failed ({e}); pass the "
-            f"keras mnist.npz with --data PATH or set {ENV_VAR}=PATH") from None
+            f"MNIST not found locally and the download from {url} failed ({e}); "
+            f"{HOW_TO_PASS} (a keras mnist.npz) or set {ENV_VAR}=PATH") from None
     digest = sha256_file(tmp)
     if digest != sha256:
         tmp.unlink(missing_ok=True)
         raise UserError(f"downloaded MNIST from {url} has SHA-256 {digest}, expected {sha256}; "
-                        "the file was discarded, try again or pass --data PATH")
+                        f"the file was discarded, try again or {HOW_TO_PASS}")
     os.replace(tmp, dest)
     return dest
 
@@ -86,17 +88,24 @@ def find_mnist(path: str | os.PathLike | None = None, download: bool = True) -> 
             and the download failed or was not allowed.
     """
     for given, what in ((path, "--data"), (os.environ.get(ENV_VAR), ENV_VAR)):
-        if given:
-            given = Path(given).expanduser()
-            if not given.is_file():
+        if given is not None and (given != "" or what == "--data"):
+            if os.fspath(given) == "":
+                raise UserError(f"the MNIST path (from {what}) is empty; pass the path of a "
+                                "keras-format mnist.npz")
+            # os.path.expanduser leaves '~nosuchuser/...' as it is (Path.expanduser raises)
+            given = Path(os.path.expanduser(os.fspath(given)))
+            if not os.path.lexists(given):
                 raise UserError(f"MNIST file '{given}' (from {what}) not found; pass the path "
                                 "of a keras-format mnist.npz")
-            return given
+            try:
+                return regular_file(given, "MNIST file")
+            except UserError as e:
+                raise UserError(f"{e} (from {what})") from None
     cache = keras_cache_path()
     if cache.is_file():
         return cache
     if not download:
-        raise UserError(f"MNIST not found: pass --data PATH to a keras mnist.npz or set {ENV_VAR}")
+        raise UserError(f"MNIST not found: {HOW_TO_PASS} (a keras mnist.npz) or set {ENV_VAR}")
     return download_mnist(cache)
 
 
@@ -138,11 +147,17 @@ def load_mnist(path: str | os.PathLike | None = None, download: bool = True):
         UserError: no file, an unreadable file, or arrays of the wrong shape or dtype.
     """
     file = find_mnist(path, download)
-    try:
-        with np.load(file, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files if k in KEYS}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise UserError(f"cannot read MNIST file '{file}': {e}") from None
+    with NpzReader(file, "MNIST file") as data:
+        for key in KEYS:  # shapes and dtypes from the headers, before any data is read
+            member = data.members.get(key)
+            if member is None:
+                raise UserError(f"MNIST file '{file}' has no '{key}' array; expected keys "
+                                f"{', '.join(KEYS)} (keras mnist.npz layout)")
+            if key.startswith("x") and (member.dtype != np.uint8 or len(member.shape) != 3
+                                        or member.shape[1:] != (28, 28)):
+                raise UserError(f"MNIST file '{file}': '{key}' should be uint8 (N, 28, 28), "
+                                f"got {member.dtype} {member.shape}")
+        arrays = {k: data.array(k) for k in KEYS}
     validate_mnist(arrays, source=f"MNIST file '{file}'")
     return ((arrays["x_train"], arrays["y_train"].astype(np.uint8)),
             (arrays["x_test"], arrays["y_test"].astype(np.uint8)))

@@ -22,6 +22,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import UserError
+from .files import regular_file
 
 METHODS = ("mean", "vote")
 INPUT_SHAPE = (28, 28, 1)
@@ -29,9 +30,7 @@ INPUT_SHAPE = (28, 28, 1)
 
 def num_classes_of(model) -> int:
     """Classes a network outputs (the units of its logits layer)."""
-    if hasattr(model, "num_classes"):
-        return int(model.num_classes)
-    return int(model.specs[-1].units)
+    return int(model.num_classes)
 
 
 def combine(probabilities: np.ndarray, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +125,8 @@ def expand_weights(paths: Sequence[str | Path]) -> list[Path]:
     """Files as given, folders expanded to their ``*.npz`` files (sorted by name).
 
     Raises:
-        UserError: a path that does not exist, or a folder without ``.npz`` files.
+        UserError: a path that does not exist or is not a regular file (a FIFO, a device), or
+            a folder without ``.npz`` files.
     """
     files: list[Path] = []
     for given in paths:
@@ -136,8 +136,8 @@ def expand_weights(paths: Sequence[str | Path]) -> list[Path]:
             if not found:
                 raise UserError(f"folder '{path}' has no .npz weights files")
             files.extend(found)
-        elif path.is_file():
-            files.append(path)
+        elif path.exists() or path.is_symlink():  # a special file is refused, never opened
+            files.append(regular_file(path, "weights file"))
         else:
             raise UserError(f"weights file '{path}' not found; pass .npz files or folders")
     unique: list[Path] = []

@@ -6,8 +6,8 @@
   so a crash or Ctrl-C never leaves a half-written file; with ``overwrite=False`` it never
   replaces a file that exists (it takes the next free name, :func:`free_path`).
 - :func:`output_names` gives every input file its own output name (``a.jpg`` and ``a.png`` do
-  not share ``a.png``) and :func:`safe_target` refuses to write over an input file, or over an
-  existing file without ``--overwrite``.
+  not share ``a.png``); :func:`file_id` tells whether a target is one of the inputs (written
+  with ``overwrite=False`` then, whatever ``--overwrite`` says).
 - :func:`sigint_deferred` holds Ctrl-C back while a file is being saved: the save finishes,
   then the interrupt arrives.
 - :func:`os_error_message` turns an ``OSError`` (read-only folder, a path that is a file, a full
@@ -100,8 +100,12 @@ def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path
     if path.is_dir():
         raise UserError(f"'{path}' is a folder; give a file path inside it, e.g. "
                         f"'{path / 'output'}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:200]}.", suffix=".tmp",
+                                   dir=path.parent)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from e
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -125,9 +129,13 @@ def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path
                 return path
         os.unlink(tmp)
         return path
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, FileExistsError):
+            # name the file the user asked for, not the temporary one (or none: a write()
+            # that fails with ENOSPC carries no file name)
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
         raise
 
 
@@ -172,27 +180,22 @@ def output_names(inputs: list[str | os.PathLike], suffix: str) -> list[str]:
     return out
 
 
+def file_id(path: str | os.PathLike) -> tuple[int, int] | None:
+    """``(device, inode)`` of an existing file (symlinks followed), ``None`` if there is none:
+    equal ids mean the same file under any name."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
     """True if both paths name the same existing file (``os.path.samefile``), else False."""
     try:
         return os.path.samefile(a, b)
     except OSError:
         return False
-
-
-def safe_target(path: str | os.PathLike, overwrite: bool, inputs=()) -> Path | None:
-    """Where an output file may be written: ``path`` itself, or ``None`` when it must not be.
-
-    Never an input file (not even with ``overwrite``), never an existing file without
-    ``overwrite``, never a folder or a special file.
-    """
-    path = Path(path)
-    if any(same_file(path, i) for i in inputs):
-        return None
-    if os.path.lexists(path):
-        if not overwrite or not is_regular_file(path):
-            return None
-    return path
 
 
 def os_error_message(e: OSError, action: str = "write") -> str:

@@ -62,7 +62,7 @@ def labelled_files(folder: str | os.PathLike) -> tuple[list[tuple[Path, int]], l
     Raises:
         UserError: ``folder`` is not a folder.
     """
-    root = Path(folder).expanduser()
+    root = Path(os.path.expanduser(os.fspath(folder)))
     if not root.is_dir():
         raise UserError(f"'{folder}' is not a folder; give a folder with class folders 0..9 "
                         "(and noise/) or files named <digit>_<anything>.png")
@@ -93,9 +93,12 @@ def without_path(message: str, path) -> str:
     return message.replace(" " + quoted, "")
 
 
-def preprocess_cached(path: Path, polarity: str = "auto") -> np.ndarray:
+def preprocess_cached(path: Path, polarity: str = "auto", choose=None) -> np.ndarray:
     """:func:`cnn.preprocess.preprocess_file`, remembered for the process by (path, size,
-    modification time, polarity), so a file is read and transformed once.
+    modification time, polarity), so a file is read and transformed once. With ``choose`` (a
+    network's scorer of candidate segmentations, as ``cnn predict`` passes:
+    :func:`cnn.commands.predict.confidence_of`) the result depends on the network and is not
+    remembered.
 
     Returns:
         float32 ``(28, 28)`` in [0, 1], white digit on black.
@@ -104,6 +107,8 @@ def preprocess_cached(path: Path, polarity: str = "auto") -> np.ndarray:
     """
     from .preprocess import preprocess_file
 
+    if choose is not None:
+        return preprocess_file(path, polarity, choose=choose)
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, polarity)
     if key not in _CACHE:
@@ -155,12 +160,15 @@ class FolderSet:
         return lines
 
 
-def load_folder(folder: str | os.PathLike, polarity: str = "auto") -> FolderSet:
+def load_folder(folder: str | os.PathLike, polarity: str = "auto", choose=None) -> FolderSet:
     """Read and preprocess every labelled image of a folder data set.
 
     Args:
         folder: see the module docstring for the layouts.
         polarity: as ``cnn predict --polarity``.
+        choose: the scorer ``cnn predict`` gives the preprocessing (``cnn evaluate`` passes
+            the evaluated network's, so a folder is scored on the inputs predict would see);
+            ``None``: the pipeline's own choice (training, where no trained network exists).
     Returns:
         a :class:`FolderSet`; files that fail are in ``skipped`` with the one-line reason.
     Raises:
@@ -170,7 +178,7 @@ def load_folder(folder: str | os.PathLike, polarity: str = "auto") -> FolderSet:
     images, labels, used = [], [], []
     for path, label in files:
         try:
-            images.append(preprocess_cached(path, polarity))
+            images.append(preprocess_cached(path, polarity, choose))
         except UserError as e:
             skipped.append((str(path), without_path(str(e), path)))
             continue
@@ -227,7 +235,8 @@ class TrainingData:
 
 def is_folder(value: str | None) -> bool:
     """Whether a ``--data`` value names a folder data set."""
-    return bool(value) and value != "mnist" and Path(value).expanduser().is_dir()
+    # os.path.expanduser leaves "~nosuchuser/..." as it is (Path.expanduser raises)
+    return bool(value) and value != "mnist" and Path(os.path.expanduser(value)).is_dir()
 
 
 def load_training_sources(data: list[str] | None, *, limit: int | None = None,

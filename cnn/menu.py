@@ -147,8 +147,9 @@ class LayerInfo:
 def layer_infos(model: str) -> list[LayerInfo]:
     """The layers of a model string with their channel (or unit) counts, for actions 3 and 4."""
     net = Sequential(model)
-    return [LayerInfo(number, name, int(shape[-1]), "channels" if len(shape) == 3 else "units")
-            for (number, name, _, _), shape in zip(summary_rows(net), net.token_shapes)]
+    return [LayerInfo(row.number, row.name, int(shape[-1]),
+                      "channels" if len(shape) == 3 else "units")
+            for row, shape in zip(summary_rows(net), net.token_shapes)]
 
 
 def display_path(path: Path) -> str:
@@ -378,7 +379,9 @@ class Menu:
 
         print("A model string is layer tokens joined by '-': C(filters,kernel) convolution + "
               "ReLU,\nP<size> max pooling, FC<units> dense layer; the last token is FC10 "
-              "(one unit per digit).")
+              "(one unit per digit).\nAlso: C(32,3,s2,same) stride/padding, BN batch norm, "
+              "R(32) / R(64,s2) residual block,\nD0.25 dropout, A2 average pooling, GAP "
+              "global average pooling (see 'cnn train --help').")
         print(f"  e.g. {EXAMPLE_MODEL}   (tiny and fast: C(4,5)-P2-FC10)")
         model = self.ask("Model string", EXAMPLE_MODEL, model_string)
         lr = self.ask("Learning rate", "0.001", positive_number)
@@ -401,8 +404,7 @@ class Menu:
         result = train_and_save(model, epochs=epochs, batch_size=batch, lr=lr, augment=augment,
                                 validation=validation, data=self.data, quiet=self.quiet,
                                 show_summary=True)
-        if result["weights"] is None:
-            print("no epoch finished: nothing was saved")
+        if result["weights"] is None:  # train_and_save said why
             return None
         self.trained = Path(result["weights"])
         print("Actions 2-6 now use these weights by default.")
@@ -461,6 +463,14 @@ class Menu:
 def run_menu(data: str | None = None, quiet: bool = False, debug: bool = False) -> int:
     """Open the menu; a ``data`` path (or ``$CNN_MNIST_DATA``) that does not exist is an error
     now rather than at the first training."""
+    from . import data as mnist_data
+
     if data or os.environ.get("CNN_MNIST_DATA"):
         find_mnist(data, download=False)
-    return Menu(data, quiet, debug).run()
+    # The menu takes no flags: its messages say how to start it with the MNIST path instead.
+    saved, mnist_data.HOW_TO_PASS = (mnist_data.HOW_TO_PASS,
+                                     "quit and start the menu as 'cnn menu --data PATH'")
+    try:
+        return Menu(data, quiet, debug).run()
+    finally:
+        mnist_data.HOW_TO_PASS = saved

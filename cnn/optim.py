@@ -1,8 +1,10 @@
 """Optimizers: they update the parameters from the gradients the layers computed.
 
-Each optimizer takes the list of layers once; ``step()`` reads every ``layer.grads[name]`` and
-updates ``layer.params[name]`` in place. Learning-rate decay is applied by the trainer through
-the ``lr`` attribute.
+Each optimizer takes the parameters once, as ``(module, name)`` slots
+(``cnn.module.Module.parameters()``): it sees parameters only, never buffers such as batch
+norm's running statistics. ``step()`` reads every ``module.grads[name]`` and updates
+``module.params[name]`` in place. Learning-rate decay is applied by the trainer through the
+``lr`` attribute.
 """
 
 from __future__ import annotations
@@ -13,33 +15,37 @@ import numpy as np
 class Optimizer:
     """Base class. ``lr`` is the learning rate (a float > 0), read at every step."""
 
-    def __init__(self, layers, lr: float) -> None:
+    def __init__(self, params, lr: float) -> None:
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
         self.lr = float(lr)
-        self.slots = [(layer, name) for layer in layers for name in layer.params]
+        self.slots = list(params)
 
     def step(self) -> None:  # pragma: no cover
         raise NotImplementedError
 
 
 class SGD(Optimizer):
-    """SGD with (heavy-ball) momentum: ``v = mu * v - lr * g; w += v``.
+    """SGD with (heavy-ball) momentum in PyTorch's form: ``b = mu * b + g; w -= lr * b``.
 
-    Source: Sutskever et al., "On the importance of initialization and momentum in deep
-    learning" (ICML 2013); PyTorch's ``torch.optim.SGD`` with ``dampening=0``.
+    The buffer ``b`` holds gradients only, not the learning rate, so changing ``lr`` between
+    steps (``--lr-decay``, a scheduler) acts at once, exactly as ``torch.optim.SGD(momentum=mu,
+    dampening=0, nesterov=False)`` under a scheduler. (Sutskever et al.'s form ``v = mu * v -
+    lr * g; w += v`` is the same only while ``lr`` is constant.) Sources: Sutskever et al.,
+    "On the importance of initialization and momentum in deep learning" (ICML 2013); the
+    ``torch.optim.SGD`` documentation.
     """
 
-    def __init__(self, layers, lr: float = 0.01, momentum: float = 0.9) -> None:
-        super().__init__(layers, lr)
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9) -> None:
+        super().__init__(params, lr)
         self.momentum = momentum
         self.velocity = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
 
     def step(self):
-        for (layer, name), v in zip(self.slots, self.velocity):
-            v *= self.momentum
-            v -= self.lr * layer.grads[name]
-            layer.params[name] += v
+        for (layer, name), b in zip(self.slots, self.velocity):
+            b *= self.momentum
+            b += layer.grads[name]
+            layer.params[name] -= self.lr * b
 
 
 class Adam(Optimizer):
@@ -49,9 +55,9 @@ class Adam(Optimizer):
     defaults as in that paper and PyTorch's ``torch.optim.Adam`` (betas 0.9, 0.999, eps 1e-8).
     """
 
-    def __init__(self, layers, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8) -> None:
-        super().__init__(layers, lr)
+        super().__init__(params, lr)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
         self.t = 0
         self.m = [np.zeros_like(layer.params[name]) for layer, name in self.slots]
@@ -87,8 +93,9 @@ class Adam(Optimizer):
 OPTIMIZERS = {"adam": Adam, "sgd": SGD}
 
 
-def make_optimizer(name: str, layers, lr: float) -> Optimizer:
-    """Build an optimizer by name (``'adam'`` or ``'sgd'``, SGD with momentum 0.9).
+def make_optimizer(name: str, params, lr: float) -> Optimizer:
+    """Build an optimizer by name (``'adam'`` or ``'sgd'``, SGD with momentum 0.9) over
+    ``params``, ``(module, name)`` slots such as ``model.parameters()``.
 
     Raises:
         ValueError: for an unknown name.
@@ -97,4 +104,4 @@ def make_optimizer(name: str, layers, lr: float) -> Optimizer:
         cls = OPTIMIZERS[name.lower()]
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}: choose adam or sgd") from None
-    return cls(layers, lr=lr)
+    return cls(params, lr=lr)

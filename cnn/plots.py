@@ -16,19 +16,20 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .model import atomic_write  # noqa: E402
+from .files import atomic_write  # noqa: E402
 
 
-def save_figure(fig, path: str | os.PathLike, dpi: int = 100) -> Path:
-    """Render ``fig`` to PNG at ``path`` atomically and close it; returns the path."""
+def save_figure(fig, path: str | os.PathLike, dpi: int = 100, overwrite: bool = True) -> Path:
+    """Render ``fig`` to PNG at ``path`` atomically and close it; returns the path written
+    (with ``overwrite=False``, the next free name when ``path`` exists)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    atomic_write(path, lambda f: f.write(buffer.getvalue()))
-    return Path(path)
+    return atomic_write(path, lambda f: f.write(buffer.getvalue()), overwrite=overwrite)
 
 
-def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = "") -> Path:
+def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = "",
+                    overwrite: bool = True) -> Path:
     """Mean softmax cross-entropy per epoch, train and (when recorded) validation.
 
     Args:
@@ -48,7 +49,7 @@ def plot_loss_curve(epochs: list[dict], path: str | os.PathLike, title: str = ""
     ax.set_title(title, fontsize=9)
     ax.legend()
     ax.grid(alpha=0.3)
-    return save_figure(fig, path)
+    return save_figure(fig, path, overwrite=overwrite)
 
 
 def plot_confusion_matrix(cm: np.ndarray, path: str | os.PathLike, title: str = "") -> Path:
@@ -112,8 +113,9 @@ def display_rgb(image: np.ndarray) -> np.ndarray:
 
 
 def plot_prediction(original: np.ndarray, network_input: np.ndarray, probabilities,
-                    path: str | os.PathLike, title: str = "") -> Path:
-    """Original image, the 28 x 28 network input, and a bar chart of the 10 probabilities.
+                    path: str | os.PathLike, title: str = "", overwrite: bool = True) -> Path:
+    """Original image, the 28 x 28 network input, and a bar chart of the 10 probabilities;
+    returns the path written (see :func:`save_figure` for ``overwrite``).
 
     Args:
         original: raw image (see :func:`display_rgb`).
@@ -138,4 +140,4 @@ def plot_prediction(original: np.ndarray, network_input: np.ndarray, probabiliti
     axes[2].set_xlabel("digit")
     axes[2].set_ylabel("softmax probability")
     fig.suptitle(title, fontsize=10)
-    return save_figure(fig, path)
+    return save_figure(fig, path, overwrite=overwrite)

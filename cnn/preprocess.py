@@ -46,6 +46,7 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 from __future__ import annotations
 
 import os
+import stat
 
 import cv2
 import numpy as np
@@ -70,11 +71,38 @@ _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the la
 _MIN_CONTRAST = 0.08  # weakest ink-to-background difference counted as ink, fraction of full range
 
 
+MAX_PIXELS = 40_000_000  # largest image read, width x height (a 40-megapixel photo)
+MAX_FILE_BYTES = 200 * 1024 * 1024  # largest image file read
+
+
+def declared_pixels(data: bytes | np.ndarray) -> int | None:
+    """Width x height an image file declares in its header, without decoding it (Pillow's
+    lazy ``Image.open`` reads the header only); ``None`` when Pillow does not know the format
+    (OpenCV may still decode it)."""
+    import io
+    import re
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes() if isinstance(data, np.ndarray) else data)) as im:
+            return int(im.size[0]) * int(im.size[1])
+    except Image.DecompressionBombError as e:  # Pillow's own limit, far above MAX_PIXELS
+        match = re.search(r"\((\d+) pixels\)", str(e))
+        return int(match.group(1)) if match else MAX_PIXELS + 1
+    except Exception:  # noqa: BLE001 - unknown or corrupt: left to OpenCV's decoder
+        return None
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read an image file exactly as stored, with no conversion.
 
-    Uses ``cv2.imdecode(..., cv2.IMREAD_UNCHANGED)`` on the file's bytes (read with
-    ``np.fromfile``), so paths with non-ASCII characters work on every platform.
+    Only regular files are read (a FIFO, a device or a socket is refused before it is opened,
+    so nothing blocks), files up to :data:`MAX_FILE_BYTES`, and images of at most
+    :data:`MAX_PIXELS` pixels, checked from the header before anything is decoded (a 1 MB PNG
+    may declare 32000 x 32000 pixels, 1 GB of memory or more once decoded). The bytes are read
+    with ``np.fromfile`` and decoded by ``cv2.imdecode(..., cv2.IMREAD_UNCHANGED)``, so paths
+    with non-ASCII characters work on every platform.
 
     Args:
         path: any format OpenCV decodes (PNG, JPEG, BMP, TIFF, WebP, ...).
@@ -82,20 +110,39 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         the raw array: shape ``(H, W)`` (grey) or ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA),
         dtype uint8 or uint16 (16-bit PNG/TIFF), possibly float32 for some TIFF/EXR files.
     Raises:
-        UserError: if the file does not exist, is a folder, is empty (0 bytes), is not an image
-            or is corrupt (OpenCV cannot decode it), or decodes to an image with no pixels.
+        UserError: if the file does not exist, is a folder or a special file, is empty (0
+            bytes) or too large, declares too many pixels, is not an image or is corrupt
+            (OpenCV cannot decode it), or decodes to an image with no pixels.
     """
     name = os.fspath(path)
-    if not os.path.exists(name):
-        raise UserError(f"cannot read image {name!r}: no such file; check the path")
-    if os.path.isdir(name):
+    if name == "":
+        raise UserError("cannot read image '': the path is empty; give an image file")
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise UserError(f"cannot read image {name!r}: no such file; check the path") from None
+    except OSError as exc:
+        raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
         raise UserError(f"cannot read image {name!r}: it is a folder; give an image file")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"cannot read image {name!r}: not a regular file (a FIFO, device or "
+                        "socket); give an image file")
+    size = os.stat(name).st_size
+    if size > MAX_FILE_BYTES:
+        raise UserError(f"cannot read image {name!r}: the file is {size / 2**20:,.0f} MB, more "
+                        f"than the {MAX_FILE_BYTES // 2**20} MB allowed; save a smaller copy")
     try:
         data = np.fromfile(name, dtype=np.uint8)
     except OSError as exc:
         raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from exc
     if data.size == 0:
         raise UserError(f"cannot read image {name!r}: file is empty (0 bytes)")
+    declared = declared_pixels(data)
+    if declared is not None and declared > MAX_PIXELS:
+        raise UserError(
+            f"cannot read image {name!r}: it declares {declared:,} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000} megapixels allowed; save a smaller copy")
     if data[:3].tobytes() == b"\xff\xd8\xff":
         # A JPEG's entropy-coded data holds no 0xFFD9, so one must follow the first
         # start-of-scan marker; some OpenCV builds decode a truncated JPEG without complaint.
@@ -105,7 +152,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
             raise UserError(
                 f"cannot read image {name!r}: the JPEG file is truncated ({data.size} bytes); "
                 "copy or export it again")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. more pixels than OpenCV's own limit, in a format Pillow lacks
+        image = None
     if image is None:
         raise UserError(
             f"cannot read image {name!r}: not an image or corrupt ({data.size} bytes); "
@@ -113,6 +163,11 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         )
     if image.size == 0:
         raise UserError(f"cannot read image {name!r}: the image has no pixels ({image.shape})")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise UserError(
+            f"cannot read image {name!r}: it has {image.shape[1]:,} x {image.shape[0]:,} "
+            f"pixels, more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a "
+            "smaller copy")
     return image
 
 

@@ -88,15 +88,15 @@ class Rejector:
             UserError: a gate file that does not load or is not an 11-class network.
         """
         from .errors import UserError
-        from .model import load_model
+        from .weights import load_model
 
         path = Path(weights) if weights else find_gate()
         if path is None:
             return cls(None, DEFAULT_THRESHOLD if threshold is None else threshold)
         gate = load_model(path, num_classes=None)
-        if gate.specs[-1].units != 11:
+        if gate.num_classes != 11:
             raise UserError(f"rejection gate '{path}' ({gate.model_string}) gives "
-                            f"{gate.specs[-1].units} classes; a gate ends in FC11 (class 10: "
+                            f"{gate.num_classes} classes; a gate ends in FC11 (class 10: "
                             "not a digit)")
         if threshold is None:
             threshold = float(gate.metadata.get("reject_threshold", DEFAULT_THRESHOLD))

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
 from .model import Sequential, to_input
+from .module import Tape
 from .optim import Optimizer
 
 
@@ -26,12 +27,14 @@ class History:
     Each entry has ``epoch`` (1-based), ``loss`` (mean softmax cross-entropy over the epoch's
     mini-batches, nats), ``accuracy`` (top-1 on those batches, 0..1), ``val_loss`` and
     ``val_accuracy`` (on the held-out split, ``None`` without one), ``lr`` and ``seconds``.
-    ``interrupted`` is True when Ctrl-C stopped training; the model then holds the weights of
-    the last finished epoch.
+    ``interrupted`` is True when Ctrl-C stopped training; ``diverged`` is a one-line reason
+    when the loss (or a weight) stopped being finite, e.g. ``'the loss became nan in epoch 2,
+    batch 13'``. In both cases the model holds the weights of the last finished epoch.
     """
 
     epochs: list[dict] = field(default_factory=list)
     interrupted: bool = False
+    diverged: str | None = None
 
     @property
     def seconds_per_epoch(self) -> float:
@@ -43,6 +46,8 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
              batch_size: int = 1000) -> dict:
     """Top-1 accuracy, macro precision/recall, mean loss and timing on a labelled set.
 
+    The model runs in eval mode (running statistics, no dropout); its mode is restored after.
+
     Args:
         images: uint8 ``(N, 28, 28)`` (or float in [0, 1]); labels: integer ``(N,)``.
     Returns:
@@ -50,9 +55,14 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
         cross-entropy, nats), ``seconds`` (wall clock of the forward passes) and
         ``predictions`` (int array ``(N,)``).
     """
-    start = time.perf_counter()
-    logits = model.logits(images, batch_size)
-    seconds = time.perf_counter() - start
+    was_training = model.training
+    model.eval()
+    try:
+        start = time.perf_counter()
+        logits = model.logits(images, batch_size)
+        seconds = time.perf_counter() - start
+    finally:
+        model.train(was_training)
     predictions = logits.argmax(axis=1)
     report = classification_report(labels, predictions, logits.shape[1])
     report["loss"] = softmax_cross_entropy(logits.astype(np.float64), labels.astype(np.int64))[0]
@@ -61,13 +71,15 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
     return report
 
 
-def _snapshot(model: Sequential) -> list[dict[str, np.ndarray]]:
-    return [{k: v.copy() for k, v in layer.params.items()} for layer in model.layers]
+def _restore(model: Sequential, snapshot: dict[str, np.ndarray]) -> None:
+    """Put back a ``state_dict`` taken at the end of an epoch: parameters and buffers."""
+    dtype = next(iter(snapshot.values())).dtype if snapshot else np.float32
+    model.load_state_dict(snapshot, dtype=dtype)
 
 
-def _restore(model: Sequential, snapshot) -> None:
-    for layer, params in zip(model.layers, snapshot):
-        layer.params.update(params)
+def _all_finite(model: Sequential) -> bool:
+    """Whether every parameter and buffer is finite (no NaN, no inf)."""
+    return all(np.isfinite(v).all() for v in model.state_dict().values())
 
 
 def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer: Optimizer,
@@ -79,7 +91,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     Args:
         images: uint8 ``(N, 28, 28)`` training images (scaled by 1/255 batch by batch, so the
             float copy of the whole set is never held in memory); labels: ``(N,)`` in 0-9.
-        optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parametrized``.
+        optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parameters()``.
         rng: the run's generator (shuffling, augmentation).
         epochs: passes over the data (>= 1); batch_size: images per step (>= 1).
         lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
@@ -89,8 +101,13 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         on_epoch_end: optional ``f(history)`` called after every epoch; training stops early
             when it returns True (e.g. once a target accuracy is reached).
     Returns:
-        the :class:`History`. Ctrl-C stops training cleanly, restoring the weights of the last
-        finished epoch (``history.interrupted``).
+        the :class:`History`. Steps run in train mode, validation in eval mode. Ctrl-C stops
+        training cleanly, restoring the whole ``state_dict`` (weights and running statistics)
+        of the last finished epoch (``history.interrupted``). A loss that is not finite (NaN
+        or inf, e.g. from too high a learning rate) stops training at once, restoring the
+        ``state_dict`` of the last finished epoch (``history.diverged``). An epoch counts as
+        finished when its training pass is done: Ctrl-C during its validation keeps it
+        (``val_*`` stay None).
     Raises:
         ValueError: for ``epochs`` or ``batch_size`` < 1 or mismatched images and labels.
     """
@@ -98,13 +115,16 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    from .faults import fault_point
+
     history = History()
-    snapshot = _snapshot(model)
+    snapshot = model.state_dict()
     labels = labels.astype(np.int64)
     n = len(images)
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
+            model.train()
             order = rng.permutation(n)
             loss_sum = correct = seen = 0
             bar = tqdm(total=n, desc=f"epoch {epoch}/{epochs}", unit="img", unit_scale=True,
@@ -116,9 +136,16 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if augment is not None:
                         batch = augment(batch, rng)
                     y = labels[idx]
-                    logits = model.forward(to_input(batch, model.input_shape), training=True)
+                    tape = Tape()
+                    logits = model.forward(to_input(batch, model.input_shape), tape)
                     loss, dlogits = softmax_cross_entropy(logits, y)
-                    model.backward(dlogits)
+                    if not np.isfinite(loss):
+                        history.diverged = (f"the loss became {float(loss)} in epoch {epoch}, "
+                                            f"batch {i // batch_size + 1}")
+                        break
+                    if i == batch_size:
+                        fault_point(f"epoch{epoch}-batch")
+                    model.backward(dlogits, tape)
                     optimizer.step()
                     loss_sum += loss * len(idx)
                     correct += int((logits.argmax(axis=1) == y).sum())
@@ -127,19 +154,26 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if (i // batch_size) % 20 == 0:
                         bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
                                         refresh=False)
-                bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+                if history.diverged is None:
+                    bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}")
+            if history.diverged is None and not _all_finite(model):
+                history.diverged = f"a weight became infinite or nan in epoch {epoch}"
+            if history.diverged is not None:
+                _restore(model, snapshot)
+                break
             seconds = time.perf_counter() - start
             entry = {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen,
                      "val_loss": None, "val_accuracy": None, "lr": optimizer.lr,
                      "seconds": seconds}
+            snapshot = model.state_dict()  # the epoch is finished: Ctrl-C from here keeps it
+            history.epochs.append(entry)
             if validation is not None and len(validation[0]):
+                fault_point(f"epoch{epoch}-validation")
                 report = evaluate(model, *validation)
                 entry["val_loss"], entry["val_accuracy"] = report["loss"], report["accuracy"]
                 if progress:
                     tqdm.write(f"epoch {epoch}: val_loss {report['loss']:.4f}, "
                                f"val_accuracy {report['accuracy']:.4f}")
-            history.epochs.append(entry)
-            snapshot = _snapshot(model)
             optimizer.lr *= lr_decay
             if on_epoch_end is not None and on_epoch_end(history):
                 break

@@ -11,7 +11,8 @@ adapted to one 28 x 28 grey channel:
   layers (lucid's ``objectives.channel``), the unit's pre-activation for FC layers, the class
   logit for the last layer. Pre-ReLU keeps a gradient for channels the image does not yet
   excite (a dead ReLU would give none), so even "dead" channels get a picture.
-- **gradient**: the engine's own backward pass (``Sequential.backward(..., input_grad=True)``)
+- **gradient**: the engine's own backward pass (``Sequential.backward(..., input_grad=True)``
+  from the token's ``pre`` tap, in eval mode)
   gives d objective / d input; the weights are never changed (``backward`` fills ``grads``,
   only optimizers update ``params``, and no optimizer sees the network's layers here).
 - **parameterization** (lucid ``optvis/param``): ``"pixel"``, the image is ``sigmoid(z)`` of
@@ -61,9 +62,11 @@ import numpy as np
 from tqdm import tqdm
 
 from .errors import UserError
-from .model import Sequential, atomic_write, to_input
+from .files import atomic_write
+from .model import Sequential, to_input
 from .optim import Adam
-from .parse import Conv, Pool
+from .module import Tape
+from .parse import AvgPool, BatchNorm, Conv, Dropout, FC, GlobalAvgPool, Pool, Residual
 
 DEFAULT_STEPS = 256
 DEFAULT_LR = 0.05
@@ -102,14 +105,26 @@ def describe_layer(model: Sequential, layer: int) -> str:
     t = check_layer(model, layer)
     spec = model.specs[t]
     count = channel_count(model, layer)
+    unit = "channels" if len(model.token_shapes[t]) == 3 else "units"
     if isinstance(spec, Conv):
-        kind = f"convolution, {count} channels"
+        kind = "convolution"
     elif isinstance(spec, Pool):
-        kind = f"max pooling, {count} channels"
+        kind = "max pooling"
+    elif isinstance(spec, AvgPool):
+        kind = "average pooling"
+    elif isinstance(spec, BatchNorm):
+        kind = "batch norm"
+    elif isinstance(spec, Residual):
+        kind = "residual block"
+    elif isinstance(spec, Dropout):
+        kind = "dropout"
+    elif isinstance(spec, GlobalAvgPool):
+        kind = "global average pooling"
     elif t == len(model.specs) - 1:
-        kind = f"class logits, {count} units"
+        kind, unit = "class logits", "units"
     else:
-        kind = f"fully connected, {count} units"
+        kind = "fully connected"
+    kind = f"{kind}, {count} {unit}"
     return f"layer {layer} {spec} ({kind})"
 
 
@@ -150,16 +165,15 @@ def layer_activation(model: Sequential, layer: int, images: np.ndarray,
 
     Args:
         images: ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8 in [0, 255] or float in [0, 1].
-        pre: the pre-ReLU activation (what visualization maximizes); ``False`` gives what the
-            next layer sees (after the ReLU when the layer has one; logits for the last).
+        pre: the token's ``pre`` tap, before its ReLU (what visualization maximizes);
+            ``False`` gives its ``out`` tap, what the next token sees (after the ReLU when
+            the token has one; logits for the last).
     Returns:
         float32, ``(N, H, W, C)`` for convolution and pooling layers, ``(N, units)`` for FC.
     """
-    t = check_layer(model, layer)
-    out = model.forward(to_input(images, model.input_shape), stop=model.token_pre[t])
-    if not pre and model.token_relu[t]:
-        out = np.maximum(out, 0)
-    return out
+    check_layer(model, layer)
+    tap = f"{layer}.{'pre' if pre else 'out'}"
+    return model.forward(to_input(images, model.input_shape), taps=[tap])[tap]
 
 
 def mean_activations(model: Sequential, layer: int, images: np.ndarray,
@@ -185,7 +199,10 @@ def objective_and_grad(model: Sequential, layer: int, channels: Sequence[int], x
     - ``"neuron"``: the pre-ReLU activation of the channel's centre unit, position
       ``(H // 2, W // 2)`` (lucid's ``objectives.neuron``); the same as ``"channel"`` for FC.
 
-    The gradient comes from the engine's backward pass; the weights are not changed.
+    The gradient comes from the engine's backward pass, started from the token's ``pre`` tap
+    on a tape that asks for the input gradient only; the weights are not changed. The model
+    is put in eval mode (batch norm with its running statistics, no dropout), so one image's
+    objective never depends on the others in the batch.
 
     Args:
         x: input batch, float32 (or float64 for gradient checks), ``(N, 28, 28, 1)``.
@@ -198,10 +215,12 @@ def objective_and_grad(model: Sequential, layer: int, channels: Sequence[int], x
     """
     if objective not in OBJECTIVES:
         raise UserError(f"unknown objective {objective!r}: choose channel or neuron")
-    t = check_layer(model, layer)
-    stop = model.token_pre[t]
+    check_layer(model, layer)
+    model.eval()  # running statistics, no dropout: batch statistics never enter the objective
+    tap = f"{layer}.pre"
     channels = np.asarray(channels, dtype=np.int64)
-    act = model.forward(x, training=True, stop=stop)
+    tape = Tape(param_grads=False)  # input gradient only: the shared modules are not written
+    act = model.forward(x, tape, taps=[tap])[tap]
     rows = np.arange(len(x))
     dact = np.zeros_like(act)
     if act.ndim == 4 and objective == "channel":
@@ -215,7 +234,7 @@ def objective_and_grad(model: Sequential, layer: int, channels: Sequence[int], x
     else:
         value = act[rows, channels]
         dact[rows, channels] = 1.0
-    grad = model.backward(dact, start=stop, input_grad=True)
+    grad = model.backward(dact, tape, start=tap, input_grad=True)
     return value, grad
 
 
@@ -467,7 +486,7 @@ def visualize_channels(model: Sequential, layer: int, channels="all", *,
     parameterization = make_param(param, (h, w))
     n = len(chans)
     holder = _Images(parameterization.init(n, rng))
-    optimizer = Adam([holder], lr=lr)
+    optimizer = Adam([(holder, "p")], lr=lr)
     label = f"layer {layer}, {n} channel{'s' if n != 1 else ''}"
     for _ in tqdm(range(steps), desc=label, unit="step", disable=not progress, leave=False,
                   dynamic_ncols=True):
@@ -507,13 +526,13 @@ def upscale(image: np.ndarray, factor: int = UPSCALE) -> np.ndarray:
     return np.repeat(np.repeat(grey, factor, axis=0), factor, axis=1)
 
 
-def write_png(path: str | os.PathLike, pixels: np.ndarray) -> Path:
-    """Write a uint8 grey ``(H, W)`` or BGR ``(H, W, 3)`` array as PNG, atomically."""
+def write_png(path: str | os.PathLike, pixels: np.ndarray, overwrite: bool = True) -> Path:
+    """Write a uint8 grey ``(H, W)`` or BGR ``(H, W, 3)`` array as PNG, atomically; returns
+    the path written (with ``overwrite=False``, the next free name when ``path`` exists)."""
     ok, data = cv2.imencode(".png", pixels)
     if not ok:  # pragma: no cover - OpenCV always encodes uint8 arrays
         raise UserError(f"could not encode {path} as PNG")
-    atomic_write(path, lambda f: f.write(data.tobytes()))
-    return Path(path)
+    return atomic_write(path, lambda f: f.write(data.tobytes()), overwrite=overwrite)
 
 
 def save_visualization(folder: str | os.PathLike, channel: int, image: np.ndarray) -> list[Path]:

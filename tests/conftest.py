@@ -11,7 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
 SHARED = ROOT.parent / "shared"
-REFERENCE_DIR = SHARED / "reference_weights"
+# The reference project's three weight files: $CNN_REFERENCE_WEIGHTS, else ../shared beside
+# the checkout (as in CI); the tests that need them skip, saying so, where neither exists.
+REFERENCE_DIR = Path(os.environ.get("CNN_REFERENCE_WEIGHTS") or SHARED / "reference_weights")
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +43,12 @@ def full_mnist():
     from cnn.data import load_mnist
 
     return load_mnist(path)
+
+
+def v1_weights(model) -> dict:
+    """The model's arrays in the version-1 file layout (``weight_<t>`` / ``bias_<t>``), for
+    tests that write version-1 files."""
+    from cnn.weights import file_keys
+
+    keys = file_keys(model, 1)
+    return {keys[k]: v for k, v in model.state_dict().items()}

@@ -26,7 +26,8 @@ import pytest
 from cnn import __version__
 from cnn.cli import build_parser, main
 from cnn.commands.common import list_weights
-from cnn.model import Sequential, save_model
+from cnn.model import Sequential
+from cnn.weights import save_model
 
 from conftest import full_mnist_path
 from test_kaggle import write_kaggle_csv

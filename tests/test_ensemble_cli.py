@@ -14,7 +14,8 @@ from cnn.cli import main
 from cnn.commands.common import list_weights
 from cnn.kaggle import read_submission
 from cnn.menu import Menu
-from cnn.model import Sequential, load_model, save_model
+from cnn.model import Sequential
+from cnn.weights import load_model, save_model
 from conftest import full_mnist_path
 from test_kaggle import write_kaggle_csv
 
@@ -34,7 +35,7 @@ def members(tmp_path, subset):
     for seed, model_string in enumerate(["C(4,5)-P2-FC10", "C(6,3)-P2-FC32-FC10"]):
         rng = np.random.default_rng(seed)
         model = Sequential(model_string, rng)
-        fit(model, x, y, optimizer=Adam(model.parametrized, 3e-3), rng=rng, epochs=2,
+        fit(model, x, y, optimizer=Adam(model.parameters(), 3e-3), rng=rng, epochs=2,
             progress=False)
         paths.append(save_model(model, tmp_path / "members" / f"m{seed}.npz"))
     return paths

@@ -13,9 +13,10 @@ import pytest
 from cnn import folders
 from cnn.cli import main
 from cnn.errors import UserError
-from cnn.finetune import trainable_layers, with_classes
+from cnn.finetune import trainable_parameters, with_classes
 from cnn.folders import NOISE_CLASS, labelled_files, load_folder, load_training_sources
-from cnn.model import Sequential, load_model
+from cnn.model import Sequential
+from cnn.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"
@@ -108,15 +109,18 @@ def test_freeze_keeps_the_first_tokens_fixed_and_trains_the_rest(subset):
 
     (x, y), _ = subset
     model = Sequential("C(4,5)-P2-C(8,3)-P2-FC10", np.random.default_rng(0))
-    before = [dict((k, v.copy()) for k, v in layer.params.items()) for layer in model.parametrized]
-    opt = Adam(trainable_layers(model, freeze=3), 1e-3)
+    before = model.state_dict()
+    slots = trainable_parameters(model, freeze=3)
+    assert {id(m) for m, _ in slots} == {id(model.blocks[4].fc)}
+    opt = Adam(slots, 1e-3)
     fit(model, x[:256], y[:256], optimizer=opt, rng=np.random.default_rng(1), progress=False)
-    conv1, conv2, fc = model.parametrized
-    np.testing.assert_array_equal(conv1.params["W"], before[0]["W"])
-    np.testing.assert_array_equal(conv2.params["W"], before[1]["W"])
-    assert not np.allclose(fc.params["W"], before[2]["W"])
+    after = model.state_dict()
+    for key in ("1.conv.weight", "1.conv.bias", "3.conv.weight", "3.conv.bias"):
+        np.testing.assert_array_equal(after[key], before[key])
+    assert not np.allclose(after["5.fc.weight"], before["5.fc.weight"])
+    assert len(trainable_parameters(model, 0)) == len(model.parameters())
     with pytest.raises(UserError, match="--freeze 5 must be between 0 and 4"):
-        trainable_layers(model, 5)
+        trainable_parameters(model, 5)
 
 
 def test_widening_to_a_noise_class_keeps_the_digit_logits():
@@ -141,8 +145,9 @@ def test_cli_trains_on_a_folder_then_fine_tunes_with_init_and_freeze(tmp_path, c
     second = load_model(out2, num_classes=None)
     assert second.metadata["init"] == str(out1) and second.metadata["freeze"] == 1
     assert second.metadata["classes"] == 11 and "folder" in second.metadata["data"]
-    np.testing.assert_array_equal(first.layers[0].params["W"], second.layers[0].params["W"])
-    assert not np.array_equal(first.layers[-1].params["W"], second.layers[-1].params["W"])
+    a, b = first.state_dict(), second.state_dict()
+    np.testing.assert_array_equal(a["1.conv.weight"], b["1.conv.weight"])
+    assert not np.array_equal(a["3.fc.weight"], b["3.fc.weight"])
 
 
 def test_cli_init_adds_a_noise_class_to_a_ten_class_model(tmp_path, capsys):
@@ -177,8 +182,8 @@ def test_cli_needs_a_model_or_init(capsys):
 def test_evaluate_scores_a_folder_per_class_with_rejections(tmp_path, capsys):
     root = class_folders(tmp_path / "set", per_class=3, noise=4)
     model = Sequential("C(4,5)-P2-FC11", np.random.default_rng(0), num_classes=11)
-    model.layers[-1].params["b"][10] = 50.0  # rejects everything
-    from cnn.model import save_model
+    model.blocks[-1].fc.params["bias"][10] = 50.0  # rejects everything
+    from cnn.weights import save_model
 
     weights = save_model(model, tmp_path / "m.npz")
     assert main(["evaluate", "--weights", str(weights), "--data", str(root), "--json"]) == 0

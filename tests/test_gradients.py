@@ -1,11 +1,17 @@
-"""Every backward pass against central differences in float64 (CS231n-style gradient checks)."""
+"""Every backward pass against central differences in float64 (CS231n-style gradient checks):
+each layer, each block (train mode; batch norm in both modes; dropout with a fixed mask), and
+whole networks, including the gradient with respect to the input and backward from a tap."""
 
 import numpy as np
 import pytest
 
-from cnn.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from cnn import parse as P
+from cnn.blocks import ResidualBlock, build_blocks
+from cnn.layers import (AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, GlobalAvgPool, MaxPool2D,
+                        ReLU)
 from cnn.losses import softmax_cross_entropy
 from cnn.model import Sequential
+from cnn.module import Tape
 
 EPS = 1e-6
 
@@ -26,43 +32,62 @@ def numerical_gradient(f, x):
     return grad
 
 
-def check_layer(layer, x, rng):
-    """Compare dL/dx and dL/dparams for L = sum(forward(x) * g) with a random upstream g."""
-    layer.astype(np.float64)
-    layer.needs_input_grad = True
-    out = layer.forward(x, training=True)
+def check_module(module, x, rng, reset=None, rtol=1e-5, atol=1e-7):
+    """Compare dL/dx and dL/dparams for L = sum(forward(x) * g) with a random upstream g.
+
+    ``reset`` is called before every forward pass (e.g. to draw the same dropout mask)."""
+    module.astype(np.float64)
+    reset = reset or (lambda: None)
+    tape = Tape()
+    reset()
+    out = module.forward(x, tape)
     g = rng.standard_normal(out.shape)
-    dx = layer.backward(g)
+    dx = module.backward(g, tape)
 
     def loss():
-        return float(np.sum(layer.forward(x) * g))
+        reset()
+        return float(np.sum(module.forward(x) * g))
 
-    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-5, atol=1e-7)
-    for name, param in layer.params.items():
-        np.testing.assert_allclose(layer.grads[name], numerical_gradient(loss, param),
-                                   rtol=1e-5, atol=1e-7, err_msg=name)
+    np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=rtol, atol=atol)
+    for name, owner, key in module.named_slots():
+        np.testing.assert_allclose(owner.grads[key], numerical_gradient(loss, owner.params[key]),
+                                   rtol=rtol, atol=atol, err_msg=name)
 
 
-@pytest.mark.parametrize("c,f,k,h,w", [(1, 3, 3, 6, 5), (2, 4, 2, 5, 5), (3, 2, 1, 4, 3)])
-def test_conv2d_backward_matches_numerical_gradient(c, f, k, h, w):
+@pytest.mark.parametrize("c,f,k,s,p,h,w", [(1, 3, 3, 1, 0, 6, 5), (2, 4, 2, 1, 0, 5, 5),
+                                           (3, 2, 1, 1, 0, 4, 3), (2, 3, 3, 2, 1, 7, 6),
+                                           (1, 2, 3, 1, 1, 5, 5), (3, 2, 1, 2, 0, 5, 4),
+                                           (2, 2, 4, 3, 2, 8, 7)])
+def test_conv2d_backward_matches_numerical_gradient_with_stride_and_padding(c, f, k, s, p, h, w):
     rng = np.random.default_rng(0)
-    layer = Conv2D(c, f, k, rng)
-    layer.params["b"] = rng.standard_normal(f).astype(np.float32)
-    check_layer(layer, rng.standard_normal((2, h, w, c)), rng)
+    layer = Conv2D(c, f, k, s, p, rng=rng)
+    layer.params["bias"] = rng.standard_normal(f).astype(np.float32)
+    check_module(layer, rng.standard_normal((2, h, w, c)), rng)
 
 
 @pytest.mark.parametrize("size,h,w", [(2, 4, 4), (2, 5, 3), (3, 7, 8)])
 def test_maxpool_backward_matches_numerical_gradient_including_partial_windows(size, h, w):
     rng = np.random.default_rng(1)
-    check_layer(MaxPool2D(size), rng.standard_normal((2, h, w, 3)), rng)
+    check_module(MaxPool2D(size), rng.standard_normal((2, h, w, 3)), rng)
+
+
+@pytest.mark.parametrize("size,h,w", [(2, 4, 4), (2, 5, 3), (3, 7, 8)])
+def test_avgpool_backward_matches_numerical_gradient_including_partial_windows(size, h, w):
+    rng = np.random.default_rng(1)
+    check_module(AvgPool2D(size), rng.standard_normal((2, h, w, 3)), rng)
+
+
+def test_global_avgpool_backward_matches_numerical_gradient():
+    rng = np.random.default_rng(1)
+    check_module(GlobalAvgPool(), rng.standard_normal((2, 3, 4, 5)), rng)
 
 
 def test_maxpool_backward_routes_gradient_to_argmax_only():
     x = np.array([[1.0, 5.0, 2.0], [3.0, 4.0, 9.0], [7.0, 0.0, 8.0]]).reshape(1, 3, 3, 1)
-    pool = MaxPool2D(2)
-    out = pool.forward(x, training=True)
+    pool, tape = MaxPool2D(2), Tape()
+    out = pool.forward(x, tape)
     np.testing.assert_array_equal(out[0, :, :, 0], [[5.0, 9.0], [7.0, 8.0]])
-    dx = pool.backward(np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1))
+    dx = pool.backward(np.array([[10.0, 20.0], [30.0, 40.0]]).reshape(1, 2, 2, 1), tape)
     expected = np.zeros((3, 3))
     expected[0, 1], expected[1, 2], expected[2, 0], expected[2, 2] = 10, 20, 30, 40
     np.testing.assert_array_equal(dx[0, :, :, 0], expected)
@@ -70,9 +95,9 @@ def test_maxpool_backward_routes_gradient_to_argmax_only():
 
 def test_maxpool_backward_sends_a_tie_to_one_position_only():
     x = np.ones((1, 2, 2, 1))
-    pool = MaxPool2D(2)
-    pool.forward(x, training=True)
-    dx = pool.backward(np.ones((1, 1, 1, 1)))
+    pool, tape = MaxPool2D(2), Tape()
+    pool.forward(x, tape)
+    dx = pool.backward(np.ones((1, 1, 1, 1)), tape)
     assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
 
 
@@ -82,10 +107,10 @@ def test_maxpool_matches_a_naive_loop_with_many_ties_and_partial_windows(size, h
     order, as PyTorch) against explicit loops over windows, on inputs full of equal values."""
     rng = np.random.default_rng(5)
     x = rng.integers(0, 3, (2, h, w, 3)).astype(np.float32)  # values 0, 1, 2: ties everywhere
-    pool = MaxPool2D(size)
-    out = pool.forward(x, training=True)
+    pool, tape = MaxPool2D(size), Tape()
+    out = pool.forward(x, tape)
     dout = rng.standard_normal(out.shape).astype(np.float32)
-    dx = pool.backward(dout)
+    dx = pool.backward(dout, tape)
     ref_out, ref_dx = np.zeros_like(out), np.zeros_like(x)
     for n in range(x.shape[0]):
         for c in range(x.shape[3]):
@@ -99,23 +124,70 @@ def test_maxpool_matches_a_naive_loop_with_many_ties_and_partial_windows(size, h
     np.testing.assert_array_equal(dx, ref_dx)
 
 
-def test_dense_backward_matches_numerical_gradient():
+def test_dense_backward_matches_numerical_gradient_on_vectors_and_feature_maps():
     rng = np.random.default_rng(2)
     layer = Dense(7, 4, rng)
-    layer.params["b"] = rng.standard_normal(4).astype(np.float32)
-    check_layer(layer, rng.standard_normal((3, 7)), rng)
+    layer.params["bias"] = rng.standard_normal(4).astype(np.float32)
+    check_module(layer, rng.standard_normal((3, 7)), rng)
+    check_module(Dense(12, 3, rng, in_shape=(2, 2, 3)), rng.standard_normal((2, 2, 2, 3)), rng)
 
 
 def test_relu_backward_matches_numerical_gradient_away_from_zero():
     rng = np.random.default_rng(3)
     x = rng.standard_normal((4, 5))
     x[np.abs(x) < 0.01] = 0.5  # the kink at 0 has no derivative
-    check_layer(ReLU(), x, rng)
+    check_module(ReLU(), x, rng)
 
 
-def test_flatten_backward_restores_the_input_shape():
-    rng = np.random.default_rng(4)
-    check_layer(Flatten(), rng.standard_normal((2, 3, 3, 2)), rng)
+@pytest.mark.parametrize("shape", [(4, 3, 3, 5), (6, 4)])
+def test_batchnorm_train_mode_backward_matches_numerical_gradient(shape):
+    rng = np.random.default_rng(7)
+    bn = BatchNorm(shape[-1])
+    bn.params["weight"] = rng.standard_normal(shape[-1]).astype(np.float32)  # negative too
+    bn.params["bias"] = rng.standard_normal(shape[-1]).astype(np.float32)
+    check_module(bn, rng.standard_normal(shape) * 2 + 1, rng)
+
+
+def test_batchnorm_eval_mode_backward_matches_numerical_gradient():
+    rng = np.random.default_rng(8)
+    bn = BatchNorm(3)
+    bn.params["weight"] = rng.standard_normal(3).astype(np.float32)
+    bn.buffers["running_mean"] = rng.standard_normal(3).astype(np.float32)
+    bn.buffers["running_var"] = rng.random(3).astype(np.float32) + 0.5
+    check_module(bn.eval(), rng.standard_normal((2, 3, 2, 3)), rng)
+
+
+def test_dropout_backward_matches_numerical_gradient_with_a_fixed_mask():
+    rng = np.random.default_rng(9)
+    drop = Dropout(0.4)
+
+    def same_mask():
+        drop.rng = np.random.default_rng(123)
+
+    check_module(drop, rng.standard_normal((5, 6)), rng, reset=same_mask)
+
+
+@pytest.mark.parametrize("c_in,f,s,h", [(3, 3, 1, 5), (2, 4, 1, 5), (3, 4, 2, 5), (2, 2, 2, 6)])
+def test_residual_block_backward_matches_numerical_gradient_in_train_mode(c_in, f, s, h):
+    # identity shortcut (3->3), 1x1 projection for channels (2->4), and for stride (s=2)
+    rng = np.random.default_rng(10)
+    shape = P.layer_shapes([P.Residual(f, s)], (h, h, c_in))[0]
+    block = ResidualBlock(P.Residual(f, s), 1, c_in, shape, rng)
+    for m in block.modules():
+        if isinstance(m, BatchNorm):
+            m.params["weight"] = rng.standard_normal(f).astype(np.float32)
+            m.params["bias"] = rng.standard_normal(f).astype(np.float32) * 0.5
+    check_module(block, rng.standard_normal((3, h, h, c_in)), rng, rtol=1e-4, atol=1e-7)
+
+
+def test_residual_block_backward_matches_numerical_gradient_in_eval_mode():
+    rng = np.random.default_rng(11)
+    block = ResidualBlock(P.Residual(4, 2), 1, 2, (3, 3, 4), rng)
+    for m in block.modules():
+        if isinstance(m, BatchNorm):
+            m.buffers["running_mean"] = rng.standard_normal(4).astype(np.float32) * 0.1
+            m.buffers["running_var"] = rng.random(4).astype(np.float32) + 0.5
+    check_module(block.eval(), rng.standard_normal((2, 5, 5, 2)), rng, rtol=1e-4)
 
 
 def test_softmax_cross_entropy_gradient_matches_numerical_gradient():
@@ -127,24 +199,76 @@ def test_softmax_cross_entropy_gradient_matches_numerical_gradient():
     np.testing.assert_allclose(dlogits, numeric, rtol=1e-6, atol=1e-9)
 
 
-def test_whole_network_gradient_matches_numerical_gradient():
-    # Conv -> Pool(ceil) -> ReLU -> Conv -> ReLU -> Flatten -> Dense -> ReLU -> Dense, end to end,
-    # including dLoss/dInput as feature visualization uses it.
+@pytest.mark.parametrize("model_string, input_shape", [
+    ("C(3,3)-P2-C(4,2)-FC6-FC10", (9, 9, 1)),
+    ("C(3,3,same)-BN-R(3)-R(4,s2)-A2-GAP-FC10", (7, 7, 1)),
+    ("C(4,3,s2,p1)-BN-P2-D0.3-FC6-BN-FC10", (9, 9, 1)),
+])
+def test_whole_network_gradient_matches_numerical_gradient(model_string, input_shape):
+    # End to end in train mode, including dLoss/dInput as feature visualization uses it
+    # (dropout draws the same mask for every evaluation).
     rng = np.random.default_rng(6)
-    model = Sequential("C(3,3)-P2-C(4,2)-FC6-FC10", rng, input_shape=(9, 9, 1)).astype(np.float64)
-    for layer in model.parametrized:
-        layer.params["b"] = rng.standard_normal(layer.params["b"].shape) * 0.1
-    x = rng.random((3, 9, 9, 1))
-    labels = rng.integers(0, 10, 3)
+    model = Sequential(model_string, rng, input_shape=input_shape).astype(np.float64)
+    for name, owner, key in model.named_slots():
+        if key == "bias":
+            owner.params[key] = rng.standard_normal(owner.params[key].shape) * 0.1
+    drops = [m for m in model.modules() if isinstance(m, Dropout)]
+
+    def same_masks():
+        for d in drops:
+            d.rng = np.random.default_rng(7)
+
+    x = rng.random((4, *input_shape))
+    labels = rng.integers(0, 10, 4)
 
     def loss():
+        same_masks()
         return softmax_cross_entropy(model.forward(x), labels)[0]
 
-    _, dlogits = softmax_cross_entropy(model.forward(x, training=True), labels)
-    dx = model.backward(dlogits, input_grad=True)
+    tape = Tape()
+    same_masks()
+    _, dlogits = softmax_cross_entropy(model.forward(x, tape), labels)
+    dx = model.backward(dlogits, tape, input_grad=True)
     np.testing.assert_allclose(dx, numerical_gradient(loss, x), rtol=1e-4, atol=1e-8)
-    for layer in model.parametrized:
-        analytic = {k: v.copy() for k, v in layer.grads.items()}
-        for name, param in layer.params.items():
-            np.testing.assert_allclose(analytic[name], numerical_gradient(loss, param),
-                                       rtol=1e-4, atol=1e-8)
+    analytic = {name: owner.grads[key].copy() for name, owner, key in model.named_slots()}
+    for name, owner, key in model.named_slots():
+        np.testing.assert_allclose(analytic[name], numerical_gradient(loss, owner.params[key]),
+                                   rtol=1e-4, atol=1e-8, err_msg=name)
+
+
+@pytest.mark.parametrize("model_string,tap", [
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "2.pre"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "3.pre"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "3.out"),
+    ("C(3,3,same)-BN-R(4,s2)-C(2,2)-FC10", "4.pre"),
+    ("C(3,3)-P2-FC10", "1.out"),  # the ReLU that the pooling block applies
+    ("C(3,3)-P2-FC10", "2.pre"),
+])
+def test_backward_from_a_tap_matches_numerical_gradient_of_that_tap(model_string, tap):
+    rng = np.random.default_rng(12)
+    model = Sequential(model_string, rng, input_shape=(6, 6, 1))
+    model.astype(np.float64).eval()
+    x = rng.random((2, 6, 6, 1))
+    tape = Tape(param_grads=False)
+    act = model.forward(x, tape, taps=[tap])[tap]
+    g = rng.standard_normal(act.shape)
+    dx = model.backward(g, tape, start=tap, input_grad=True)
+    numeric = numerical_gradient(lambda: float(np.sum(model.forward(x, taps=[tap])[tap] * g)), x)
+    np.testing.assert_allclose(dx, numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_input_gradient_only_tape_leaves_the_modules_grads_alone():
+    model = Sequential("C(2,3)-BN-FC10", np.random.default_rng(0), input_shape=(5, 5, 1)).eval()
+    tape = Tape(param_grads=False)
+    logits = model.forward(np.ones((1, 5, 5, 1), np.float32), tape)
+    model.backward(np.ones_like(logits), tape, input_grad=True)
+    assert all(not m.grads for m in model.modules())
+
+
+def test_out_tap_of_a_convolution_before_max_pooling_is_its_relu():
+    model = Sequential("C(3,3)-P2-FC10", np.random.default_rng(0), input_shape=(6, 6, 1))
+    x = np.random.default_rng(1).random((2, 6, 6, 1)).astype(np.float32)
+    taps = model.forward(x, taps=["1.pre", "1.out", "2.pre", "2.out"])
+    assert (taps["1.pre"] < 0).any()
+    np.testing.assert_array_equal(taps["1.out"], np.maximum(taps["1.pre"], 0))
+    np.testing.assert_array_equal(taps["2.out"], np.maximum(taps["2.pre"], 0))

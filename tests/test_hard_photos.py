@@ -21,7 +21,7 @@ import pytest
 from cnn.commands.common import default_weights, list_weights
 from cnn.commands.predict import confidence_of
 from cnn.errors import UserError
-from cnn.model import load_model
+from cnn.weights import load_model
 from cnn.preprocess import to_mnist
 
 ROOT = Path(__file__).resolve().parents[1]

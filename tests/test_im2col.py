@@ -1,36 +1,48 @@
-"""The vectorized im2col convolution against a naive four-loop reference."""
+"""The vectorized im2col convolution against a naive loop reference, with stride and padding."""
 
 import numpy as np
 import pytest
 
-from cnn.im2col import col2im, im2col
+from cnn.im2col import col2im, conv_output_size, im2col
 from cnn.layers import Conv2D
 
 
-def naive_conv(x, w, b):
-    """Direct definition: out[n, i, j, f] = sum_{p,q,c} x[n, i+p, j+q, c] * w[p, q, c, f] + b[f]."""
+def naive_conv(x, w, b, stride=1, padding=0):
+    """Direct definition: out[n, i, j, f] = sum_{p,q,c} xp[n, s*i+p, s*j+q, c] * w[p, q, c, f]
+    + b[f], with xp the input zero-padded by ``padding`` on every side."""
     n, h, wd, c = x.shape
     k, _, _, f = w.shape
-    out = np.zeros((n, h - k + 1, wd - k + 1, f))
+    xp = np.zeros((n, h + 2 * padding, wd + 2 * padding, c))
+    xp[:, padding:padding + h, padding:padding + wd, :] = x
+    h_out = (h + 2 * padding - k) // stride + 1
+    w_out = (wd + 2 * padding - k) // stride + 1
+    out = np.zeros((n, h_out, w_out, f))
     for img in range(n):
-        for i in range(h - k + 1):
-            for j in range(wd - k + 1):
+        for i in range(h_out):
+            for j in range(w_out):
                 for ch in range(f):
-                    out[img, i, j, ch] = np.sum(x[img, i:i + k, j:j + k, :] * w[..., ch]) + b[ch]
+                    window = xp[img, i * stride:i * stride + k, j * stride:j * stride + k, :]
+                    out[img, i, j, ch] = np.sum(window * w[..., ch]) + b[ch]
     return out
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_conv_forward_matches_naive_four_loop_convolution_on_random_shapes(seed):
+@pytest.mark.parametrize("seed", range(10))
+def test_conv_forward_matches_naive_loop_convolution_on_random_shapes_strides_and_padding(seed):
     rng = np.random.default_rng(seed)
     n, c, f = rng.integers(1, 4), rng.integers(1, 4), rng.integers(1, 5)
     k = int(rng.integers(1, 5))
+    stride = 1 if seed < 3 else int(rng.integers(1, 4))
+    padding = 0 if seed < 3 else int(rng.integers(0, 3))
     h, w = rng.integers(k, k + 6, size=2)
     x = rng.standard_normal((n, h, w, c))
-    layer = Conv2D(c, f, k, rng).astype(np.float64)
-    layer.params["b"] = rng.standard_normal(f)
-    np.testing.assert_allclose(layer.forward(x), naive_conv(x, layer.params["W"], layer.params["b"]),
-                               rtol=1e-10, atol=1e-10)
+    layer = Conv2D(c, f, k, stride, padding, rng=rng).astype(np.float64)
+    layer.params["bias"] = rng.standard_normal(f)
+    out = layer.forward(x)
+    assert out.shape[1:3] == (conv_output_size(h, k, stride, padding),
+                              conv_output_size(w, k, stride, padding))
+    np.testing.assert_allclose(
+        out, naive_conv(x, layer.params["weight"], layer.params["bias"], stride, padding),
+        rtol=1e-10, atol=1e-10)
 
 
 def test_im2col_rows_are_receptive_fields_in_kernel_row_col_channel_order():
@@ -42,15 +54,23 @@ def test_im2col_rows_are_receptive_fields_in_kernel_row_col_channel_order():
     np.testing.assert_array_equal(cols[1 * 12 + 2 * 4 + 1], x[1, 2:5, 1:4, :].ravel())
 
 
-@pytest.mark.parametrize("channels", [1, 2])
-def test_col2im_is_the_adjoint_of_im2col(channels):
+def test_strided_im2col_rows_start_every_stride_pixels():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 7, 7, 2))
+    cols = im2col(x, 3, stride=2)
+    assert cols.shape == (9, 18)
+    np.testing.assert_array_equal(cols[1 * 3 + 2], x[0, 2:5, 4:7, :].ravel())
+
+
+@pytest.mark.parametrize("channels,stride", [(1, 1), (2, 1), (1, 2), (3, 3)])
+def test_col2im_is_the_adjoint_of_im2col(channels, stride):
     # <im2col(x), y> == <x, col2im(y)> for all x, y: col2im is exactly the transpose.
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 7, 6, channels))
-    cols = im2col(x, 3)
+    cols = im2col(x, 3, stride)
     y = rng.standard_normal(cols.shape)
     y_offset_major = y.reshape(len(y), 9, channels).transpose(1, 0, 2)
-    assert np.isclose(np.sum(cols * y), np.sum(x * col2im(y_offset_major, x.shape, 3)))
+    assert np.isclose(np.sum(cols * y), np.sum(x * col2im(y_offset_major, x.shape, 3, stride)))
 
 
 def test_single_channel_im2col_has_the_same_rows_as_the_window_view():
@@ -60,6 +80,7 @@ def test_single_channel_im2col_has_the_same_rows_as_the_window_view():
     cols = im2col(x, 4)
     assert cols.shape == (3 * 5 * 6, 16)
     np.testing.assert_array_equal(cols[2 * 30 + 4 * 6 + 5], x[2, 4:8, 5:9, 0].ravel())
+    np.testing.assert_array_equal(im2col(x, 3, 2), im2col(np.repeat(x, 2, axis=3), 3, 2)[:, ::2])
 
 
 def test_im2col_rejects_a_kernel_larger_than_the_input():

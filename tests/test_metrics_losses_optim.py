@@ -54,13 +54,13 @@ def _layer_with_grad(w, g):
 def test_adam_first_step_moves_each_weight_by_lr_against_the_gradient_sign():
     # Kingma & Ba: with bias correction the first step is lr * g / (|g| + eps) ~ lr * sign(g).
     layer = _layer_with_grad([1.0, 1.0], [0.5, -3.0])
-    Adam([layer], lr=0.1).step()
+    Adam(layer.parameters(), lr=0.1).step()
     np.testing.assert_allclose(layer.params["W"][0], [0.9, 1.1], rtol=1e-6)
 
 
 def test_sgd_momentum_accumulates_velocity():
     layer = _layer_with_grad([0.0], [1.0])
-    opt = SGD([layer], lr=0.1, momentum=0.9)
+    opt = SGD(layer.parameters(), lr=0.1, momentum=0.9)
     opt.step()
     opt.step()  # v1 = -0.1, v2 = 0.9 * -0.1 - 0.1 = -0.19
     assert layer.params["W"][0, 0] == pytest.approx(-0.29)
@@ -69,3 +69,16 @@ def test_sgd_momentum_accumulates_velocity():
 def test_unknown_optimizer_name_is_rejected():
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         make_optimizer("rmsprop", [], 0.1)
+
+
+def test_optimizers_see_parameters_only_never_batchnorm_running_statistics():
+    from cnn.layers import BatchNorm
+
+    bn = BatchNorm(3)
+    assert [key for _, key in bn.parameters()] == ["weight", "bias"]
+    bn.grads = {"weight": np.ones(3, np.float32), "bias": np.ones(3, np.float32)}
+    before = {k: v.copy() for k, v in bn.buffers.items()}
+    Adam(bn.parameters(), lr=0.1).step()
+    for key, value in before.items():
+        np.testing.assert_array_equal(bn.buffers[key], value)
+    assert not np.allclose(bn.params["weight"], 1.0)

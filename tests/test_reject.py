@@ -13,7 +13,8 @@ import pytest
 
 from cnn.cli import main
 from cnn.ensemble import expand_weights
-from cnn.model import Sequential, save_model
+from cnn.model import Sequential
+from cnn.weights import save_model
 from cnn.reject import Rejector, find_gate, rejection_report, split_not_digit
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +26,7 @@ needs_gate = pytest.mark.skipif(GATE is None, reason="no gate in weight_output/r
 def eleven_class_file(tmp_path, bias: float) -> Path:
     """An 11-class network whose class-10 logit is pushed by ``bias``."""
     model = Sequential("C(4,5)-P2-FC11", np.random.default_rng(0), num_classes=11)
-    model.layers[-1].params["b"][10] = bias
+    model.blocks[-1].fc.params["bias"][10] = bias
     return save_model(model, tmp_path / f"m{bias}.npz")
 
 

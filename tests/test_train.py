@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from cnn.augment import augment_batch
-from cnn.model import Sequential, load_model
+from cnn.model import Sequential
+from cnn.weights import load_model
 from cnn.optim import Adam
 from cnn.train import evaluate, fit
 from conftest import ROOT, full_mnist_path
@@ -16,11 +17,11 @@ from conftest import ROOT, full_mnist_path
 TINY = "C(8,5)-P2-FC10"
 
 
-def train_tiny(subset, epochs=2, seed=0, augment=None):
+def train_tiny(subset, epochs=2, seed=0, augment=None, model_string=TINY):
     (x, y), _ = subset
     rng = np.random.default_rng(seed)
-    model = Sequential(TINY, rng)
-    history = fit(model, x, y, optimizer=Adam(model.parametrized, 2e-3), rng=rng, epochs=epochs,
+    model = Sequential(model_string, rng)
+    history = fit(model, x, y, optimizer=Adam(model.parameters(), 2e-3), rng=rng, epochs=epochs,
                   batch_size=32, augment=augment, progress=False)
     return model, history
 
@@ -36,12 +37,14 @@ def test_same_seed_gives_identical_weights(subset):
     a, _ = train_tiny(subset, epochs=1, seed=3)
     b, _ = train_tiny(subset, epochs=1, seed=3)
     c, _ = train_tiny(subset, epochs=1, seed=4)
-    np.testing.assert_array_equal(a.get_weights()["weight_1"], b.get_weights()["weight_1"])
-    assert not np.array_equal(a.get_weights()["weight_1"], c.get_weights()["weight_1"])
+    np.testing.assert_array_equal(a.state_dict()["1.conv.weight"], b.state_dict()["1.conv.weight"])
+    assert not np.array_equal(a.state_dict()["1.conv.weight"], c.state_dict()["1.conv.weight"])
 
 
-def test_ctrl_c_keeps_the_weights_of_the_last_finished_epoch(subset):
-    one_epoch, _ = train_tiny(subset, epochs=1, seed=5)
+@pytest.mark.parametrize("model_string", [TINY, "C(4,3,s2,same)-BN-R(8,s2)-D0.2-GAP-FC10"])
+def test_ctrl_c_keeps_the_whole_state_of_the_last_finished_epoch(subset, model_string):
+    # weights and batch-norm running statistics alike
+    one_epoch, _ = train_tiny(subset, epochs=1, seed=5, model_string=model_string)
     calls = {"n": 0}
     batches_per_epoch = -(-len(subset[0][0]) // 32)
 
@@ -51,21 +54,54 @@ def test_ctrl_c_keeps_the_weights_of_the_last_finished_epoch(subset):
             raise KeyboardInterrupt
         return batch
 
-    model, history = train_tiny(subset, epochs=3, seed=5, augment=interrupt_in_epoch_two)
+    model, history = train_tiny(subset, epochs=3, seed=5, augment=interrupt_in_epoch_two,
+                                model_string=model_string)
     assert history.interrupted and len(history.epochs) == 1
-    for key, value in one_epoch.get_weights().items():
-        np.testing.assert_array_equal(model.get_weights()[key], value, err_msg=key)
+    for key, value in one_epoch.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
 
 
 def test_history_records_validation_and_learning_rate_decay(subset):
     (x, y), (xv, yv) = subset
     rng = np.random.default_rng(0)
     model = Sequential(TINY, rng)
-    opt = Adam(model.parametrized, 1e-3)
+    opt = Adam(model.parameters(), 1e-3)
     history = fit(model, x[:500], y[:500], optimizer=opt, rng=rng, epochs=2, lr_decay=0.5,
                   validation=(xv, yv), progress=False)
     assert [e["lr"] for e in history.epochs] == [1e-3, 5e-4]
     assert all(0 < e["val_accuracy"] <= 1 for e in history.epochs)
+
+
+def test_a_small_residual_network_learns_real_digits_and_validates_in_eval_mode(subset):
+    model, history = train_tiny(subset, epochs=2, model_string="C(8,3,s2,same)-BN-R(8)-FC10")
+    _, (x_test, y_test) = subset
+    assert model.training  # fit leaves the mode as training set it; evaluate restores it
+    assert evaluate(model, x_test, y_test)["accuracy"] > 0.8 and model.training
+    bn = model.block(2).bn
+    assert not np.allclose(bn.buffers["running_mean"], 0)  # the running statistics moved
+    a = evaluate(model, x_test[:100], y_test[:100])["predictions"]
+    b = evaluate(model, x_test[:50], y_test[:50])["predictions"]
+    np.testing.assert_array_equal(a[:50], b)  # eval mode: no batch statistics
+
+
+def test_fine_tuning_starts_from_the_init_file_and_records_it(tmp_path):
+    from cnn.commands.train import train_and_save
+    from cnn.errors import UserError
+
+    data = ROOT / "tests/data/mnist_subset.npz"
+    model = "C(4,3,s2,same)-BN-R(8)-GAP-FC10"
+    first = train_and_save(model, epochs=1, validation=200, data=data, plot=False, quiet=True,
+                           out=tmp_path / "a.npz")
+    start = load_model(first["weights"])
+    tuned = train_and_save(None, init=first["weights"], epochs=1, lr=1e-6, validation=200,
+                           data=data, plot=False, quiet=True, out=tmp_path / "b.npz")
+    after = load_model(tuned["weights"])
+    assert after.model_string == start.model_string and after.metadata["init"].endswith("a.npz")
+    for name, owner, key in start.named_slots():  # a tiny lr: the weights barely move
+        np.testing.assert_allclose(after.state_dict()[name], owner.state_dict()[key],
+                                   atol=1e-3, err_msg=name)
+    with pytest.raises(UserError, match="differs from the --init file's model"):
+        train_and_save("C(8,5)-P2-FC10", init=first["weights"], data=data, quiet=True)
 
 
 def test_augmentation_keeps_shape_dtype_and_label_but_changes_pixels(subset):

@@ -16,7 +16,7 @@ from cnn import visualize as vis
 from cnn.cli import main
 from cnn.commands.train import train_and_save
 from cnn.errors import UserError
-from cnn.model import load_model
+from cnn.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -85,8 +85,8 @@ def test_visualizations_are_finite_images_in_0_1(conv_images, logit_images):
 
 def test_dead_channel_still_gives_a_nonblank_finite_image(weights, subset):
     model = load_model(weights)
-    conv2 = model.layers[model.token_pre[2]]
-    conv2.params["b"][5] = -1000.0  # channel 5 of layer 3 never fires any more
+    conv2 = model.block(3).conv
+    conv2.params["bias"][5] = -1000.0  # channel 5 of layer 3 never fires any more
     (_, _), (x_test, _) = subset
     assert vis.mean_activations(model, 3, x_test[:200], pre=False)[:, 5].max() == 0
     image = vis.visualize_channels(model, 3, 5, steps=STEPS, progress=False)[0]
@@ -115,11 +115,46 @@ def test_neuron_objective_of_first_layer_paints_only_the_receptive_field(model):
 
 def test_visualizing_leaves_the_weights_unchanged(weights):
     model = load_model(weights)
-    before = model.get_weights()
+    before = model.state_dict()
     vis.visualize_channels(model, 4, [0, 1], steps=5, progress=False)
     vis.visualize_channels(model, 5, [0, 1], steps=5, param="fourier", progress=False)
-    after = model.get_weights()
+    after = model.state_dict()
     assert all(np.array_equal(before[k], after[k]) for k in before)
+    assert all(not m.grads for m in model.modules())  # input gradients only
+
+
+RESNET = "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10"
+
+
+@pytest.fixture(scope="session")
+def resnet(tmp_path_factory):
+    out = tmp_path_factory.mktemp("visualize") / "resnet.npz"
+    train_and_save(RESNET, epochs=1, validation=200, data=SUBSET, out=out, plot=False,
+                   quiet=True, seed=0)
+    return load_model(out)
+
+
+def test_residual_block_channels_are_visualized_in_eval_mode_and_excite_their_channel(resnet):
+    assert not resnet.training
+    state = resnet.state_dict()
+    images = vis.visualize_channels(resnet, 4, [0, 1, 2, 3], steps=64, l2=0, tv=0,
+                                    progress=False)
+    assert not resnet.training  # batch statistics and dropout never enter the objective
+    pixel = vis.make_param("pixel")
+    start = pixel.image(pixel.init(1, np.random.default_rng(0)))  # where each image began
+    at_start = vis.mean_activations(resnet, 4, start)[0, :4]
+    own = np.diag(vis.mean_activations(resnet, 4, images)[:, :4])
+    assert (own > at_start + 0.1).all(), (own, at_start)  # every objective climbed
+    for key, value in resnet.state_dict().items():  # running statistics untouched
+        np.testing.assert_array_equal(value, state[key], err_msg=key)
+
+
+def test_layer_activation_reads_the_pre_and_out_taps(resnet, subset):
+    x = subset[1][0][:5]
+    pre = vis.layer_activation(resnet, 3, x, pre=True)
+    out = vis.layer_activation(resnet, 3, x, pre=False)
+    assert pre.shape == (5, 28, 28, 8) and (pre < 0).any()
+    np.testing.assert_array_equal(out, np.maximum(pre, 0))
 
 
 def test_same_seed_gives_the_same_image_and_another_seed_another(model):

@@ -59,9 +59,9 @@ _warned: set[str] = set()
 
 def read_weights_info(path: Path, warn: bool = False) -> WeightsInfo | None:
     """Model string and recorded accuracy of a weights file, after checking that it loads
-    (:func:`cnn.model.load_model`: readable, fits its model, finite weights); ``None`` if it
+    (:func:`cnn.weights.load_model`: readable, fits its model, finite weights); ``None`` if it
     does not, with a one-line warning on stderr when ``warn`` (once per file and process)."""
-    from ..model import load_model
+    from ..weights import load_model
     from ..weights_io import clean_accuracy
 
     try:
@@ -131,14 +131,14 @@ def load_predictor(weights: list[str] | None, method: str = "mean"):
         UserError: a path that does not exist, or a file that does not load or fit.
     """
     from ..ensemble import Ensemble, expand_weights
-    from ..model import load_model
+    from ..weights import load_model
 
     files = expand_weights(weights) if weights else [default_weights()]
     if len(files) == 1:
         model = load_model(files[0], num_classes=None)
-        if model.specs[-1].units not in (10, 11):
+        if model.num_classes not in (10, 11):
             raise UserError(f"weights file '{files[0]}' ({model.model_string}) gives "
-                            f"{model.specs[-1].units} classes; expected 10 digits, or 11 "
+                            f"{model.num_classes} classes; expected 10 digits, or 11 "
                             "(class 10: not a digit)")
         return str(files[0]), model
     return (f"ensemble of {len(files)} files",
@@ -177,11 +177,12 @@ def load_training_data(data: str | None):
     return x_train, y_train, x_test, y_test
 
 
-def load_labelled_test_set(data: str | None):
+def load_labelled_test_set(data: str | None, choose=None):
     """Labelled images to score: MNIST's 10,000 test images, every row of a Kaggle
     ``train.csv`` when ``data`` ends in ``.csv``, or every labelled image of a folder data set
     (:func:`cnn.folders.load_folder`; labels may include 10, not a digit; its per-class counts
-    and skipped files are printed to stderr).
+    and skipped files are printed to stderr). ``choose``: the evaluated network's scorer of
+    candidate segmentations for a folder's images (as ``cnn predict`` uses it).
 
     Returns:
         ``(images, labels, source)``: uint8 ``(N, 28, 28)``, uint8 ``(N,)``, and a description.
@@ -195,7 +196,7 @@ def load_labelled_test_set(data: str | None):
         images, labels = load_csv(data, require_labels=True)
         return images, labels, f"{data} (every labelled row)"
     if is_folder(data):
-        folder = load_folder(data)
+        folder = load_folder(data, choose=choose)
         for line in folder.describe():
             print(line, file=sys.stderr)
         return folder.images, folder.labels, f"folder {data}"
@@ -261,8 +262,9 @@ def add_folder_training_options(parser: argparse.ArgumentParser) -> None:
                         help="show every folder image K times per epoch, so a small folder "
                              "is not drowned by MNIST (1)")
     parser.add_argument("--init", metavar="WEIGHTS", default=None,
-                        help="fine-tune: start from this weights file (fresh optimizer state); "
-                             "--model may then be left out")
+                        help="start from this weights file (weights and batch-norm statistics; "
+                             "a fresh optimizer) instead of a random initialisation: "
+                             "fine-tuning; --model may then be left out")
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="keep the first N tokens of the model string fixed (0)")
 

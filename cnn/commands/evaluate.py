@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..ensemble import Ensemble, combine, num_classes_of
+from ..files import os_error_message
 from ..reject import rejection_report, split_not_digit
 from ..metrics import classification_report
 from ..plots import plot_confusion_matrix, plot_misclassified
@@ -83,7 +85,10 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
         ``model``, ``accuracy``, ``errors``), from one pass over the data per member.
     """
     name, model = load_predictor(weights, method)
-    all_images, all_labels, source = load_labelled_test_set(data)
+    from .predict import confidence_of
+
+    # a folder's images are preprocessed as predict does them, with this network's scorer
+    all_images, all_labels, source = load_labelled_test_set(data, choose=confidence_of(model))
     is_digit = all_labels < 10
     classes = num_classes_of(model)
     images, labels = all_images[is_digit], all_labels[is_digit]
@@ -119,15 +124,26 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
         digits[is_digit] = predictions
         report.update(rejection_report(rejected, all_labels, digits),
                       reject_threshold=rejector.threshold, reject_gate=rejector.name)
-    if plots:
-        folder = Path(plots)
-        report["plots"] = [
-            str(plot_confusion_matrix(report["confusion_matrix"], folder / "confusion_matrix.png",
-                                      title=f"{model.model_string}: top-1 "
-                                            f"{percent(report['accuracy'])}")),
-            str(plot_misclassified(images, labels, predictions, folder / "misclassified.png")),
-        ]
+    if plots:  # a folder that cannot be written costs the report nothing: see run()
+        try:
+            report["plots"] = write_plots(report, model.model_string, images, labels,
+                                          predictions, Path(plots))
+        except OSError as e:
+            report["plot_error"] = os_error_message(e)
     return report
+
+
+def write_plots(report, model_string, x_test, y_test, predictions, folder: Path) -> list[str]:
+    """Write confusion_matrix.png and misclassified.png into ``folder``; returns their paths.
+
+    Raises:
+        OSError: the folder cannot be written (read-only, a file, a full disk).
+    """
+    return [
+        str(plot_confusion_matrix(report["confusion_matrix"], folder / "confusion_matrix.png",
+                                  title=f"{model_string}: top-1 {percent(report['accuracy'])}")),
+        str(plot_misclassified(x_test, y_test, predictions, folder / "misclassified.png")),
+    ]
 
 
 def print_report(report: dict) -> None:
@@ -174,8 +190,13 @@ def print_rejection(report: dict) -> None:
 def run(args) -> int:
     report = evaluate_weights(args.weights, args.data, args.plots, args.ensemble,
                               rejector_from_args(args))
+    problem = report.pop("plot_error", None)
     if args.json:
         print(json.dumps(report))
     else:
         print_report(report)
+    if problem:
+        sys.stdout.flush()
+        print(f"cnn: error: {problem}", file=sys.stderr)
+        return 1
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -13,11 +14,12 @@ import numpy as np
 
 from ..errors import UserError
 from ..ensemble import decide
+from ..files import file_id, os_error_message, output_names
 from ..preprocess import POLARITIES, preprocess_file, read_image
 from ..folders import without_path
 from ..reject import split_not_digit
 from .common import (add_reject_options, add_weights_option, finite_float, load_predictor,
-                     percent, rejector_from_args)
+                     percent, rejector_from_args, shipped_folder)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -49,13 +51,15 @@ def add_parser(subparsers, common) -> None:
                         "predict every row and write a submission to --out")
     p.add_argument("--out", metavar="FILE", default=None,
                    help="with --csv: the submission CSV to write (ImageId,Label)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="with --csv: replace an existing --out file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-transformed", metavar="DIR", default=None,
                    help="write each 28x28 network input as PNG into DIR")
     p.add_argument("--plot", metavar="DIR", default=None,
                    help="write per image a PNG: original, network input, probabilities")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files in the --save-transformed and --plot folders, "
+                        "and an existing --out submission (an input image is never replaced; "
+                        "without this, new names are taken, and --out must not exist)")
     p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
     p.add_argument("--debug-steps", metavar="DIR", default=None,
@@ -95,17 +99,21 @@ def collect_images(paths: list[str]) -> list[Path]:
     """
     files: list[Path] = []
     for given in paths or [DEFAULT_FOLDER]:
+        if given == "":
+            raise UserError("an image path is empty (''); give image files or folders")
         path = Path(given)
+        if not paths and not path.is_dir() and shipped_folder(DEFAULT_FOLDER) is not None:
+            path = shipped_folder(DEFAULT_FOLDER)  # the samples shipped with cnn
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+            found = sorted(p for p in path.iterdir()  # a FIFO is listed, then refused unopened
+                           if not p.is_dir() and p.suffix.lower() in IMAGE_EXTENSIONS
                            and not p.name.startswith("."))
             if not found:
                 raise UserError(f"folder '{path}' has no image files "
                                 f"({', '.join(sorted(IMAGE_EXTENSIONS))}); give a folder of images")
             files.extend(found)
-        elif path.exists():
-            files.append(path)
+        elif os.path.lexists(path):
+            files.append(path)  # read_image refuses a FIFO or device, unopened
         else:
             raise UserError(f"'{path}' not found; give image files or folders "
                             f"(default {DEFAULT_FOLDER}/)")
@@ -146,6 +154,8 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
             if rejector is not None and no_ink(f, e):
                 reason = without_path(str(e), f)
                 pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
+        except MemoryError:
+            pred.error = f"{str(f)!r}: out of memory while reading it; save a smaller copy"
         if debug_steps:
             write_debug_steps(Path(debug_steps), f, steps)
     if inputs:
@@ -170,23 +180,63 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                 if rejected[i]:
                     pred.digit, pred.rejected = None, True
                     pred.reason = rejector.reason(float(p_not[i]))
+    if save_transformed or plot:
+        _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
+        if problems:
+            raise UserError(problems[0])
+    return model, predictions, inputs
+
+
+def write_outputs(predictions: list[Prediction], inputs: dict[str, np.ndarray],
+                  files: list[Path], save_transformed=None, plot=None,
+                  overwrite: bool = False) -> tuple[list[str], list[str]]:
+    """Write the network inputs (``--save-transformed``) and plots (``--plot``) of the files
+    that were read, never losing a file: each input gets its own name
+    (:func:`cnn.files.output_names`: ``a.jpg`` and ``a.png`` give ``a_jpg.png`` and
+    ``a_png.png``), an existing file is kept and a free name taken unless ``overwrite``, and
+    an input image is never replaced, even with ``overwrite``.
+
+    Returns:
+        ``(notes, problems)``: one line per file written under another name than asked, and
+        one line per folder that could not be written (read-only, a file, a full disk); the
+        first failure in a folder stops the writing into that folder.
+    """
+    done = [p for p in predictions if p.file in inputs]
+    sources = [Path(p.file) for p in done]
+    notes: list[str] = []
+    problems: list[str] = []
+    input_ids = {file_id(f) for f in files} - {None}
+
+    def write(folder, suffix, writer):
+        for pred, name in zip(done, output_names(sources, suffix)):
+            target = Path(folder) / name
+            is_input = file_id(target) in input_ids
+            try:
+                written = writer(pred, target, overwrite and not is_input)
+            except OSError as e:
+                problems.append(os_error_message(e))
+                return
+            except UserError as e:
+                problems.append(str(e))
+                return
+            if written != target:
+                why = "is one of the input images" if is_input else \
+                    "exists (use --overwrite to replace it)"
+                notes.append(f"'{target}' {why}; wrote '{written}' instead")
+
     if save_transformed:
         from ..visualize import upscale, write_png
 
-        for pred in predictions:
-            if pred.file in inputs:
-                write_png(Path(save_transformed) / (Path(pred.file).stem + ".png"),
-                          upscale(inputs[pred.file], factor=1))
+        write(save_transformed, ".png", lambda pred, target, replace: write_png(
+            target, upscale(inputs[pred.file], factor=1), overwrite=replace))
     if plot:
         from ..plots import plot_prediction
 
-        for pred in predictions:
-            if pred.file in inputs:
-                plot_prediction(read_image(pred.file), inputs[pred.file], pred.probabilities,
-                                Path(plot) / (Path(pred.file).stem + "_prediction.png"),
-                                title=f"{Path(pred.file).name}: {pred.digit} "
-                                      f"({percent(pred.confidence)})")
-    return model, predictions, inputs
+        write(plot, "_prediction.png", lambda pred, target, replace: plot_prediction(
+            read_image(pred.file), inputs[pred.file], pred.probabilities, target,
+            title=f"{Path(pred.file).name}: {pred.digit} ({percent(pred.confidence)})",
+            overwrite=replace))
+    return notes, problems
 
 
 def write_debug_steps(folder: Path, source: Path, steps: dict) -> list[Path]:
@@ -195,7 +245,7 @@ def write_debug_steps(folder: Path, source: Path, steps: dict) -> list[Path]:
     name ``..._1.png`` is taken). Returns the paths written."""
     import cv2
 
-    from ..model import atomic_write
+    from ..files import atomic_write
 
     written = []
     for name, image in steps.items():
@@ -280,7 +330,7 @@ def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
         UserError: an ``out`` that exists (without ``overwrite``) or is a folder, or a malformed
             CSV row (named by row and column).
     """
-    from ..model import atomic_write
+    from ..files import atomic_write
     from ..kaggle import iter_csv_chunks, submission_text
 
     target = Path(out)
@@ -331,9 +381,9 @@ def run(args) -> int:
     files = collect_images(args.paths)
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
-    model, predictions, _ = predict_files(
-        files, args.weights, args.min_confidence, args.polarity, args.save_transformed,
-        args.plot, args.ensemble, args.debug_steps, rejector_from_args(args))
+    model, predictions, inputs = predict_files(
+        files, args.weights, args.min_confidence, args.polarity, ensemble=args.ensemble,
+        debug_steps=args.debug_steps, rejector=rejector_from_args(args))
     if args.json:
         print(json.dumps({
             "model": model.model_string,
@@ -351,10 +401,20 @@ def run(args) -> int:
         weights_name = (", ".join(Path(w).name for w in args.weights) if args.weights
                         else "default weights")
         print_predictions(model, predictions, weights_name)
-        if args.save_transformed:
+    # Files are written after the results are printed: a folder that cannot be written
+    # (read-only, a file, a full disk) costs none of them.
+    sys.stdout.flush()
+    notes, problems = write_outputs(predictions, inputs, files, args.save_transformed,
+                                    args.plot, overwrite=args.overwrite)
+    for line in notes:
+        print(f"cnn: note: {line}", file=sys.stderr)
+    for line in problems:
+        print(f"cnn: error: {line}", file=sys.stderr)
+    if not args.json:
+        if args.save_transformed and not any(args.save_transformed in p for p in problems):
             print(f"network inputs written to {args.save_transformed}")
-        if args.plot:
+        if args.plot and not any(args.plot in p for p in problems):
             print(f"plots written to {args.plot}")
         if args.debug_steps:
             print(f"preprocessing stages written to {args.debug_steps}")
-    return 1 if any(p.error for p in predictions) else 0
+    return 1 if problems or any(p.error for p in predictions) else 0

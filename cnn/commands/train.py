@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from ..augment import augment_batch
+from ..data import find_mnist
 from ..errors import UserError
-from ..model import Sequential, default_weights_path, save_model
+from ..faults import fault_point
+from ..files import is_regular_file, same_file, sigint_deferred
+from ..kaggle import is_csv
+from ..layers import Dropout
+from ..model import Sequential
+from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
@@ -20,10 +29,21 @@ from .common import (add_folder_training_options, percent, positive_float, posit
                      seed_int)
 from .summary import print_summary
 
-EXAMPLE = """example:
+EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
+  C(f,k)           convolution, f filters k x k, stride 1, no padding, then ReLU
+  C(f,k,s2,same)   options: sN stride N; same = padding (k-1)/2 (odd k), or pN padding N
+  P2 / A2          2 x 2 max / average pooling, stride 2 (ceil mode: 7 -> 4)
+  BN               batch normalization of the previous C or FC, before its ReLU
+  R(f) / R(f,s2)   residual basic block: 3x3 conv-BN-ReLU-3x3 conv-BN + shortcut, ReLU
+  D0.25            dropout with rate 0.25 (training only)
+  GAP              global average pooling (H, W, C) -> (C,)
+  FC<n>            fully connected (+ ReLU); the last one, FC10, gives the logits
+
+examples:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
+  cnn train --model "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10" --epochs 1 --limit 2000 --out /tmp/resnet.npz
   cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
   cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
 """
@@ -35,9 +55,10 @@ def add_parser(subparsers, common) -> None:
         description="Train a network on the MNIST training set (a validation split held out), "
         "report top-1 accuracy on the 10,000 test images and save the weights.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default=None, metavar="STR",
-                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" (end with FC11 '
-                        'when a --data folder has a noise class); optional with --init')
+    p.add_argument("--model", metavar="STR",
+                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" or '
+                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below; end with FC11 '
+                   'when a --data folder has a noise class); optional with --init')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
@@ -68,77 +89,203 @@ def default_validation(train_images: int) -> int:
     return min(5000, train_images // 10)
 
 
-def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3, lr_decay=1.0,
-                   optimizer="adam", seed=0, validation=None, limit=None, augment=False,
-                   out=None, overwrite=False, plot=True, data=None, quiet=False,
+def check_target(target: Path, data_file: Path | None = None) -> None:
+    """Refuse, before any training, a weights path that cannot be written: a folder, a path
+    under a file, a special file, or the MNIST file itself.
+
+    Raises:
+        UserError: naming the path and what to give instead.
+    """
+    if target.is_dir():
+        raise UserError(f"--out '{target}' is a folder; give a file path such as "
+                        f"'{target / 'model.npz'}'")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"--out '{target}': '{parent}' is a file, not a folder; "
+                                "choose another path")
+            break
+    if os.path.lexists(target) and not is_regular_file(target):
+        raise UserError(f"--out '{target}' is not a regular file (a FIFO or device); "
+                        "choose another path")
+    if data_file is not None and same_file(target, data_file):
+        raise UserError(f"--out '{target}' is the MNIST file itself; choose another path")
+    # Can the folder be written? Found out now rather than after the first epoch; an
+    # OSError here is one line naming the folder (cnn.cli).
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=target.parent):
+        pass
+
+
+class EpochSaver:
+    """Writes the weights after every finished epoch, atomically and with Ctrl-C held back
+    until the file is complete (:func:`cnn.files.sigint_deferred`), so once an epoch has
+    finished its weights are on disk whatever the user presses.
+
+    The first save takes ``target`` (or, without ``overwrite``, the next free name when it
+    exists); later saves replace that same file, the one this run owns.
+    """
+
+    def __init__(self, model: Sequential, target: Path, overwrite: bool, metadata: dict):
+        self.model, self.target, self.overwrite = model, target, overwrite
+        self.metadata = metadata
+        self.path: Path | None = None  # the file written, once written
+        self.epochs = 0  # epochs whose weights are on disk
+
+    def save(self, history, report: dict | None = None) -> Path:
+        done = len(history.epochs)
+        self.model.metadata = dict(
+            self.metadata, epochs=done, train_loss=history.epochs[-1]["loss"],
+            seconds_per_epoch=history.seconds_per_epoch, interrupted=history.interrupted,
+            date=datetime.datetime.now().isoformat(timespec="seconds"))
+        if history.diverged:
+            self.model.metadata["diverged"] = history.diverged
+        if report is not None:
+            self.model.metadata.update(accuracy=report["accuracy"],
+                                       macro_precision=report["macro_precision"],
+                                       test_loss=report["loss"])
+        with sigint_deferred():
+            fault_point("save")
+            if self.path is None:
+                self.path = save_model(self.model, self.target, overwrite=self.overwrite)
+            else:
+                save_model(self.model, self.path, overwrite=True)
+            self.epochs = done
+        return self.path
+
+
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3,
+                   lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
+                   augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
                    show_summary=False, init=None, freeze=0, repeat=1) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
-    Shared by ``cnn train`` and the menu. ``data`` is one ``--data`` value or a list of them
-    (MNIST, a Kaggle CSV, folders of images: :func:`cnn.folders.load_training_sources`);
-    ``init`` a weights file to fine-tune, ``freeze`` the tokens kept fixed, ``repeat`` how often
-    folder images appear per epoch (:mod:`cnn.finetune`). Returns a dict with ``weights`` (the
-    path written, or ``None`` if no epoch finished), ``history``, and the test ``report``.
+    Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
+    :class:`EpochSaver`), so Ctrl-C at any moment, a second Ctrl-C, or a loss that becomes
+    NaN keeps the last finished epoch on disk; the test accuracy is added to the file once
+    scored.
 
+    ``data``: one ``--data`` value or a list of them (MNIST, a keras mnist.npz, a Kaggle
+    train.csv, folders of images: :func:`cnn.folders.load_training_sources`); without a test
+    split (a CSV, folders alone) the held-out validation images are scored instead.
+    ``init``: a weights file to start from (fine-tuning); ``model_string`` may then be
+    ``None``, else it must name the same model; a 10-class ``init`` model is widened to 11
+    classes when the data has a noise class (:func:`cnn.finetune.with_classes`).
+    ``freeze``: the first tokens kept fixed (:func:`cnn.finetune.trainable_parameters`);
+    ``repeat``: how often each folder image appears per epoch.
+
+    Returns:
+        a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
+        ``history``, the test ``report`` (``None`` if not scored), ``interrupted`` (Ctrl-C
+        was pressed) and ``diverged`` (the reason training stopped on a non-finite loss).
     Raises:
-        UserError: bad model string, a validation split as large as the training set, no
-            MNIST file, an unusable folder, or a model whose classes do not fit the data.
+        UserError: bad model string or settings, a validation split as large as the
+            training set, an --out path that cannot be written, no MNIST file, an unusable
+            folder, no model string and no ``init``, an ``init`` file of another model, or a
+            model whose classes do not fit the data.
     """
-    from ..finetune import trainable_layers
-    from ..folders import load_training_sources
+    from ..finetune import trainable_parameters
+    from ..folders import is_folder, load_training_sources
 
+    for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise UserError(f"{name} {value} should be a finite number > 0")
+    if init is None and model_string is None:
+        raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                        "to start from)")
     rng = np.random.default_rng(seed)
     if isinstance(data, (str, Path)):
         data = [str(data)]
+    files = [v for v in (data or ["mnist"]) if not is_folder(v)]
+    data_file = None
+    if files:
+        value = files[0]
+        data_file = (Path(value).expanduser() if is_csv(value)
+                     else find_mnist(None if value == "mnist" else value))
+    if out:  # refused before the data is read; the default name needs the model
+        check_target(Path(out), data_file)
     td = load_training_sources(data, limit=limit, validation=validation, repeat=repeat,
                                seed=seed, report=print)
     model = build_model(model_string, init, td.num_classes, rng)
+    target = Path(out) if out else default_weights_path(model.model_string)
+    check_target(target, data_file)
     if show_summary:
         print_summary(model)
     x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val
     x_test, y_test = td.x_test, td.y_test
+    scored_on = "test"
+    if x_test is None:  # a Kaggle train.csv or folders alone: score the held-out images
+        x_test, y_test, scored_on = x_val, y_val, "validation"
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
               f"batch {batch_size}, {optimizer} lr {lr:g}, seed {seed}"
               f"{', augmented' if augment else ''}")
-    opt = make_optimizer(optimizer, trainable_layers(model, freeze), lr)
+    saver = EpochSaver(model, target, overwrite, {
+        "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "optimizer": optimizer,
+        "seed": seed, "augment": augment, "train_images": len(x_train),
+        "validation_images": len(x_val), "scored_on": scored_on,
+        "data": ", ".join(td.sources), "classes": td.num_classes})
+    if init is not None:
+        saver.metadata.update(init=str(init), freeze=freeze)
+    opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
+    result = {"weights": None, "history": None, "report": None, "interrupted": False,
+              "diverged": None}
     start = time.perf_counter()
-    history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
-                  batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
-                  augment=augment_batch if augment else None, progress=not quiet)
-    total = time.perf_counter() - start
-    done = len(history.epochs)
-    if history.interrupted:
-        print(f"interrupted: keeping the weights of the last finished epoch ({done} of {epochs})",
-              file=sys.stderr)
-    if done == 0:
-        return {"weights": None, "history": history, "report": None}
-    scored_on = "test"
-    if x_test is None:  # a Kaggle train.csv has no test split: score the held-out rows
-        x_test, y_test, scored_on = x_val, y_val, "validation"
-    report = evaluate(model, x_test, y_test)
-    model.metadata = {
-        "epochs": done, "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay,
-        "optimizer": optimizer, "seed": seed, "augment": augment,
-        "train_images": len(x_train), "validation_images": len(x_val),
-        "accuracy": report["accuracy"], "macro_precision": report["macro_precision"],
-        "test_loss": report["loss"], "train_loss": history.epochs[-1]["loss"],
-        "seconds_per_epoch": history.seconds_per_epoch, "total_seconds": total,
-        "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "interrupted": history.interrupted, "scored_on": scored_on,
-        "data": ", ".join(td.sources), "classes": td.num_classes,
-        "init": str(init) if init else None, "freeze": freeze,
-    }
-    if td.folder_val is not None:
-        folder_report = evaluate(model, *td.folder_val)
-        model.metadata["folder_validation_accuracy"] = folder_report["accuracy"]
-    target = Path(out) if out else default_weights_path(model.model_string)
-    written = save_model(model, target, overwrite=overwrite)
+
+    def on_epoch_end(history) -> bool:
+        saver.save(history)
+        return False  # never stop early
+
+    try:
+        # A diverging run overflows: fit checks every loss and stops with one line, so
+        # NumPy's overflow warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
+                          batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
+                          augment=augment_batch if augment else None, progress=not quiet,
+                          on_epoch_end=on_epoch_end)
+        result.update(history=history, interrupted=history.interrupted,
+                      diverged=history.diverged)
+        done = len(history.epochs)
+        if done > saver.epochs:  # Ctrl-C during the validation of a finished epoch
+            saver.save(history)
+        result["weights"] = saver.path
+        if history.diverged:
+            print(f"cnn: error: training stopped: {history.diverged}; the learning rate "
+                  f"(--lr {lr:g}) is probably too high: try a tenth of it", file=sys.stderr)
+        if done == 0:
+            print(f"{'interrupted' if history.interrupted else 'stopped'}: no epoch finished, "
+                  "nothing was saved", file=sys.stderr)
+            return result
+        if history.interrupted:
+            print(f"interrupted: keeping the weights of the last finished epoch ({done} of "
+                  f"{epochs}), saved in {saver.path}", file=sys.stderr)
+            fault_point("interrupted")
+        fault_point("test")
+        report = evaluate(model, x_test, y_test)
+        saver.metadata["total_seconds"] = time.perf_counter() - start
+        if td.folder_val is not None:
+            folder_report = evaluate(model, *td.folder_val)
+            saver.metadata["folder_validation_accuracy"] = folder_report["accuracy"]
+        saver.save(history, report)
+        result["report"] = report
+    except KeyboardInterrupt:  # while scoring the test set, saving, or a second Ctrl-C
+        result["interrupted"] = True
+        if saver.path is None:
+            print("interrupted: no epoch finished, nothing was saved", file=sys.stderr)
+        else:
+            print(f"interrupted: the weights of epoch {saver.epochs} are saved in "
+                  f"{saver.path} (no test accuracy recorded)", file=sys.stderr)
+        result["weights"] = saver.path
+        return result
+    total = saver.metadata["total_seconds"]
+    written = saver.path
     curve = None
     if plot:
         curve = plot_loss_curve(history.epochs, written.with_name(written.stem + "_loss.png"),
-                                title=f"{model.model_string}, batch {batch_size}, seed {seed}")
+                                title=f"{model.model_string}, batch {batch_size}, seed {seed}",
+                                overwrite=overwrite)
     print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
           f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
     if td.folder_val is not None and scored_on == "test":
@@ -152,7 +299,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     print(f"weights saved to {written}")
     if curve:
         print(f"loss curve saved to {curve}")
-    return {"weights": written, "history": history, "report": report}
+    return result
 
 
 def build_model(model_string: str | None, init, num_classes: int, rng):
@@ -164,19 +311,22 @@ def build_model(model_string: str | None, init, num_classes: int, rng):
         UserError: neither given, a mismatch, or a file that does not load.
     """
     from ..finetune import with_classes
-    from ..model import load_model
 
     if init is None:
         if not model_string:
             raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
-                            "to fine-tune)")
+                            "to start from)")
         return Sequential(model_string, rng, num_classes=num_classes)
     model = load_model(init, num_classes=None)
-    if model_string and Sequential(model_string, num_classes=None).model_string != \
+    if model_string is not None and Sequential(model_string, num_classes=None).model_string != \
             model.model_string:
         raise UserError(f"--model {model_string} differs from the --init file's model "
-                        f"{model.model_string}; drop --model when fine-tuning")
-    return with_classes(model, num_classes, rng)
+                        f"{model.model_string}; leave --model out or give the same one")
+    model = with_classes(model, num_classes, rng)
+    for drop in (m for m in model.modules() if isinstance(m, Dropout)):
+        drop.rng = rng  # the run's generator draws the dropout masks
+    model.train()
+    return model
 
 
 def run(args) -> int:
@@ -186,6 +336,8 @@ def run(args) -> int:
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
         overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
         init=args.init, freeze=args.freeze, repeat=args.repeat)
-    if result["history"].interrupted:
+    if result["diverged"]:
+        return 1
+    if result["interrupted"]:
         return 130
     return 0

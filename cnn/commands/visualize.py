@@ -18,19 +18,22 @@ same name are replaced, other files there are left alone.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
 from .. import visualize as vis
 from ..errors import UserError
-from ..model import load_model
+from ..weights import load_model
 from ..parse import FC, Conv
-from ..files import is_regular_file
+from ..files import is_regular_file, same_file
 from .common import (add_weights_option, non_negative_float, positive_float, positive_int,
                      seed_int, shipped_folder, single_weights)
 
 DEFAULT_INPUT = Path("feature_visualize") / "input.jpg"
 DEFAULT_OUTPUT = Path("feature_visualize") / "output"
+OUTPUT_NAMES = re.compile(r"feature_visualize_\d+\.(png|npy)|contact_sheet_layer\d+\.png|"
+                          r"(mean_activation_bar|collaged_feature_visualize|feature_maps)\.png")
 
 EXAMPLE = """examples:
   cnn visualize --layer 3 --channel all
@@ -167,7 +170,7 @@ def visualize_image_mode(model, args, folder: Path) -> list[Path]:
     digit = int(probabilities.argmax())
     print(f"{path}: read as {digit} (p = {probabilities[digit]:.3f}); "
           f"{vis.describe_layer(model, layer)}")
-    relu = model.token_relu[layer - 1]
+    relu = model.block(layer).has_relu
     print(f"most excited channels (mean activation{' after ReLU' if relu else ''}): "
           + ", ".join(f"{k} ({means[k]:.3g})" for k in top))
     start = time.perf_counter()
@@ -200,6 +203,11 @@ def run(args) -> int:
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file; give a folder")
+    image = Path(args.image) if args.image else None
+    if image is not None and OUTPUT_NAMES.fullmatch(image.name) and same_file(
+            image.parent, folder):
+        raise UserError(f"--image {image} would be replaced by an output of the same name in "
+                        f"--out {folder}; copy it elsewhere or choose another --out")
     if args.channel is not None:
         written = visualize_channel_mode(model, args, folder)
     else:
