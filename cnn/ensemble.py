@@ -30,9 +30,7 @@ INPUT_SHAPE = (28, 28, 1)
 
 def num_classes_of(model) -> int:
     """Classes a network outputs (the units of its logits layer)."""
-    if hasattr(model, "num_classes"):
-        return int(model.num_classes)
-    return int(model.specs[-1].units)
+    return int(model.num_classes)
 
 
 def combine(probabilities: np.ndarray, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:

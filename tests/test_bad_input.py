@@ -447,7 +447,7 @@ def test_non_finite_options_are_usage_errors(argv, message, capsys):
     ("{random}", "is not an .npz archive (not a zip file)"),
     ("{pickle}", "looks like a pickle, which is never loaded"),
     ("", "the MNIST path (from --data) is empty"),
-    ("{folder}", "is a folder"),
+    ("{folder}", "has no usable labelled image"),  # a folder data set (issue 13)
 ])
 def test_bad_data_files_are_one_line(data, message, tmp_path, capsys):
     np.save(tmp_path / "x.npy", np.zeros((2, 28, 28), np.uint8))

@@ -37,7 +37,12 @@ def folder(tmp_path):
 def test_accuracy_line_counts_files_without_an_answer_as_wrong(folder, capsys):
     status = main(["predict", str(folder)])
     out, _ = capsys.readouterr()
-    assert status == 1  # one file could not be read
+    assert status == 0  # the blank page is answered "not a digit" (issue 13), not an error
+    assert "4_blank.png  -> not a digit" in out
+    assert "accuracy: 1/2 labelled files (1 without an answer) = 50.00%" in out
+    status = main(["predict", str(folder), "--no-reject"])
+    out, _ = capsys.readouterr()
+    assert status == 1  # without rejection the blank page is a file that could not be read
     assert "accuracy: 1/2 labelled files (1 without an answer) = 50.00%" in out
 
 

@@ -136,7 +136,12 @@ def load_predictor(weights: list[str] | None, method: str = "mean"):
 
     files = expand_weights(weights) if weights else [default_weights()]
     if len(files) == 1:
-        return str(files[0]), load_model(files[0])
+        model = load_model(files[0], num_classes=None)
+        if model.num_classes not in (10, 11):
+            raise UserError(f"weights file '{files[0]}' ({model.model_string}) gives "
+                            f"{model.num_classes} classes; expected 10 digits, or 11 "
+                            "(class 10: not a digit)")
+        return str(files[0]), model
     return (f"ensemble of {len(files)} files",
             Ensemble([(str(f), load_model(f)) for f in files], method))
 
@@ -173,20 +178,29 @@ def load_training_data(data: str | None):
     return x_train, y_train, x_test, y_test
 
 
-def load_labelled_test_set(data: str | None):
-    """Labelled images to score: MNIST's 10,000 test images, or every row of a Kaggle
-    ``train.csv`` when ``data`` ends in ``.csv``.
+def load_labelled_test_set(data: str | None, choose=None):
+    """Labelled images to score: MNIST's 10,000 test images, every row of a Kaggle
+    ``train.csv`` when ``data`` ends in ``.csv``, or every labelled image of a folder data set
+    (:func:`cnn.folders.load_folder`; labels may include 10, not a digit; its per-class counts
+    and skipped files are printed to stderr). ``choose``: the evaluated network's scorer of
+    candidate segmentations for a folder's images (as ``cnn predict`` uses it).
 
     Returns:
         ``(images, labels, source)``: uint8 ``(N, 28, 28)``, uint8 ``(N,)``, and a description.
     Raises:
         UserError: as :func:`cnn.data.load_mnist` or :func:`cnn.kaggle.load_csv`.
     """
+    from ..folders import is_folder, load_folder
     from ..kaggle import is_csv, load_csv
 
     if is_csv(data):
         images, labels = load_csv(data, require_labels=True)
         return images, labels, f"{data} (every labelled row)"
+    if is_folder(data):
+        folder = load_folder(data, choose=choose)
+        for line in folder.describe():
+            print(line, file=sys.stderr)
+        return folder.images, folder.labels, f"folder {data}"
     from ..data import load_mnist
 
     _, (images, labels) = load_mnist(data)
@@ -194,11 +208,66 @@ def load_labelled_test_set(data: str | None):
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data PATH`` to a keras-format mnist.npz or a Kaggle digit-recognizer CSV."""
+    """``--data PATH`` to a keras-format mnist.npz, a Kaggle digit-recognizer CSV or a folder
+    data set (:mod:`cnn.folders`)."""
     parser.add_argument("--data", metavar="PATH", default=None,
-                        help="keras-format mnist.npz, or Kaggle's train.csv "
-                             "(label,pixel0,...,pixel783) (default: $CNN_MNIST_DATA, then "
+                        help="keras-format mnist.npz, Kaggle's train.csv "
+                             "(label,pixel0,...,pixel783), or a folder of labelled images "
+                             "(class folders 0..9 and noise/, or <digit>_<name>.png) "
+                             "(default: $CNN_MNIST_DATA, then "
                              "~/.keras/datasets/mnist.npz, then a download)")
+
+
+def add_reject_options(parser: argparse.ArgumentParser) -> None:
+    """``--reject-threshold P``, ``--reject-weights PATH`` and ``--no-reject``
+    (:mod:`cnn.reject`)."""
+    parser.add_argument("--reject-threshold", type=probability, default=None, metavar="P",
+                        help="answer 'not a digit' when P(not a digit) >= P (default: the value "
+                             "calibrated in the gate file, see README 'Not a digit')")
+    parser.add_argument("--reject-weights", metavar="PATH", default=None,
+                        help="11-class gate network (default: weight_output/reject/*.npz)")
+    parser.add_argument("--no-reject", action="store_true",
+                        help="always answer a digit (no 'not a digit')")
+
+
+def rejector_from_args(args):
+    """The :class:`cnn.reject.Rejector` the options ask for, or ``None`` with ``--no-reject``."""
+    if args.no_reject:
+        return None
+    from ..reject import Rejector
+
+    return Rejector.default(args.reject_threshold, args.reject_weights)
+
+
+def probability(text: str) -> float:
+    """argparse type: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
+    return value
+
+
+def add_folder_training_options(parser: argparse.ArgumentParser) -> None:
+    """``cnn train``'s data options: ``--data`` (repeatable: MNIST, a CSV, folders of images),
+    ``--repeat``, ``--init`` and ``--freeze`` (see :mod:`cnn.folders`, :mod:`cnn.finetune`)."""
+    parser.add_argument("--data", metavar="PATH", action="append", default=None,
+                        help="training data, repeatable: 'mnist' (found as below), a keras "
+                             "mnist.npz, Kaggle's train.csv, or a folder of your own images "
+                             "(class folders 0..9 and noise/, or files <digit>_<name>.png); "
+                             "'--data mnist --data DIR' mixes both (default: MNIST from "
+                             "$CNN_MNIST_DATA, then ~/.keras/datasets/mnist.npz, then a download)")
+    parser.add_argument("--repeat", type=positive_int, default=1, metavar="K",
+                        help="show every folder image K times per epoch, so a small folder "
+                             "is not drowned by MNIST (1)")
+    parser.add_argument("--init", metavar="WEIGHTS", default=None,
+                        help="start from this weights file (weights and batch-norm statistics; "
+                             "a fresh optimizer) instead of a random initialisation: "
+                             "fine-tuning; --model may then be left out")
+    parser.add_argument("--freeze", type=int, default=0, metavar="N",
+                        help="keep the first N tokens of the model string fixed (0)")
 
 
 def positive_int(text: str) -> int:

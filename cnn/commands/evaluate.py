@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ensemble import Ensemble, combine
+from ..ensemble import Ensemble, combine, num_classes_of
 from ..files import os_error_message
+from ..reject import rejection_report, split_not_digit
 from ..metrics import classification_report
 from ..plots import plot_confusion_matrix, plot_misclassified
 from ..train import evaluate
-from .common import (add_data_option, add_weights_option, load_labelled_test_set,
-                     load_predictor, percent)
+from .common import (add_data_option, add_reject_options, add_weights_option,
+                     load_labelled_test_set, load_predictor, percent, rejector_from_args)
 
 EXAMPLE = """examples:
   cnn evaluate
@@ -24,6 +25,7 @@ EXAMPLE = """examples:
   cnn evaluate --plots /tmp/eval_plots
   cnn evaluate --weights weight_output/ --ensemble mean
   cnn evaluate --data train.csv
+  cnn evaluate --data custom_test_images/ --reject-threshold 0.7
 """
 
 
@@ -39,6 +41,7 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--plots", metavar="DIR", default=None,
                    help="write confusion_matrix.png and misclassified.png into DIR")
+    add_reject_options(p)
     p.set_defaults(run=run)
 
 
@@ -62,7 +65,8 @@ def score_probabilities(probabilities: np.ndarray, labels: np.ndarray,
     return report
 
 
-def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean") -> dict:
+def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
+                     rejector=None) -> dict:
     """Load a weights file (or several: an ensemble), score it, optionally write the plots.
 
     Args:
@@ -70,6 +74,10 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean") 
         data: ``--data``: a keras mnist.npz (its test split) or a Kaggle train.csv (every row).
         plots: folder for ``confusion_matrix.png`` and ``misclassified.png``, or ``None``.
         method: ensemble rule, ``"mean"`` or ``"vote"``.
+        rejector: a :class:`cnn.reject.Rejector` (``None``: no rejection). With one, the report
+            adds :func:`cnn.reject.rejection_report`'s keys and ``reject_threshold``. Top-1,
+            precision, recall and the confusion matrix are over the digit images (a folder's
+            ``noise/`` images only count in the rejection figures).
     Returns:
         :func:`cnn.train.evaluate`'s report (``predictions`` removed) plus ``model``,
         ``weights`` (a path; a list of paths for an ensemble), ``data`` and ``plots``; an
@@ -77,7 +85,13 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean") 
         ``model``, ``accuracy``, ``errors``), from one pass over the data per member.
     """
     name, model = load_predictor(weights, method)
-    images, labels, source = load_labelled_test_set(data)
+    from .predict import confidence_of
+
+    # a folder's images are preprocessed as predict does them, with this network's scorer
+    all_images, all_labels, source = load_labelled_test_set(data, choose=confidence_of(model))
+    is_digit = all_labels < 10
+    classes = num_classes_of(model)
+    images, labels = all_images[is_digit], all_labels[is_digit]
     if isinstance(model, Ensemble):
         start = time.perf_counter()
         member_probabilities = model.member_probabilities(images)
@@ -91,10 +105,25 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean") 
         report = score_probabilities(mean, labels, predictions)
         report.update(seconds=seconds, ensemble=method, members=members)
         name = model.names
-    else:
+    elif classes == 10:
         report = evaluate(model, images, labels)
         predictions = report.pop("predictions")
+    else:  # an 11-class network: its digit is the best of classes 0-9
+        start = time.perf_counter()
+        probabilities = split_not_digit(model.predict_proba(images))[0]
+        report = score_probabilities(probabilities, labels)
+        report["seconds"] = time.perf_counter() - start
+        predictions = probabilities.argmax(axis=1)
     report.update(model=model.model_string, weights=name, data=source, plots=[])
+    if rejector is not None and (rejector.gate is not None or classes == 11):
+        # The gate needs no classifier output, an 11-class classifier its own probabilities.
+        own = (model.predict_proba(all_images) if classes == 11
+               else np.zeros((len(all_images), 10), np.float32))
+        rejected, _ = rejector.judge(all_images, own)
+        digits = np.zeros(len(all_labels), np.int64)  # a non-digit's answer is wrong anyway
+        digits[is_digit] = predictions
+        report.update(rejection_report(rejected, all_labels, digits),
+                      reject_threshold=rejector.threshold, reject_gate=rejector.name)
     if plots:  # a folder that cannot be written costs the report nothing: see run()
         try:
             report["plots"] = write_plots(report, model.model_string, images, labels,
@@ -140,12 +169,27 @@ def print_report(report: dict) -> None:
     print("digit  precision  recall")
     for d, (p, r) in enumerate(zip(report["per_class_precision"], report["per_class_recall"])):
         print(f"{d:>5}  {percent(p):>9}  {percent(r):>6}")
+    if "rejected" in report:
+        print_rejection(report)
     for plot in report["plots"]:
         print(f"wrote {plot}")
 
 
+def print_rejection(report: dict) -> None:
+    """The 'not a digit' lines of the evaluation report."""
+    n_digits = report["n"]
+    print(f"not a digit (threshold {report['reject_threshold']:g}): {report['digits_rejected']} "
+          f"of {n_digits:,} digits wrongly rejected ({percent(report['digit_rejection_rate'])})"
+          + (f", {report['non_digits_rejected']} of {report['non_digits']:,} non-digits "
+             f"rejected ({percent(report['non_digit_rejection_rate'])})"
+             if report["non_digits"] else ""))
+    print(f"top-1 with rejection (a rejected digit is wrong{', a rejected non-digit right' if report['non_digits'] else ''}): "
+          f"{percent(report['accuracy_with_rejection'])}")
+
+
 def run(args) -> int:
-    report = evaluate_weights(args.weights, args.data, args.plots, args.ensemble)
+    report = evaluate_weights(args.weights, args.data, args.plots, args.ensemble,
+                              rejector_from_args(args))
     problem = report.pop("plot_error", None)
     if args.json:
         print(json.dumps(report))

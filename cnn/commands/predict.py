@@ -16,7 +16,10 @@ from ..errors import UserError
 from ..ensemble import decide
 from ..files import file_id, os_error_message, output_names
 from ..preprocess import POLARITIES, preprocess_file, read_image
-from .common import add_weights_option, finite_float, load_predictor, percent, shipped_folder
+from ..folders import without_path
+from ..reject import split_not_digit
+from .common import (add_reject_options, add_weights_option, finite_float, load_predictor,
+                     percent, rejector_from_args, shipped_folder)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -64,6 +67,7 @@ def add_parser(subparsers, common) -> None:
                         "(<name>_<stage>.png; existing files are kept, a free name is used)")
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
+    add_reject_options(p)
     p.set_defaults(run=run)
 
 
@@ -71,7 +75,9 @@ def add_parser(subparsers, common) -> None:
 class Prediction:
     """One image's result: ``digit`` and ``confidence`` (softmax, 0..1), ``probabilities``
     (10 floats), ``label`` from the file name (or ``None``), and ``error`` (a one-line
-    message) when the file could not be read."""
+    message) when the file could not be read. A rejected image ("not a digit",
+    :mod:`cnn.reject`) has ``digit`` ``None``, ``rejected`` True and a one-line ``reason``;
+    ``not_digit`` is P(not a digit) when a gate judged the image."""
 
     file: str
     digit: int | None = None
@@ -80,6 +86,9 @@ class Prediction:
     label: int | None = None
     error: str | None = None
     uncertain: bool = False
+    rejected: bool = False
+    reason: str | None = None
+    not_digit: float | None = None
 
 
 def collect_images(paths: list[str]) -> list[Path]:
@@ -119,11 +128,13 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean", debug_steps=None):
+                  ensemble: str = "mean", debug_steps=None, rejector=None):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
     as ``<stem>_<stage>.png`` (:func:`write_debug_steps`), failed files included.
+    ``rejector`` (a :class:`cnn.reject.Rejector`; ``None``: no rejection) marks images that
+    are not digits; an image in which preprocessing finds no ink is rejected too.
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
@@ -140,20 +151,35 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                                                 steps=steps)
         except UserError as e:
             pred.error = str(e)
+            if rejector is not None and no_ink(f, e):
+                reason = without_path(str(e), f)
+                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
         except MemoryError:
             pred.error = f"{str(f)!r}: out of memory while reading it; save a smaller copy"
         if debug_steps:
             write_debug_steps(Path(debug_steps), f, steps)
     if inputs:
-        digits, probabilities = decide(model, np.stack(list(inputs.values())))
-        decided = dict(zip(inputs, zip(digits, probabilities)))
+        x = np.stack(list(inputs.values()))
+        digits, raw = decide(model, x)
+        probabilities = split_not_digit(raw)[0]
+        if raw.shape[1] > 10:  # an 11-class network: its digit is the best of classes 0-9
+            digits = probabilities.argmax(axis=1)
+        rejected, p_not = (rejector.judge(x, raw) if rejector is not None
+                           else (np.zeros(len(x), bool), None))
+        decided = dict(zip(inputs, range(len(x))))
         for pred in predictions:
             if pred.file in inputs:
-                digit, p = decided[pred.file]
-                pred.digit = int(digit)
+                i = decided[pred.file]
+                digit, p = int(digits[i]), probabilities[i]
+                pred.digit = digit
                 pred.confidence = float(p[digit])
                 pred.probabilities = [float(v) for v in p]
                 pred.uncertain = pred.confidence < min_confidence
+                if p_not is not None:
+                    pred.not_digit = float(p_not[i])
+                if rejected[i]:
+                    pred.digit, pred.rejected = None, True
+                    pred.reason = rejector.reason(float(p_not[i]))
     if save_transformed or plot:
         _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
         if problems:
@@ -236,9 +262,19 @@ def confidence_of(model):
     return lambda batch: model.predict_proba(batch).max(axis=1)
 
 
+def no_ink(path, error: UserError) -> bool:
+    """Whether preprocessing failed on a readable image (no digit found in it, e.g. a blank
+    page: a rejection) rather than on the file (an error)."""
+    try:
+        read_image(path)
+    except UserError:
+        return False
+    return True
+
+
 def accuracy_of(predictions: list[Prediction]) -> float | None:
-    """Fraction of labelled files predicted right; a file with no answer counts as wrong
-    (None if no file is labelled)."""
+    """Fraction of labelled files predicted right; a file with no answer (unreadable, or
+    rejected as not a digit) counts as wrong (None if no file is labelled)."""
     labelled = [p for p in predictions if p.label is not None]
     return sum(p.digit == p.label for p in labelled) / len(labelled) if labelled else None
 
@@ -252,6 +288,12 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         if p.error:
             print(f"{name:<{width}}  error: {p.error}")
             continue
+        if p.rejected:
+            line = f"{name:<{width}}  -> not a digit ({p.reason.removeprefix('not a digit: ')})"
+            if p.label is not None:
+                line += f"  label {p.label} WRONG"
+            print(line)
+            continue
         top3 = np.argsort(p.probabilities)[::-1][:3]
         top = ", ".join(f"{d} {percent(p.probabilities[d])}" for d in top3)
         line = f"{name:<{width}}  -> {p.digit}  {percent(p.confidence):>7}  top 3: {top}"
@@ -262,6 +304,9 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         print(line)
     labelled = [p for p in predictions if p.label is not None]
     failed = sum(p.error is not None for p in predictions)
+    rejected = sum(p.rejected for p in predictions)
+    if rejected:
+        print(f"not a digit: {rejected} of {len(predictions)} file(s)")
     if labelled:
         right = sum(p.digit == p.label for p in labelled)
         unanswered = sum(p.digit is None for p in labelled)
@@ -299,7 +344,9 @@ def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
     _, model = load_predictor(weights, ensemble)
     digits, right, labelled = [], 0, 0
     for images, labels in iter_csv_chunks(csv_path):
-        chunk_digits = decide(model, images)[0]
+        chunk_digits, probabilities = decide(model, images)
+        if probabilities.shape[1] > 10:  # an 11-class network: its best digit (no "none" row)
+            chunk_digits = split_not_digit(probabilities)[0].argmax(axis=1)
         digits.append(chunk_digits)
         if labels is not None:
             right += int((chunk_digits == labels).sum())
@@ -336,11 +383,12 @@ def run(args) -> int:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     model, predictions, inputs = predict_files(
         files, args.weights, args.min_confidence, args.polarity, ensemble=args.ensemble,
-        debug_steps=args.debug_steps)
+        debug_steps=args.debug_steps, rejector=rejector_from_args(args))
     if args.json:
         print(json.dumps({
             "model": model.model_string,
             "predictions": [vars(p) for p in predictions],
+            "rejected": sum(p.rejected for p in predictions),
             "accuracy": accuracy_of(predictions),
             "answered": sum(p.digit is not None for p in predictions),
             "unanswered": sum(p.digit is None for p in predictions),

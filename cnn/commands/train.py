@@ -25,8 +25,8 @@ from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..train import evaluate, fit
-from .common import (add_data_option, load_training_data, percent, positive_float,
-                     positive_int, seed_int)
+from .common import (add_folder_training_options, percent, positive_float, positive_int,
+                     seed_int)
 from .summary import print_summary
 
 EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
@@ -44,6 +44,8 @@ examples:
   cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
   cnn train --model "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10" --epochs 1 --limit 2000 --out /tmp/resnet.npz
+  cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
+  cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
 """
 
 
@@ -55,11 +57,8 @@ def add_parser(subparsers, common) -> None:
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", metavar="STR",
                    help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" or '
-                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below); optional '
-                   'with --init')
-    p.add_argument("--init", metavar="WEIGHTS", default=None,
-                   help="start from this weights file (weights and batch-norm statistics; "
-                   "a fresh optimizer) instead of a random initialisation: fine-tuning")
+                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below; end with FC11 '
+                   'when a --data folder has a noise class); optional with --init')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
@@ -80,7 +79,7 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing weights file instead of choosing a new name")
     p.add_argument("--no-plot", action="store_true", help="do not write the loss-curve PNG")
-    add_data_option(p)
+    add_folder_training_options(p)
     p.set_defaults(run=run)
 
 
@@ -158,7 +157,7 @@ class EpochSaver:
 def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3,
                    lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
-                   show_summary=False, init=None) -> dict:
+                   show_summary=False, init=None, freeze=0, repeat=1) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
     Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
@@ -166,9 +165,14 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     NaN keeps the last finished epoch on disk; the test accuracy is added to the file once
     scored.
 
+    ``data``: one ``--data`` value or a list of them (MNIST, a keras mnist.npz, a Kaggle
+    train.csv, folders of images: :func:`cnn.folders.load_training_sources`); without a test
+    split (a CSV, folders alone) the held-out validation images are scored instead.
     ``init``: a weights file to start from (fine-tuning); ``model_string`` may then be
-    ``None``, else it must name the same model. ``data``: a keras mnist.npz, or a Kaggle
-    train.csv, whose held-out validation rows are then scored instead of a test set.
+    ``None``, else it must name the same model; a 10-class ``init`` model is widened to 11
+    classes when the data has a noise class (:func:`cnn.finetune.with_classes`).
+    ``freeze``: the first tokens kept fixed (:func:`cnn.finetune.trainable_parameters`);
+    ``repeat``: how often each folder image appears per epoch.
 
     Returns:
         a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
@@ -176,48 +180,41 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
         was pressed) and ``diverged`` (the reason training stopped on a non-finite loss).
     Raises:
         UserError: bad model string or settings, a validation split as large as the
-            training set, an --out path that cannot be written, no MNIST file, no model
-            string and no ``init``, or an ``init`` file of another model.
+            training set, an --out path that cannot be written, no MNIST file, an unusable
+            folder, no model string and no ``init``, an ``init`` file of another model, or a
+            model whose classes do not fit the data.
     """
+    from ..finetune import trainable_parameters
+    from ..folders import is_folder, load_training_sources
+
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise UserError(f"{name} {value} should be a finite number > 0")
-    rng = np.random.default_rng(seed)
-    if init is not None:
-        model = load_model(init)
-        if model_string is not None and Sequential(model_string).model_string != \
-                model.model_string:
-            raise UserError(f"--model {model_string} differs from the --init file's model "
-                            f"{model.model_string}; leave --model out or give the same one")
-        for drop in (m for m in model.modules() if isinstance(m, Dropout)):
-            drop.rng = rng  # the run's generator draws the dropout masks
-        model.train()
-    elif model_string is None:
+    if init is None and model_string is None:
         raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
                         "to start from)")
-    else:
-        model = Sequential(model_string, rng)
+    rng = np.random.default_rng(seed)
+    if isinstance(data, (str, Path)):
+        data = [str(data)]
+    files = [v for v in (data or ["mnist"]) if not is_folder(v)]
+    data_file = None
+    if files:
+        value = files[0]
+        data_file = (Path(value).expanduser() if is_csv(value)
+                     else find_mnist(None if value == "mnist" else value))
+    if out:  # refused before the data is read; the default name needs the model
+        check_target(Path(out), data_file)
+    td = load_training_sources(data, limit=limit, validation=validation, repeat=repeat,
+                               seed=seed, report=print)
+    model = build_model(model_string, init, td.num_classes, rng)
     target = Path(out) if out else default_weights_path(model.model_string)
-    data_file = Path(data).expanduser() if is_csv(data) else find_mnist(data)
     check_target(target, data_file)
     if show_summary:
         print_summary(model)
-    x_train, y_train, x_test, y_test = load_training_data(str(data_file))
-    if limit:
-        x_train, y_train = x_train[:limit], y_train[:limit]
-    if validation is None:
-        validation = default_validation(len(x_train))
-    if not 0 <= validation < len(x_train):
-        raise UserError(f"--validation {validation} must be between 0 and the "
-                        f"{len(x_train)} training images - 1")
-    if x_test is None and validation == 0:
-        raise UserError("--validation 0 leaves no held-out rows of the CSV to score (a Kaggle "
-                        "train.csv has no test split); keep a validation split")
-    split = len(x_train) - validation
-    x_val, y_val = x_train[split:], y_train[split:]
-    x_train, y_train = x_train[:split], y_train[:split]
+    x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val
+    x_test, y_test = td.x_test, td.y_test
     scored_on = "test"
-    if x_test is None:  # a Kaggle train.csv has no test split: score the held-out rows
+    if x_test is None:  # a Kaggle train.csv or folders alone: score the held-out images
         x_test, y_test, scored_on = x_val, y_val, "validation"
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
@@ -228,10 +225,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
         "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "optimizer": optimizer,
         "seed": seed, "augment": augment, "train_images": len(x_train),
         "validation_images": len(x_val), "scored_on": scored_on,
-        "data": "mnist" if scored_on == "test" else "kaggle csv"})
+        "data": ", ".join(td.sources), "classes": td.num_classes})
     if init is not None:
-        saver.metadata["init"] = str(init)
-    opt = make_optimizer(optimizer, model.parameters(), lr)
+        saver.metadata.update(init=str(init), freeze=freeze)
+    opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
     result = {"weights": None, "history": None, "report": None, "interrupted": False,
               "diverged": None}
     start = time.perf_counter()
@@ -268,6 +265,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
         fault_point("test")
         report = evaluate(model, x_test, y_test)
         saver.metadata["total_seconds"] = time.perf_counter() - start
+        if td.folder_val is not None:
+            folder_report = evaluate(model, *td.folder_val)
+            saver.metadata["folder_validation_accuracy"] = folder_report["accuracy"]
         saver.save(history, report)
         result["report"] = report
     except KeyboardInterrupt:  # while scoring the test set, saving, or a second Ctrl-C
@@ -288,6 +288,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
                                 overwrite=overwrite)
     print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
           f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
+    if td.folder_val is not None and scored_on == "test":
+        print(f"held-out folder images: top-1 {percent(folder_report['accuracy'])} "
+              f"({folder_report['errors']} errors of {folder_report['n']:,})")
     print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, {scored_on} "
           f"{report['loss']:.4f}")
     print(f"{history.seconds_per_epoch:.1f} s/epoch, total {total:.1f} s for {done} epoch(s)")
@@ -299,13 +302,40 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     return result
 
 
+def build_model(model_string: str | None, init, num_classes: int, rng):
+    """The network to train: a fresh one from ``model_string`` (its last FC must give
+    ``num_classes``), or the one in the weights file ``init`` (widened to ``num_classes`` when
+    the data adds a noise class; ``model_string``, if given, must be the file's).
+
+    Raises:
+        UserError: neither given, a mismatch, or a file that does not load.
+    """
+    from ..finetune import with_classes
+
+    if init is None:
+        if not model_string:
+            raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                            "to start from)")
+        return Sequential(model_string, rng, num_classes=num_classes)
+    model = load_model(init, num_classes=None)
+    if model_string is not None and Sequential(model_string, num_classes=None).model_string != \
+            model.model_string:
+        raise UserError(f"--model {model_string} differs from the --init file's model "
+                        f"{model.model_string}; leave --model out or give the same one")
+    model = with_classes(model, num_classes, rng)
+    for drop in (m for m in model.modules() if isinstance(m, Dropout)):
+        drop.rng = rng  # the run's generator draws the dropout masks
+    model.train()
+    return model
+
+
 def run(args) -> int:
     result = train_and_save(
         args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         lr_decay=args.lr_decay, optimizer=args.optimizer, seed=args.seed,
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
         overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
-        init=args.init)
+        init=args.init, freeze=args.freeze, repeat=args.repeat)
     if result["diverged"]:
         return 1
     if result["interrupted"]:
