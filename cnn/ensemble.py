@@ -28,11 +28,6 @@ METHODS = ("mean", "vote")
 INPUT_SHAPE = (28, 28, 1)
 
 
-def num_classes_of(model) -> int:
-    """Classes a network outputs (the units of its logits layer)."""
-    return int(model.num_classes)
-
-
 def combine(probabilities: np.ndarray, method: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Combine members' softmax outputs.
 
@@ -78,10 +73,10 @@ class Ensemble:
         if method not in METHODS:
             raise UserError(f"--ensemble {method!r} should be one of {', '.join(METHODS)}")
         for name, model in members:
-            if tuple(model.input_shape) != INPUT_SHAPE or num_classes_of(model) != 10:
+            if tuple(model.input_shape) != INPUT_SHAPE or model.num_classes != 10:
                 raise UserError(
                     f"'{name}' ({model.model_string}) takes input {tuple(model.input_shape)} "
-                    f"and gives {num_classes_of(model)} classes; ensemble members must take "
+                    f"and gives {model.num_classes} classes; ensemble members must take "
                     "28 x 28 x 1 MNIST images (x/255) and give 10 classes")
         self.members = list(members)
         self.method = method

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ensemble import Ensemble, combine, num_classes_of
+from ..ensemble import Ensemble, combine
 from ..files import os_error_message
 from ..reject import rejection_report, split_not_digit
 from ..metrics import classification_report
@@ -90,7 +90,7 @@ def evaluate_weights(weights=None, data=None, plots=None, method: str = "mean",
     # a folder's images are preprocessed as predict does them, with this network's scorer
     all_images, all_labels, source = load_labelled_test_set(data, choose=confidence_of(model))
     is_digit = all_labels < 10
-    classes = num_classes_of(model)
+    classes = model.num_classes
     images, labels = all_images[is_digit], all_labels[is_digit]
     if isinstance(model, Ensemble):
         start = time.perf_counter()
