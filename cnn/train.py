@@ -18,6 +18,7 @@ from .metrics import classification_report
 from .model import Sequential, to_input
 from .module import Tape
 from .optim import Optimizer
+from .schedule import make_schedule
 
 
 @dataclass
@@ -84,7 +85,8 @@ def _all_finite(model: Sequential) -> bool:
 
 def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer: Optimizer,
         rng: np.random.Generator, epochs: int = 1, batch_size: int = 64,
-        lr_decay: float = 1.0, validation: tuple[np.ndarray, np.ndarray] | None = None,
+        lr_decay: float = 1.0, schedule=None, label_smoothing: float = 0.0,
+        validation: tuple[np.ndarray, np.ndarray] | None = None,
         augment=None, progress: bool = True, on_epoch_end=None) -> History:
     """Train ``model`` in place with shuffled mini-batches.
 
@@ -94,7 +96,12 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         optimizer: e.g. :class:`cnn.optim.Adam` built on ``model.parameters()``.
         rng: the run's generator (shuffling, augmentation).
         epochs: passes over the data (>= 1); batch_size: images per step (>= 1).
-        lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant).
+        lr_decay: the learning rate is multiplied by this after every epoch (1.0: constant);
+            used when no ``schedule`` is given.
+        schedule: optional ``lr(step)`` of the 0-based global step
+            (:func:`cnn.schedule.make_schedule`); it sets ``optimizer.lr`` before every step.
+        label_smoothing: epsilon of the label-smoothed loss (0 <= eps < 1; 0: plain softmax
+            cross-entropy), see :func:`cnn.losses.softmax_cross_entropy`.
         validation: optional ``(images, labels)`` held out of training, scored every epoch.
         augment: optional ``f(batch_uint8, rng) -> batch_uint8`` applied to each batch.
         progress: show a tqdm bar per epoch (loss, accuracy, images/s, ETA).
@@ -121,6 +128,10 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     snapshot = model.state_dict()
     labels = labels.astype(np.int64)
     n = len(images)
+    if schedule is None:
+        schedule = make_schedule("step", optimizer.lr, -(-n // batch_size), epochs,
+                                 decay=lr_decay)
+    step = 0
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -138,7 +149,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     y = labels[idx]
                     tape = Tape()
                     logits = model.forward(to_input(batch, model.input_shape), tape)
-                    loss, dlogits = softmax_cross_entropy(logits, y)
+                    loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
                     if not np.isfinite(loss):
                         history.diverged = (f"the loss became {float(loss)} in epoch {epoch}, "
                                             f"batch {i // batch_size + 1}")
@@ -146,7 +157,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if i == batch_size:
                         fault_point(f"epoch{epoch}-batch")
                     model.backward(dlogits, tape)
+                    optimizer.lr = schedule(step)
                     optimizer.step()
+                    step += 1
                     loss_sum += loss * len(idx)
                     correct += int((logits.argmax(axis=1) == y).sum())
                     seen += len(idx)
@@ -174,7 +187,6 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                 if progress:
                     tqdm.write(f"epoch {epoch}: val_loss {report['loss']:.4f}, "
                                f"val_accuracy {report['accuracy']:.4f}")
-            optimizer.lr *= lr_decay
             if on_epoch_end is not None and on_epoch_end(history):
                 break
     except KeyboardInterrupt:

@@ -137,7 +137,8 @@ def test_predict_overwrite_replaces_old_outputs_but_never_an_input(photos, tiny_
 # ------------------------------------------------------------------ 3. non-finite training
 @pytest.mark.parametrize("option, value", [
     ("--lr", "inf"), ("--lr", "nan"), ("--lr-decay", "inf"), ("--lr-decay", "nan"),
-    ("--seed", "-1"),
+    ("--seed", "-1"), ("--warmup", "inf"), ("--warmup", "-1"), ("--label-smoothing", "nan"),
+    ("--schedule", "linear"),
 ])
 def test_training_options_refuse_non_finite_numbers(option, value, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:

@@ -24,9 +24,10 @@ from ..model import Sequential
 from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
+from ..schedule import KINDS, make_schedule
 from ..train import evaluate, fit
-from .common import (add_folder_training_options, percent, positive_float, positive_int,
-                     seed_int)
+from .common import (add_folder_training_options, nonnegative_float, percent, positive_float,
+                     positive_int, seed_int)
 from .summary import print_summary
 
 EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
@@ -64,6 +65,14 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
     p.add_argument("--lr-decay", type=positive_float, default=1.0,
                    help="multiply the learning rate by this after each epoch (1.0: constant)")
+    p.add_argument("--schedule", choices=list(KINDS), default="step",
+                   help="learning-rate schedule: step (--lr times --lr-decay per epoch), cosine "
+                   "(warm-up, then a half cosine to 0) or onecycle (PyTorch's OneCycleLR with "
+                   "--lr as the peak) (step)")
+    p.add_argument("--warmup", type=nonnegative_float, default=0.0, metavar="EPOCHS",
+                   help="linear warm-up of --schedule cosine, in epochs (may be a fraction) (0)")
+    p.add_argument("--label-smoothing", type=nonnegative_float, default=0.0, metavar="EPS",
+                   help="label smoothing of the softmax cross-entropy, 0 <= EPS < 1 (0)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="adam, or sgd with momentum 0.9 (adam)")
     p.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
@@ -157,7 +166,8 @@ class EpochSaver:
 def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3,
                    lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
-                   show_summary=False, init=None, freeze=0, repeat=1) -> dict:
+                   show_summary=False, init=None, freeze=0, repeat=1, schedule="step",
+                   warmup=0.0, label_smoothing=0.0) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
     Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
@@ -172,7 +182,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     ``None``, else it must name the same model; a 10-class ``init`` model is widened to 11
     classes when the data has a noise class (:func:`cnn.finetune.with_classes`).
     ``freeze``: the first tokens kept fixed (:func:`cnn.finetune.trainable_parameters`);
-    ``repeat``: how often each folder image appears per epoch.
+    ``repeat``: how often each folder image appears per epoch. ``schedule``, ``warmup``
+    (epochs) and ``label_smoothing``: the learning-rate schedule
+    (:func:`cnn.schedule.make_schedule`) and the loss's label smoothing.
 
     Returns:
         a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
@@ -190,6 +202,12 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise UserError(f"{name} {value} should be a finite number > 0")
+    if not (math.isfinite(warmup) and warmup >= 0):
+        raise UserError(f"--warmup {warmup} should be a number of epochs >= 0")
+    if not 0 <= label_smoothing < 1:
+        raise UserError(f"--label-smoothing {label_smoothing} should be >= 0 and < 1")
+    if schedule not in KINDS:
+        raise UserError(f"--schedule {schedule}: choose one of {', '.join(KINDS)}")
     if init is None and model_string is None:
         raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
                         "to start from)")
@@ -219,10 +237,12 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
-              f"batch {batch_size}, {optimizer} lr {lr:g}, seed {seed}"
+              f"batch {batch_size}, {optimizer} lr {lr:g} ({describe_schedule(schedule, lr_decay, warmup)})"
+              f"{f', label smoothing {label_smoothing:g}' if label_smoothing else ''}, seed {seed}"
               f"{', augmented' if augment else ''}")
     saver = EpochSaver(model, target, overwrite, {
         "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "optimizer": optimizer,
+        "schedule": schedule, "warmup_epochs": warmup, "label_smoothing": label_smoothing,
         "seed": seed, "augment": augment, "train_images": len(x_train),
         "validation_images": len(x_val), "scored_on": scored_on,
         "data": ", ".join(td.sources), "classes": td.num_classes})
@@ -231,6 +251,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
     result = {"weights": None, "history": None, "report": None, "interrupted": False,
               "diverged": None}
+    steps_per_epoch = -(-len(x_train) // batch_size)
+    lr_at = make_schedule(schedule, lr, steps_per_epoch, epochs, decay=lr_decay,
+                          warmup=round(warmup * steps_per_epoch))
     start = time.perf_counter()
 
     def on_epoch_end(history) -> bool:
@@ -242,7 +265,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
         # NumPy's overflow warnings would only add noise.
         with np.errstate(over="ignore", invalid="ignore"):
             history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
-                          batch_size=batch_size, lr_decay=lr_decay, validation=(x_val, y_val),
+                          batch_size=batch_size, schedule=lr_at,
+                          label_smoothing=label_smoothing, validation=(x_val, y_val),
                           augment=augment_batch if augment else None, progress=not quiet,
                           on_epoch_end=on_epoch_end)
         result.update(history=history, interrupted=history.interrupted,
@@ -302,6 +326,15 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     return result
 
 
+def describe_schedule(schedule: str, lr_decay: float, warmup: float) -> str:
+    """A few words for the run's opening line, e.g. ``'cosine, 1 warm-up epoch'``."""
+    if schedule == "step":
+        return "constant" if lr_decay == 1 else f"x{lr_decay:g} per epoch"
+    if schedule == "cosine" and warmup:
+        return f"cosine, {warmup:g} warm-up epoch{'s' if warmup != 1 else ''}"
+    return schedule
+
+
 def build_model(model_string: str | None, init, num_classes: int, rng):
     """The network to train: a fresh one from ``model_string`` (its last FC must give
     ``num_classes``), or the one in the weights file ``init`` (widened to ``num_classes`` when
@@ -335,7 +368,8 @@ def run(args) -> int:
         lr_decay=args.lr_decay, optimizer=args.optimizer, seed=args.seed,
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
         overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
-        init=args.init, freeze=args.freeze, repeat=args.repeat)
+        init=args.init, freeze=args.freeze, repeat=args.repeat, schedule=args.schedule,
+        warmup=args.warmup, label_smoothing=args.label_smoothing)
     if result["diverged"]:
         return 1
     if result["interrupted"]:
