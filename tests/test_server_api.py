@@ -295,3 +295,49 @@ def test_names_from_requests_are_never_paths(client):
     got = client.post("/api/predict", params={"name": "/etc/passwd"}, content=data,
                       headers={"content-type": "image/png"})
     assert got.json()["file"] == "passwd"
+
+
+# ---------------------------------------------------------------- "not a digit"
+def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, capsys):
+    import importlib.util
+
+    from cnn.reject import Rejector
+
+    spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
+    mnd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mnd)
+    assert mnd.main(["--out", str(tmp_path / "nd"), "--seed", "777", "--per-kind", "2",
+                     "--style", "b"]) == 0
+    capsys.readouterr()
+    gated = TestClient(create_app(ModelStore([str(SMALL)]), rejector=Rejector.default()))
+    files = sorted(p for p in (tmp_path / "nd").rglob("*") if p.is_file())
+    main(["predict", *map(str, files), "--weights", str(SMALL), "--json"])
+    expected = {Path(p["file"]).name: p for p in json.loads(capsys.readouterr().out)["predictions"]}
+    rejected = 0
+    for path in files:
+        got = gated.post("/api/predict", files={"file": (path.name, path.read_bytes(),
+                                                         "application/octet-stream")}).json()
+        want = expected[path.name]
+        assert (got["rejected"], got["digit"], got["reason"]) == \
+            (want["rejected"], want["digit"], want["reason"]), path.name
+        rejected += got["rejected"]
+    assert rejected >= len(files) // 2  # the gate does reject most of them
+    digit = gated.post("/api/predict", content=(IMAGES / "5_3.png").read_bytes(),
+                       headers={"content-type": "image/png"}).json()
+    assert digit["digit"] == 5 and not digit["rejected"] and 0 <= digit["not_digit"] < 0.5
+
+
+def test_with_the_gate_a_blank_canvas_is_not_a_digit_and_without_it_an_error():
+    from cnn.reject import Rejector
+
+    blank = png_bytes(np.full((280, 280), 255, np.uint8))
+    gated = TestClient(create_app(ModelStore([str(SMALL)]), rejector=Rejector.default()))
+    r = gated.post("/api/predict", params={"name": "canvas"}, content=blank,
+                   headers={"content-type": "image/png"})
+    assert r.status_code == 200
+    got = r.json()
+    assert got["digit"] is None and got["rejected"] and got["reason"].startswith("not a digit: ")
+    assert got["input"] is None and got["error"] is None
+    plain = TestClient(create_app(ModelStore([str(SMALL)])))
+    assert plain.post("/api/predict", content=blank,
+                      headers={"content-type": "image/png"}).status_code == 422

@@ -112,7 +112,7 @@ def wait_for_answer(pg) -> None:
     pg.wait_for_function(
         "() => { const r = document.querySelector('#result');"
         " return r.dataset.revision === document.querySelector('#pad').dataset.revision"
-        " && (r.dataset.state === 'done' || r.dataset.state === 'error'); }", timeout=15000)
+        " && ['done', 'error', 'rejected'].includes(r.dataset.state); }", timeout=15000)
 
 
 def draw(pg, strokes) -> None:
@@ -179,6 +179,33 @@ def test_photo_upload_shows_photo_and_its_digit(page):
     assert "3_1.jpg" in page.text_content("#confidence")
     assert 40 < lit_pixels(page, "#photo28") < 400  # its 28 x 28 beside it
     assert lit_pixels(page, "#photo28") == lit_pixels(page, "#input28")
+
+
+def test_a_photo_of_a_non_digit_shows_not_a_digit_with_the_reason(page, tmp_path, capsys):
+    import importlib.util
+    import json
+
+    from cnn.cli import main
+
+    spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
+    mnd = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mnd)
+    assert mnd.main(["--out", str(tmp_path / "nd"), "--seed", "31", "--per-kind", "1"]) == 0
+    files = sorted(str(p) for p in (tmp_path / "nd").rglob("*") if p.is_file())
+    capsys.readouterr()
+    main(["predict", *files, "--weights", str(SERVED), "--json"])
+    answers = json.loads(capsys.readouterr().out)["predictions"]
+    gated = [a for a in answers if a["rejected"] and a["not_digit"] is not None]
+    assert gated, "the shipped gate rejected none of the generated non-digits"
+    page.set_input_files("#photo", gated[0]["file"])
+    page.wait_for_function("document.querySelector('#result').dataset.state === 'rejected'")
+    assert page.text_content("#digit") == "not a digit"
+    assert page.is_visible("#rejected") and page.text_content("#rejected") == gated[0]["reason"]
+    assert not page.is_visible("#unsure") and not page.is_visible("#error")
+    assert page.locator("#bars li.top").count() == 0  # no digit is marked as the answer
+    page.set_input_files("#photo", str(ROOT / "custom_test_images" / "3_1.jpg"))
+    page.wait_for_function("document.querySelector('#result').dataset.state === 'done'")
+    assert page.text_content("#digit") == "3" and not page.is_visible("#rejected")
 
 
 def test_switching_models_predicts_again_with_the_chosen_one(page):

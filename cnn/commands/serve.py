@@ -6,7 +6,7 @@ import argparse
 import socket
 
 from ..errors import UserError
-from .common import add_weights_option
+from .common import add_reject_options, add_weights_option, rejector_from_args
 
 EXAMPLE = """examples:
   cnn serve                      # then open http://127.0.0.1:8000/
@@ -32,6 +32,7 @@ def add_parser(subparsers, common) -> None:
                    help="TCP port, 0 for any free one (8000)")
     p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
                    help="below this softmax confidence the page says it is unsure (0.5)")
+    add_reject_options(p)
     p.set_defaults(run=run)
 
 
@@ -81,11 +82,13 @@ def run(args) -> int:
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     store = ModelStore(args.weights, args.ensemble)
-    app = create_app(store, args.min_confidence)
+    rejector = rejector_from_args(args)
+    app = create_app(store, args.min_confidence, rejector)
     sock = open_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"serving {store.get(None).model} ({store.get(None).name})")
+    print(rejector.describe() if rejector is not None else "rejection off: always a digit")
     print(f"open http://{shown}:{port}/ in a browser (API docs: /docs); Ctrl-C stops",
           flush=True)
     config = uvicorn.Config(app, log_level="warning" if args.quiet else "info",

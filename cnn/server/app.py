@@ -6,7 +6,10 @@ Routes:
         request body (``Content-Type: image/png``, ``image/jpeg``, ...). Query:
         ``activations=1`` adds the activation maps, ``model=<id>`` picks a network from
         ``GET /api/models``. Returns the object ``cnn predict --json`` gives per image (``file``,
-        ``digit``, ``confidence``, ``probabilities``, ``label``, ``error``, ``uncertain``) plus
+        ``digit``, ``confidence``, ``probabilities``, ``label``, ``error``, ``uncertain``,
+        ``rejected``, ``reason``, ``not_digit``: a "not a digit" answer has ``digit`` null,
+        ``rejected`` true and a ``reason``, also for a blank canvas, and ``input`` null
+        then; ``cnn serve --no-reject`` turns rejection off) plus
         ``model`` (model string), ``weights`` (the id used), ``input`` (the 28 x 28 network
         input as rows of integers 0..255) and, when asked, ``activations``: per convolution /
         pooling / residual token ``{"label", "channels", "height", "width", "offset",
@@ -155,35 +158,57 @@ def encode_maps(maps: list[tuple[str, np.ndarray]]) -> list[dict]:
 
 
 def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
-                  min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> dict:
+                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, rejector=None) -> dict:
     """Preprocess one uploaded image and classify it with ``entry``'s network.
+
+    ``rejector`` (a :class:`cnn.reject.Rejector`, or ``None`` for no rejection) answers "not a
+    digit" as ``cnn predict`` does: ``digit`` null, ``rejected`` true and a one-line
+    ``reason``, for an image the gate rejects and for one with no ink at all (a blank canvas);
+    the digit probabilities are still given.
 
     Returns:
         the response object (see the module docstring).
     Raises:
-        UserError: the image cannot be read or holds no digit.
+        UserError: the image cannot be read, or holds no digit and ``rejector`` is ``None``.
     """
     from ..commands.predict import Prediction, confidence_of, label_from_name
     from ..ensemble import Ensemble, decide
     from ..losses import softmax
+    from ..reject import split_not_digit
     from .activations import activation_maps
+    from .images import NoInk
 
     network = entry.network
-    x = preprocess_upload(data, name, choose=confidence_of(network))  # as cnn predict does
+    try:
+        x = preprocess_upload(data, name, choose=confidence_of(network))  # as cnn predict does
+    except NoInk as exc:
+        if rejector is None:
+            raise
+        reason = str(exc).removeprefix(f"{name!r}: ")
+        pred = Prediction(name, rejected=True, reason=f"not a digit: {reason}",
+                          label=label_from_name(Path(name)))
+        return dict(vars(pred), model=network.model_string, weights=entry.id, input=None)
     maps = None
     if activations:
         first = network.members[0][1] if isinstance(network, Ensemble) else network
         maps, logits = activation_maps(first, x)
     if activations and not isinstance(network, Ensemble):
-        probabilities = softmax(logits[None])[0]
-        digit = int(probabilities.argmax())
+        raw = softmax(logits[None])
     else:
-        digits, probs = decide(network, x[None])
-        digit, probabilities = int(digits[0]), probs[0]
+        raw = decide(network, x[None])[1]
+    probabilities = split_not_digit(raw)[0][0]  # an 11-class network: its ten digits
+    digit = int(probabilities.argmax())
     pred = Prediction(name, digit=digit, confidence=float(probabilities[digit]),
                       probabilities=[float(p) for p in probabilities],
                       label=label_from_name(Path(name)))
     pred.uncertain = pred.confidence < min_confidence
+    if rejector is not None:
+        rejected, p_not = rejector.judge(x[None], raw)
+        if p_not is not None:
+            pred.not_digit = float(p_not[0])
+        if rejected[0]:
+            pred.digit, pred.rejected = None, True
+            pred.reason = rejector.reason(float(p_not[0]))
     result = dict(vars(pred))
     result.update(model=network.model_string, weights=entry.id,
                   input=np.rint(x * 255).astype(np.uint8).tolist())
@@ -281,12 +306,15 @@ PREDICT_BODY = {
 }
 
 
-def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE) -> FastAPI:
+def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+               rejector=None) -> FastAPI:
     """The FastAPI application serving ``store``'s networks.
 
     Args:
         store: the networks (:class:`ModelStore`).
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
+        rejector: the "not a digit" rule (:class:`cnn.reject.Rejector`, e.g.
+            ``Rejector.default()`` with the shipped gate), or ``None`` to always answer a digit.
     """
     static = Path(str(resources.files(__package__) / "static"))
     try:  # /docs with Swagger UI's files served from the package, not a CDN: works offline
@@ -334,7 +362,7 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         entry = store.get(model)
         try:
             result = await run_in_threadpool(predict_image, entry, data, name, activations,
-                                             min_confidence)
+                                             min_confidence, rejector)
         except UserError as e:
             message = str(e)
             status = 413 if "allowed" in message else 422 if "no digit" in message else 400

@@ -86,6 +86,11 @@ def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
     return image
 
 
+class NoInk(UserError):
+    """The upload was read, but preprocessing found no digit in it (a blank canvas or page):
+    with rejection on, an answer of "not a digit" rather than an error."""
+
+
 def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
                       choose=None) -> np.ndarray:
     """Uploaded bytes -> MNIST-like digit: :func:`decode_image` + :func:`cnn.preprocess.to_mnist`.
@@ -98,11 +103,12 @@ def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
     Returns:
         float32 ``(28, 28)`` in [0, 1], white digit on black.
     Raises:
-        UserError: the image cannot be read or holds no digit (a blank canvas); the message
-            starts with the name, as ``cnn predict``'s does with the file name.
+        UserError: the image cannot be read; :class:`NoInk` (a ``UserError``) when it holds
+            no digit (a blank canvas). The message starts with the name, as ``cnn
+            predict``'s does with the file name.
     """
     image = decode_image(data, name)
     try:
         return to_mnist(image, polarity=polarity, choose=choose)
     except UserError as exc:
-        raise UserError(f"{name!r}: {exc}") from exc
+        raise NoInk(f"{name!r}: {exc}") from exc

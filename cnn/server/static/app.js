@@ -151,6 +151,7 @@ function showEmpty() {
   $("confidence").textContent = "draw a digit";
   $("unsure").hidden = true;
   $("error").hidden = true;
+  $("rejected").hidden = true;
   for (const li of bars) setBar(li, 0, false);
   const c = $("input28").getContext("2d");
   c.clearRect(0, 0, 28, 28);
@@ -176,10 +177,26 @@ function show(answer, revision, source) {
     $("digit").removeAttribute("data-digit");
     $("confidence").textContent = "";
     $("unsure").hidden = true;
+    $("rejected").hidden = true;
+    return;
+  }
+  $("error").hidden = true;
+  if (answer.rejected) {  // "not a digit": the gate's answer (or a blank image)
+    result.dataset.state = "rejected";
+    $("digit").textContent = "not a digit";
+    $("digit").removeAttribute("data-digit");
+    $("confidence").textContent = `(${answer.file})`;
+    $("unsure").hidden = true;
+    $("rejected").textContent = answer.reason;
+    $("rejected").hidden = false;
+    (answer.probabilities || []).forEach((p, d) => setBar(bars[d], p, false));
+    if (answer.input) drawInput($("input28"), answer.input);
+    if (answer.input && source === "photo") drawInput($("photo28"), answer.input);
+    drawMaps(answer.activations || []);
     return;
   }
   result.dataset.state = "done";
-  $("error").hidden = true;
+  $("rejected").hidden = true;
   $("digit").textContent = String(answer.digit);
   $("digit").dataset.digit = String(answer.digit);
   $("confidence").textContent = `${pct(answer.confidence)} sure (${answer.file})`;
