@@ -109,6 +109,8 @@ def worker(task: dict) -> dict:
 
     framework, kind, model_string = task["framework"], task["kind"], task["model"]
     (x_train, y_train), (x_test, y_test) = load_data(task["data"])
+    if task.get("limit"):  # time part of an epoch; the driver scales it to 60,000 images
+        x_train, y_train = x_train[: task["limit"]], y_train[: task["limit"]]
     batch, epochs = task["batch"], task.get("epochs", 1)
     result = {"framework": framework, "kind": kind, "model": model_string}
     if framework == "cnn":
@@ -245,6 +247,11 @@ def main() -> None:
                         help="epochs allowed to reach 99.2%% test top-1 (8)")
     parser.add_argument("--accuracy-only", action="store_true",
                         help="only the time-to-accuracy row")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="time the s/epoch rows on the first N training images and scale "
+                        "to 60,000 (for slow models; the table says so)")
+    parser.add_argument("--only-epochs", action="store_true",
+                        help="only the s/epoch rows (no inference, latency or accuracy rows)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -300,12 +307,14 @@ def main() -> None:
 
     rss = {}
     for model in [] if args.accuracy_only else args.models:
-        results = measure(kind="epoch", model=model)
-        row(f"s/epoch, {model}",
-            {fw: [r["epoch_seconds"][0] for r in rs] for fw, rs in results.items()}, "s")
+        results = measure(kind="epoch", model=model, limit=args.limit)
+        scale = 60000 / args.limit if args.limit else 1.0
+        row(f"s/epoch, {model}" + (f" (timed on {args.limit:,} images, x{scale:.3g})"
+                                    if args.limit else ""),
+            {fw: [scale * r["epoch_seconds"][0] for r in rs] for fw, rs in results.items()}, "s")
         for fw, rs in results.items():
             rss.setdefault(fw, []).extend(r["peak_rss_mb"] for r in rs)
-    if not args.accuracy_only:
+    if not args.accuracy_only and not args.only_epochs:
         results = measure(kind="inference", model=LARGE, batch=1000)
         row(f"inference images/s, {LARGE}, batch 1000",
             {fw: [r["images_per_s"] for r in rs] for fw, rs in results.items()}, "img/s",
@@ -316,7 +325,7 @@ def main() -> None:
                 {fw: [r["ms_per_image"] for r in rs] for fw, rs in results.items()}, "ms")
         print(f"| peak RSS while training (max over runs) | {max(rss['cnn']):.0f} MB | "
               + (f"{max(rss['torch']):.0f} MB" if "torch" in rss else "-") + " |  |  |")
-    if not args.quick and not args.no_accuracy:
+    if not args.quick and not args.no_accuracy and not args.only_epochs:
         results = measure(kind="to_accuracy", model=LARGE, epochs=args.max_epochs,
                           lr_decay=0.7, target=0.992)
         times, detail = {}, {}
