@@ -645,6 +645,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-condition", type=int, default=25, help="images per condition (25)")
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help="comma-separated condition tags (all)")
+    parser.add_argument("--split", choices=["test", "train"], default="test",
+                        help="render MNIST test digits (test sets, the default) or training "
+                        "digits (to train on; never score a model on those)")
     args = parser.parse_args(argv)
     conditions = [c for c in args.conditions.split(",") if c]
     for c in conditions:
@@ -652,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown condition {c!r}: use some of {', '.join(CONDITIONS)}")
 
     with np.load(args.data) as data:
-        x_test, y_test = data["x_test"], data["y_test"]
+        x_test, y_test = data[f"x_{args.split}"], data[f"y_{args.split}"]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if any(out.glob("[0-9]_*.*")):
@@ -671,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{condition:11s} {args.per_condition} images")
     with open(out / "index.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "condition", "mnist_test_index", "label", "shape"])
+        writer.writerow(["file", "condition", f"mnist_{args.split}_index", "label", "shape"])
         writer.writerows(rows)
     print(f"{len(rows)} images in {out} (seed {args.seed}, style {args.style})")
     return 0
