@@ -199,6 +199,16 @@ def test_softmax_cross_entropy_gradient_matches_numerical_gradient():
     np.testing.assert_allclose(dlogits, numeric, rtol=1e-6, atol=1e-9)
 
 
+def test_label_smoothed_cross_entropy_gradient_matches_numerical_gradient():
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((6, 10)) * 3
+    labels = rng.integers(0, 10, 6)
+    loss, dlogits = softmax_cross_entropy(logits, labels, 0.1)
+    numeric = numerical_gradient(lambda: softmax_cross_entropy(logits, labels, 0.1)[0], logits)
+    np.testing.assert_allclose(dlogits, numeric, rtol=1e-6, atol=1e-9)
+    assert np.isfinite(loss) and loss > 0
+
+
 @pytest.mark.parametrize("model_string, input_shape", [
     ("C(3,3)-P2-C(4,2)-FC6-FC10", (9, 9, 1)),
     ("C(3,3,same)-BN-R(3)-R(4,s2)-A2-GAP-FC10", (7, 7, 1)),
