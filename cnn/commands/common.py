@@ -311,17 +311,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def nonnegative_float(text: str) -> float:
-    """argparse type: a finite number >= 0 (``inf`` and ``nan`` refused)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (value >= 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
-
-
 def seed_int(text: str) -> int:
     """argparse type: a random seed, a whole number from 0 to 2**63 - 1."""
     try:

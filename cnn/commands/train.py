@@ -26,7 +26,7 @@ from ..optim import make_optimizer
 from ..plots import plot_loss_curve
 from ..schedule import KINDS, make_schedule
 from ..train import evaluate, fit
-from .common import (add_folder_training_options, nonnegative_float, percent, positive_float,
+from .common import (add_folder_training_options, non_negative_float, percent, positive_float,
                      positive_int, seed_int)
 from .summary import print_summary
 
@@ -69,9 +69,9 @@ def add_parser(subparsers, common) -> None:
                    help="learning-rate schedule: step (--lr times --lr-decay per epoch), cosine "
                    "(warm-up, then a half cosine to 0) or onecycle (PyTorch's OneCycleLR with "
                    "--lr as the peak) (step)")
-    p.add_argument("--warmup", type=nonnegative_float, default=0.0, metavar="EPOCHS",
+    p.add_argument("--warmup", type=non_negative_float, default=0.0, metavar="EPOCHS",
                    help="linear warm-up of --schedule cosine, in epochs (may be a fraction) (0)")
-    p.add_argument("--label-smoothing", type=nonnegative_float, default=0.0, metavar="EPS",
+    p.add_argument("--label-smoothing", type=non_negative_float, default=0.0, metavar="EPS",
                    help="label smoothing of the softmax cross-entropy, 0 <= EPS < 1 (0)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
                    help="adam, or sgd with momentum 0.9 (adam)")
