@@ -175,16 +175,23 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                 pred.confidence = float(p[digit])
                 pred.probabilities = [float(v) for v in p]
                 pred.uncertain = pred.confidence < min_confidence
-                if p_not is not None:
-                    pred.not_digit = float(p_not[i])
-                if rejected[i]:
-                    pred.digit, pred.rejected = None, True
-                    pred.reason = rejector.reason(float(p_not[i]))
+                mark_rejection(pred, rejector, bool(rejected[i]),
+                               None if p_not is None else float(p_not[i]))
     if save_transformed or plot:
         _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
         if problems:
             raise UserError(problems[0])
     return model, predictions, inputs
+
+
+def mark_rejection(pred: Prediction, rejector, rejected: bool, p_not: float | None) -> None:
+    """Record the gate's verdict on ``pred``: ``not_digit`` = P(not a digit) (when judged) and,
+    when ``rejected``, ``digit`` None, ``rejected`` True and the rejector's one-line reason."""
+    if p_not is not None:
+        pred.not_digit = p_not
+    if rejected:
+        pred.digit, pred.rejected = None, True
+        pred.reason = rejector.reason(p_not)
 
 
 def write_outputs(predictions: list[Prediction], inputs: dict[str, np.ndarray],

@@ -237,7 +237,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
-              f"batch {batch_size}, {optimizer} lr {lr:g} ({describe_schedule(schedule, lr_decay, warmup)})"
+              f"batch {batch_size}, {optimizer} lr {lr:g} "
+              f"({describe_schedule(schedule, lr_decay, warmup)})"
               f"{f', label smoothing {label_smoothing:g}' if label_smoothing else ''}, seed {seed}"
               f"{', augmented' if augment else ''}")
     saver = EpochSaver(model, target, overwrite, {

@@ -171,7 +171,7 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     Raises:
         UserError: the image cannot be read, or holds no digit and ``rejector`` is ``None``.
     """
-    from ..commands.predict import Prediction, confidence_of, label_from_name
+    from ..commands.predict import Prediction, confidence_of, label_from_name, mark_rejection
     from ..ensemble import Ensemble, decide
     from ..losses import softmax
     from ..reject import split_not_digit
@@ -204,11 +204,8 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     pred.uncertain = pred.confidence < min_confidence
     if rejector is not None:
         rejected, p_not = rejector.judge(x[None], raw)
-        if p_not is not None:
-            pred.not_digit = float(p_not[0])
-        if rejected[0]:
-            pred.digit, pred.rejected = None, True
-            pred.reason = rejector.reason(float(p_not[0]))
+        mark_rejection(pred, rejector, bool(rejected[0]),
+                       None if p_not is None else float(p_not[0]))
     result = dict(vars(pred))
     result.update(model=network.model_string, weights=entry.id,
                   input=np.rint(x * 255).astype(np.uint8).tolist())
