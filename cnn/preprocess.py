@@ -139,6 +139,28 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(name, dtype=np.uint8)
     except OSError as exc:
         raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from exc
+    return decode_image_bytes(data, name)
+
+
+def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
+    """Decode an encoded image (a file's bytes, or an upload's) as stored, after the checks
+    that keep a bad file from costing memory or time: empty, more than :data:`MAX_PIXELS`
+    declared in the header (checked before decoding), a truncated JPEG, not decodable.
+
+    Shared by :func:`read_image` (files) and ``cnn serve``'s uploads, so both give the same
+    one-line messages for the same bytes.
+
+    Args:
+        data: the encoded image, ``bytes`` or a uint8 ``(n,)`` array.
+        name: what to call the image in messages (its path, or the upload's name).
+    Returns:
+        as :func:`read_image`.
+    Raises:
+        UserError: empty, too many pixels (declared or decoded), a truncated JPEG, not an
+            image or corrupt, or no pixels once decoded.
+    """
+    if not isinstance(data, np.ndarray):
+        data = np.frombuffer(data, np.uint8)
     if data.size == 0:
         raise UserError(f"cannot read image {name!r}: file is empty (0 bytes)")
     declared = declared_pixels(data)

@@ -10,39 +10,18 @@ path.
 
 from __future__ import annotations
 
-import io
-
-import cv2
 import numpy as np
 
 from ..errors import UserError
-from ..preprocess import to_mnist
+from ..preprocess import decode_image_bytes, to_mnist
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # largest request body accepted, bytes
-MAX_PIXELS = 40_000_000  # largest image decoded, width x height (a 40-megapixel photo)
-
-
-def declared_size(data: bytes) -> tuple[int, int] | None:
-    """``(width, height)`` an image declares in its header, read without decoding its pixels
-    (Pillow's lazy ``Image.open`` parses the header only); ``None`` when Pillow does not know
-    the format or the header is unreadable (OpenCV's decoder then has the last word).
-
-    Args:
-        data: the encoded file (PNG, JPEG, BMP, GIF, TIFF, WebP, ...).
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return int(im.size[0]), int(im.size[1])
-    except Image.DecompressionBombError:  # Pillow's own limit, far above MAX_PIXELS
-        return MAX_PIXELS + 1, 1
-    except Exception:  # noqa: BLE001 - unknown or corrupt: left to OpenCV's decoder
-        return None
 
 
 def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
-    """Decode an uploaded image as stored (``cv2.IMREAD_UNCHANGED``), after checking it.
+    """Decode an uploaded image as stored (``cv2.IMREAD_UNCHANGED``), after checking it: the
+    upload limit here, then the checks ``cnn predict`` makes of a file
+    (:func:`cnn.preprocess.decode_image_bytes`).
 
     Args:
         data: the encoded file's bytes, at most :data:`MAX_UPLOAD_BYTES`.
@@ -54,36 +33,10 @@ def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
             header before decoding), a truncated JPEG, not an image or corrupt.
     """
     size = len(data)
-    if size == 0:
-        raise UserError(f"cannot read image {name!r}: file is empty (0 bytes)")
     if size > MAX_UPLOAD_BYTES:
         raise UserError(f"cannot read image {name!r}: the file is {size / 2**20:,.1f} MB, more "
                         f"than the {MAX_UPLOAD_BYTES // 2**20} MB allowed; save a smaller copy")
-    declared = declared_size(data)
-    if declared is not None and declared[0] * declared[1] > MAX_PIXELS:
-        raise UserError(
-            f"cannot read image {name!r}: it declares {declared[0] * declared[1]:,} pixels, "
-            f"more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a smaller copy")
-    if data[:3] == b"\xff\xd8\xff":
-        # A JPEG's entropy-coded data holds no 0xFFD9, so one must follow the first
-        # start-of-scan marker; some OpenCV builds decode a truncated JPEG without complaint.
-        start = data.find(b"\xff\xda")
-        if start < 0 or data.find(b"\xff\xd9", start) < 0:
-            raise UserError(f"cannot read image {name!r}: the JPEG file is truncated ({size} "
-                            "bytes); copy or export it again")
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    except cv2.error:  # e.g. more pixels than OpenCV's own limit
-        image = None
-    if image is None or image.size == 0:
-        raise UserError(f"cannot read image {name!r}: not an image or corrupt ({size} bytes); "
-                        "save it as PNG or JPEG")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
-        raise UserError(
-            f"cannot read image {name!r}: it has {image.shape[1]:,} x {image.shape[0]:,} "
-            f"pixels, more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a "
-            "smaller copy")
-    return image
+    return decode_image_bytes(data, name)
 
 
 class NoInk(UserError):
