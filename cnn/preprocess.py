@@ -30,7 +30,10 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
    denoising; :func:`_mask_cluttered_desk`: a textured desk around a sheet becomes paper;
 4. :func:`_pad_frame`: a replicated margin, so a tight crop keeps a background;
 5. :func:`_flatten_illumination`: the ink above a grey-level opening (a local background that
-   follows a hard shadow's edge), relative to the local paper brightness;
+   follows a hard shadow's edge), relative to the local paper brightness; when
+   :func:`_hard_shadow` finds the paper at two levels with a sharp edge, the ink above a large
+   median (:func:`_median_background`, which also follows a band of shadow too narrow for the
+   opening) is tried first;
 6. :func:`_threshold`: Otsu within bounds; :func:`_remove_long_lines` (ruled paper, margin
    lines) and :func:`_remove_frames` (boxes) take away what is not the digit;
 7. :func:`_candidate_digits`: the largest ink with what lies near it, the same without an
@@ -68,6 +71,10 @@ _WORK_SIZE = 1000  # long side of the working image, pixels
 _FIT_SIZE = 64  # long side of the image the background surface is fitted on
 _SUB = 4  # sub-pixel steps per output pixel when placing the digit
 _OPENING = 0.45  # side of the square of the background opening, fraction of the short side
+_MEDIAN = 0.25  # side of the square of the median background, fraction of the short side
+_SECOND_PENALTY = 0.05  # handicap of opening-background candidates under a hard shadow
+_SHADOW_RATIO = 0.8  # a hard shadow's paper is at most this fraction of the lit paper's brightness
+_SHADOW_EDGE = 0.05  # ... and at most this fraction of the picture lies between the two levels
 _SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
 _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
 _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
@@ -261,7 +268,10 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     _record(steps, "2_ink_bright_padded", work)
     candidates: list[np.ndarray] = []
     scores: list[float] = []
-    for background in ("local", "flat"):
+    passes = ("local", "flat")
+    if ink_sign < 0 and min(work.shape) >= 48 and _hard_shadow(work, pad):
+        passes = ("median", "local", "flat")
+    for background in passes:
         if background == "flat" and (choose is None or min(work.shape) < 48
                                      or (scores and max(scores) >= _SURE)):
             break
@@ -287,7 +297,8 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
                 break
         if found and choose is not None:
             # A flat background is the fallback: it must be clearly more convincing.
-            penalty = 0.0 if background == "local" else _FALLBACK_PENALTY
+            penalty = (0.0 if background == passes[0] else
+                       _FALLBACK_PENALTY if background == "flat" else _SECOND_PENALTY)
             scores += [float(c) - penalty - extra
                        for c, extra in zip(np.asarray(choose(np.stack(found))), handicaps)]
         candidates += found
@@ -481,7 +492,7 @@ def _ink_sign(gray: np.ndarray, polarity: str) -> float:
         border_sign, margin = _border_polarity(gray)
         if margin >= 0.1:
             sign = border_sign
-        elif sign > 0:
+        if sign > 0:  # a shadow over most of the border misleads the border too
             sign = _shadow_polarity(gray, sign)
         return -1.0 if sign > 0 and _bright_sheet(gray) is not None else sign
     sign = 1.0 if polarity == "light-on-dark" else -1.0
@@ -622,6 +633,8 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
         background = np.minimum(level, np.float32(np.median(inner)))
         if flat:
             background = np.minimum(background, _paper_level(inner))
+    elif background == "median":
+        background = _median_background(work)
     else:
         size = max(3, int(_OPENING * min(h, w)))
         background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
@@ -636,6 +649,55 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     inner = inner - float(np.median(inner))
     out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _median_background(work: np.ndarray) -> np.ndarray:
+    """Background of an ink-bright image (H, W) by a large median filter, at most ``work``.
+
+    Exists for: a hard shadow narrower than the opening's square, or one whose edge a stroke
+    touches. A median filter over a square of ``_MEDIAN`` of the short side removes every
+    structure narrower than half the square (the strokes) and keeps a step edge where it is
+    (Huang, Yang & Tang, IEEE Trans. ASSP 27(1), 1979), so the paper on each side of a
+    shadow's edge is its own background: a stroke next to the edge keeps its contrast, and a
+    band of shadow of any width above half the square goes. Computed at a long side of at
+    most 700 px (OpenCV's 8-bit median, kernels up to 255 px), brought back bilinearly.
+    """
+    h, w = work.shape
+    factor = min(1.0, 700 / max(h, w))
+    size = (max(2, round(w * factor)), max(2, round(h * factor)))
+    small = cv2.resize(work, size, interpolation=cv2.INTER_AREA) if factor < 1 else work
+    grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    k = min(255, max(3, int(_MEDIAN * min(small.shape)))) | 1
+    median = cv2.medianBlur(grey8, k).astype(np.float32) / 255.0
+    if factor < 1:
+        median = cv2.resize(median, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.minimum(median, work)
+
+
+def _hard_shadow(work: np.ndarray, pad: int) -> bool:
+    """True if the paper of an ink-bright, padded image (H, W) lies at two levels, lit and
+    shaded, with a sharp edge between them: a hard shadow.
+
+    Exists for: choosing the median background (:func:`_median_background`) first for a
+    photo with a hard shadow. The paper's brightness (1 - the median background) is split by
+    Otsu's threshold; a hard shadow is two classes of at least 10 % of the picture each, the
+    darker at most ``_SHADOW_RATIO`` of the lighter (medians), and under ``_SHADOW_EDGE`` of
+    the picture in the middle half of the step between them (a gradient of light, a
+    vignette, has a wide middle; a shadow's edge is a few pixels wide).
+    """
+    h, w = work.shape
+    paper = 1.0 - _median_background(work)[pad:h - pad, pad:w - pad]
+    grey8 = np.clip(paper * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(grey8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark, lit = paper[grey8 <= otsu], paper[grey8 > otsu]
+    if min(dark.size, lit.size) < 0.1 * paper.size:
+        return False
+    low, high = float(np.median(dark)), float(np.median(lit))
+    if low > _SHADOW_RATIO * high:
+        return False
+    gap = high - low
+    middle = (paper > low + 0.25 * gap) & (paper < high - 0.25 * gap)
+    return float(middle.mean()) < _SHADOW_EDGE
 
 
 def _paper_level(inner: np.ndarray) -> np.float32:

@@ -1,11 +1,15 @@
 """Per-condition accuracy of ``cnn predict`` on a folder made by ``make_hard_photos.py``.
 
-Every labelled file counts: a file with no answer ("no digit found") counts as wrong. The
-condition is the second ``_``-separated part of the file name (``7_shadow_003.jpg``).
+Every labelled file counts: a file with no answer ("no digit found", or "not a digit" from
+the gate that ``cnn predict`` applies by default) counts as wrong. The condition is the second
+``_``-separated part of the file name (``7_shadow_003.jpg``).
 
 Usage::
 
     python scripts/score_hard_photos.py FOLDER [FOLDER ...] [--weights FILE] [--sheet PNG]
+        [--no-reject]
+
+``--no-reject`` scores without the not-a-digit gate (as ``cnn predict --no-reject``).
 
 ``--sheet PNG`` also writes a contact sheet of the first folder: for each condition its first
 file, the original beside the 28 x 28 image the network saw, with the answer.
@@ -18,14 +22,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from cnn.commands.predict import collect_images, predict_files
+from cnn.reject import Rejector
 
 
-def score(folder: str, weights: str | None = None, sheet: str | None = None
-          ) -> dict[str, tuple[int, int, int]]:
+def score(folder: str, weights: str | None = None, sheet: str | None = None,
+          reject: bool = True) -> dict[str, tuple[int, int, int]]:
     """``{condition: (right, total, unanswered)}`` over the labelled files of ``folder``,
-    plus ``"all"``; with ``sheet``, the contact sheet is written there."""
+    plus ``"all"``, read as ``cnn predict`` reads them (with the default not-a-digit gate
+    unless ``reject`` is False); with ``sheet``, the contact sheet is written there."""
     files = collect_images([folder])
-    _, predictions, inputs = predict_files(files, weights)
+    rejector = Rejector.default(None, None) if reject else None
+    _, predictions, inputs = predict_files(files, weights, rejector=rejector)
     if sheet:
         write_sheet(predictions, inputs, sheet)
     table: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -71,7 +78,8 @@ def write_sheet(predictions, inputs, path: str, tile: int = 150) -> None:
             big = cv2.resize(np.rint(seen * 255).astype(np.uint8), (tile, tile),
                              interpolation=cv2.INTER_NEAREST)
             card[:tile, tile + 8:] = big[:, :, None]
-        answer = "no answer" if p.digit is None else f"{p.label} -> {p.digit}"
+        answer = ("not a digit" if p.rejected else "no answer") if p.digit is None \
+            else f"{p.label} -> {p.digit}"
         cv2.putText(card, f"{condition}: {answer}", (2, tile + 16), cv2.FONT_HERSHEY_SIMPLEX,
                     0.45, (0, 0, 200) if p.digit != p.label else (0, 110, 0), 1, cv2.LINE_AA)
         tiles.append(card)
@@ -87,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--weights", default=None)
     parser.add_argument("--sheet", default=None, help="contact sheet PNG of the first folder")
+    parser.add_argument("--no-reject", action="store_true",
+                        help="without the not-a-digit gate (cnn predict --no-reject)")
     args = parser.parse_args(argv)
-    results = [score(f, args.weights, args.sheet if i == 0 else None)
+    results = [score(f, args.weights, args.sheet if i == 0 else None, not args.no_reject)
                for i, f in enumerate(args.folders)]
     keys = [k for k in results[0] if k != "all"] + ["all"]
     print("| condition | " + " | ".join(Path(f).name for f in args.folders) + " |")

@@ -541,3 +541,47 @@ def test_tight_crop_of_a_thick_digit_mostly_ink_is_found():
     assert float(ink.max()) > max(0.3, 8.0 * noise)
     out = to_mnist(page, choose=lambda batch: np.ones(len(batch)))
     assert out.shape == (28, 28) and out.max() == pytest.approx(1.0)
+
+
+def _shadow_band_page(darkness: float) -> tuple[np.ndarray, np.ndarray]:
+    """A 500 x 400 page (grey) whose left 30 % lies in a hard shadow, a band narrower than
+    the opening's square, and a vertical stroke (a "1", 8 px wide) in the lit part; and the
+    stroke's mask."""
+    page = np.full((500, 400), 0.85, np.float32)
+    page[:, :120] *= darkness
+    stroke = np.zeros(page.shape, bool)
+    stroke[120:380, 260:268] = True
+    page[stroke] = 0.2
+    page = cv2.GaussianBlur(page, (0, 0), 1.5)
+    return page + np.random.default_rng(2).normal(0, 0.01, page.shape).astype(np.float32), stroke
+
+
+@pytest.mark.parametrize("background, expected", [("median", True), ("local", False)])
+@pytest.mark.parametrize("darkness", [0.3, 0.5])
+def test_median_background_removes_a_shadow_band_the_opening_keeps(darkness, background,
+                                                                    expected):
+    # The opening's square does not fit into a band of shadow 30 % of the page wide, so the
+    # band passes for ink; the median follows it (and still removes the stroke).
+    from cnn.preprocess import _flatten_illumination, _pad_frame
+    page, stroke = _shadow_band_page(darkness)
+    work, pad = _pad_frame(1.0 - page)
+    ink, _ = _flatten_illumination(work, pad, background, relative=True)
+    inner = ink[pad:-pad, pad:-pad]
+    assert np.median(inner[ndimage.binary_erosion(stroke, iterations=2)]) > 0.5
+    band = np.zeros_like(stroke)
+    band[20:480, 10:110] = True
+    assert (np.percentile(inner[band], 99) < 0.1) == expected
+
+
+@pytest.mark.parametrize("darkness", [0.3, 0.5])
+def test_hard_shadow_is_detected_and_a_light_gradient_is_not(darkness):
+    from cnn.preprocess import _hard_shadow, _pad_frame
+    page, _ = _shadow_band_page(darkness)
+    assert _hard_shadow(*_pad_frame(1.0 - page))
+    gradient = np.linspace(0.35, 0.9, 400, dtype=np.float32)[None, :].repeat(500, axis=0)
+    gradient[120:380, 260:268] = 0.15
+    assert not _hard_shadow(*_pad_frame(1.0 - gradient))
+    plain = np.full((500, 400), 0.85, np.float32)
+    plain[120:380, 260:268] = 0.15
+    assert not _hard_shadow(*_pad_frame(1.0 - plain))
+
