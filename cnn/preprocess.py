@@ -75,6 +75,7 @@ _MEDIAN = 0.25  # side of the square of the median background, fraction of the s
 _SECOND_PENALTY = 0.05  # handicap of opening-background candidates under a hard shadow
 _SHADOW_RATIO = 0.8  # a hard shadow's paper is at most this fraction of the lit paper's brightness
 _SHADOW_EDGE = 0.05  # ... and at most this fraction of the picture lies between the two levels
+_SHADOW_BORDER = 0.25  # ... and the shaded paper covers at least this fraction of the frame's border
 _SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
 _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
 _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
@@ -681,17 +682,24 @@ def _hard_shadow(work: np.ndarray, pad: int) -> bool:
     Exists for: choosing the median background (:func:`_median_background`) first for a
     photo with a hard shadow. The paper's brightness (1 - the median background) is split by
     Otsu's threshold; a hard shadow is two classes of at least 10 % of the picture each, the
-    darker at most ``_SHADOW_RATIO`` of the lighter (medians), and under ``_SHADOW_EDGE`` of
+    darker at most ``_SHADOW_RATIO`` of the lighter (medians), under ``_SHADOW_EDGE`` of
     the picture in the middle half of the step between them (a gradient of light, a
-    vignette, has a wide middle; a shadow's edge is a few pixels wide).
+    vignette, has a wide middle; a shadow's edge is a few pixels wide), and the darker class
+    on at least ``_SHADOW_BORDER`` of the frame's border: a shadow comes in from outside the
+    frame (measured 34-60 % of the border), while a stroke too thick for the median, in a
+    tight crop, touches it only where it is cut (0-19 %).
     """
     h, w = work.shape
     paper = 1.0 - _median_background(work)[pad:h - pad, pad:w - pad]
     grey8 = np.clip(paper * 255.0 + 0.5, 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(grey8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    dark, lit = paper[grey8 <= otsu], paper[grey8 > otsu]
+    shaded = grey8 <= otsu
+    dark, lit = paper[shaded], paper[~shaded]
     if min(dark.size, lit.size) < 0.1 * paper.size:
         return False
+    border = np.concatenate([shaded[0], shaded[-1], shaded[:, 0], shaded[:, -1]])
+    if border.mean() < _SHADOW_BORDER:
+        return False  # a shadow is cast from outside the frame; a thick stroke is not
     low, high = float(np.median(dark)), float(np.median(lit))
     if low > _SHADOW_RATIO * high:
         return False

@@ -585,3 +585,17 @@ def test_hard_shadow_is_detected_and_a_light_gradient_is_not(darkness):
     plain[120:380, 260:268] = 0.15
     assert not _hard_shadow(*_pad_frame(1.0 - plain))
 
+
+
+def test_thick_stroke_of_a_tight_crop_is_not_a_hard_shadow(monkeypatch):
+    # A tight crop of a thick "1": the median keeps the stroke, so the paper looks two-level
+    # with a sharp edge, like a shadow; but it touches the frame only where it is cut.
+    import cnn.preprocess as pre
+    page = np.full((300, 110), 0.85, np.float32)
+    page[:, 30:80] = 0.15
+    page = cv2.GaussianBlur(page, (0, 0), 1.5)
+    page += np.random.default_rng(4).normal(0, 0.01, page.shape).astype(np.float32)
+    work, pad = pre._pad_frame(1.0 - page)
+    assert not pre._hard_shadow(work, pad)
+    monkeypatch.setattr(pre, "_SHADOW_BORDER", 0.0)
+    assert pre._hard_shadow(work, pad)  # the border rule is what tells them apart
