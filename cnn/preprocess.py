@@ -410,7 +410,9 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
             coef[0] = np.median(z[keep]) if keep.any() else np.median(z)
             break
         a = basis[keep].astype(np.float64)
-        coef = np.linalg.solve(a.T @ a, a.T @ z[keep]).astype(np.float32)  # normal equations
+        # Least squares that tolerates a rank-deficient basis (a strip 2 px high at 64 px,
+        # where y and y^2 repeat the constant).
+        coef = np.linalg.lstsq(a, z[keep].astype(np.float64), rcond=None)[0].astype(np.float32)
     surface = sum(c * t for c, t in zip(coef, terms(h, w)))
     return np.broadcast_to(surface, (h, w)).astype(np.float32)
 
@@ -460,19 +462,13 @@ def _shadow_polarity(gray: np.ndarray, sign: float) -> float:
     short side, at a long side of 160 px) keeps the shadow's edge and removes every structure
     narrower than half its side, dark or light (Huang, Yang & Tang, "A fast two-dimensional
     median filtering algorithm", IEEE Trans. ASSP 27(1), 1979), so the residual's tails are
-    the strokes. Only consulted when the quadratic fit says light-on-dark; its own evidence
-    must lean clearly dark (the dark tail at least 1.3 times the light one: a shadow's
+    the strokes. Only consulted when the quadratic fit or the border rule says light-on-dark;
+    its own evidence must lean clearly dark (the dark tail at least 1.3 times the light one: a shadow's
     soft edge and wedge tips leave light and dark residue of their own).
     """
-    h, w = gray.shape
-    factor = min(1.0, 160 / max(h, w))
-    small = cv2.resize(gray, (max(2, round(w * factor)), max(2, round(h * factor))),
-                       interpolation=cv2.INTER_AREA)
+    small, local = _median_filter(gray, 160)
     if min(small.shape) < 24:
         return sign
-    size = max(3, int(0.25 * min(small.shape))) | 1
-    grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    local = cv2.medianBlur(grey8, size).astype(np.float32) / 255.0
     local_sign, evidence = _decide_polarity(small - local)
     return -1.0 if local_sign < 0 and evidence >= 1.3 else sign
 
@@ -617,7 +613,9 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     surface cannot follow. (Sternberg's "rolling ball" background, IEEE Computer 16(1), 1983.)
     The residual's bulk (the paper) is shifted to 0. Small images (< 48 px) use a constant
     background instead; so does ``background="flat"``, offered as a second candidate for a
-    tight crop of a thick marker digit whose strokes are wider than the square. With
+    tight crop of a thick marker digit whose strokes are wider than the square;
+    ``background="median"`` takes :func:`_median_background` instead of the opening (tried
+    first under a hard shadow, :func:`_hard_shadow`). With
     ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
     paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
     relative contrast as one in full light and one threshold fits both. Returns float32
@@ -652,37 +650,54 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
 
 
-def _median_background(work: np.ndarray) -> np.ndarray:
-    """Background of an ink-bright image (H, W) by a large median filter, at most ``work``.
+def _median_filter(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(small, median)``: ``image`` (H, W) float32 in [0, 1] reduced (``cv2.INTER_AREA``,
+    never enlarged) to a long side of at most ``long_side`` px, and its median filter over a
+    square of ``_MEDIAN`` of the reduced short side (odd, >= 3 px), float32 in [0, 1] at 8-bit
+    precision, same shape.
 
-    Exists for: a hard shadow narrower than the opening's square, or one whose edge a stroke
-    touches. A median filter over a square of ``_MEDIAN`` of the short side removes every
-    structure narrower than half the square (the strokes) and keeps a step edge where it is
-    (Huang, Yang & Tang, IEEE Trans. ASSP 27(1), 1979), so the paper on each side of a
-    shadow's edge is its own background: a stroke next to the edge keeps its contrast, and a
-    band of shadow of any width above half the square goes. Computed at a long side of at
-    most 700 px (OpenCV's 8-bit median, kernels up to 255 px), brought back bilinearly.
+    A median filter removes every structure narrower than half its square, dark or light, and
+    keeps a step edge where it is (Huang, Yang & Tang, "A fast two-dimensional median
+    filtering algorithm", IEEE Trans. ASSP 27(1), 1979; OpenCV's 8-bit ``medianBlur``).
+    """
+    h, w = image.shape
+    factor = min(1.0, long_side / max(h, w))
+    small = image
+    if factor < 1:
+        small = cv2.resize(image, (max(2, round(w * factor)), max(2, round(h * factor))),
+                           interpolation=cv2.INTER_AREA)
+    grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    size = max(3, int(_MEDIAN * min(small.shape))) | 1
+    return small, cv2.medianBlur(grey8, size).astype(np.float32) / 255.0
+
+
+def _median_background(work: np.ndarray) -> np.ndarray:
+    """Background of an ink-bright image by a large median filter: float32 (H, W) in [0, 1],
+    at most ``work`` (float32 (H, W) in [0, 1]) everywhere.
+
+    Exists for: a hard shadow narrower than the opening's square. The median over a square of
+    ``_MEDIAN`` of the short side (:func:`_median_filter`) removes the strokes and keeps a
+    step edge where it is, so the paper on each side of a shadow's edge is its own background
+    and a band of shadow of any width above half the square goes. Computed at a long side of
+    at most 700 px, brought back bilinearly.
     """
     h, w = work.shape
-    factor = min(1.0, 700 / max(h, w))
-    size = (max(2, round(w * factor)), max(2, round(h * factor)))
-    small = cv2.resize(work, size, interpolation=cv2.INTER_AREA) if factor < 1 else work
-    grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    k = min(255, max(3, int(_MEDIAN * min(small.shape)))) | 1
-    median = cv2.medianBlur(grey8, k).astype(np.float32) / 255.0
-    if factor < 1:
+    small, median = _median_filter(work, 700)
+    if small.shape != work.shape:
         median = cv2.resize(median, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.minimum(median, work)
 
 
 def _hard_shadow(work: np.ndarray, pad: int) -> bool:
-    """True if the paper of an ink-bright, padded image (H, W) lies at two levels, lit and
-    shaded, with a sharp edge between them: a hard shadow.
+    """True if the paper of an ink-bright image (float32 (H, W) in [0, 1], padded by ``pad``
+    px on every side, as :func:`_pad_frame` returns it) lies at two levels, lit and shaded,
+    with a sharp edge between them: a hard shadow.
 
     Exists for: choosing the median background (:func:`_median_background`) first for a
     photo with a hard shadow. The paper's brightness (1 - the median background) is split by
     Otsu's threshold; a hard shadow is two classes of at least 10 % of the picture each, the
-    darker at most ``_SHADOW_RATIO`` of the lighter (medians), under ``_SHADOW_EDGE`` of
+    darker at most ``_SHADOW_RATIO`` of the lighter (medians) and at least ``_MIN_CONTRAST``
+    below it (not the noise of an underexposed page), under ``_SHADOW_EDGE`` of
     the picture in the middle half of the step between them (a gradient of light, a
     vignette, has a wide middle; a shadow's edge is a few pixels wide), and the darker class
     on at least ``_SHADOW_BORDER`` of the frame's border: a shadow comes in from outside the
@@ -701,7 +716,7 @@ def _hard_shadow(work: np.ndarray, pad: int) -> bool:
     if border.mean() < _SHADOW_BORDER:
         return False  # a shadow is cast from outside the frame; a thick stroke is not
     low, high = float(np.median(dark)), float(np.median(lit))
-    if low > _SHADOW_RATIO * high:
+    if low > _SHADOW_RATIO * high or high - low < _MIN_CONTRAST:
         return False
     gap = high - low
     middle = (paper > low + 0.25 * gap) & (paper < high - 0.25 * gap)
