@@ -20,10 +20,14 @@ TARGETS = {  # top-1 each shipped model must reach (issue 3)
     "C(8,5)-P2-C(16,3)-P2-FC128-FC10": 0.990,
     "C(8,5)-P2-C(16,3)-P2-C(32,3)-P2-FC256-FC10": 0.990,
     "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10": 0.993,
-    # ResNet-lite (issue 15 asks for 0.996; the shipped file reaches 0.994, see README)
-    "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10": 0.994,
+    # ResNet-lite: issue 15 asks for 0.996 (the default file reaches 0.9967, see README)
+    "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10": 0.996,
 }
-SHIPPED = {w.model: w.path for w in list_weights(ROOT / "weight_output")}
+SHIPPED = {}  # model string -> the shipped file with the highest recorded top-1
+for _w in list_weights(ROOT / "weight_output"):
+    if _w.model not in SHIPPED or (_w.accuracy or 0) > (SHIPPED[_w.model].accuracy or 0):
+        SHIPPED[_w.model] = _w
+SHIPPED = {model: w.path for model, w in SHIPPED.items()}
 
 
 @pytest.mark.parametrize("model", list(TARGETS))

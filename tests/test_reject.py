@@ -133,7 +133,7 @@ def test_the_shipped_gate_rejects_generated_non_digits(tmp_path, capsys):
     capsys.readouterr()
     _, result = predict_json([str(tmp_path / "nd")], capsys)
     n = len(result["predictions"])
-    assert n == 48 and result["rejected"] / n >= 0.85  # 94-96 % on 640-image sets (README)
+    assert n == 48 and result["rejected"] / n >= 0.85  # 92-93 % on 640-image sets (README)
 
 
 @needs_gate
