@@ -75,7 +75,7 @@ _MEDIAN = 0.25  # side of the square of the median background, fraction of the s
 _SECOND_PENALTY = 0.05  # handicap of opening-background candidates under a hard shadow
 _SHADOW_RATIO = 0.8  # a hard shadow's paper is at most this fraction of the lit paper's brightness
 _SHADOW_EDGE = 0.05  # ... and at most this fraction of the picture lies between the two levels
-_SHADOW_BORDER = 0.25  # ... and the shaded paper covers at least this fraction of the frame's border
+_SHADOW_BORDER = 0.25  # ... and the shaded paper covers this much of the frame's border, at least
 _SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
 _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
 _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
@@ -270,13 +270,17 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     candidates: list[np.ndarray] = []
     scores: list[float] = []
     passes = ("local", "flat")
-    if ink_sign < 0 and min(work.shape) >= 48 and _hard_shadow(work, pad):
-        passes = ("median", "local", "flat")
+    median = None  # the median background, computed once for the test and the pass
+    if ink_sign < 0 and min(work.shape) >= 48:
+        median = _median_background(work)
+        if _hard_shadow(work, pad, median):
+            passes = ("median", "local", "flat")
     for background in passes:
         if background == "flat" and (choose is None or min(work.shape) < 48
                                      or (scores and max(scores) >= _SURE)):
             break
-        ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0)
+        ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
+                                           median=median)
         _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
         if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
             continue
@@ -444,12 +448,18 @@ def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
     where ink touches it, so its quartiles bound the background: ink is what goes beyond
     them, measured by the 0.1st and 99.9th percentiles of the whole picture.
     """
-    ring = np.concatenate([gray[:2].ravel(), gray[-2:].ravel(), gray[:, :2].ravel(),
-                           gray[:, -2:].ravel()])
+    ring = _border_ring(gray, 2)
     low, high = np.percentile(ring, [25, 75])
     darkest, brightest = np.percentile(gray, [0.1, 99.9])
     dark, light = float(low - darkest), float(brightest - high)
     return (-1.0 if dark > light else 1.0), abs(dark - light)
+
+
+def _border_ring(image: np.ndarray, width: int) -> np.ndarray:
+    """The pixels of the ``width``-px strips along the four sides of ``image`` (H, W), as one
+    flat array of its dtype (corners counted twice)."""
+    return np.concatenate([image[:width].ravel(), image[-width:].ravel(),
+                           image[:, :width].ravel(), image[:, -width:].ravel()])
 
 
 def _shadow_polarity(gray: np.ndarray, sign: float) -> float:
@@ -463,8 +473,8 @@ def _shadow_polarity(gray: np.ndarray, sign: float) -> float:
     narrower than half its side, dark or light (Huang, Yang & Tang, "A fast two-dimensional
     median filtering algorithm", IEEE Trans. ASSP 27(1), 1979), so the residual's tails are
     the strokes. Only consulted when the quadratic fit or the border rule says light-on-dark;
-    its own evidence must lean clearly dark (the dark tail at least 1.3 times the light one: a shadow's
-    soft edge and wedge tips leave light and dark residue of their own).
+    its own evidence must lean clearly dark (the dark tail at least 1.3 times the light one:
+    a shadow's soft edge and wedge tips leave light and dark residue of their own).
     """
     small, local = _median_filter(gray, 160)
     if min(small.shape) < 24:
@@ -603,7 +613,8 @@ def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
-                          relative: bool = False) -> tuple[np.ndarray, float]:
+                          relative: bool = False, median: np.ndarray | None = None
+                          ) -> tuple[np.ndarray, float]:
     """Ink above the local background: the image minus its grey-level opening, >= 0.
 
     Exists for: hard shadows, light gradients, a sheet lying on a darker desk. A grey-level
@@ -615,7 +626,8 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     background instead; so does ``background="flat"``, offered as a second candidate for a
     tight crop of a thick marker digit whose strokes are wider than the square;
     ``background="median"`` takes :func:`_median_background` instead of the opening (tried
-    first under a hard shadow, :func:`_hard_shadow`). With
+    first under a hard shadow, :func:`_hard_shadow`; ``median``, if given, is that background
+    already computed for ``work``). With
     ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
     paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
     relative contrast as one in full light and one threshold fits both. Returns float32
@@ -626,14 +638,13 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     inner = work[pad:h - pad, pad:w - pad]
     flat = background == "flat"
     if min(h, w) < 48 or flat:
-        ring = np.concatenate([inner[:2].ravel(), inner[-2:].ravel(), inner[:, :2].ravel(),
-                               inner[:, -2:].ravel()])
+        ring = _border_ring(inner, 2)
         level = np.float32(np.median(ring))  # paper, even where a tight crop's ink touches
         background = np.minimum(level, np.float32(np.median(inner)))
         if flat:
             background = np.minimum(background, _paper_level(inner))
     elif background == "median":
-        background = _median_background(work)
+        background = _median_background(work) if median is None else median
     else:
         size = max(3, int(_OPENING * min(h, w)))
         background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
@@ -688,10 +699,11 @@ def _median_background(work: np.ndarray) -> np.ndarray:
     return np.minimum(median, work)
 
 
-def _hard_shadow(work: np.ndarray, pad: int) -> bool:
+def _hard_shadow(work: np.ndarray, pad: int, median: np.ndarray | None = None) -> bool:
     """True if the paper of an ink-bright image (float32 (H, W) in [0, 1], padded by ``pad``
     px on every side, as :func:`_pad_frame` returns it) lies at two levels, lit and shaded,
-    with a sharp edge between them: a hard shadow.
+    with a sharp edge between them: a hard shadow. ``median``: :func:`_median_background` of
+    ``work`` when already computed.
 
     Exists for: choosing the median background (:func:`_median_background`) first for a
     photo with a hard shadow. The paper's brightness (1 - the median background) is split by
@@ -705,15 +717,16 @@ def _hard_shadow(work: np.ndarray, pad: int) -> bool:
     tight crop, touches it only where it is cut (0-19 %).
     """
     h, w = work.shape
-    paper = 1.0 - _median_background(work)[pad:h - pad, pad:w - pad]
+    if median is None:
+        median = _median_background(work)
+    paper = 1.0 - median[pad:h - pad, pad:w - pad]
     grey8 = np.clip(paper * 255.0 + 0.5, 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(grey8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     shaded = grey8 <= otsu
     dark, lit = paper[shaded], paper[~shaded]
     if min(dark.size, lit.size) < 0.1 * paper.size:
         return False
-    border = np.concatenate([shaded[0], shaded[-1], shaded[:, 0], shaded[:, -1]])
-    if border.mean() < _SHADOW_BORDER:
+    if _border_ring(shaded, 1).mean() < _SHADOW_BORDER:
         return False  # a shadow is cast from outside the frame; a thick stroke is not
     low, high = float(np.median(dark)), float(np.median(lit))
     if low > _SHADOW_RATIO * high or high - low < _MIN_CONTRAST:
