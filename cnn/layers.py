@@ -25,6 +25,7 @@ import numpy as np
 
 from .im2col import conv_output_size, im2col, pool_output_size
 from .module import Module, Tape
+from .threads import batch_slices, elementwise_slices, parallel_map
 
 
 def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
@@ -36,6 +37,39 @@ def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
     the variance (the same derivation without ReLU; LeCun et al., "Efficient BackProp", 1998).
     """
     return (rng.standard_normal(shape) * math.sqrt(gain / fan_in)).astype(np.float32)
+
+
+def sum_in_order(parts: list[np.ndarray]) -> np.ndarray:
+    """Sum of per-slice partial results, added in slice order (deterministic)."""
+    total = parts[0].copy() if len(parts) > 1 else parts[0]
+    for part in parts[1:]:
+        total += part
+    return total
+
+
+def zero_pad(x: np.ndarray, p: int) -> np.ndarray:
+    """``(N, H, W, C)`` -> ``(N, H + 2p, W + 2p, C)`` with ``p`` zeros on every side (one slice
+    copy; ``np.pad`` is 2-3x slower); ``x`` itself when ``p`` is 0."""
+    if not p:
+        return x
+    n, h, w, c = x.shape
+    xp = np.zeros((n, h + 2 * p, w + 2 * p, c), x.dtype)
+    xp[:, p:p + h, p:p + w, :] = x
+    return xp
+
+
+def add_to(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
+    """``total + part``, in place in ``total`` (``part`` itself when ``total`` is None)."""
+    if total is None:
+        return part
+    total += part
+    return total
+
+
+# Values in one block of an im2col matrix (2 MiB in float32): the convolution runs im2col and
+# its GEMM block by block so that the columns are read back from cache, not memory (2x faster
+# than one im2col of the whole batch on this project's machine; see BENCHMARKS.md).
+IM2COL_BLOCK = 1 << 19
 
 
 def _sum_rows(x2: np.ndarray) -> np.ndarray:
@@ -88,54 +122,91 @@ class Conv2D(Module):
         k, s, p = self.kernel, self.stride, self.padding
         return (conv_output_size(h, k, s, p), conv_output_size(w, k, s, p), self.filters)
 
+    def _padded(self, x: np.ndarray) -> np.ndarray:
+        return zero_pad(x, self.padding)
+
+    def _blocks(self, sl: slice, h_out: int, w_out: int) -> list[slice]:
+        """``sl`` cut into runs of images whose im2col matrix has about ``IM2COL_BLOCK``
+        values, so that each block's columns are written and read again while in cache."""
+        per_image = h_out * w_out * self.kernel * self.kernel * self.in_channels
+        step = max(1, IM2COL_BLOCK // per_image)
+        return [slice(i, min(i + step, sl.stop)) for i in range(sl.start, sl.stop, step)]
+
     def forward(self, x, tape=None):
         if x.ndim != 4 or x.shape[3] != self.in_channels:
             raise ValueError(
                 f"Conv2D expects (N, H, W, {self.in_channels}), got shape {x.shape}")
         n = x.shape[0]
         h_out, w_out, f = self.output_shape(x.shape[1:])
-        p = self.padding
-        if p:  # zero border, written with one slice copy (np.pad is 2-3x slower)
-            n_, h, w, c = x.shape
-            xp = np.zeros((n_, h + 2 * p, w + 2 * p, c), x.dtype)
-            xp[:, p:p + h, p:p + w, :] = x
-        else:
-            xp = x
-        cols = im2col(xp, self.kernel, self.stride)
-        out = cols @ self.params["weight"].reshape(-1, f)
-        if "bias" in self.params:
-            out += self.params["bias"]
+        w2 = self.params["weight"].reshape(-1, f)
+        bias = self.params.get("bias")
+        out = np.empty((n, h_out, w_out, f), np.result_type(x, w2))
+
+        def part(sl):  # pad, im2col and one GEMM per cache block of one batch slice
+            for block in self._blocks(sl, h_out, w_out):
+                out2 = out[block].reshape(-1, f)
+                np.matmul(im2col(self._padded(x[block]), self.kernel, self.stride), w2,
+                          out=out2)
+                if bias is not None:
+                    out2 += bias
+
+        parallel_map(part, batch_slices(n))
         if tape is not None:
-            tape.save(self, (cols, xp.shape))
-        return out.reshape(n, h_out, w_out, f)
+            tape.save(self, x)  # backward recomputes im2col block by block: 9x less memory
+        return out
 
     def backward(self, dout, tape, need_dx=True):
-        cols, xp_shape = tape.load(self)
+        x = tape.load(self)
         w = self.params["weight"]
-        k, f, p = self.kernel, self.filters, self.padding
-        dout2 = dout.reshape(-1, f)
-        if tape.param_grads:
-            self.grads["weight"] = (cols.T @ dout2).reshape(w.shape)
-            if "bias" in self.params:
-                self.grads["bias"] = _sum_rows(dout2)
+        k, f, p, st = self.kernel, self.filters, self.padding, self.stride
+        n, h_out, w_out = dout.shape[:3]
+        c = self.in_channels
+        want_grads = tape.param_grads
+        has_bias = "bias" in self.params
+        # dx: for stride 1 (and padding < k) a "full" convolution of dout with the flipped,
+        # transposed kernel: one im2col of dout padded by k - 1 - p and one GEMM per block
+        # (Dumoulin & Visin, "A guide to convolution arithmetic", 2016, sec. 4.1), written
+        # straight into dx. Otherwise col2im(dout @ W.T), offset by offset: one (M, F) x (F, C)
+        # GEMM per kernel offset added into its strided slice of a padded dx.
+        full = st == 1 and p < k
+        if need_dx and full:
+            w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(-1, c)
+            dx = np.empty(x.shape, dtype=dout.dtype)
+        elif need_dx:
+            w_by_offset = np.ascontiguousarray(w.reshape(k * k, c, f).transpose(0, 2, 1))
+            dx = np.zeros((n, x.shape[1] + 2 * p, x.shape[2] + 2 * p, c), dtype=dout.dtype)
+        hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
+
+        def part(sl):  # weight gradient (a partial sum) and dx for one slice of the batch
+            grad_w = grad_b = None
+            for block in self._blocks(sl, h_out, w_out):
+                dout2 = dout[block].reshape(-1, f)
+                if want_grads:  # im2col again, block by block, while the block is in cache
+                    cols = im2col(self._padded(x[block]), k, st)
+                    grad_w = add_to(grad_w, cols.T @ dout2)
+                    if has_bias:
+                        grad_b = add_to(grad_b, _sum_rows(dout2))
+                if need_dx and full:
+                    np.matmul(im2col(zero_pad(dout[block], k - 1 - p), k), w_flip,
+                              out=dx[block].reshape(-1, c))
+                elif need_dx:
+                    dx_block = dx[block]
+                    scratch = np.empty((len(dout2), c), dtype=dout.dtype)
+                    for o in range(k * k):  # loop over the k*k kernel offsets only
+                        a, b = divmod(o, k)
+                        np.matmul(dout2, w_by_offset[o], out=scratch)
+                        dx_block[:, a : a + hs : st, b : b + ws : st, :] += \
+                            scratch.reshape(len(dx_block), h_out, w_out, c)
+            return grad_w, grad_b
+
+        parts = parallel_map(part, batch_slices(n))
+        if want_grads:
+            self.grads["weight"] = sum_in_order([g[0] for g in parts]).reshape(w.shape)
+            if has_bias:
+                self.grads["bias"] = sum_in_order([g[1] for g in parts])
         if not need_dx:
             return None
-        # dx = col2im(dout @ W.T), done offset by offset: one (M, F) x (F, C) GEMM per kernel
-        # offset, added straight into its strided slice of dx. Nine separate GEMMs run 2-4x
-        # faster than one batched np.matmul for these narrow matrices, and no (k*k, M, C)
-        # column buffer is needed. (Per-offset weights made contiguous: matmul with a
-        # transposed view of W is up to 2x slower.)
-        n, h_out, w_out = dout.shape[:3]
-        c, st = self.in_channels, self.stride
-        w_by_offset = np.ascontiguousarray(w.reshape(k * k, c, f).transpose(0, 2, 1))
-        dx = np.zeros(xp_shape, dtype=dout.dtype)
-        part = np.empty((len(dout2), c), dtype=dout.dtype)  # one scratch buffer, reused
-        hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
-        for o in range(k * k):  # loop over the k*k kernel offsets only
-            i, j = divmod(o, k)
-            np.matmul(dout2, w_by_offset[o], out=part)
-            dx[:, i : i + hs : st, j : j + ws : st, :] += part.reshape(n, h_out, w_out, c)
-        return dx[:, p:-p, p:-p, :] if p else dx
+        return dx[:, p:-p, p:-p, :] if p and not full else dx
 
 
 class MaxPool2D(Module):
@@ -264,13 +335,26 @@ class ReLU(Module):
     """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is taken as 0. Any shape."""
 
     def forward(self, x, tape=None):
+        out = np.empty_like(x)
+        mask = np.empty(x.shape, bool) if tape is not None else None
+
+        def part(sl):  # one slice of the batch
+            np.maximum(x[sl], 0, out=out[sl])
+            if mask is not None:
+                np.greater(x[sl], 0, out=mask[sl])
+        parallel_map(part, elementwise_slices(x))
         if tape is not None:
-            tape.save(self, x > 0)
-        return np.maximum(x, 0)
+            tape.save(self, mask)
+        return out
 
     def backward(self, dout, tape, need_dx=True):
         mask = tape.load(self)
-        return dout * mask if need_dx else None
+        if not need_dx:
+            return None
+        dx = np.empty_like(dout)
+        parallel_map(lambda sl: np.multiply(dout[sl], mask[sl], out=dx[sl]),
+                     elementwise_slices(dout))
+        return dx
 
 
 class Dense(Module):
@@ -381,61 +465,102 @@ class BatchNorm(Module):
         """Per-channel sums of a wide view: one GEMV, then the ``W`` repeats added."""
         return (np.ones(len(xw), xw.dtype) @ xw).reshape(repeat, self.channels).sum(axis=0)
 
+    def _sums(self, slices, *arrays, product: bool = False) -> np.ndarray:
+        """Per-channel sums over the batch of ``arrays[0]`` (of ``arrays[0] * arrays[1]`` with
+        ``product``), one partial sum per batch slice, in parallel, added in slice order."""
+        def part(sl):
+            xw, r = self._wide(arrays[0][sl])
+            if product:
+                xw = xw * self._wide(arrays[1][sl])[0]
+            return self._channel_sums(xw, r)
+        return sum_in_order(parallel_map(part, slices))
+
     def forward(self, x, tape=None):
         c = self.channels
         if x.shape[-1] != c:
             raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
-        xw, r = self._wide(x)
+        r = self._wide(x[:1])[1]
         gamma, beta = self.params["weight"], self.params["bias"]
+        slices = elementwise_slices(x)
+        out = np.empty_like(x)
         if self.training:
-            m = xw.size // c
-            mean = self._channel_sums(xw, r) / m
-            xhat = xw - np.tile(mean, r)
-            var = self._channel_sums(xhat * xhat, r) / m
+            m = x.size // c
+            mean = self._sums(slices, x) / m
+            xhat = np.empty_like(x)
+            mean_w = np.tile(mean, r)
+
+            def center(sl):
+                np.subtract(self._wide(x[sl])[0], mean_w, out=self._wide(xhat[sl])[0])
+            parallel_map(center, slices)
+            var = self._sums(slices, xhat, xhat, product=True) / m
             inv_std = 1.0 / np.sqrt(var + self.eps)
-            xhat *= np.tile(inv_std, r)
+            inv_std_w, gamma_w, beta_w = np.tile(inv_std, r), np.tile(gamma, r), np.tile(beta, r)
+
+            def scale(sl):
+                xh, o = self._wide(xhat[sl])[0], self._wide(out[sl])[0]
+                xh *= inv_std_w
+                np.multiply(xh, gamma_w, out=o)
+                o += beta_w
+            parallel_map(scale, slices)
             mom = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             self.buffers["running_mean"] = ((1 - mom) * rm + mom * mean).astype(rm.dtype)
             unbiased = var * (m / max(m - 1, 1))
             self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
-            out = xhat * np.tile(gamma, r)
-            out += np.tile(beta, r)
             if tape is not None:
                 tape.save(self, (True, xhat, inv_std))
-            return out.reshape(x.shape)
+            return out
         inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
-        scale = gamma * inv_std
-        out = xw * np.tile(scale, r)
-        out += np.tile(beta - self.buffers["running_mean"] * scale, r)
+        scale_ = gamma * inv_std
+        scale_w = np.tile(scale_, r)
+        shift_w = np.tile(beta - self.buffers["running_mean"] * scale_, r)
+
+        def affine(sl):
+            o = self._wide(out[sl])[0]
+            np.multiply(self._wide(x[sl])[0], scale_w, out=o)
+            o += shift_w
+        parallel_map(affine, slices)
         if tape is not None:
-            tape.save(self, (False, xw, inv_std))
-        return out.reshape(x.shape)
+            tape.save(self, (False, x, inv_std))
+        return out
 
     def backward(self, dout, tape, need_dx=True):
         train_mode, saved, inv_std = tape.load(self)
-        dw, r = self._wide(dout)
+        r = self._wide(dout[:1])[1]
         gamma = self.params["weight"]
+        slices = elementwise_slices(dout)
         if train_mode:
             xhat = saved
         else:
-            xhat = (saved - np.tile(self.buffers["running_mean"], r)) * np.tile(inv_std, r)
-        dbeta = self._channel_sums(dw, r)
-        dgamma = self._channel_sums(dw * xhat, r)
+            xhat = (saved - self.buffers["running_mean"]) * inv_std
+        dbeta = self._sums(slices, dout)
+        dgamma = self._sums(slices, dout, xhat, product=True)
         if tape.param_grads:
             self.grads["weight"], self.grads["bias"] = dgamma, dbeta
         if not need_dx:
             return None
+        dx = np.empty_like(dout)
         if not train_mode:
-            return (dw * np.tile(gamma * inv_std, r)).reshape(dout.shape)
+            scale_w = np.tile(gamma * inv_std, r)
+
+            def affine(sl):
+                np.multiply(self._wide(dout[sl])[0], scale_w, out=self._wide(dx[sl])[0])
+            parallel_map(affine, slices)
+            return dx
         # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
         # simplification of the backward pass through the batch statistics.
-        m = dw.size // self.channels
-        dx = xhat * np.tile(dgamma / m, r)
-        dx += np.tile(dbeta / m, r)
-        np.subtract(dw, dx, out=dx)
-        dx *= np.tile(gamma * inv_std, r)
-        return dx.reshape(dout.shape)
+        m = dout.size // self.channels
+        dgamma_w, dbeta_w = np.tile(dgamma / m, r), np.tile(dbeta / m, r)
+        scale_w = np.tile(gamma * inv_std, r)
+
+        def part(sl):
+            d = self._wide(dx[sl])[0]
+            np.multiply(self._wide(xhat[sl])[0], dgamma_w, out=d)
+            d += dbeta_w
+            np.subtract(self._wide(dout[sl])[0], d, out=d)
+            d *= scale_w
+        parallel_map(part, slices)
+        return dx
 
 
 class Dropout(Module):

@@ -1,0 +1,141 @@
+"""Intra-op parallelism: a layer splits its batch into one contiguous slice per thread.
+
+The heavy layers (convolution, batch normalization, ReLU, pooling) call
+:func:`parallel_map` with a function of one batch slice (:func:`batch_slices`); the first slice runs on the
+calling thread, the others on a small pool of worker threads. NumPy releases the GIL inside
+its GEMMs, copies and elementwise loops, so the slices run at the same time on different cores.
+This is the data-parallel half of what PyTorch's intra-op thread pool does
+(``torch.set_num_threads``), with the batch as the only axis that is split.
+
+Why not leave it to BLAS: OpenBLAS threads one GEMM at a time, and the GEMMs of a small CNN are
+narrow (16-64 output columns), so its second thread costs more than it gains; and the copies
+and elementwise passes around the GEMMs (im2col, bias, batch norm, ReLU) are single-threaded in
+NumPy. Splitting the batch puts both on every core. While cnn runs more than one thread it
+therefore limits BLAS to one thread per call (``threadpoolctl``), process-wide, as
+``torch.set_num_threads`` is process-wide; :func:`set_num_threads` (1) gives BLAS its own
+setting back.
+
+Results do not depend on timing: slices are fixed by the batch size and the thread count, and
+per-slice partial sums (weight gradients, batch statistics) are added in slice order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
+from .allocator import keep_freed_memory
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_local = threading.local()  # .worker is True inside a pool thread: no nested splitting
+_num_threads: int | None = None
+_pool: ThreadPoolExecutor | None = None
+_blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
+
+
+def _default_threads() -> int:
+    """``CNN_NUM_THREADS`` if set, else the CPUs this process may run on."""
+    value = os.environ.get("CNN_NUM_THREADS", "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            raise ValueError(f"CNN_NUM_THREADS must be a whole number >= 1, got {value!r}") \
+                from None
+        if n < 1:
+            raise ValueError(f"CNN_NUM_THREADS must be a whole number >= 1, got {value!r}")
+        return n
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads for cnn's layers (``1``: no worker threads, BLAS as configured).
+
+    With ``n > 1`` BLAS is limited to one thread per call while cnn runs (see the module
+    docstring). The first call also tunes glibc ``malloc`` to reuse freed memory
+    (:func:`cnn.allocator.keep_freed_memory`), which every step's large arrays need, threads
+    or not. Raises ``ValueError`` if ``n < 1``.
+    """
+    global _num_threads, _pool, _blas_limit
+    if int(n) != n or n < 1:
+        raise ValueError(f"the number of threads must be a whole number >= 1, got {n!r}")
+    n = int(n)
+    keep_freed_memory()
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+            _pool = None
+        if _blas_limit is not None:
+            _blas_limit.restore_original_limits()
+            _blas_limit = None
+        if n > 1:
+            from threadpoolctl import threadpool_limits
+            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+            _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="cnn",
+                                       initializer=_mark_worker)
+        _num_threads = n
+
+
+def _mark_worker() -> None:
+    _local.worker = True
+
+
+def get_num_threads() -> int:
+    """The number of threads cnn's layers use.
+
+    On first use (the first layer call of the process) this sets the thread count from
+    ``CNN_NUM_THREADS`` or the usable CPUs.
+    """
+    if _num_threads is None:
+        set_num_threads(_default_threads())
+    return _num_threads
+
+
+def elementwise_slices(x) -> list[slice]:
+    """:func:`batch_slices` for an elementwise pass over ``x`` (batch norm, ReLU): each slice
+    must hold at least ``MIN_ELEMENTWISE`` values, or the thread hand-off costs more than it
+    saves."""
+    per_example = max(x[:1].size, 1)
+    return batch_slices(len(x), -(-MIN_ELEMENTWISE // per_example))
+
+
+MIN_ELEMENTWISE = 1 << 18
+
+
+def batch_slices(n: int, min_per_slice: int = 1) -> list[slice]:
+    """Split ``range(n)`` into at most :func:`get_num_threads` contiguous, near-equal slices,
+    each of at least ``min_per_slice`` items (one slice when the batch is too small to pay for
+    a thread), in order; ``[slice(0, n)]`` inside a worker thread."""
+    parts = 1 if getattr(_local, "worker", False) else get_num_threads()
+    parts = max(1, min(parts, n // max(min_per_slice, 1)))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    return [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
+
+
+def parallel_map(fn: Callable[[object], T], items: list) -> list[T]:
+    """``[fn(item) for item in items]``, the items run at the same time (the first on the
+    calling thread); ``items`` are batch slices or slice numbers, at most
+    :func:`get_num_threads` of them. An exception in any item is raised here after all have
+    finished."""
+    items = list(items)
+    if len(items) == 1:
+        return [fn(items[0])]
+    pool = _pool
+    if pool is None:  # set_num_threads(1) ran since the slices were made
+        return [fn(item) for item in items]
+    futures = [pool.submit(fn, item) for item in items[1:]]
+    try:
+        first = fn(items[0])
+    finally:
+        rest = [f.exception() for f in futures]  # wait for every slice before raising
+    for f, error in zip(futures, rest):
+        if error is not None:
+            raise error
+    return [first] + [f.result() for f in futures]
