@@ -66,10 +66,13 @@ def add_to(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
     return total
 
 
-# Values in one block of an im2col matrix (2 MiB in float32): the convolution runs im2col and
+# Values in one block of an im2col matrix (1 MiB in float32): the convolution runs im2col and
 # its GEMM block by block so that the columns are read back from cache, not memory (2x faster
 # than one im2col of the whole batch on this project's machine; see BENCHMARKS.md).
-IM2COL_BLOCK = 1 << 19
+IM2COL_BLOCK = 1 << 18
+# A batch slice whose whole im2col matrix has at most this many values (4 MiB in float32) is
+# done in one block, and its columns are kept for the weight gradient instead of recomputed.
+IM2COL_KEEP = 1 << 20
 
 
 def _sum_rows(x2: np.ndarray) -> np.ndarray:
@@ -125,12 +128,22 @@ class Conv2D(Module):
     def _padded(self, x: np.ndarray) -> np.ndarray:
         return zero_pad(x, self.padding)
 
-    def _blocks(self, sl: slice, h_out: int, w_out: int) -> list[slice]:
-        """``sl`` cut into runs of images whose im2col matrix has about ``IM2COL_BLOCK``
-        values, so that each block's columns are written and read again while in cache."""
+    def _plan(self, n: int, h_out: int, w_out: int) -> list[list[slice]]:
+        """How a batch of ``n`` is worked: one batch slice per thread (a single slice when the
+        im2col matrix is too small to pay for a thread), each cut into blocks of images whose
+        im2col matrix has at most ``IM2COL_BLOCK`` values, so that each block's columns are
+        written and read again while in cache. Depends on ``n`` only: forward and backward
+        agree."""
         per_image = h_out * w_out * self.kernel * self.kernel * self.in_channels
         step = max(1, IM2COL_BLOCK // per_image)
-        return [slice(i, min(i + step, sl.stop)) for i in range(sl.start, sl.stop, step)]
+        plan = []
+        for sl in batch_slices(n, min_per_slice=-(-IM2COL_BLOCK // 2 // per_image)):
+            size = sl.stop - sl.start
+            # as few blocks as fit, of near-equal size; one for a slice small enough to keep
+            blocks = 1 if size * per_image <= IM2COL_KEEP else -(-size // step)
+            bounds = [sl.start + size * i // blocks for i in range(blocks + 1)]
+            plan.append([slice(bounds[i], bounds[i + 1]) for i in range(blocks)])
+        return plan
 
     def forward(self, x, tape=None):
         if x.ndim != 4 or x.shape[3] != self.in_channels:
@@ -141,34 +154,39 @@ class Conv2D(Module):
         w2 = self.params["weight"].reshape(-1, f)
         bias = self.params.get("bias")
         out = np.empty((n, h_out, w_out, f), np.result_type(x, w2))
+        plan = self._plan(n, h_out, w_out)
 
-        def part(sl):  # pad, im2col and one GEMM per cache block of one batch slice
-            for block in self._blocks(sl, h_out, w_out):
+        def part(blocks):  # pad, im2col and one GEMM per cache block of one batch slice
+            for block in blocks:
                 out2 = out[block].reshape(-1, f)
-                np.matmul(im2col(self._padded(x[block]), self.kernel, self.stride), w2,
-                          out=out2)
+                cols = im2col(self._padded(x[block]), self.kernel, self.stride)
+                np.matmul(cols, w2, out=out2)
                 if bias is not None:
                     out2 += bias
+            # a slice of one block keeps its columns for the weight gradient; larger ones
+            # are recomputed there block by block (a 9x larger matrix would leave the cache)
+            return cols if len(blocks) == 1 else None
 
-        parallel_map(part, batch_slices(n))
+        kept = parallel_map(part, plan)
         if tape is not None:
-            tape.save(self, x)  # backward recomputes im2col block by block: 9x less memory
+            tape.save(self, (x, plan, kept))
         return out
 
     def backward(self, dout, tape, need_dx=True):
-        x = tape.load(self)
+        x, plan, kept = tape.load(self)
         w = self.params["weight"]
         k, f, p, st = self.kernel, self.filters, self.padding, self.stride
         n, h_out, w_out = dout.shape[:3]
         c = self.in_channels
         want_grads = tape.param_grads
         has_bias = "bias" in self.params
-        # dx: for stride 1 (and padding < k) a "full" convolution of dout with the flipped,
-        # transposed kernel: one im2col of dout padded by k - 1 - p and one GEMM per block
-        # (Dumoulin & Visin, "A guide to convolution arithmetic", 2016, sec. 4.1), written
-        # straight into dx. Otherwise col2im(dout @ W.T), offset by offset: one (M, F) x (F, C)
+        # dx: for stride 1, padding < k and no more filters than input channels, a "full"
+        # convolution of dout with the flipped, transposed kernel: one im2col of dout padded
+        # by k - 1 - p and one GEMM per block (Dumoulin & Visin, "A guide to convolution
+        # arithmetic", 2016, sec. 4.1), written straight into dx. Otherwise (its im2col of
+        # dout would be the larger) col2im(dout @ W.T), offset by offset: one (M, F) x (F, C)
         # GEMM per kernel offset added into its strided slice of a padded dx.
-        full = st == 1 and p < k
+        full = st == 1 and p < k and f <= c
         if need_dx and full:
             w_flip = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2)).reshape(-1, c)
             dx = np.empty(x.shape, dtype=dout.dtype)
@@ -177,12 +195,13 @@ class Conv2D(Module):
             dx = np.zeros((n, x.shape[1] + 2 * p, x.shape[2] + 2 * p, c), dtype=dout.dtype)
         hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
 
-        def part(sl):  # weight gradient (a partial sum) and dx for one slice of the batch
+        def part(i):  # weight gradient (a partial sum) and dx for one slice of the batch
             grad_w = grad_b = None
-            for block in self._blocks(sl, h_out, w_out):
+            for block in plan[i]:
                 dout2 = dout[block].reshape(-1, f)
-                if want_grads:  # im2col again, block by block, while the block is in cache
-                    cols = im2col(self._padded(x[block]), k, st)
+                if want_grads:
+                    cols = kept[i] if kept[i] is not None else \
+                        im2col(self._padded(x[block]), k, st)  # again, while in cache
                     grad_w = add_to(grad_w, cols.T @ dout2)
                     if has_bias:
                         grad_b = add_to(grad_b, _sum_rows(dout2))
@@ -199,7 +218,7 @@ class Conv2D(Module):
                             scratch.reshape(len(dx_block), h_out, w_out, c)
             return grad_w, grad_b
 
-        parts = parallel_map(part, batch_slices(n))
+        parts = parallel_map(part, range(len(plan)))
         if want_grads:
             self.grads["weight"] = sum_in_order([g[0] for g in parts]).reshape(w.shape)
             if has_bias:
@@ -230,24 +249,34 @@ class MaxPool2D(Module):
 
     def forward(self, x, tape=None):
         k = self.size
-        # Max over the k*k strided sub-grids x[:, p::k, q::k]; the sub-grid (0, 0) has the
-        # full output size, later ones may be one row/column short (partial windows).
-        out = x[:, ::k, ::k, :].copy()
-        # With a tape, also record which sub-grid holds each window's maximum: a strict ">"
-        # keeps the first one in row-major order when several tie (as PyTorch does), and
-        # since offsets only grow, "argmax = max(argmax, o * is_greater)" tracks the index.
+        out = np.empty((len(x),) + self.output_shape(x.shape[1:]), x.dtype)
+        # With a tape, also record which sub-grid holds each window's maximum, as a uint8
+        # sub-grid index: a strict ">" keeps the first one in row-major order when several tie
+        # (as PyTorch does), and since offsets only grow, "argmax = max(argmax, o * bigger)"
+        # tracks the index (np.copyto with a mask is 8x slower).
         keep = tape is not None
         index_type = np.uint8 if k * k <= 256 else np.uint16
         argmax = np.zeros(out.shape, index_type) if keep else None
-        for o in range(1, k * k):
-            grid = x[:, o // k :: k, o % k :: k, :]
-            hs, ws = grid.shape[1], grid.shape[2]
-            part = out[:, :hs, :ws, :]
-            if keep:
-                bigger = (grid > part).astype(index_type)
-                bigger *= index_type(o)
-                np.maximum(argmax[:, :hs, :ws, :], bigger, out=argmax[:, :hs, :ws, :])
-            np.maximum(part, grid, out=part)
+
+        def part(sl):  # one slice of the batch
+            # Max over the k*k strided sub-grids x[:, p::k, q::k]; the sub-grid (0, 0) has the
+            # full output size, later ones may be one row/column short (partial windows).
+            xs, o_s = x[sl], out[sl]
+            o_s[...] = xs[:, ::k, ::k, :]
+            bigger = np.empty(o_s.shape, index_type) if keep else None
+            for o in range(1, k * k):
+                grid = xs[:, o // k :: k, o % k :: k, :]
+                hs, ws = grid.shape[1], grid.shape[2]
+                best = o_s[:, :hs, :ws, :]
+                if keep:
+                    b = bigger[:, :hs, :ws, :]
+                    np.greater(grid, best, out=b)
+                    b *= index_type(o)
+                    a_s = argmax[sl][:, :hs, :ws, :]
+                    np.maximum(a_s, b, out=a_s)
+                np.maximum(best, grid, out=best)
+
+        parallel_map(part, elementwise_slices(x))
         if keep:
             tape.save(self, (x.shape, argmax))
         return out
@@ -258,10 +287,15 @@ class MaxPool2D(Module):
             return None
         k = self.size
         dx = np.empty(x_shape, dtype=dout.dtype)  # every pixel is in exactly one sub-grid
-        for o in range(k * k):  # loop over the k*k window offsets only
-            grid = dx[:, o // k :: k, o % k :: k, :]
-            hs, ws = grid.shape[1], grid.shape[2]
-            np.multiply(dout[:, :hs, :ws, :], argmax[:, :hs, :ws, :] == o, out=grid)
+
+        def part(sl):  # one slice of the batch
+            d_s, a_s, dx_s = dout[sl], argmax[sl], dx[sl]
+            for o in range(k * k):  # loop over the k*k window offsets only
+                grid = dx_s[:, o // k :: k, o % k :: k, :]
+                hs, ws = grid.shape[1], grid.shape[2]
+                np.multiply(d_s[:, :hs, :ws, :], a_s[:, :hs, :ws, :] == o, out=grid)
+
+        parallel_map(part, elementwise_slices(dout))
         return dx
 
 

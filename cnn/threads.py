@@ -1,19 +1,22 @@
 """Intra-op parallelism: a layer splits its batch into one contiguous slice per thread.
 
-The heavy layers (convolution, batch normalization, ReLU, pooling) call
-:func:`parallel_map` with a function of one batch slice (:func:`batch_slices`); the first slice runs on the
-calling thread, the others on a small pool of worker threads. NumPy releases the GIL inside
-its GEMMs, copies and elementwise loops, so the slices run at the same time on different cores.
-This is the data-parallel half of what PyTorch's intra-op thread pool does
-(``torch.set_num_threads``), with the batch as the only axis that is split.
+The heavy layers (convolution, batch normalization, ReLU, pooling) call :func:`parallel_map`
+with a function of one batch slice (:func:`batch_slices`); the first slice runs on the calling
+thread, the others on a small pool of worker threads. NumPy releases the GIL inside its GEMMs,
+copies and elementwise loops, so the slices run at the same time on different cores. This is
+the data-parallel half of what PyTorch's intra-op thread pool does (``torch.set_num_threads``),
+with the batch as the only axis that is split.
 
 Why not leave it to BLAS: OpenBLAS threads one GEMM at a time, and the GEMMs of a small CNN are
 narrow (16-64 output columns), so its second thread costs more than it gains; and the copies
 and elementwise passes around the GEMMs (im2col, bias, batch norm, ReLU) are single-threaded in
 NumPy. Splitting the batch puts both on every core. While cnn runs more than one thread it
-therefore limits BLAS to one thread per call (``threadpoolctl``), process-wide, as
+limits BLAS to one thread per call (``threadpoolctl``), process-wide, as
 ``torch.set_num_threads`` is process-wide; :func:`set_num_threads` (1) gives BLAS its own
-setting back.
+setting back. Not only inside the split: OpenBLAS's worker threads spin for a while after
+each call, so a two-thread GEMM of an unsplit layer left them competing with cnn's worker for
+the two cores (a ResNet-lite step went from 58 to 93 ms when BLAS got its threads back
+outside the split; see BENCHMARKS.md).
 
 Results do not depend on timing: slices are fixed by the batch size and the thread count, and
 per-slice partial sums (weight gradients, batch statistics) are added in slice order.
@@ -25,6 +28,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
+
+import numpy  # noqa: F401 - loads NumPy's BLAS, so that threadpoolctl finds it to limit
 
 from .allocator import keep_freed_memory
 
