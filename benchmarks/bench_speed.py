@@ -215,7 +215,8 @@ def worker(task: dict) -> dict:
 def run_task(task: dict) -> dict:
     env = dict(os.environ)
     threads = str(task["threads"])
-    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
+               CNN_NUM_THREADS=threads)
     out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -25,7 +25,7 @@ import numpy as np
 
 from .im2col import conv_output_size, im2col, pool_output_size
 from .module import Module, Tape
-from .threads import batch_slices, elementwise_slices, parallel_map
+from .threads import batch_slices, parallel_map
 
 
 def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
@@ -249,34 +249,27 @@ class MaxPool2D(Module):
 
     def forward(self, x, tape=None):
         k = self.size
-        out = np.empty((len(x),) + self.output_shape(x.shape[1:]), x.dtype)
+        # Max over the k*k strided sub-grids x[:, p::k, q::k]; the sub-grid (0, 0) has the
+        # full output size, later ones may be one row/column short (partial windows).
+        out = x[:, ::k, ::k, :].copy()
         # With a tape, also record which sub-grid holds each window's maximum, as a uint8
         # sub-grid index: a strict ">" keeps the first one in row-major order when several tie
         # (as PyTorch does), and since offsets only grow, "argmax = max(argmax, o * bigger)"
-        # tracks the index (np.copyto with a mask is 8x slower).
+        # tracks the index: three passes per sub-grid (np.copyto with a mask is 8x slower).
         keep = tape is not None
         index_type = np.uint8 if k * k <= 256 else np.uint16
         argmax = np.zeros(out.shape, index_type) if keep else None
-
-        def part(sl):  # one slice of the batch
-            # Max over the k*k strided sub-grids x[:, p::k, q::k]; the sub-grid (0, 0) has the
-            # full output size, later ones may be one row/column short (partial windows).
-            xs, o_s = x[sl], out[sl]
-            o_s[...] = xs[:, ::k, ::k, :]
-            bigger = np.empty(o_s.shape, index_type) if keep else None
-            for o in range(1, k * k):
-                grid = xs[:, o // k :: k, o % k :: k, :]
-                hs, ws = grid.shape[1], grid.shape[2]
-                best = o_s[:, :hs, :ws, :]
-                if keep:
-                    b = bigger[:, :hs, :ws, :]
-                    np.greater(grid, best, out=b)
-                    b *= index_type(o)
-                    a_s = argmax[sl][:, :hs, :ws, :]
-                    np.maximum(a_s, b, out=a_s)
-                np.maximum(best, grid, out=best)
-
-        parallel_map(part, elementwise_slices(x))
+        bigger = np.empty(out.shape, index_type) if keep else None
+        for o in range(1, k * k):
+            grid = x[:, o // k :: k, o % k :: k, :]
+            hs, ws = grid.shape[1], grid.shape[2]
+            best = out[:, :hs, :ws, :]
+            if keep:
+                b, a = bigger[:, :hs, :ws, :], argmax[:, :hs, :ws, :]
+                np.greater(grid, best, out=b)
+                b *= index_type(o)
+                np.maximum(a, b, out=a)
+            np.maximum(best, grid, out=best)
         if keep:
             tape.save(self, (x.shape, argmax))
         return out
@@ -287,15 +280,10 @@ class MaxPool2D(Module):
             return None
         k = self.size
         dx = np.empty(x_shape, dtype=dout.dtype)  # every pixel is in exactly one sub-grid
-
-        def part(sl):  # one slice of the batch
-            d_s, a_s, dx_s = dout[sl], argmax[sl], dx[sl]
-            for o in range(k * k):  # loop over the k*k window offsets only
-                grid = dx_s[:, o // k :: k, o % k :: k, :]
-                hs, ws = grid.shape[1], grid.shape[2]
-                np.multiply(d_s[:, :hs, :ws, :], a_s[:, :hs, :ws, :] == o, out=grid)
-
-        parallel_map(part, elementwise_slices(dout))
+        for o in range(k * k):  # loop over the k*k window offsets only
+            grid = dx[:, o // k :: k, o % k :: k, :]
+            hs, ws = grid.shape[1], grid.shape[2]
+            np.multiply(dout[:, :hs, :ws, :], argmax[:, :hs, :ws, :] == o, out=grid)
         return dx
 
 
@@ -369,26 +357,13 @@ class ReLU(Module):
     """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is taken as 0. Any shape."""
 
     def forward(self, x, tape=None):
-        out = np.empty_like(x)
-        mask = np.empty(x.shape, bool) if tape is not None else None
-
-        def part(sl):  # one slice of the batch
-            np.maximum(x[sl], 0, out=out[sl])
-            if mask is not None:
-                np.greater(x[sl], 0, out=mask[sl])
-        parallel_map(part, elementwise_slices(x))
         if tape is not None:
-            tape.save(self, mask)
-        return out
+            tape.save(self, x > 0)
+        return np.maximum(x, 0)
 
     def backward(self, dout, tape, need_dx=True):
         mask = tape.load(self)
-        if not need_dx:
-            return None
-        dx = np.empty_like(dout)
-        parallel_map(lambda sl: np.multiply(dout[sl], mask[sl], out=dx[sl]),
-                     elementwise_slices(dout))
-        return dx
+        return dout * mask if need_dx else None
 
 
 class Dense(Module):
@@ -499,102 +474,60 @@ class BatchNorm(Module):
         """Per-channel sums of a wide view: one GEMV, then the ``W`` repeats added."""
         return (np.ones(len(xw), xw.dtype) @ xw).reshape(repeat, self.channels).sum(axis=0)
 
-    def _sums(self, slices, *arrays, product: bool = False) -> np.ndarray:
-        """Per-channel sums over the batch of ``arrays[0]`` (of ``arrays[0] * arrays[1]`` with
-        ``product``), one partial sum per batch slice, in parallel, added in slice order."""
-        def part(sl):
-            xw, r = self._wide(arrays[0][sl])
-            if product:
-                xw = xw * self._wide(arrays[1][sl])[0]
-            return self._channel_sums(xw, r)
-        return sum_in_order(parallel_map(part, slices))
-
     def forward(self, x, tape=None):
         c = self.channels
         if x.shape[-1] != c:
             raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
-        r = self._wide(x[:1])[1]
+        xw, r = self._wide(x)
         gamma, beta = self.params["weight"], self.params["bias"]
-        slices = elementwise_slices(x)
-        out = np.empty_like(x)
         if self.training:
-            m = x.size // c
-            mean = self._sums(slices, x) / m
-            xhat = np.empty_like(x)
-            mean_w = np.tile(mean, r)
-
-            def center(sl):
-                np.subtract(self._wide(x[sl])[0], mean_w, out=self._wide(xhat[sl])[0])
-            parallel_map(center, slices)
-            var = self._sums(slices, xhat, xhat, product=True) / m
+            m = xw.size // c
+            mean = self._channel_sums(xw, r) / m
+            xc = xw - np.tile(mean, r)  # centred; kept for backward (xhat = xc * inv_std)
+            var = self._channel_sums(xc * xc, r) / m
             inv_std = 1.0 / np.sqrt(var + self.eps)
-            inv_std_w, gamma_w, beta_w = np.tile(inv_std, r), np.tile(gamma, r), np.tile(beta, r)
-
-            def scale(sl):
-                xh, o = self._wide(xhat[sl])[0], self._wide(out[sl])[0]
-                xh *= inv_std_w
-                np.multiply(xh, gamma_w, out=o)
-                o += beta_w
-            parallel_map(scale, slices)
+            out = xc * np.tile(gamma * inv_std, r)  # gamma * xhat + beta, scales folded
+            out += np.tile(beta, r)
             mom = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             self.buffers["running_mean"] = ((1 - mom) * rm + mom * mean).astype(rm.dtype)
             unbiased = var * (m / max(m - 1, 1))
             self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
             if tape is not None:
-                tape.save(self, (True, xhat, inv_std))
-            return out
+                tape.save(self, (True, xc, inv_std))
+            return out.reshape(x.shape)
         inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
-        scale_ = gamma * inv_std
-        scale_w = np.tile(scale_, r)
-        shift_w = np.tile(beta - self.buffers["running_mean"] * scale_, r)
-
-        def affine(sl):
-            o = self._wide(out[sl])[0]
-            np.multiply(self._wide(x[sl])[0], scale_w, out=o)
-            o += shift_w
-        parallel_map(affine, slices)
+        scale = gamma * inv_std
+        out = xw * np.tile(scale, r)
+        out += np.tile(beta - self.buffers["running_mean"] * scale, r)
         if tape is not None:
-            tape.save(self, (False, x, inv_std))
-        return out
+            tape.save(self, (False, xw, inv_std))
+        return out.reshape(x.shape)
 
     def backward(self, dout, tape, need_dx=True):
         train_mode, saved, inv_std = tape.load(self)
-        r = self._wide(dout[:1])[1]
+        dw, r = self._wide(dout)
         gamma = self.params["weight"]
-        slices = elementwise_slices(dout)
-        if train_mode:
-            xhat = saved
-        else:
-            xhat = (saved - self.buffers["running_mean"]) * inv_std
-        dbeta = self._sums(slices, dout)
-        dgamma = self._sums(slices, dout, xhat, product=True)
+        # xc: the input centred by the mean the forward pass used (the batch's in train mode,
+        # the running one in eval mode); xhat = xc * inv_std.
+        xc = saved if train_mode else saved - np.tile(self.buffers["running_mean"], r)
+        dbeta = self._channel_sums(dw, r)
+        dgamma = self._channel_sums(dw * xc, r) * inv_std
         if tape.param_grads:
             self.grads["weight"], self.grads["bias"] = dgamma, dbeta
         if not need_dx:
             return None
-        dx = np.empty_like(dout)
+        scale = gamma * inv_std
+        dx = dw * np.tile(scale, r)
         if not train_mode:
-            scale_w = np.tile(gamma * inv_std, r)
-
-            def affine(sl):
-                np.multiply(self._wide(dout[sl])[0], scale_w, out=self._wide(dx[sl])[0])
-            parallel_map(affine, slices)
-            return dx
+            return dx.reshape(dout.shape)
         # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
-        # simplification of the backward pass through the batch statistics.
-        m = dout.size // self.channels
-        dgamma_w, dbeta_w = np.tile(dgamma / m, r), np.tile(dbeta / m, r)
-        scale_w = np.tile(gamma * inv_std, r)
-
-        def part(sl):
-            d = self._wide(dx[sl])[0]
-            np.multiply(self._wide(xhat[sl])[0], dgamma_w, out=d)
-            d += dbeta_w
-            np.subtract(self._wide(dout[sl])[0], d, out=d)
-            d *= scale_w
-        parallel_map(part, slices)
-        return dx
+        # simplification of the backward pass through the batch statistics, with xhat = xc /
+        # sigma folded into one per-channel factor.
+        m = dw.size // self.channels
+        dx -= xc * np.tile(scale * inv_std * dgamma / m, r)
+        dx -= np.tile(scale * dbeta / m, r)
+        return dx.reshape(dout.shape)
 
 
 class Dropout(Module):

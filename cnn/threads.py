@@ -1,6 +1,6 @@
 """Intra-op parallelism: a layer splits its batch into one contiguous slice per thread.
 
-The heavy layers (convolution, batch normalization, ReLU, pooling) call :func:`parallel_map`
+The convolutions (im2col, GEMM, the weight and input gradients) call :func:`parallel_map`
 with a function of one batch slice (:func:`batch_slices`); the first slice runs on the calling
 thread, the others on a small pool of worker threads. NumPy releases the GIL inside its GEMMs,
 copies and elementwise loops, so the slices run at the same time on different cores. This is
@@ -8,15 +8,20 @@ the data-parallel half of what PyTorch's intra-op thread pool does (``torch.set_
 with the batch as the only axis that is split.
 
 Why not leave it to BLAS: OpenBLAS threads one GEMM at a time, and the GEMMs of a small CNN are
-narrow (16-64 output columns), so its second thread costs more than it gains; and the copies
-and elementwise passes around the GEMMs (im2col, bias, batch norm, ReLU) are single-threaded in
-NumPy. Splitting the batch puts both on every core. While cnn runs more than one thread it
-limits BLAS to one thread per call (``threadpoolctl``), process-wide, as
-``torch.set_num_threads`` is process-wide; :func:`set_num_threads` (1) gives BLAS its own
-setting back. Not only inside the split: OpenBLAS's worker threads spin for a while after
-each call, so a two-thread GEMM of an unsplit layer left them competing with cnn's worker for
-the two cores (a ResNet-lite step went from 58 to 93 ms when BLAS got its threads back
-outside the split; see BENCHMARKS.md).
+narrow (16-64 output columns), so its second thread costs more than it gains; and the im2col
+copies and bias adds around them are single-threaded in NumPy. Splitting the batch puts both on
+every core. While cnn runs more than one thread it limits BLAS to one thread per call
+(``threadpoolctl``), process-wide, as ``torch.set_num_threads`` is process-wide;
+:func:`set_num_threads` (1) gives BLAS its own setting back. Not only inside the split:
+OpenBLAS's worker threads spin for a while after each call, so a two-thread GEMM of an unsplit
+layer left them competing with cnn's worker for the two cores (a ResNet-lite step went from 58
+to 93 ms when BLAS got its threads back outside the split; see BENCHMARKS.md).
+
+Why only convolutions: handing a slice to a sleeping worker costs about 55 us on this
+project's machine (a futex wake of an idle virtual CPU, then the GIL), and batch norm, ReLU and
+pooling are a few memory-bound passes of about 1 ms or less, which gained nothing from a second
+thread when measured; a convolution is split only when each slice's im2col matrix is large
+enough (see ``cnn.layers.Conv2D``).
 
 Results do not depend on timing: slices are fixed by the batch size and the thread count, and
 per-slice partial sums (weight gradients, batch statistics) are added in slice order.
@@ -101,17 +106,6 @@ def get_num_threads() -> int:
     if _num_threads is None:
         set_num_threads(_default_threads())
     return _num_threads
-
-
-def elementwise_slices(x) -> list[slice]:
-    """:func:`batch_slices` for an elementwise pass over ``x`` (batch norm, ReLU): each slice
-    must hold at least ``MIN_ELEMENTWISE`` values, or the thread hand-off costs more than it
-    saves."""
-    per_example = max(x[:1].size, 1)
-    return batch_slices(len(x), -(-MIN_ELEMENTWISE // per_example))
-
-
-MIN_ELEMENTWISE = 1 << 18
 
 
 def batch_slices(n: int, min_per_slice: int = 1) -> list[slice]:

@@ -114,30 +114,12 @@ def test_convolution_is_the_same_over_threads_and_cache_blocks(c, f, k, s, p, mo
 
 def test_gradients_hold_with_two_threads_and_one_image_per_block(two_threads, monkeypatch):
     monkeypatch.setattr(L, "IM2COL_BLOCK", 1)
-    monkeypatch.setattr(threads, "MIN_ELEMENTWISE", 1)  # batch norm and ReLU split too
     rng = np.random.default_rng(1)
     shape = P.layer_shapes([P.Residual(4, 2)], (6, 6, 3))[0]
     block = ResidualBlock(P.Residual(4, 2), 1, 3, shape, rng)
     check_module(block, rng.standard_normal((4, 6, 6, 3)), rng, rtol=1e-4, atol=1e-7)
     conv = L.Conv2D(2, 3, 3, 1, 2, rng=rng)  # padding 2 < k: the full-convolution input gradient
     check_module(conv, rng.standard_normal((3, 5, 4, 2)), rng)
-
-
-def test_batchnorm_statistics_are_the_same_when_the_batch_is_split(monkeypatch):
-    before = threads.get_num_threads()
-    rng = np.random.default_rng(2)
-    x = rng.standard_normal((6, 5, 4, 3)) * 3 + 1
-    g = rng.standard_normal(x.shape)
-    results = []
-    try:
-        for n, minimum in ((1, 1 << 30), (2, 1)):
-            monkeypatch.setattr(threads, "MIN_ELEMENTWISE", minimum)
-            bn = L.BatchNorm(3).astype(np.float64)
-            results.append(_run(bn, x, g, n) + (bn.buffers["running_var"].copy(),))
-    finally:
-        threads.set_num_threads(before)
-    for a, b in zip(results[0][:2] + (results[0][3],), results[1][:2] + (results[1][3],)):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_the_allocator_setting_takes_on_glibc():
