@@ -36,6 +36,7 @@ from .data import find_mnist
 from .errors import UserError
 from .model import Sequential
 from .parse import format_model, parse_model
+from .schedule import DEFAULT_LR
 from .weights_io import NpzReader
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
@@ -385,7 +386,7 @@ class Menu:
               "global average pooling (see 'cnn train --help').")
         print(f"  e.g. {EXAMPLE_MODEL}   (tiny and fast: C(4,5)-P2-FC10)")
         model = self.ask("Model string", EXAMPLE_MODEL, model_string)
-        lr = self.ask("Learning rate", "0.001", positive_number)
+        lr = self.ask("Learning rate", f"{DEFAULT_LR:g}", positive_number)
         epochs = self.ask("Epochs", 1, whole_number(1))
         batch = self.ask("Batch size", 64, whole_number(1))
         augment = self.confirm("Augment the training images (random shifts, rotations, "

@@ -163,7 +163,7 @@ def answer(child, prompt: str, text: str) -> None:
 def train_tiny(child, epochs: str = "1") -> None:
     answer(child, "Choice [", "1")
     answer(child, "Model string [", TINY)
-    answer(child, "Learning rate [0.001]: ", "0.01")
+    answer(child, "Learning rate [0.003]: ", "0.01")
     answer(child, "Epochs [1]: ", epochs)
     answer(child, "Batch size [64]: ", "")
     answer(child, "(y/n) [n]: ", "")
@@ -188,9 +188,9 @@ def test_menu_session_trains_predicts_visualizes_evaluates_and_quits_despite_bad
     child.expect_exact("invalid model string 'C(8)-P2-FC10': token 1 'C(8)' should be "
                        "C(filters,kernel), e.g. C(8,5)")
     answer(child, "Model string [", TINY)
-    answer(child, "Learning rate [0.001]: ", "fast")
+    answer(child, "Learning rate [0.003]: ", "fast")
     child.expect_exact("expected a number > 0 such as 0.001, got 'fast'")
-    answer(child, "Learning rate [0.001]: ", "0.01")
+    answer(child, "Learning rate [0.003]: ", "0.01")
     answer(child, "Epochs [1]: ", "0")
     child.expect_exact("0 is out of range: expected a whole number >= 1")
     answer(child, "Epochs [1]: ", "")

@@ -135,3 +135,20 @@ def test_train_with_a_cosine_schedule_records_the_recipe_in_the_weights(tmp_path
     assert "cosine, 0.5 warm-up epochs" in capsys.readouterr().out
     meta = load_model(out).metadata
     assert (meta["schedule"], meta["warmup_epochs"], meta["label_smoothing"]) == ("cosine", 0.5, 0.1)
+
+
+@pytest.mark.parametrize("extra, schedule, lr", [
+    ([], "onecycle", 3e-3),                         # the default recipe
+    (["--lr-decay", "0.5"], "step", 3e-3),          # --lr-decay means the step schedule
+    (["--lr", "1e-4", "--schedule", "cosine"], "cosine", 1e-4),
+])
+def test_train_defaults_to_onecycle_unless_a_decay_or_schedule_is_given(tmp_path, capsys, extra,
+                                                                      schedule, lr):
+    from cnn.cli import main
+    from cnn.weights import load_model
+
+    out = tmp_path / "w.npz"
+    assert main(["train", "--model", "C(2,5)-P2-FC10", "--data", str(SUBSET), "--limit", "300",
+                 "--out", str(out), "--no-plot", *extra]) == 0
+    meta = load_model(out).metadata
+    assert (meta["schedule"], meta["lr"]) == (schedule, lr)

@@ -24,7 +24,7 @@ from ..model import Sequential
 from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
-from ..schedule import KINDS, make_schedule
+from ..schedule import DEFAULT_LR, DEFAULT_SCHEDULE, KINDS, make_schedule
 from ..train import evaluate, fit
 from .common import (add_folder_training_options, non_negative_float, percent, positive_float,
                      positive_int, seed_int)
@@ -62,13 +62,14 @@ def add_parser(subparsers, common) -> None:
                    'when a --data folder has a noise class); optional with --init')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (0.001)")
+    p.add_argument("--lr", type=positive_float, default=DEFAULT_LR,
+                   help=f"learning rate, the peak of onecycle ({DEFAULT_LR:g})")
     p.add_argument("--lr-decay", type=positive_float, default=1.0,
                    help="multiply the learning rate by this after each epoch (1.0: constant)")
-    p.add_argument("--schedule", choices=list(KINDS), default="step",
+    p.add_argument("--schedule", choices=list(KINDS), default=None,
                    help="learning-rate schedule: step (--lr times --lr-decay per epoch), cosine "
                    "(warm-up, then a half cosine to 0) or onecycle (PyTorch's OneCycleLR with "
-                   "--lr as the peak) (step)")
+                   f"--lr as the peak) ({DEFAULT_SCHEDULE}; step when --lr-decay is given)")
     p.add_argument("--warmup", type=non_negative_float, default=0.0, metavar="EPOCHS",
                    help="linear warm-up of --schedule cosine, in epochs (may be a fraction) (0)")
     p.add_argument("--label-smoothing", type=non_negative_float, default=0.0, metavar="EPS",
@@ -163,10 +164,10 @@ class EpochSaver:
         return self.path
 
 
-def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3,
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=DEFAULT_LR,
                    lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
-                   show_summary=False, init=None, freeze=0, repeat=1, schedule="step",
+                   show_summary=False, init=None, freeze=0, repeat=1, schedule=None,
                    warmup=0.0, label_smoothing=0.0) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
@@ -184,7 +185,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
     ``freeze``: the first tokens kept fixed (:func:`cnn.finetune.trainable_parameters`);
     ``repeat``: how often each folder image appears per epoch. ``schedule``, ``warmup``
     (epochs) and ``label_smoothing``: the learning-rate schedule
-    (:func:`cnn.schedule.make_schedule`) and the loss's label smoothing.
+    (:func:`cnn.schedule.make_schedule`; ``None``: the default recipe, ``DEFAULT_SCHEDULE``,
+    or ``'step'`` when an ``lr_decay`` other than 1 is given) and the loss's label smoothing.
 
     Returns:
         a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
@@ -206,6 +208,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=1e-3
         raise UserError(f"--warmup {warmup} should be a number of epochs >= 0")
     if not 0 <= label_smoothing < 1:
         raise UserError(f"--label-smoothing {label_smoothing} should be >= 0 and < 1")
+    if schedule is None:
+        schedule = "step" if lr_decay != 1 else DEFAULT_SCHEDULE
     if schedule not in KINDS:
         raise UserError(f"--schedule {schedule}: choose one of {', '.join(KINDS)}")
     if init is None and model_string is None:
