@@ -3,7 +3,7 @@
 Shows where an epoch goes, layer by layer; run it before and after a change to the engine.
 Set the thread count the same way the speed benchmark does:
 
-    OPENBLAS_NUM_THREADS=2 python benchmarks/profile_layers.py --model "C(8,5)-P2-FC10"
+    CNN_NUM_THREADS=2 python benchmarks/profile_layers.py --model "C(8,5)-P2-FC10"
 
 Prints, per token (the blocks ``cnn summary`` numbers), the median forward and backward
 milliseconds over ``--steps`` steps on real MNIST images in train mode, then the loss and
@@ -26,6 +26,7 @@ from cnn import layers as L
 from cnn.model import Sequential, to_input
 from cnn.module import Tape
 from cnn.optim import Adam
+from cnn.threads import get_num_threads
 
 
 def main() -> None:
@@ -86,7 +87,8 @@ def main() -> None:
     ms = lambda v: 1e3 * statistics.median(v[10:])  # noqa: E731 - skip warm-up steps
     total = 0.0
     print(f"{args.model}, batch {args.batch}, median of {args.steps - 10} steps, "
-          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '(default)')}")
+          f"{get_num_threads()} cnn thread(s) (CNN_NUM_THREADS="
+          f"{os.environ.get('CNN_NUM_THREADS', 'unset')})")
     width = max(len(n) for n in names) + 2
     print(f"{'#':>3} {'token':<{width}} {'forward ms':>11} {'backward ms':>12}")
     for i, name in enumerate(names):
