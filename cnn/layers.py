@@ -84,7 +84,10 @@ class Conv2D(Module):
     """2-D convolution (cross-correlation, as PyTorch's ``conv2d``) with stride and zero padding.
 
     Forward is one GEMM on the im2col matrix of the zero-padded input:
-    ``out = im2col(pad(x), k, s) @ W.reshape(k*k*C, F) + b``.
+    ``out = im2col(pad(x), k, s) @ W.reshape(k*k*C, F) + b``, run per batch slice (one per
+    thread, :mod:`cnn.threads`) and per cache block of a few images (``IM2COL_BLOCK``). With a
+    tape, the forward pass keeps a reference to ``x`` itself (backward rebuilds the im2col
+    blocks from it): do not change ``x`` in place before ``backward``.
 
     Args:
         in_channels: ``C``; filters: ``F``; kernel: square side ``k``.

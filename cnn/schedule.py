@@ -28,6 +28,25 @@ KINDS = ("step", "cosine", "onecycle")
 # needed 6-7, and one epoch of the small model gives 98.5 % where the old default gave 97.6 %.
 DEFAULT_SCHEDULE = "onecycle"
 DEFAULT_LR = 3e-3
+STEP_LR = 1e-3  # the learning rate of every other schedule when none is given (the old default)
+
+
+def resolve_recipe(lr: float | None, lr_decay: float | None,
+                   schedule: str | None) -> tuple[float, float, str]:
+    """``(lr, lr_decay, schedule)`` of a training run from what the user gave (``None``: not
+    given), as ``cnn train`` and the menu apply them:
+
+    - no schedule: ``step`` when an ``lr_decay`` is given (so older commands such as
+      ``--epochs 15 --lr-decay 0.85`` keep their meaning), else :data:`DEFAULT_SCHEDULE`;
+    - no ``lr``: :data:`DEFAULT_LR` for the default schedule, :data:`STEP_LR` (1e-3) for the
+      others (3e-3 was measured only as onecycle's peak);
+    - no ``lr_decay``: 1.0 (constant between epochs).
+    """
+    if schedule is None:
+        schedule = "step" if lr_decay is not None else DEFAULT_SCHEDULE
+    if lr is None:
+        lr = DEFAULT_LR if schedule == DEFAULT_SCHEDULE else STEP_LR
+    return lr, 1.0 if lr_decay is None else lr_decay, schedule
 
 
 def _cos_between(start: float, end: float, fraction: float) -> float:

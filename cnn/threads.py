@@ -31,16 +31,18 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, TypeVar
 
 import numpy  # noqa: F401 - loads NumPy's BLAS, so that threadpoolctl finds it to limit
 
 from .allocator import keep_freed_memory
+from .errors import UserError
 
 T = TypeVar("T")
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # re-entered: get_num_threads -> set_num_threads
 _local = threading.local()  # .worker is True inside a pool thread: no nested splitting
 _num_threads: int | None = None
 _pool: ThreadPoolExecutor | None = None
@@ -48,16 +50,22 @@ _blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
 
 
 def _default_threads() -> int:
-    """``CNN_NUM_THREADS`` if set, else the CPUs this process may run on."""
+    """``CNN_NUM_THREADS`` if set, else the CPUs this process may run on.
+
+    Raises:
+        UserError: if ``CNN_NUM_THREADS`` is not a whole number >= 1 (the command line prints
+            it as one line; ``cnn.cli`` checks it before any work starts).
+    """
     value = os.environ.get("CNN_NUM_THREADS", "").strip()
     if value:
+        message = (f"CNN_NUM_THREADS must be a whole number >= 1, got {value!r}; set it to "
+                   "e.g. 2 or unset it to use every CPU")
         try:
             n = int(value)
         except ValueError:
-            raise ValueError(f"CNN_NUM_THREADS must be a whole number >= 1, got {value!r}") \
-                from None
+            raise UserError(message) from None
         if n < 1:
-            raise ValueError(f"CNN_NUM_THREADS must be a whole number >= 1, got {value!r}")
+            raise UserError(message)
         return n
     try:
         return len(os.sched_getaffinity(0))
@@ -86,8 +94,13 @@ def set_num_threads(n: int) -> None:
             _blas_limit.restore_original_limits()
             _blas_limit = None
         if n > 1:
-            from threadpoolctl import threadpool_limits
-            _blas_limit = threadpool_limits(limits=1, user_api="blas")
+            try:
+                from threadpoolctl import threadpool_limits
+            except ImportError:  # a checkout not reinstalled since threadpoolctl was added
+                warnings.warn("threadpoolctl is not installed (pip install threadpoolctl): "
+                              "BLAS keeps its own threads, which slows cnn's threads down")
+            else:
+                _blas_limit = threadpool_limits(limits=1, user_api="blas")
             _pool = ThreadPoolExecutor(max_workers=n - 1, thread_name_prefix="cnn",
                                        initializer=_mark_worker)
         _num_threads = n
@@ -104,7 +117,9 @@ def get_num_threads() -> int:
     ``CNN_NUM_THREADS`` or the usable CPUs.
     """
     if _num_threads is None:
-        set_num_threads(_default_threads())
+        with _lock:  # two threads making the first layer call at once set it up once
+            if _num_threads is None:
+                set_num_threads(_default_threads())
     return _num_threads
 
 

@@ -139,7 +139,10 @@ def test_train_with_a_cosine_schedule_records_the_recipe_in_the_weights(tmp_path
 
 @pytest.mark.parametrize("extra, schedule, lr", [
     ([], "onecycle", 3e-3),                         # the default recipe
-    (["--lr-decay", "0.5"], "step", 3e-3),          # --lr-decay means the step schedule
+    (["--lr-decay", "0.5"], "step", 1e-3),          # --lr-decay: the step schedule, old lr
+    (["--lr-decay", "1"], "step", 1e-3),
+    (["--schedule", "step"], "step", 1e-3),
+    (["--lr", "0.01"], "onecycle", 0.01),
     (["--lr", "1e-4", "--schedule", "cosine"], "cosine", 1e-4),
 ])
 def test_train_defaults_to_onecycle_unless_a_decay_or_schedule_is_given(tmp_path, capsys, extra,

@@ -71,17 +71,21 @@ def test_set_num_threads_rejects_counts_below_one_or_fractional(n):
 
 
 def test_a_bad_environment_thread_count_is_named(monkeypatch):
+    from cnn.errors import UserError
+
     monkeypatch.setenv("CNN_NUM_THREADS", "two")
-    with pytest.raises(ValueError, match="CNN_NUM_THREADS"):
+    with pytest.raises(UserError, match="CNN_NUM_THREADS"):
         threads._default_threads()
     monkeypatch.setenv("CNN_NUM_THREADS", "3")
     assert threads._default_threads() == 3
 
 
-def _run(module, x, g, n_threads, block=None, monkeypatch=None):
+def _run(module, x, g, n_threads, block=None, keep=None, monkeypatch=None):
     threads.set_num_threads(n_threads)
     if block is not None:
         monkeypatch.setattr(L, "IM2COL_BLOCK", block)
+    if keep is not None:
+        monkeypatch.setattr(L, "IM2COL_KEEP", keep)
     tape = Tape()
     out = module.forward(x, tape)
     dx = module.backward(g, tape)
@@ -89,12 +93,15 @@ def _run(module, x, g, n_threads, block=None, monkeypatch=None):
     return out, dx, grads
 
 
+@pytest.mark.parametrize("keep", [1, 1 << 30])
 @pytest.mark.parametrize("c,f,k,s,p", [(3, 4, 3, 1, 1), (2, 5, 3, 2, 1), (1, 4, 5, 1, 0),
-                                       (3, 2, 3, 1, 3), (4, 3, 1, 2, 0)])
-def test_convolution_is_the_same_over_threads_and_cache_blocks(c, f, k, s, p, monkeypatch):
-    # one thread and one block against two threads and one image per block (the im2col
-    # recomputed per block; the full convolution for stride 1 and p < k; the per-offset
-    # input gradient for stride 2 and for p >= k)
+                                       (3, 2, 3, 1, 3), (4, 3, 1, 2, 0), (4, 2, 3, 1, 2)])
+def test_convolution_is_the_same_over_threads_and_cache_blocks(c, f, k, s, p, keep,
+                                                               monkeypatch):
+    # one thread and one block against two threads and one image per block: with keep=1 the
+    # im2col is rebuilt block by block for the weight gradient, else each slice is one block
+    # that keeps its columns; the full convolution for stride 1, p < k and F <= C, the
+    # per-offset input gradient for stride 2, p >= k or F > C
     before = threads.get_num_threads()
     rng = np.random.default_rng(0)
     conv = L.Conv2D(c, f, k, s, p, rng=rng).astype(np.float64)
@@ -102,8 +109,8 @@ def test_convolution_is_the_same_over_threads_and_cache_blocks(c, f, k, s, p, mo
     x = rng.standard_normal((7, 9, 8, c))
     g = rng.standard_normal((7,) + conv.output_shape(x.shape[1:]))
     try:
-        one = _run(conv, x, g, 1, block=1 << 30, monkeypatch=monkeypatch)
-        split = _run(conv, x, g, 2, block=1, monkeypatch=monkeypatch)
+        one = _run(conv, x, g, 1, block=1 << 30, keep=1 << 30, monkeypatch=monkeypatch)
+        split = _run(conv, x, g, 2, block=1, keep=keep, monkeypatch=monkeypatch)
     finally:
         threads.set_num_threads(before)
     for a, b in zip(one[:2], split[:2]):
@@ -114,6 +121,7 @@ def test_convolution_is_the_same_over_threads_and_cache_blocks(c, f, k, s, p, mo
 
 def test_gradients_hold_with_two_threads_and_one_image_per_block(two_threads, monkeypatch):
     monkeypatch.setattr(L, "IM2COL_BLOCK", 1)
+    monkeypatch.setattr(L, "IM2COL_KEEP", 1)  # the columns rebuilt block by block
     rng = np.random.default_rng(1)
     shape = P.layer_shapes([P.Residual(4, 2)], (6, 6, 3))[0]
     block = ResidualBlock(P.Residual(4, 2), 1, 3, shape, rng)
@@ -128,3 +136,37 @@ def test_the_allocator_setting_takes_on_glibc():
         pytest.skip("mallopt is glibc's")
     assert keep_freed_memory() is True
     assert keep_freed_memory() is True  # once per process, then a no-op
+
+
+def test_the_command_line_refuses_a_bad_thread_count_in_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, CNN_NUM_THREADS="0")
+    result = subprocess.run([sys.executable, "-m", "cnn", "summary", "--model", "C(2,3)-FC10"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "cnn: error: CNN_NUM_THREADS must be a whole number >= 1, got '0'; set it to e.g. 2 or "
+        "unset it to use every CPU"]
+
+
+def test_two_threads_making_the_first_call_set_the_pool_up_once(monkeypatch):
+    before = threads.get_num_threads()
+    monkeypatch.setattr(threads, "_num_threads", None)
+    calls = []
+    real = threads.set_num_threads
+    monkeypatch.setattr(threads, "set_num_threads", lambda n: (calls.append(n), real(n)))
+    barrier = threading.Barrier(2)
+
+    def first_call():
+        barrier.wait()
+        threads.get_num_threads()
+    workers = [threading.Thread(target=first_call) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert len(calls) == 1
+    real(before)

@@ -24,7 +24,8 @@ from ..model import Sequential
 from ..weights import default_weights_path, load_model, save_model
 from ..optim import make_optimizer
 from ..plots import plot_loss_curve
-from ..schedule import DEFAULT_LR, DEFAULT_SCHEDULE, KINDS, make_schedule
+from ..schedule import (DEFAULT_LR, DEFAULT_SCHEDULE, KINDS, STEP_LR, make_schedule,
+                        resolve_recipe)
 from ..train import evaluate, fit
 from .common import (add_folder_training_options, non_negative_float, percent, positive_float,
                      positive_int, seed_int)
@@ -62,10 +63,12 @@ def add_parser(subparsers, common) -> None:
                    'when a --data folder has a noise class); optional with --init')
     p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
-    p.add_argument("--lr", type=positive_float, default=DEFAULT_LR,
-                   help=f"learning rate, the peak of onecycle ({DEFAULT_LR:g})")
-    p.add_argument("--lr-decay", type=positive_float, default=1.0,
-                   help="multiply the learning rate by this after each epoch (1.0: constant)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help=f"learning rate, the peak of onecycle ({DEFAULT_LR:g} with the default "
+                   f"onecycle, {STEP_LR:g} with another schedule)")
+    p.add_argument("--lr-decay", type=positive_float, default=None,
+                   help="multiply the learning rate by this after each epoch (1.0: constant); "
+                   "giving it selects --schedule step")
     p.add_argument("--schedule", choices=list(KINDS), default=None,
                    help="learning-rate schedule: step (--lr times --lr-decay per epoch), cosine "
                    "(warm-up, then a half cosine to 0) or onecycle (PyTorch's OneCycleLR with "
@@ -164,8 +167,8 @@ class EpochSaver:
         return self.path
 
 
-def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=DEFAULT_LR,
-                   lr_decay=1.0, optimizer="adam", seed=0, validation=None, limit=None,
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None,
+                   lr_decay=None, optimizer="adam", seed=0, validation=None, limit=None,
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
                    show_summary=False, init=None, freeze=0, repeat=1, schedule=None,
                    warmup=0.0, label_smoothing=0.0) -> dict:
@@ -185,8 +188,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=DEFA
     ``freeze``: the first tokens kept fixed (:func:`cnn.finetune.trainable_parameters`);
     ``repeat``: how often each folder image appears per epoch. ``schedule``, ``warmup``
     (epochs) and ``label_smoothing``: the learning-rate schedule
-    (:func:`cnn.schedule.make_schedule`; ``None``: the default recipe, ``DEFAULT_SCHEDULE``,
-    or ``'step'`` when an ``lr_decay`` other than 1 is given) and the loss's label smoothing.
+    (:func:`cnn.schedule.make_schedule`) and the loss's label smoothing. ``lr``,
+    ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
+    (:func:`cnn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
+    decay is given).
 
     Returns:
         a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
@@ -201,6 +206,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=DEFA
     from ..finetune import trainable_parameters
     from ..folders import is_folder, load_training_sources
 
+    lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise UserError(f"{name} {value} should be a finite number > 0")
@@ -208,8 +214,6 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=DEFA
         raise UserError(f"--warmup {warmup} should be a number of epochs >= 0")
     if not 0 <= label_smoothing < 1:
         raise UserError(f"--label-smoothing {label_smoothing} should be >= 0 and < 1")
-    if schedule is None:
-        schedule = "step" if lr_decay != 1 else DEFAULT_SCHEDULE
     if schedule not in KINDS:
         raise UserError(f"--schedule {schedule}: choose one of {', '.join(KINDS)}")
     if init is None and model_string is None:
