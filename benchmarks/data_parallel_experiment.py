@@ -1,0 +1,90 @@
+"""Experiment (issue 17, not in the engine): model-level data parallelism for plain CNNs.
+
+Two copies of the model start from the same weights; each runs forward and backward on half
+the batch in its own thread (no per-layer splitting inside), their gradients are added and one
+Adam step is taken, after which the second copy takes the first's weights. Against today's
+engine (each convolution split over the threads), alternating step by step in one process;
+prints the median milliseconds per training step of each:
+
+    CNN_MNIST_DATA=../shared/data/mnist.npz python benchmarks/data_parallel_experiment.py \
+        --model "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10" --batch 64 --steps 150
+
+Batch-norm models are left out: each copy would normalize with its own half-batch statistics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from cnn import threads
+from cnn.data import load_mnist
+from cnn.losses import softmax_cross_entropy
+from cnn.model import Sequential, to_input
+from cnn.module import Tape
+from cnn.optim import Adam
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10")
+    parser.add_argument("--data", default=os.environ.get("CNN_MNIST_DATA"))
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=150)
+    args = parser.parse_args()
+    (x_train, y_train), _ = load_mnist(args.data)
+    rng = np.random.default_rng(0)
+    first, second = Sequential(args.model, rng), Sequential(args.model)
+    second.load_state_dict(first.state_dict())
+    first.train()
+    second.train()
+    opt = Adam(first.parameters(), 1e-3)
+    threads.get_num_threads()  # BLAS held to one thread, as in training
+    pool = ThreadPoolExecutor(1)
+
+    def half(model, x, y, batch):
+        threads._local.worker = True  # no per-layer split inside a half
+        try:
+            tape = Tape()
+            _, grad = softmax_cross_entropy(model.forward(x, tape), y)
+            model.backward(grad * (len(y) / batch), tape)  # mean over the whole batch
+        finally:
+            threads._local.worker = False
+
+    def data_parallel(x, y):
+        h = len(x) // 2
+        other = pool.submit(half, second, x[h:], y[h:], len(x))
+        half(first, x[:h], y[:h], len(x))
+        other.result()
+        for (m1, k1), (m2, k2) in zip(first.parameters(), second.parameters()):
+            m1.grads[k1] += m2.grads[k2]
+        opt.step()
+        for (m1, k1), (m2, k2) in zip(first.parameters(), second.parameters()):
+            m2.params[k2][...] = m1.params[k1]
+
+    def engine(x, y):
+        tape = Tape()
+        _, grad = softmax_cross_entropy(first.forward(x, tape), y)
+        first.backward(grad, tape)
+        opt.step()
+
+    times = {"engine": [], "data parallel": []}
+    for _ in range(args.steps):
+        for name, step in (("engine", engine), ("data parallel", data_parallel)):
+            idx = rng.integers(0, len(x_train), args.batch)
+            x, y = to_input(x_train[idx]), y_train[idx]
+            start = time.perf_counter()
+            step(x, y)
+            times[name].append(time.perf_counter() - start)
+    for name, values in times.items():
+        print(f"{args.model}, batch {args.batch}, {name}: "
+              f"{1e3 * statistics.median(values[5:]):.2f} ms per step")
+
+
+if __name__ == "__main__":
+    main()
