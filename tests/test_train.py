@@ -133,7 +133,9 @@ def test_cli_train_writes_weights_curve_and_never_overwrites(tmp_path):
 
 
 @pytest.mark.slow
-def test_one_epoch_of_the_small_model_on_full_mnist_reaches_97_5_percent(tmp_path):
+def test_one_epoch_of_the_small_model_on_full_mnist_reaches_98_2_percent(tmp_path):
+    # the default recipe (onecycle, peak 3e-3) gives 98.45-98.54% over seeds 0-2; the old
+    # default gave 97.61%, and issue 17 asks that this figure not fall
     data = full_mnist_path()
     if data is None:
         pytest.skip("full MNIST not found")
@@ -145,4 +147,4 @@ def test_one_epoch_of_the_small_model_on_full_mnist_reaches_97_5_percent(tmp_pat
     evaluation = subprocess.run([sys.executable, "-m", "cnn", "evaluate", "--weights", str(out),
                                  "--data", str(data), "--json"], capture_output=True, text=True)
     report = json.loads(evaluation.stdout)
-    assert report["n"] == 10000 and report["accuracy"] >= 0.975
+    assert report["n"] == 10000 and report["accuracy"] >= 0.982
