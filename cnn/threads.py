@@ -29,10 +29,12 @@ per-slice partial sums (weight gradients, batch statistics) are added in slice o
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Callable, TypeVar
 
 import numpy  # noqa: F401 - loads NumPy's BLAS, so that threadpoolctl finds it to limit
@@ -110,6 +112,19 @@ def _mark_worker() -> None:
     _local.worker = True
 
 
+@contextmanager
+def no_split():
+    """Inside the block, this thread's layers do not split their batch (as in a worker
+    thread): for work that is already one slice of a parallel map, such as one replica's part
+    of a data-parallel step (:mod:`cnn.data_parallel`)."""
+    before = getattr(_local, "worker", False)
+    _local.worker = True
+    try:
+        yield
+    finally:
+        _local.worker = before
+
+
 def get_num_threads() -> int:
     """The number of threads cnn's layers use.
 
@@ -144,7 +159,9 @@ def parallel_map(fn: Callable[[object], T], items: list) -> list[T]:
     pool = _pool
     if pool is None:  # set_num_threads(1) ran since the slices were made
         return [fn(item) for item in items]
-    futures = [pool.submit(fn, item) for item in items[1:]]
+    # each worker item runs in a copy of the caller's context: NumPy's errstate (e.g.
+    # np.errstate(over="ignore") around a training run) lives in a context variable
+    futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items[1:]]
     try:
         first = fn(items[0])
     finally:

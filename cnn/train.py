@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from . import data_parallel
+from .data_parallel import DataParallel
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
 from .model import Sequential, to_input
@@ -108,7 +110,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         on_epoch_end: optional ``f(history)`` called after every epoch; training stops early
             when it returns True (e.g. once a target accuracy is reached).
     Returns:
-        the :class:`History`. Steps run in train mode, validation in eval mode. Ctrl-C stops
+        the :class:`History`. Steps run in train mode, validation in eval mode; a network
+        without batch norm or dropout trains data-parallel over the threads when the batch is
+        large enough (:mod:`cnn.data_parallel`; the same gradients up to float rounding). Ctrl-C stops
         training cleanly, restoring the whole ``state_dict`` (weights and running statistics)
         of the last finished epoch (``history.interrupted``). A loss that is not finite (NaN
         or inf, e.g. from too high a learning rate) stops training at once, restoring the
@@ -132,6 +136,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         schedule = make_schedule("step", optimizer.lr, -(-n // batch_size), epochs,
                                  decay=lr_decay)
     step = 0
+    # A network with no batch statistics and no dropout trains data-parallel: one replica per
+    # thread, each over its slice of the batch (cnn.data_parallel).
+    parallel = DataParallel(model) if data_parallel.supports(model, batch_size) else None
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
@@ -147,16 +154,21 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                     if augment is not None:
                         batch = augment(batch, rng)
                     y = labels[idx]
-                    tape = Tape()
-                    logits = model.forward(to_input(batch, model.input_shape), tape)
-                    loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
+                    x = to_input(batch, model.input_shape)
+                    if parallel is not None:  # forward and backward, one slice per thread
+                        loss, logits = parallel.gradients(x, y, label_smoothing)
+                    else:
+                        tape = Tape()
+                        logits = model.forward(x, tape)
+                        loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
                     if not np.isfinite(loss):
                         history.diverged = (f"the loss became {float(loss)} in epoch {epoch}, "
                                             f"batch {i // batch_size + 1}")
                         break
                     if i == batch_size:
                         fault_point(f"epoch{epoch}-batch")
-                    model.backward(dlogits, tape)
+                    if parallel is None:
+                        model.backward(dlogits, tape)
                     optimizer.lr = schedule(step)
                     optimizer.step()
                     step += 1

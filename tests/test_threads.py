@@ -170,3 +170,19 @@ def test_two_threads_making_the_first_call_set_the_pool_up_once(monkeypatch):
         w.join()
     assert len(calls) == 1
     real(before)
+
+
+def test_the_callers_numpy_error_state_holds_in_the_worker(two_threads):
+    # np.errstate around a training run must reach the slices run on the worker thread
+    import warnings
+
+    big = np.float32(3e38)
+
+    def overflow(i):
+        return big * np.float32(10)
+    with np.errstate(over="raise"):
+        with pytest.raises(FloatingPointError):
+            threads.parallel_map(overflow, [0, 1])
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert all(np.isinf(threads.parallel_map(overflow, [0, 1])))

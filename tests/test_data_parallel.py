@@ -1,0 +1,102 @@
+"""Data-parallel training steps (cnn.data_parallel): one replica per thread gives the gradients
+of one pass over the whole batch, follows the model's weights, and is used only where the
+layers treat every example alone."""
+
+import numpy as np
+import pytest
+
+from cnn import data_parallel, threads
+from cnn.data_parallel import DataParallel
+from cnn.losses import softmax_cross_entropy
+from cnn.model import Sequential
+from cnn.module import Tape
+from cnn.optim import Adam
+from cnn.train import fit
+
+PLAIN = "C(4,3)-P2-C(6,3)-P2-FC16-FC10"
+
+
+@pytest.fixture
+def two_threads():
+    before = threads.get_num_threads()
+    threads.set_num_threads(2)
+    yield
+    threads.set_num_threads(before)
+
+
+def whole_batch_grads(model, x, y, smoothing=0.0):
+    tape = Tape()
+    logits = model.forward(x, tape)
+    loss, dlogits = softmax_cross_entropy(logits, y, smoothing)
+    model.backward(dlogits, tape)
+    return loss, logits, {name: owner.grads[key].copy() for name, owner, key in model.named_slots()}
+
+
+@pytest.mark.parametrize("n", [33, 64])
+def test_replica_gradients_equal_one_pass_over_the_batch(two_threads, n):
+    rng = np.random.default_rng(0)
+    model = Sequential(PLAIN, rng).astype(np.float64)
+    x, y = rng.standard_normal((n, 28, 28, 1)), rng.integers(0, 10, n)
+    loss, logits, expected = whole_batch_grads(model, x, y, 0.1)
+    parallel = DataParallel(model)
+    got_loss, got_logits = parallel.gradients(x, y, 0.1)
+    assert got_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(got_logits, logits, rtol=1e-12)
+    for name, owner, key in model.named_slots():
+        np.testing.assert_allclose(owner.grads[key], expected[name], rtol=1e-10, atol=1e-14,
+                                   err_msg=name)
+
+
+def test_replicas_follow_weights_loaded_into_the_model(two_threads):
+    rng = np.random.default_rng(1)
+    model = Sequential(PLAIN, rng)
+    parallel = DataParallel(model)
+    x, y = rng.random((40, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, 40)
+    parallel.gradients(x, y)
+    model.load_state_dict(Sequential(PLAIN, np.random.default_rng(2)).state_dict())  # new arrays
+    _, _, expected = whole_batch_grads(model, x, y)
+    parallel.gradients(x, y)
+    for name, owner, key in model.named_slots():
+        np.testing.assert_allclose(owner.grads[key], expected[name], rtol=1e-4, atol=1e-6,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("model_string, batch, expected", [
+    (PLAIN, 64, True),
+    (PLAIN, 16, False),                                  # below MIN_BATCH
+    ("C(4,3)-BN-P2-FC10", 64, False),                    # batch statistics
+    ("C(4,3)-P2-D0.25-FC10", 64, False),                 # dropout masks
+    ("C(4,3,same)-BN-R(4)-GAP-FC10", 64, False),
+])
+def test_only_networks_that_treat_each_example_alone_run_data_parallel(two_threads, model_string,
+                                                                       batch, expected):
+    assert data_parallel.supports(Sequential(model_string), batch) is expected
+
+
+def test_one_thread_never_runs_data_parallel():
+    before = threads.get_num_threads()
+    threads.set_num_threads(1)
+    try:
+        assert not data_parallel.supports(Sequential(PLAIN), 256)
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_fit_trains_the_same_weights_data_parallel_or_not(subset):
+    (x, y), _ = subset
+    results = []
+    before = threads.get_num_threads()
+    try:
+        for n in (1, 2):
+            threads.set_num_threads(n)
+            rng = np.random.default_rng(3)
+            model = Sequential(PLAIN, rng)
+            assert data_parallel.supports(model, 64) is (n == 2)
+            fit(model, x[:640], y[:640], optimizer=Adam(model.parameters(), 1e-3), rng=rng,
+                epochs=1, batch_size=64, progress=False)
+            results.append(model.state_dict())
+    finally:
+        threads.set_num_threads(before)
+    for key in results[0]:
+        np.testing.assert_allclose(results[1][key], results[0][key], rtol=1e-4, atol=1e-5,
+                                   err_msg=key)
