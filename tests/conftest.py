@@ -59,3 +59,14 @@ def v1_weights(model) -> dict:
 
     keys = file_keys(model, 1)
     return {keys[k]: v for k, v in model.state_dict().items()}
+
+
+@pytest.fixture
+def two_threads():
+    """cnn's layers on two threads for the test, the previous count restored after."""
+    from cnn import threads
+
+    before = threads.get_num_threads()
+    threads.set_num_threads(2)
+    yield
+    threads.set_num_threads(before)

@@ -16,14 +16,6 @@ from cnn.train import fit
 PLAIN = "C(4,3)-P2-C(6,3)-P2-FC16-FC10"
 
 
-@pytest.fixture
-def two_threads():
-    before = threads.get_num_threads()
-    threads.set_num_threads(2)
-    yield
-    threads.set_num_threads(before)
-
-
 def whole_batch_grads(model, x, y, smoothing=0.0):
     tape = Tape()
     logits = model.forward(x, tape)

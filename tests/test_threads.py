@@ -17,14 +17,6 @@ from cnn.module import Tape
 from test_gradients import check_module
 
 
-@pytest.fixture
-def two_threads():
-    before = threads.get_num_threads()
-    threads.set_num_threads(2)
-    yield
-    threads.set_num_threads(before)
-
-
 def test_batch_slices_cover_the_batch_in_order_and_respect_the_minimum(two_threads):
     for n in (1, 2, 3, 64, 65):
         slices = threads.batch_slices(n)
