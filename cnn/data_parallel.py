@@ -55,7 +55,7 @@ class DataParallel:
         slots = self.model.parameters()
         for replica in self.replicas:
             replica.train(self.model.training)
-            for (module, key), (copy, copy_key) in zip(slots, replica.parameters()):
+            for (module, key), (copy, copy_key) in zip(slots, replica.parameters(), strict=True):
                 copy.params[copy_key] = module.params[key]
 
     def gradients(self, x: np.ndarray, y: np.ndarray,
@@ -69,9 +69,12 @@ class DataParallel:
         Returns:
             ``(loss, logits)``: the batch's mean loss (float) and its logits ``(N, classes)``.
         """
+        slices = batch_slices(len(x))
+        while len(self.replicas) < len(slices) - 1:  # the thread count went up since
+            self.replicas.append(Sequential(self.model.model_string, None,
+                                            self.model.input_shape, num_classes=None))
         self._share()
         models = [self.model] + self.replicas
-        slices = batch_slices(len(x))
 
         def part(i):  # forward and backward of one slice through one replica
             sl, net = slices[i], models[i]
@@ -85,7 +88,7 @@ class DataParallel:
         results = parallel_map(part, range(len(slices)))
         slots = self.model.parameters()
         for replica in self.replicas[: len(slices) - 1]:
-            for (module, key), (copy, copy_key) in zip(slots, replica.parameters()):
+            for (module, key), (copy, copy_key) in zip(slots, replica.parameters(), strict=True):
                 module.grads[key] += copy.grads[copy_key]
         loss = sum(r[0] for r in results) / len(x)
         return loss, np.concatenate([r[1] for r in results])

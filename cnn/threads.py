@@ -29,7 +29,6 @@ per-slice partial sums (weight gradients, batch statistics) are added in slice o
 
 from __future__ import annotations
 
-import contextvars
 import os
 import threading
 import warnings
@@ -37,7 +36,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
-import numpy  # noqa: F401 - loads NumPy's BLAS, so that threadpoolctl finds it to limit
+import numpy  # also loads NumPy's BLAS before threadpoolctl looks for it
 
 from .allocator import keep_freed_memory
 from .errors import UserError
@@ -108,6 +107,11 @@ def set_num_threads(n: int) -> None:
         _num_threads = n
 
 
+def _with_errstate(state: dict, fn, item):
+    with numpy.errstate(**state):
+        return fn(item)
+
+
 def _mark_worker() -> None:
     _local.worker = True
 
@@ -159,9 +163,10 @@ def parallel_map(fn: Callable[[object], T], items: list) -> list[T]:
     pool = _pool
     if pool is None:  # set_num_threads(1) ran since the slices were made
         return [fn(item) for item in items]
-    # each worker item runs in a copy of the caller's context: NumPy's errstate (e.g.
-    # np.errstate(over="ignore") around a training run) lives in a context variable
-    futures = [pool.submit(contextvars.copy_context().run, fn, item) for item in items[1:]]
+    # the worker items run under the caller's NumPy error state (e.g. np.errstate(over=
+    # "ignore") around a training run), which is per thread
+    state = numpy.geterr()
+    futures = [pool.submit(_with_errstate, state, fn, item) for item in items[1:]]
     try:
         first = fn(items[0])
     finally:

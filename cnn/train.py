@@ -155,7 +155,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                         batch = augment(batch, rng)
                     y = labels[idx]
                     x = to_input(batch, model.input_shape)
-                    if parallel is not None:  # forward and backward, one slice per thread
+                    whole = parallel is None or len(idx) < data_parallel.MIN_BATCH
+                    if not whole:  # forward and backward, one slice per thread
                         loss, logits = parallel.gradients(x, y, label_smoothing)
                     else:
                         tape = Tape()
@@ -167,7 +168,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
                         break
                     if i == batch_size:
                         fault_point(f"epoch{epoch}-batch")
-                    if parallel is None:
+                    if whole:
                         model.backward(dlogits, tape)
                     optimizer.lr = schedule(step)
                     optimizer.step()

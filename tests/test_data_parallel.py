@@ -92,3 +92,21 @@ def test_fit_trains_the_same_weights_data_parallel_or_not(subset):
     for key in results[0]:
         np.testing.assert_allclose(results[1][key], results[0][key], rtol=1e-4, atol=1e-5,
                                    err_msg=key)
+
+
+def test_more_threads_after_setup_get_their_replicas():
+    before = threads.get_num_threads()
+    rng = np.random.default_rng(4)
+    model = Sequential(PLAIN, rng).astype(np.float64)
+    x, y = rng.standard_normal((48, 28, 28, 1)), rng.integers(0, 10, 48)
+    _, _, expected = whole_batch_grads(model, x, y)
+    try:
+        threads.set_num_threads(2)
+        parallel = DataParallel(model)
+        threads.set_num_threads(3)
+        parallel.gradients(x, y)
+    finally:
+        threads.set_num_threads(before)
+    assert len(parallel.replicas) == 2
+    for name, owner, key in model.named_slots():
+        np.testing.assert_allclose(owner.grads[key], expected[name], rtol=1e-10, atol=1e-14)
