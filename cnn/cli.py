@@ -88,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     try:
-        from .threads import get_num_threads
-        get_num_threads()  # a bad CNN_NUM_THREADS is refused before any work starts
+        from .threads import default_num_threads
+        default_num_threads()  # a bad CNN_NUM_THREADS is refused before any work starts
         status = int(args.run(args) or 0)
         sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
         return status

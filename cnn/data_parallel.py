@@ -47,13 +47,11 @@ class DataParallel:
 
     def __init__(self, model: Sequential) -> None:
         self.model = model
-        self.replicas = [Sequential(model.model_string, None, model.input_shape, num_classes=None)
-                         for _ in range(get_num_threads() - 1)]
+        self.replicas: list[Sequential] = []  # built on first use, one per extra thread
 
-    def _share(self) -> None:
-        """Point every replica's parameters at the model's arrays, and copy its mode."""
-        slots = self.model.parameters()
-        for replica in self.replicas:
+    def _share(self, replicas: list[Sequential], slots: list) -> None:
+        """Point the replicas' parameters at the model's arrays, and copy its mode."""
+        for replica in replicas:
             replica.train(self.model.training)
             for (module, key), (copy, copy_key) in zip(slots, replica.parameters(), strict=True):
                 copy.params[copy_key] = module.params[key]
@@ -70,11 +68,13 @@ class DataParallel:
             ``(loss, logits)``: the batch's mean loss (float) and its logits ``(N, classes)``.
         """
         slices = batch_slices(len(x))
-        while len(self.replicas) < len(slices) - 1:  # the thread count went up since
+        while len(self.replicas) < len(slices) - 1:  # first use, or more threads since
             self.replicas.append(Sequential(self.model.model_string, None,
                                             self.model.input_shape, num_classes=None))
-        self._share()
-        models = [self.model] + self.replicas
+        replicas = self.replicas[: len(slices) - 1]
+        slots = self.model.parameters()
+        self._share(replicas, slots)
+        models = [self.model] + replicas
 
         def part(i):  # forward and backward of one slice through one replica
             sl, net = slices[i], models[i]
@@ -86,8 +86,7 @@ class DataParallel:
             return loss * (sl.stop - sl.start), logits
 
         results = parallel_map(part, range(len(slices)))
-        slots = self.model.parameters()
-        for replica in self.replicas[: len(slices) - 1]:
+        for replica in replicas:
             for (module, key), (copy, copy_key) in zip(slots, replica.parameters(), strict=True):
                 module.grads[key] += copy.grads[copy_key]
         loss = sum(r[0] for r in results) / len(x)

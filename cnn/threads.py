@@ -50,12 +50,13 @@ _pool: ThreadPoolExecutor | None = None
 _blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
 
 
-def _default_threads() -> int:
+def default_num_threads() -> int:
     """``CNN_NUM_THREADS`` if set, else the CPUs this process may run on.
 
     Raises:
         UserError: if ``CNN_NUM_THREADS`` is not a whole number >= 1 (the command line prints
-            it as one line; ``cnn.cli`` checks it before any work starts).
+            it as one line; ``cnn.cli`` checks it before any work starts). Reads the
+            environment only; sets nothing up.
     """
     value = os.environ.get("CNN_NUM_THREADS", "").strip()
     if value:
@@ -138,7 +139,7 @@ def get_num_threads() -> int:
     if _num_threads is None:
         with _lock:  # two threads making the first layer call at once set it up once
             if _num_threads is None:
-                set_num_threads(_default_threads())
+                set_num_threads(default_num_threads())
     return _num_threads
 
 

@@ -14,7 +14,6 @@ import numpy as np
 from tqdm import tqdm
 
 from . import data_parallel
-from .data_parallel import DataParallel
 from .losses import softmax_cross_entropy
 from .metrics import classification_report
 from .model import Sequential, to_input
@@ -112,13 +111,13 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     Returns:
         the :class:`History`. Steps run in train mode, validation in eval mode; a network
         without batch norm or dropout trains data-parallel over the threads when the batch is
-        large enough (:mod:`cnn.data_parallel`; the same gradients up to float rounding). Ctrl-C stops
-        training cleanly, restoring the whole ``state_dict`` (weights and running statistics)
-        of the last finished epoch (``history.interrupted``). A loss that is not finite (NaN
-        or inf, e.g. from too high a learning rate) stops training at once, restoring the
-        ``state_dict`` of the last finished epoch (``history.diverged``). An epoch counts as
-        finished when its training pass is done: Ctrl-C during its validation keeps it
-        (``val_*`` stay None).
+        large enough (:mod:`cnn.data_parallel`; the same gradients up to float rounding).
+        Ctrl-C stops training cleanly, restoring the whole ``state_dict`` (weights and running
+        statistics) of the last finished epoch (``history.interrupted``). A loss that is not
+        finite (NaN or inf, e.g. from too high a learning rate) stops training at once,
+        restoring the ``state_dict`` of the last finished epoch (``history.diverged``). An
+        epoch counts as finished when its training pass is done: Ctrl-C during its validation
+        keeps it (``val_*`` stay None).
     Raises:
         ValueError: for ``epochs`` or ``batch_size`` < 1 or mismatched images and labels.
     """
@@ -138,7 +137,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     step = 0
     # A network with no batch statistics and no dropout trains data-parallel: one replica per
     # thread, each over its slice of the batch (cnn.data_parallel).
-    parallel = DataParallel(model) if data_parallel.supports(model, batch_size) else None
+    parallel = (data_parallel.DataParallel(model) if data_parallel.supports(model, batch_size)
+                else None)
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()

@@ -67,9 +67,9 @@ def test_a_bad_environment_thread_count_is_named(monkeypatch):
 
     monkeypatch.setenv("CNN_NUM_THREADS", "two")
     with pytest.raises(UserError, match="CNN_NUM_THREADS"):
-        threads._default_threads()
+        threads.default_num_threads()
     monkeypatch.setenv("CNN_NUM_THREADS", "3")
-    assert threads._default_threads() == 3
+    assert threads.default_num_threads() == 3
 
 
 def _run(module, x, g, n_threads, block=None, keep=None, monkeypatch=None):
