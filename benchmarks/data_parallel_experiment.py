@@ -1,10 +1,15 @@
-"""Experiment (issue 17, not in the engine): model-level data parallelism for plain CNNs.
+"""Experiment (issue 17): three ways to spread a plain CNN's training step over two cores.
 
-Two copies of the model start from the same weights; each runs forward and backward on half
-the batch in its own thread (no per-layer splitting inside), their gradients are added and one
-Adam step is taken, after which the second copy takes the first's weights. Against today's
-engine (each convolution split over the threads), alternating step by step in one process;
-prints the median milliseconds per training step of each:
+- "conv split": one model, each convolution splits its batch over the threads
+  (:mod:`cnn.threads`), everything else on one core: the path of batch-norm networks;
+- "thread replicas": two copies of the model from the same weights, each runs forward and
+  backward on half the batch in its own thread, their gradients are added and one Adam step is
+  taken (the engine's data-parallel step until stop 13);
+- "process replicas": the same with the second half in a worker process,
+  :class:`cnn.data_parallel.DataParallel` (the engine's data-parallel step now).
+
+Alternating step by step in one process; prints the median milliseconds per training step of
+each:
 
     CNN_MNIST_DATA=../shared/data/mnist.npz python benchmarks/data_parallel_experiment.py \
         --model "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10" --batch 64 --steps 150
@@ -24,6 +29,7 @@ import numpy as np
 
 from cnn import threads
 from cnn.data import load_mnist
+from cnn.data_parallel import DataParallel
 from cnn.losses import softmax_cross_entropy
 from cnn.model import Sequential, to_input
 from cnn.module import Tape
@@ -46,6 +52,7 @@ def main() -> None:
     opt = Adam(first.parameters(), 1e-3)
     threads.get_num_threads()  # BLAS held to one thread, as in training
     pool = ThreadPoolExecutor(1)
+    processes = DataParallel(first, args.batch)
 
     def half(model, x, y, batch):
         threads._local.worker = True  # no per-layer split inside a half
@@ -56,7 +63,7 @@ def main() -> None:
         finally:
             threads._local.worker = False
 
-    def data_parallel(x, y):
+    def thread_replicas(x, y):
         h = len(x) // 2
         other = pool.submit(half, second, x[h:], y[h:], len(x))
         half(first, x[:h], y[:h], len(x))
@@ -67,15 +74,21 @@ def main() -> None:
         for (m1, k1), (m2, k2) in zip(first.parameters(), second.parameters()):
             m2.params[k2][...] = m1.params[k1]
 
-    def engine(x, y):
+    def process_replicas(x, y):
+        processes.gradients(x, y)
+        opt.step()
+
+    def conv_split(x, y):
         tape = Tape()
         _, grad = softmax_cross_entropy(first.forward(x, tape), y)
         first.backward(grad, tape)
         opt.step()
 
-    times = {"engine": [], "data parallel": []}
+    steps = {"conv split": conv_split, "thread replicas": thread_replicas,
+             "process replicas": process_replicas}
+    times = {name: [] for name in steps}
     for _ in range(args.steps):
-        for name, step in (("engine", engine), ("data parallel", data_parallel)):
+        for name, step in steps.items():
             idx = rng.integers(0, len(x_train), args.batch)
             x, y = to_input(x_train[idx]), y_train[idx]
             start = time.perf_counter()

@@ -135,10 +135,10 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         schedule = make_schedule("step", optimizer.lr, -(-n // batch_size), epochs,
                                  decay=lr_decay)
     step = 0
-    # A network with no batch statistics and no dropout trains data-parallel: one replica per
-    # thread, each over its slice of the batch (cnn.data_parallel).
-    parallel = (data_parallel.DataParallel(model) if data_parallel.supports(model, batch_size)
-                else None)
+    # A network with no batch statistics and no dropout trains data-parallel: one process per
+    # thread, each with a replica over its slice of the batch (cnn.data_parallel).
+    parallel = (data_parallel.DataParallel(model, batch_size)
+                if data_parallel.supports(model, batch_size) else None)
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()

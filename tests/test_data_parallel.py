@@ -1,6 +1,11 @@
-"""Data-parallel training steps (cnn.data_parallel): one replica per thread gives the gradients
-of one pass over the whole batch, follows the model's weights, and is used only where the
-layers treat every example alone."""
+"""Data-parallel training steps (cnn.data_parallel): one worker process per extra thread gives
+the gradients of one pass over the whole batch, follows the model's weights, passes its errors
+on, survives Ctrl-C and a lost worker, and is used only where the layers treat every example
+alone."""
+
+import signal
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -55,7 +60,8 @@ def test_replicas_follow_weights_loaded_into_the_model(two_threads):
 
 @pytest.mark.parametrize("model_string, batch, expected", [
     (PLAIN, 64, True),
-    (PLAIN, 16, False),                                  # below MIN_BATCH
+    (PLAIN, 16, True),
+    (PLAIN, 8, False),                                   # below MIN_BATCH
     ("C(4,3)-BN-P2-FC10", 64, False),                    # batch statistics
     ("C(4,3)-P2-D0.25-FC10", 64, False),                 # dropout masks
     ("C(4,3,same)-BN-R(4)-GAP-FC10", 64, False),
@@ -94,7 +100,7 @@ def test_fit_trains_the_same_weights_data_parallel_or_not(subset):
                                    err_msg=key)
 
 
-def test_more_threads_after_setup_get_their_replicas():
+def test_more_threads_after_setup_get_their_workers():
     before = threads.get_num_threads()
     rng = np.random.default_rng(4)
     model = Sequential(PLAIN, rng).astype(np.float64)
@@ -105,8 +111,103 @@ def test_more_threads_after_setup_get_their_replicas():
         parallel = DataParallel(model)
         threads.set_num_threads(3)
         parallel.gradients(x, y)
+        assert len(data_parallel._workers) >= 2
     finally:
         threads.set_num_threads(before)
-    assert len(parallel.replicas) == 2
     for name, owner, key in model.named_slots():
         np.testing.assert_allclose(owner.grads[key], expected[name], rtol=1e-10, atol=1e-14)
+
+
+def float64_case(seed=5, n=40):
+    rng = np.random.default_rng(seed)
+    model = Sequential(PLAIN, rng).astype(np.float64)
+    return model, rng.standard_normal((n, 28, 28, 1)), rng.integers(0, 10, n)
+
+
+def grads_of(model):
+    return {name: owner.grads[key].copy() for name, owner, key in model.named_slots()}
+
+
+def test_a_workers_error_is_raised_here_as_its_own_type(two_threads):
+    model, x, y = float64_case()
+    parallel = DataParallel(model)
+    x_bad = x.copy()
+    x_bad[30:] = 1e308  # only the worker's slice (20..39) overflows
+    with np.errstate(over="raise", invalid="raise"):
+        with pytest.raises(FloatingPointError):
+            parallel.gradients(x_bad, y)
+    _, _, expected = whole_batch_grads(model, x, y)  # and the next step is right again
+    parallel.gradients(x, y)
+    for name, got in grads_of(model).items():
+        np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_a_lost_worker_leaves_the_same_numbers_and_one_warning(two_threads):
+    model, x, y = float64_case(6)
+    parallel = DataParallel(model)
+    loss, logits = parallel.gradients(x, y)
+    expected = grads_of(model)
+    try:
+        for worker in data_parallel._workers:
+            worker.process.kill()
+            worker.process.wait()
+        with pytest.warns(RuntimeWarning, match="worker process failed"):
+            got_loss, got_logits = parallel.gradients(x, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # warned once, not every step
+            parallel.gradients(x, y)
+    finally:
+        data_parallel.shutdown()  # and the next use starts workers again
+    assert got_loss == loss
+    np.testing.assert_array_equal(got_logits, logits)
+    for name, got in grads_of(model).items():
+        np.testing.assert_array_equal(got, expected[name], err_msg=name)
+    DataParallel(model)
+    assert len(data_parallel._workers) == 1
+
+
+def test_a_worker_that_cannot_start_falls_back_to_this_process(two_threads, monkeypatch):
+    data_parallel.shutdown()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    model, x, y = float64_case(7)
+    _, _, expected = whole_batch_grads(model, x, y)
+    try:
+        with pytest.warns(RuntimeWarning, match="worker process failed"):
+            parallel = DataParallel(model)
+        parallel.gradients(x, y)
+    finally:
+        monkeypatch.undo()
+        data_parallel.shutdown()
+    assert data_parallel._workers == []
+    for name, got in grads_of(model).items():
+        np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_ctrl_c_mid_step_stops_the_busy_worker_and_the_next_step_is_right(two_threads,
+                                                                         monkeypatch):
+    model, x, y = float64_case(8)
+    parallel = DataParallel(model)
+    busy = data_parallel._workers[0]
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(data_parallel, "slice_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.gradients(x, y)
+    monkeypatch.undo()
+    assert busy.process.poll() is not None and busy not in data_parallel._workers
+    _, _, expected = whole_batch_grads(model, x, y)
+    parallel.gradients(x, y)
+    for name, got in grads_of(model).items():
+        np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_workers_ignore_ctrl_c_and_exit_when_told(two_threads):
+    model, x, y = float64_case(9)
+    parallel = DataParallel(model)
+    worker = data_parallel._workers[0]
+    worker.process.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C reaches the group
+    parallel.gradients(x, y)
+    assert worker.process.poll() is None
+    data_parallel.shutdown()
+    assert worker.process.returncode == 0  # it left on its own when its socket closed
