@@ -32,9 +32,14 @@ RESNET = "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"  # the ResNet-lite o
 
 # ------------------------------------------------------------------ worker side
 def peak_rss_mb() -> float:
+    """Peak resident memory of this run: its own peak plus the largest peak of its finished
+    child processes (cnn's data-parallel worker, stopped first so that it counts)."""
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    if "cnn.data_parallel" in sys.modules:
+        sys.modules["cnn.data_parallel"].shutdown()
+    return sum(resource.getrusage(who).ru_maxrss  # Linux: KiB
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def load_data(path):

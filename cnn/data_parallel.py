@@ -17,16 +17,17 @@ project's 2-core machine; two processes took 1.06x (BENCHMARKS.md). A convolutio
 to split on its own still splits over threads (:mod:`cnn.threads`): that is the path of the
 networks with batch norm, and of inference.
 
-How: the worker processes are started once per process, on first use, with
-``subprocess.Popen`` (a fresh interpreter, nothing inherited from this one's threads), and stay
-until this process exits or :func:`shutdown`. Each gets one Unix socket for small messages and,
-per network, one shared-memory file (``memfd_create``, or an unlinked temporary file) passed over
-that socket, holding the weights, the input slice, the labels, the logits and the gradients.
-Every step this process copies the current weights in, sends ``go``, computes its own slice,
-waits for the reply and adds the worker's gradients. A worker ignores Ctrl-C (this process
-handles it) and exits when its socket closes, so it never outlives this process. If a worker
-dies, its slice is computed here instead, with the same code and the same result, and training
-goes on.
+How: the worker processes are started on first use with ``subprocess.Popen`` (a fresh
+interpreter with this one's ``sys.path``, nothing inherited from its threads) and stay until
+this process exits or calls :func:`shutdown`. Each has one Unix socket for small messages and,
+per network, one shared-memory file (``memfd_create``, or an unlinked temporary file) passed
+over that socket, holding the weights, the input slice, the labels, the logits and the
+gradients. Every step this process copies the current weights in, sends ``go``, computes its
+own slice, waits for the reply and adds the worker's gradients. A worker ignores Ctrl-C (this
+process handles it) and exits when its socket closes, so it never outlives this process; a
+worker interrupted mid-step is killed and the next step starts a new one. If a worker dies or
+cannot start, this process warns once and computes every slice itself from then on, with the
+same code and so the same numbers, on one core.
 """
 
 from __future__ import annotations
@@ -36,26 +37,28 @@ import builtins
 import json
 import mmap
 import os
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import traceback
 import warnings
-from pathlib import Path
 
 import numpy as np
 
+from . import errors
 from .layers import Dropout
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .module import Tape
 from .threads import batch_slices, get_num_threads, no_split
 
-MIN_BATCH = 16  # slices of 8 or more examples: a step of batch 16 was 1.5x faster split
+MIN_SLICE = 8  # examples per process at least: batch 16 on two cores was 1.5x faster split
+MIN_BATCH = 2 * MIN_SLICE  # smaller batches (a short last batch too) run in one piece
 ALIGN = 64  # bytes; each array in the shared memory starts on a cache line
+ERR_KEYS = ("divide", "over", "under", "invalid")
 ERR_MODES = ("ignore", "warn", "raise", "print", "log", "call")  # np.geterr values, by code
 
 
@@ -69,12 +72,24 @@ def supports(model: Sequential, batch_size: int) -> bool:
             and not any(m.buffers or isinstance(m, Dropout) for m in model.modules()))
 
 
+def slices_of(n: int) -> list[slice]:
+    """The batch slices of a step over ``n`` examples, one per process (this one first)."""
+    return batch_slices(n, MIN_SLICE)
+
+
 def slice_step(net: Sequential, x: np.ndarray, y: np.ndarray, scale: float,
                label_smoothing: float) -> tuple[float, np.ndarray]:
-    """Forward and backward of one batch slice through ``net`` (its ``grads`` filled), the
-    loss gradient scaled by ``scale``, the slice's share of the batch; the convolutions do not
-    split it again over threads. Returns the slice's mean loss and its logits ``(n, classes)``.
-    The same function runs in this process and in a worker, so both give the same numbers."""
+    """Forward and backward of one batch slice through ``net``, filling its ``grads``.
+
+    Args:
+        net: the network or a replica; x: ``(n, H, W, C)`` float32/float64 inputs in [0, 1];
+        y: ``(n,)`` int labels; scale: the slice's share of the batch (the loss gradient is
+        multiplied by it); label_smoothing: as :func:`cnn.losses.softmax_cross_entropy`.
+    Returns:
+        the slice's mean loss (float) and its logits ``(n, classes)``. The convolutions do not
+        split the slice again over threads. The same function runs in this process and in a
+        worker, so both give the same numbers.
+    """
     with no_split():
         tape = Tape()
         logits = net.forward(x, tape)
@@ -85,36 +100,51 @@ def slice_step(net: Sequential, x: np.ndarray, y: np.ndarray, scale: float,
 
 # ------------------------------------------------------------------ the shared memory layout
 class Layout:
-    """Where each array lives in a worker's shared memory, for one network, input dtype and
-    slice capacity: ``(offset in bytes, shape, dtype name)`` per entry. Sent to the worker as
-    JSON; :meth:`views` gives NumPy arrays over a buffer on either side."""
+    """Where each array of one network's steps lives in a worker's shared memory.
 
-    def __init__(self, model: Sequential, x_dtype: np.dtype, capacity: int) -> None:
-        slots = model.parameters()
-        out_dtype = np.result_type(x_dtype, *(m.params[k] for m, k in slots))
+    Args:
+        model: the network; its parameters' shapes and dtypes are laid out twice (weights in,
+            gradients out) as ``param{i}`` and ``grad{i}`` in ``model.parameters()`` order.
+        x_dtype: the input dtype; ``x`` is ``(capacity, H, W, C)``, ``y`` ``(capacity,)``
+            int64, ``logits`` ``(capacity, classes)`` of ``result_type(x, weights)``.
+        capacity: the largest slice, in examples.
+    ``spec`` (sent to the worker as JSON) maps each name to ``[offset in bytes, shape, dtype
+    name]``; ``size`` is the bytes needed; ``key`` identifies what the layout fits.
+    """
+
+    def __init__(self, model: Sequential, x_dtype, capacity: int) -> None:
+        self.key = layout_key(model, x_dtype)
+        values = [m.params[k] for m, k in model.parameters()]
         self.spec = {"model": model.model_string, "input_shape": list(model.input_shape),
-                     "capacity": capacity, "arrays": {}}
+                     "cnn": os.path.abspath(__file__), "capacity": capacity, "arrays": {}}
         self.size = 0
-        for i, (module, key) in enumerate(slots):
-            value = module.params[key]
+        for i, value in enumerate(values):
             self._add(f"param{i}", value.shape, value.dtype)
             self._add(f"grad{i}", value.shape, value.dtype)
         self._add("x", (capacity, *model.input_shape), x_dtype)
         self._add("y", (capacity,), np.int64)
-        self._add("logits", (capacity, model.num_classes), out_dtype)
-        self.count = len(slots)
+        self._add("logits", (capacity, model.num_classes), np.result_type(x_dtype, *values))
 
     def _add(self, name, shape, dtype) -> None:
         dtype = np.dtype(dtype)
-        self.spec["arrays"][name] = [self.size, list(shape), dtype.name]
+        self.spec["arrays"][name] = [self.size, [int(s) for s in shape], dtype.name]
         nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         self.size += -(-max(nbytes, 1) // ALIGN) * ALIGN
 
     @staticmethod
     def views(spec: dict, buffer) -> dict[str, np.ndarray]:
-        """``{name: array}`` over ``buffer`` (a writable mmap) as ``spec`` places them."""
+        """``{name: array}`` over ``buffer`` (a writable mmap of at least the layout's size)
+        as ``spec`` places them."""
         return {name: np.ndarray(shape, np.dtype(dtype), buffer, offset)
                 for name, (offset, shape, dtype) in spec["arrays"].items()}
+
+
+def layout_key(model: Sequential, x_dtype) -> tuple:
+    """What a :class:`Layout` depends on besides its capacity: the network, the shapes and
+    dtypes of its parameters (``astype`` or ``load_state_dict`` may change them) and the
+    input dtype."""
+    return (model.model_string, np.dtype(x_dtype).name,
+            tuple((m.params[k].shape, m.params[k].dtype.name) for m, k in model.parameters()))
 
 
 def _shared_file(size: int) -> int:
@@ -123,10 +153,13 @@ def _shared_file(size: int) -> int:
     if hasattr(os, "memfd_create"):
         fd = os.memfd_create("cnn-data-parallel", getattr(os, "MFD_CLOEXEC", 0))
     else:
-        handle = tempfile.TemporaryFile()
-        fd = os.dup(handle.fileno())
-        handle.close()
-    os.ftruncate(fd, size)
+        with tempfile.TemporaryFile() as handle:
+            fd = os.dup(handle.fileno())
+    try:
+        os.ftruncate(fd, size)
+    except OSError:
+        os.close(fd)
+        raise
     return fd
 
 
@@ -162,131 +195,176 @@ def _recv(sock: socket.socket) -> tuple[bytes, bytes, list[int]]:
 
 # ------------------------------------------------------------------ the worker process side
 def worker_main(fd: int) -> None:
-    """Entry point of a worker process: serve set-up and step messages on the Unix socket
-    ``fd`` until it closes. Not for direct use (see :class:`DataParallel`)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the training process
+    """Entry point of a worker process: serve set-up (``S``) and step (``G``) messages on the
+    Unix socket ``fd`` until it closes, answering ``K`` or ``E`` (an error's type, message and
+    traceback as JSON). Not for direct use (see :class:`DataParallel`); never raises."""
     from .threads import set_num_threads
     set_num_threads(1)  # one core per process (the environment holds BLAS to one thread)
     sock = socket.socket(fileno=fd)
-    spec = net = views = None
+    net = views = None
     while True:
         try:
             kind, payload, fds = _recv(sock)
-        except EOFError:
+        except (EOFError, OSError):  # this process's parent is gone or done with it
             return
         try:
             if kind == b"S":  # a network: build its replica over the new shared memory
                 spec = json.loads(payload)
-                memory = mmap.mmap(fds[0], 0)
-                os.close(fds[0])
+                try:
+                    memory = mmap.mmap(fds[0], 0)
+                finally:
+                    for fd_ in fds:
+                        os.close(fd_)
+                if spec["cnn"] != os.path.abspath(__file__):
+                    raise RuntimeError(f"the worker imported cnn from {__file__}, the training "
+                                       f"process from {spec['cnn']}")
                 views = Layout.views(spec, memory)
                 net = Sequential(spec["model"], None, tuple(spec["input_shape"]),
                                  num_classes=None)
                 for i, (module, key) in enumerate(net.parameters()):
-                    if views[f"param{i}"].shape != module.params[key].shape:
-                        raise ValueError(f"parameter {i} has shape {views[f'param{i}'].shape}"
-                                         f", the replica's {module.params[key].shape}")
                     module.params[key] = views[f"param{i}"]
-                _send(sock, b"K")
+                answer = b""
             elif kind == b"G":  # one step over the slice in the shared memory
                 n, scale, smoothing, training, *err = STEP.unpack(payload)
                 net.train(training)
-                with np.errstate(**dict(zip(("divide", "over", "under", "invalid"),
-                                            (ERR_MODES[e] for e in err)))):
+                with np.errstate(**dict(zip(ERR_KEYS, (ERR_MODES[e] for e in err)))):
                     loss, logits = slice_step(net, views["x"][:n], views["y"][:n], scale,
                                               smoothing)
                 views["logits"][:n] = logits
                 for i, (module, key) in enumerate(net.parameters()):
                     views[f"grad{i}"][...] = module.grads[key]
-                _send(sock, b"K", struct.pack("<d", loss))
+                answer = struct.pack("<d", loss)
             else:
                 raise ValueError(f"unknown message {kind!r}")
+            reply = (b"K", answer)
         except Exception as error:  # report it; the training process raises it
-            _send(sock, b"E", json.dumps({"type": type(error).__name__,
-                                          "message": str(error)}).encode())
+            reply = (b"E", json.dumps({"type": type(error).__name__, "message": str(error),
+                                       "traceback": traceback.format_exc()}).encode())
+        try:
+            _send(sock, *reply)
+        except OSError:
+            return
 
 
 # ------------------------------------------------------------------ the training process side
 class WorkerLost(Exception):
-    """A worker process exited or stopped answering (its slice is then computed here)."""
+    """A worker process exited, or could not be started or reached."""
+
+
+def _error_from(report: dict) -> Exception:
+    """The exception a worker reported, as this process would have raised it: a built-in or
+    :mod:`cnn.errors` type with its message, else RuntimeError with the worker's traceback."""
+    cls = getattr(builtins, report["type"], None) or getattr(errors, report["type"], None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(report["message"])
+        except Exception:  # a type that needs other arguments
+            pass
+    return RuntimeError(f"in a data-parallel worker process:\n{report['traceback']}")
 
 
 class _Worker:
-    """One worker process and the parent's end of its socket."""
+    """One worker process and this process's end of its socket.
+
+    Raises:
+        OSError: if the process cannot be started.
+    """
 
     def __init__(self) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        root = str(Path(__file__).resolve().parent.parent)  # the folder holding cnn/
-        code = (f"import sys; sys.path.insert(0, {root!r}); "
+        # Ctrl-C reaches the whole process group: ignore it before anything else
+        code = ("import signal, sys, json; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                "sys.path[:] = json.loads(sys.argv[1]); "
                 f"from cnn.data_parallel import worker_main; worker_main({child.fileno()})")
         env = dict(os.environ, CNN_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         try:
-            self.process = subprocess.Popen([sys.executable, "-c", code],
-                                            pass_fds=[child.fileno()], env=env,
-                                            stdin=subprocess.DEVNULL,
-                                            stdout=subprocess.DEVNULL)
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code, json.dumps(sys.path)], pass_fds=[child.fileno()],
+                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        except BaseException:
+            parent.close()
+            raise
         finally:
             child.close()
         self.sock = parent
-        self.layout: Layout | None = None  # the network it holds
+        self.key: tuple | None = None  # the layout (network) it holds, as (key, capacity)
         self.views: dict[str, np.ndarray] = {}
+        self.busy = False  # a request is out and its answer not yet read
 
     def request(self, kind: bytes, payload: bytes = b"", fds=()) -> None:
+        self.busy = True  # until its answer is read: an interrupted exchange drops the worker
         try:
             _send(self.sock, kind, payload, fds)
         except OSError as error:
             raise WorkerLost(str(error)) from None
 
     def reply(self) -> bytes:
-        """The answer to the last request; raises the worker's error, or WorkerLost."""
+        """The answer to the last request. Raises the worker's error (see
+        :func:`_error_from`), or WorkerLost if it has exited."""
         try:
             kind, payload, _ = _recv(self.sock)
         except (EOFError, OSError) as error:
             raise WorkerLost(str(error)) from None
+        self.busy = False
         if kind == b"E":
-            error = json.loads(payload)
-            cls = getattr(builtins, error["type"], None)  # FloatingPointError, MemoryError, ...
-            if not (isinstance(cls, type) and issubclass(cls, Exception)):
-                raise RuntimeError(f"data-parallel worker: {error['type']}: {error['message']}")
-            raise cls(error["message"])
+            raise _error_from(json.loads(payload))
         return payload
 
     def hold(self, layout: Layout) -> None:
         """Give the worker ``layout``'s network, over new shared memory."""
+        self.key = None
         fd = _shared_file(layout.size)
         try:
             memory = mmap.mmap(fd, layout.size)
             self.request(b"S", json.dumps(layout.spec).encode(), [fd])
         finally:
             os.close(fd)
-        self.layout, self.views = None, Layout.views(layout.spec, memory)
+        self.views = Layout.views(layout.spec, memory)
         self.reply()
-        self.layout = layout
+        self.key = (layout.key, layout.spec["capacity"])
+
+    def kill(self) -> None:
+        self.sock.close()
+        self.process.kill()
+        self.process.wait()
 
     def close(self) -> None:
         self.sock.close()  # the worker exits on end of file
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+            self.kill()
 
 
+# Workers are shared by every DataParallel of this process; _lock serializes their steps (two
+# trainings in two threads take turns).
+_lock = threading.RLock()
 _workers: list[_Worker] = []
-_workers_lock = threading.Lock()
 _failed: str | None = None  # why workers are no longer used in this process, once one failed
 
 
 def _get_workers(count: int) -> list[_Worker]:
-    """``count`` live worker processes, started as needed (others kept for later); none
-    once a worker has failed in this process."""
-    with _workers_lock:
-        if _failed is not None:
-            return []
-        while len(_workers) < count:
-            _workers.append(_Worker())
-        return _workers[:count]
+    """``count`` live worker processes, started as needed (up to one per extra thread kept
+    for later, the others stopped); none once a worker has failed in this process. Call with
+    ``_lock`` held."""
+    if _failed is not None:
+        return []
+    _drop([w for w in _workers if w.busy])  # left mid-exchange (cannot happen; be safe)
+    for worker in _workers[max(count, get_num_threads() - 1):]:  # fewer threads since
+        _workers.remove(worker)
+        worker.close()
+    while len(_workers) < count:
+        _workers.append(_Worker())
+    return _workers[:count]
+
+
+def _drop(workers: list[_Worker]) -> None:
+    """Kill ``workers`` (interrupted mid-exchange, or failed) and forget them."""
+    for worker in workers:
+        if worker in _workers:
+            _workers.remove(worker)
+        worker.kill()
 
 
 def _fail(error: BaseException) -> None:
@@ -294,9 +372,9 @@ def _fail(error: BaseException) -> None:
     (the same numbers, one core), with one warning."""
     global _failed
     if _failed is None:
-        _failed = str(error) or type(error).__name__
+        _failed = f"{type(error).__name__}: {error}"
         warnings.warn(f"a data-parallel worker process failed ({_failed}); training goes on "
-                      "in this process alone", RuntimeWarning, stacklevel=3)
+                      "in this process alone", RuntimeWarning, stacklevel=4)
     _drop(list(_workers))
 
 
@@ -304,7 +382,7 @@ def shutdown() -> None:
     """Stop every worker process (they also stop when this process exits); the next
     data-parallel step starts new ones, even after a worker failed."""
     global _failed
-    with _workers_lock:
+    with _lock:
         for worker in _workers:
             worker.close()
         _workers.clear()
@@ -315,39 +393,43 @@ atexit.register(shutdown)
 
 
 class DataParallel:
-    """Computes a training step's gradients with one process per thread, each over a slice of
-    the batch (see the module docstring).
+    """Computes a training step's gradients with one process per thread (this one and one
+    worker per extra thread), each over a slice of the batch (see the module docstring).
 
     Args:
         model: the :class:`cnn.model.Sequential` being trained (see :func:`supports`).
-        batch_size: the largest batch expected (the shared memory is sized for it; a larger
-            batch sets the workers up again).
-    Starting the worker processes (first use in this process: about 0.2 s each) and giving
-    them the network happen here, before the first step.
+        batch_size: the batch expected; the worker processes are started (first use in this
+            process: about 0.2 s) and given the network here, before the first step. Another
+            batch size, input dtype or parameter dtype later sets them up again.
     """
 
     def __init__(self, model: Sequential, batch_size: int = 64) -> None:
         self.model = model
         self.layout: Layout | None = None
-        self.local: Sequential | None = None  # replica for a lost worker's slice
-        self._prepare(batch_size, np.dtype(np.float32))
+        self.local: Sequential | None = None  # replica for slices without a worker
+        with _lock:
+            self._prepare(batch_size, np.dtype(np.float32))
 
-    def _prepare(self, n: int, x_dtype: np.dtype) -> list[_Worker]:
+    def _prepare(self, n: int, x_dtype) -> list[_Worker]:
         """Workers holding this network with room for the slices of a batch of ``n``."""
-        slices = batch_slices(n)
+        slices = slices_of(n)
         capacity = max(sl.stop - sl.start for sl in slices)
         layout = self.layout
-        if (layout is None or layout.spec["arrays"]["x"][2] != np.dtype(x_dtype).name
+        if (layout is None or layout.key != layout_key(self.model, x_dtype)
                 or layout.spec["capacity"] < capacity):
             layout = self.layout = Layout(self.model, x_dtype, capacity)
+        workers = []
         try:
             workers = _get_workers(len(slices) - 1)
             for worker in workers:
-                if worker.layout is not layout:
+                if worker.key != (layout.key, layout.spec["capacity"]):
                     worker.hold(layout)
         except (WorkerLost, OSError) as error:  # died, or could not be started
             _fail(error)
             return []
+        except BaseException:  # Ctrl-C, or a worker's error, during the set-up
+            _drop([w for w in workers if w.busy])
+            raise
         return workers
 
     def gradients(self, x: np.ndarray, y: np.ndarray,
@@ -356,37 +438,50 @@ class DataParallel:
         the batch, as ``model.backward`` after one forward pass would.
 
         Args:
-            x: input batch ``(N, H, W, C)``, float32 (or float64); y: int labels ``(N,)``.
+            x: input batch ``(N, H, W, C)``, N >= 1, float32 (or float64), pixels in [0, 1];
+            y: int labels ``(N,)``.
             label_smoothing: as :func:`cnn.losses.softmax_cross_entropy`.
         Returns:
-            ``(loss, logits)``: the batch's mean loss (float) and its logits ``(N, classes)``.
+            ``(loss, logits)``: the batch's mean loss (float) and its logits ``(N, classes)``
+            of ``result_type(x, weights)``.
         Raises:
-            the error a worker met (FloatingPointError under ``np.errstate(all="raise")``,
-            MemoryError, ...), as this process would have raised it.
+            ValueError: if ``x`` and ``y`` differ in length.
+            the error a worker met, as this process would have raised it (FloatingPointError
+            under ``np.errstate(over="raise")``, MemoryError, ...; other types as
+            RuntimeError with the worker's traceback). NumPy's error modes "call" and "log"
+            act as "warn" in a worker (its callback lives here).
         """
         n = len(x)
-        slices = batch_slices(n)
-        workers = self._prepare(n, x.dtype)[: len(slices) - 1]
+        if n < 1 or len(y) != n:
+            raise ValueError(f"a batch of {n} inputs and {len(y)} labels; they must match")
+        with _lock:
+            return self._step(x, y, label_smoothing)
+
+    def _step(self, x, y, label_smoothing):
+        n = len(x)
+        slices = slices_of(n)
         slots = self.model.parameters()
         err = np.geterr()
-        codes = [ERR_MODES.index(err[k]) for k in ("divide", "over", "under", "invalid")]
-        sent = []
+        codes = [ERR_MODES.index("warn" if err[k] in ("log", "call") else err[k])
+                 for k in ERR_KEYS]
+        workers = self._prepare(n, x.dtype)
         try:
-            for worker, sl in zip(workers, slices[1:]):
-                v, size = worker.views, sl.stop - sl.start
-                for i, (module, key) in enumerate(slots):
-                    v[f"param{i}"][...] = module.params[key]
-                v["x"][:size] = x[sl]
-                v["y"][:size] = y[sl]
-                worker.request(b"G", STEP.pack(size, size / n, label_smoothing,
-                                               self.model.training, *codes))
-                sent.append(worker)
-        except WorkerLost as error:
-            _fail(error)
             sent = []
-        try:
+            try:
+                for worker, sl in zip(workers, slices[1:]):
+                    v, size = worker.views, sl.stop - sl.start
+                    for i, (module, key) in enumerate(slots):
+                        v[f"param{i}"][...] = module.params[key]
+                    v["x"][:size] = x[sl]
+                    v["y"][:size] = y[sl]
+                    worker.request(b"G", STEP.pack(size, size / n, label_smoothing,
+                                                   self.model.training, *codes))
+                    sent.append(worker)
+            except WorkerLost as error:
+                _fail(error)
+                sent = []
             results = [slice_step(self.model, x[slices[0]], y[slices[0]],
-                                  len(x[slices[0]]) / n, label_smoothing)]
+                                  (slices[0].stop - slices[0].start) / n, label_smoothing)]
             for i, sl in enumerate(slices[1:]):
                 size = sl.stop - sl.start
                 grads = None
@@ -400,32 +495,25 @@ class DataParallel:
                         _fail(error)
                         sent = []
                 if grads is None:  # no worker for this slice: the same computation here
-                    if self.local is None:
-                        self.local = Sequential(self.model.model_string, None,
-                                                self.model.input_shape, num_classes=None)
-                    for (module, key), (copy, copy_key) in zip(slots, self.local.parameters(),
-                                                               strict=True):
-                        copy.params[copy_key] = module.params[key]
-                    self.local.train(self.model.training)
-                    results.append(slice_step(self.local, x[sl], y[sl], size / n,
-                                              label_smoothing))
+                    results.append(self._local_step(x[sl], y[sl], size / n, label_smoothing))
                     grads = [m.grads[k] for m, k in self.local.parameters()]
                 for (module, key), grad in zip(slots, grads, strict=True):
                     module.grads[key] += grad
         except BaseException:
-            # Ctrl-C or an error mid-step: a worker may still be computing; drop the workers
-            # so that the next step starts from a clean state
-            _drop(sent)
+            # Ctrl-C or an error mid-step: a worker may still be computing, or a message be
+            # half sent; drop those so that the next step starts from a clean state
+            _drop([w for w in workers if w.busy])
             raise
         loss = sum(r[0] * len(r[1]) for r in results) / n
         return loss, np.concatenate([r[1] for r in results])
 
-
-def _drop(workers: list[_Worker]) -> None:
-    """Kill ``workers`` (mid-step, or failed) and forget them."""
-    for worker in workers:
-        if worker in _workers:
-            _workers.remove(worker)
-        worker.sock.close()
-        worker.process.kill()
-        worker.process.wait()
+    def _local_step(self, x, y, scale, label_smoothing):
+        """A slice computed here, through a replica sharing the model's weight arrays."""
+        if self.local is None:
+            self.local = Sequential(self.model.model_string, None, self.model.input_shape,
+                                    num_classes=None)
+        for (module, key), (copy, copy_key) in zip(self.model.parameters(),
+                                                   self.local.parameters(), strict=True):
+            copy.params[copy_key] = module.params[key]
+        self.local.train(self.model.training)
+        return slice_step(self.local, x, y, scale, label_smoothing)

@@ -110,8 +110,9 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
             when it returns True (e.g. once a target accuracy is reached).
     Returns:
         the :class:`History`. Steps run in train mode, validation in eval mode; a network
-        without batch norm or dropout trains data-parallel over the threads when the batch is
-        large enough (:mod:`cnn.data_parallel`; the same gradients up to float rounding).
+        without batch norm or dropout trains data-parallel, one worker process per extra
+        thread, when the batch is large enough (:mod:`cnn.data_parallel`; the same gradients
+        up to float rounding).
         Ctrl-C stops training cleanly, restoring the whole ``state_dict`` (weights and running
         statistics) of the last finished epoch (``history.interrupted``). A loss that is not
         finite (NaN or inf, e.g. from too high a learning rate) stops training at once,
@@ -137,9 +138,10 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     step = 0
     # A network with no batch statistics and no dropout trains data-parallel: one process per
     # thread, each with a replica over its slice of the batch (cnn.data_parallel).
-    parallel = (data_parallel.DataParallel(model, batch_size)
-                if data_parallel.supports(model, batch_size) else None)
+    parallel = None
     try:
+        if data_parallel.supports(model, batch_size):  # starts the workers (Ctrl-C: no epoch)
+            parallel = data_parallel.DataParallel(model, batch_size)
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
             model.train()

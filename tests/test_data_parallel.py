@@ -5,6 +5,7 @@ alone."""
 
 import signal
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -93,6 +94,8 @@ def test_fit_trains_the_same_weights_data_parallel_or_not(subset):
             fit(model, x[:640], y[:640], optimizer=Adam(model.parameters(), 1e-3), rng=rng,
                 epochs=1, batch_size=64, progress=False)
             results.append(model.state_dict())
+            if n == 2:  # and it did run in a worker process
+                assert data_parallel._workers and data_parallel._failed is None
     finally:
         threads.set_num_threads(before)
     for key in results[0]:
@@ -131,15 +134,99 @@ def grads_of(model):
 def test_a_workers_error_is_raised_here_as_its_own_type(two_threads):
     model, x, y = float64_case()
     parallel = DataParallel(model)
+    assert len(data_parallel._workers) == 1 and data_parallel._failed is None
     x_bad = x.copy()
     x_bad[30:] = 1e308  # only the worker's slice (20..39) overflows
     with np.errstate(over="raise", invalid="raise"):
         with pytest.raises(FloatingPointError):
             parallel.gradients(x_bad, y)
+    assert data_parallel._failed is None  # a worker's error is not a lost worker
     _, _, expected = whole_batch_grads(model, x, y)  # and the next step is right again
     parallel.gradients(x, y)
     for name, got in grads_of(model).items():
         np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def assert_grads(model, expected):
+    for name, got in grads_of(model).items():
+        np.testing.assert_allclose(got, expected[name], rtol=1e-10, atol=1e-14, err_msg=name)
+
+
+def test_the_workers_follow_a_new_parameter_dtype_and_a_larger_batch(two_threads):
+    rng = np.random.default_rng(10)
+    model = Sequential(PLAIN, rng)
+    parallel = DataParallel(model, 16)  # float32, room for slices of 8
+    model.astype(np.float64)
+    x, y = rng.standard_normal((64, 28, 28, 1)), rng.integers(0, 10, 64)
+    _, _, expected = whole_batch_grads(model, x, y)
+    parallel.gradients(x, y)
+    assert_grads(model, expected)  # float64 throughout: agrees to 1e-10
+
+
+def test_ctrl_c_while_a_worker_gets_the_network_drops_it(two_threads, monkeypatch):
+    data_parallel.shutdown()
+    original = data_parallel._Worker.reply
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(data_parallel._Worker, "reply", interrupted)
+    model, x, y = float64_case(11)
+    with pytest.raises(KeyboardInterrupt):
+        DataParallel(model)
+    assert data_parallel._workers == []
+    monkeypatch.setattr(data_parallel._Worker, "reply", original)
+    _, _, expected = whole_batch_grads(model, x, y)
+    DataParallel(model).gradients(x, y)
+    assert len(data_parallel._workers) == 1
+    assert_grads(model, expected)
+
+
+def test_an_error_between_two_workers_drops_the_one_already_busy(monkeypatch):
+    before = threads.get_num_threads()
+    model, x, y = float64_case(12, n=48)
+    try:
+        threads.set_num_threads(3)
+        parallel = DataParallel(model, 48)
+        first, second = data_parallel._workers[:2]
+        original = data_parallel._Worker.request
+
+        def failing(self, kind, *args):
+            if self is second and kind == b"G":
+                raise ValueError("no room")
+            return original(self, kind, *args)
+        monkeypatch.setattr(data_parallel._Worker, "request", failing)
+        with pytest.raises(ValueError, match="no room"):
+            parallel.gradients(x, y)
+        monkeypatch.undo()
+        assert first.process.poll() is not None and first not in data_parallel._workers
+        assert second in data_parallel._workers  # it had nothing out
+        _, _, expected = whole_batch_grads(model, x, y)
+        parallel.gradients(x, y)
+    finally:
+        threads.set_num_threads(before)
+    assert_grads(model, expected)
+
+
+def test_two_trainings_in_two_threads_take_turns_with_the_workers(two_threads):
+    cases = [float64_case(13), float64_case(14)]
+    expected = [whole_batch_grads(model, x, y)[2] for model, x, y in cases]
+    errors = []
+
+    def train(model, x, y):
+        try:
+            parallel = DataParallel(model)
+            for _ in range(3):
+                parallel.gradients(x, y)
+        except BaseException as error:  # reported below
+            errors.append(error)
+    workers = [threading.Thread(target=train, args=case) for case in cases]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not errors
+    for (model, _, _), grads in zip(cases, expected):
+        assert_grads(model, grads)
 
 
 def test_a_lost_worker_leaves_the_same_numbers_and_one_warning(two_threads):
