@@ -11,9 +11,11 @@ gradient is that of one pass over the whole batch up to float rounding, and does
 timing.
 
 Why processes and not threads: each slice is a few hundred NumPy calls of tens of
-microseconds, and a thread needs Python's global interpreter lock between them. Two threads
-running the steps of two replicas each took 1.5x as long per step as one alone on this
-project's 2-core machine; two processes took 1.06x (BENCHMARKS.md). A convolution large enough
+microseconds, and a thread needs Python's global interpreter lock between them. On this
+project's 2-core machine, a replica's forward and backward over 32 images took 1.2-1.9x as
+long with a second replica doing the same in another thread as alone, and no longer (within
+the machine's noise) with the second one in another process
+(``benchmarks/data_parallel_experiment.py --contention``, BENCHMARKS.md). A convolution large enough
 to split on its own still splits over threads (:mod:`cnn.threads`): that is the path of the
 networks with batch norm, and of inference.
 
