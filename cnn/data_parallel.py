@@ -1,14 +1,17 @@
 """Data parallelism for a whole training step of a plain CNN: one worker process per extra thread.
 
-For a network whose layers treat every example alone (no batch norm, no dropout), a training
-step can be split by the batch: each of ``CNN_NUM_THREADS`` processes runs forward and backward
-over its own contiguous slice of the batch through its own replica of the network, the
-replicas' weight gradients are added in slice order, and the optimizer takes one step in this
-process, as ``torch.nn.parallel.DistributedDataParallel`` does across processes (Li et al.,
-"PyTorch Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020). The loss
-is the mean over the batch, so each slice's gradient is scaled by its share of the batch; the
-gradient is that of one pass over the whole batch up to float rounding, and does not depend on
-timing.
+For a network without dropout, a training step can be split by the batch: each of
+``CNN_NUM_THREADS`` processes runs forward and backward over its own contiguous slice of the
+batch through its own replica of the network, the replicas' weight gradients are added in
+slice order, and the optimizer takes one step in this process, as
+``torch.nn.parallel.DistributedDataParallel`` does across processes (Li et al., "PyTorch
+Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020). The loss is the
+mean over the batch, so each slice's gradient is scaled by its share of the batch. Batch norm
+is synchronized, as PyTorch's ``SyncBatchNorm``: each process sends its per-channel sums (for
+the mean, then the variance, then the two sums of the backward pass) to this one, which adds
+them in slice order and sends the batch's sums back, so every slice is normalized with the
+statistics of the whole batch. The gradient is that of one pass over the whole batch up to
+float rounding, and does not depend on timing.
 
 Why processes and not threads: each slice is a few hundred NumPy calls of tens of
 microseconds, and a thread needs Python's global interpreter lock between them. On this
@@ -28,8 +31,9 @@ gradients. Every step this process copies the current weights in, sends ``go``, 
 own slice, waits for the reply and adds the worker's gradients. A worker ignores Ctrl-C (this
 process handles it) and exits when its socket closes, so it never outlives this process; a
 worker interrupted mid-step is killed and the next step starts a new one. If a worker dies or
-cannot start, this process warns once and computes every slice itself from then on, with the
-same code and so the same numbers, on one core.
+cannot start, this process warns once and computes every step itself from then on: slice by
+slice, with the same code and so the same numbers (batch norm networks: the whole batch at
+once, with the running statistics of before the failed step).
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ import warnings
 import numpy as np
 
 from . import errors
-from .layers import Dropout
+from .layers import BATCH_SUM, BatchNorm, Dropout
 from .losses import softmax_cross_entropy
 from .model import Sequential
 from .module import Tape
@@ -67,11 +71,12 @@ ERR_MODES = ("ignore", "warn", "raise", "print", "log", "call")  # np.geterr val
 def supports(model: Sequential, batch_size: int) -> bool:
     """Whether a training step of ``model`` at ``batch_size`` runs data-parallel: more than
     one thread, a batch of at least ``MIN_BATCH``, a POSIX system (file descriptors passed
-    over a Unix socket), and no layer that mixes the examples of a batch (batch norm's batch
-    statistics) or draws random masks (dropout)."""
+    over a Unix socket), no dropout (its random masks would depend on the split) and no
+    buffers but batch norm's (whose batch statistics are synchronized over the slices)."""
     return (get_num_threads() > 1 and batch_size >= MIN_BATCH and os.name == "posix"
             and hasattr(socket, "send_fds")
-            and not any(m.buffers or isinstance(m, Dropout) for m in model.modules()))
+            and not any(isinstance(m, Dropout) or (m.buffers and not isinstance(m, BatchNorm))
+                        for m in model.modules()))
 
 
 def slices_of(n: int) -> list[slice]:
@@ -80,24 +85,40 @@ def slices_of(n: int) -> list[slice]:
 
 
 def slice_step(net: Sequential, x: np.ndarray, y: np.ndarray, scale: float,
-               label_smoothing: float) -> tuple[float, np.ndarray]:
+               label_smoothing: float, total=None) -> tuple[float, np.ndarray]:
     """Forward and backward of one batch slice through ``net``, filling its ``grads``.
 
     Args:
         net: the network or a replica; x: ``(n, H, W, C)`` float32/float64 inputs in [0, 1];
         y: ``(n,)`` int labels; scale: the slice's share of the batch (the loss gradient is
         multiplied by it); label_smoothing: as :func:`cnn.losses.softmax_cross_entropy`.
+        total: ``None`` for a slice computed alone, else the function that sums per-channel
+            partial sums over every slice of the batch (:data:`cnn.layers.BATCH_SUM`), so
+            that batch norm normalizes with the whole batch's statistics (synchronized batch
+            norm, as PyTorch's ``SyncBatchNorm``).
     Returns:
         the slice's mean loss (float) and its logits ``(n, classes)``. The convolutions do not
         split the slice again over threads. The same function runs in this process and in a
         worker, so both give the same numbers.
     """
-    with no_split():
-        tape = Tape()
-        logits = net.forward(x, tape)
-        loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
-        net.backward(dlogits * scale, tape)
+    token = BATCH_SUM.set(total)
+    try:
+        with no_split():
+            tape = Tape()
+            logits = net.forward(x, tape)
+            loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
+            net.backward(dlogits * scale, tape)
+    finally:
+        BATCH_SUM.reset(token)
     return float(loss), logits
+
+
+def _pack(values: np.ndarray) -> bytes:
+    return values.dtype.char.encode() + values.tobytes()
+
+
+def _unpack(payload: bytes) -> np.ndarray:
+    return np.frombuffer(payload[1:], np.dtype(payload[:1].decode()))
 
 
 # ------------------------------------------------------------------ the shared memory layout
@@ -229,9 +250,16 @@ def worker_main(fd: int) -> None:
             elif kind == b"G":  # one step over the slice in the shared memory
                 n, scale, smoothing, training, *err = STEP.unpack(payload)
                 net.train(training)
+
+                def total(partial):  # batch norm's sums: ours out, the batch's back
+                    _send(sock, b"P", _pack(partial))
+                    kind, payload, _ = _recv(sock)
+                    if kind != b"R":
+                        raise RuntimeError(f"expected the batch's sums, got {kind!r}")
+                    return _unpack(payload)
                 with np.errstate(**dict(zip(ERR_KEYS, (ERR_MODES[e] for e in err)))):
                     loss, logits = slice_step(net, views["x"][:n], views["y"][:n], scale,
-                                              smoothing)
+                                              smoothing, total)
                 views["logits"][:n] = logits
                 for i, (module, key) in enumerate(net.parameters()):
                     views[f"grad{i}"][...] = module.grads[key]
@@ -301,17 +329,28 @@ class _Worker:
         except OSError as error:
             raise WorkerLost(str(error)) from None
 
-    def reply(self) -> bytes:
-        """The answer to the last request. Raises the worker's error (see
-        :func:`_error_from`), or WorkerLost if it has exited."""
+    def reply(self, expected: bytes = b"K") -> bytes:
+        """The payload of the worker's next message, of kind ``expected``: ``K`` (the answer
+        to the last request) or ``P`` (batch norm's partial sums in mid-step). Raises the
+        worker's error (see :func:`_error_from`), or WorkerLost if it has exited."""
         try:
             kind, payload, _ = _recv(self.sock)
         except (EOFError, OSError) as error:
             raise WorkerLost(str(error)) from None
-        self.busy = False
+        if kind in (b"K", b"E"):
+            self.busy = False
         if kind == b"E":
             raise _error_from(json.loads(payload))
+        if kind != expected:
+            raise RuntimeError(f"a data-parallel worker answered {kind!r}, not {expected!r}")
         return payload
+
+    def send(self, kind: bytes, payload: bytes) -> None:
+        """A message in mid-step (the batch's sums), the request still out."""
+        try:
+            _send(self.sock, kind, payload)
+        except OSError as error:
+            raise WorkerLost(str(error)) from None
 
     def hold(self, layout: Layout) -> None:
         """Give the worker ``layout``'s network, over new shared memory."""
@@ -462,52 +501,76 @@ class DataParallel:
     def _step(self, x, y, label_smoothing):
         n = len(x)
         slices = slices_of(n)
-        slots = self.model.parameters()
-        err = np.geterr()
-        codes = [ERR_MODES.index("warn" if err[k] in ("log", "call") else err[k])
-                 for k in ERR_KEYS]
         workers = self._prepare(n, x.dtype)
+        if len(workers) < len(slices) - 1:  # workers failed in this process
+            return self._serial_step(x, y, slices, label_smoothing)
+        buffers = [(m, dict(m.buffers)) for m in self.model.modules() if m.buffers]
         try:
-            sent = []
-            try:
-                for worker, sl in zip(workers, slices[1:]):
-                    v, size = worker.views, sl.stop - sl.start
-                    for i, (module, key) in enumerate(slots):
-                        v[f"param{i}"][...] = module.params[key]
-                    v["x"][:size] = x[sl]
-                    v["y"][:size] = y[sl]
-                    worker.request(b"G", STEP.pack(size, size / n, label_smoothing,
-                                                   self.model.training, *codes))
-                    sent.append(worker)
-            except WorkerLost as error:
-                _fail(error)
-                sent = []
-            results = [slice_step(self.model, x[slices[0]], y[slices[0]],
-                                  (slices[0].stop - slices[0].start) / n, label_smoothing)]
-            for i, sl in enumerate(slices[1:]):
-                size = sl.stop - sl.start
-                grads = None
-                if i < len(sent):
-                    try:
-                        (loss,) = struct.unpack("<d", sent[i].reply())
-                        v = sent[i].views
-                        grads = [v[f"grad{j}"] for j in range(len(slots))]
-                        results.append((loss, v["logits"][:size].copy()))
-                    except WorkerLost as error:
-                        _fail(error)
-                        sent = []
-                if grads is None:  # no worker for this slice: the same computation here
-                    results.append(self._local_step(x[sl], y[sl], size / n, label_smoothing))
-                    grads = [m.grads[k] for m, k in self.local.parameters()]
-                for (module, key), grad in zip(slots, grads, strict=True):
-                    module.grads[key] += grad
+            return self._parallel_step(x, y, slices, workers, label_smoothing)
+        except WorkerLost as error:  # redo the whole step here, from the same buffers
+            _fail(error)
+            for module, saved in buffers:
+                module.buffers.update(saved)
+            return self._serial_step(x, y, slices, label_smoothing)
         except BaseException:
             # Ctrl-C or an error mid-step: a worker may still be computing, or a message be
             # half sent; drop those so that the next step starts from a clean state
             _drop([w for w in workers if w.busy])
             raise
-        loss = sum(r[0] * len(r[1]) for r in results) / n
-        return loss, np.concatenate([r[1] for r in results])
+
+    def _parallel_step(self, x, y, slices, workers, label_smoothing):
+        """Slice 0 here, slice i + 1 in ``workers[i]``; raises WorkerLost if one is lost."""
+        n = len(x)
+        slots = self.model.parameters()
+        err = np.geterr()
+        codes = [ERR_MODES.index("warn" if err[k] in ("log", "call") else err[k])
+                 for k in ERR_KEYS]
+        for worker, sl in zip(workers, slices[1:]):
+            v, size = worker.views, sl.stop - sl.start
+            for i, (module, key) in enumerate(slots):
+                v[f"param{i}"][...] = module.params[key]
+            v["x"][:size] = x[sl]
+            v["y"][:size] = y[sl]
+            worker.request(b"G", STEP.pack(size, size / n, label_smoothing,
+                                           self.model.training, *codes))
+
+        def total(partial):  # batch norm's sums over the slices, in slice order
+            result = partial.copy()
+            for worker in workers:
+                result += _unpack(worker.reply(b"P"))
+            for worker in workers:
+                worker.send(b"R", _pack(result))
+            return result
+        first = slices[0]
+        results = [slice_step(self.model, x[first], y[first], (first.stop - first.start) / n,
+                              label_smoothing, total)]
+        for worker, sl in zip(workers, slices[1:]):
+            (loss,) = struct.unpack("<d", worker.reply())
+            results.append((loss, worker.views["logits"][: sl.stop - sl.start].copy()))
+            for i, (module, key) in enumerate(slots):
+                module.grads[key] += worker.views[f"grad{i}"]
+        return _combine(results, n)
+
+    def _serial_step(self, x, y, slices, label_smoothing):
+        """The step without workers: slice by slice here (the same numbers as the workers
+        give), or the whole batch at once for batch norm (its statistics need every slice)."""
+        n = len(x)
+        if any(isinstance(m, BatchNorm) for m in self.model.modules()):
+            tape = Tape()  # the whole batch, each convolution split over the threads
+            logits = self.model.forward(x, tape)
+            loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
+            self.model.backward(dlogits, tape)
+            return float(loss), logits
+        first = slices[0]
+        results = [slice_step(self.model, x[first], y[first], (first.stop - first.start) / n,
+                              label_smoothing)]
+        for sl in slices[1:]:
+            results.append(self._local_step(x[sl], y[sl], (sl.stop - sl.start) / n,
+                                            label_smoothing))
+            for (module, key), (copy, copy_key) in zip(self.model.parameters(),
+                                                       self.local.parameters(), strict=True):
+                module.grads[key] += copy.grads[copy_key]
+        return _combine(results, n)
 
     def _local_step(self, x, y, scale, label_smoothing):
         """A slice computed here, through a replica sharing the model's weight arrays."""
@@ -519,3 +582,9 @@ class DataParallel:
             copy.params[copy_key] = module.params[key]
         self.local.train(self.model.training)
         return slice_step(self.local, x, y, scale, label_smoothing)
+
+
+def _combine(results: list[tuple[float, np.ndarray]], n: int) -> tuple[float, np.ndarray]:
+    """The batch's mean loss and logits from the slices' ``(mean loss, logits)``."""
+    return (sum(loss * len(logits) for loss, logits in results) / n,
+            np.concatenate([logits for _, logits in results]))

@@ -19,6 +19,7 @@ All activations are channels-last, ``(N, H, W, C)``; dtype follows the input and
 
 from __future__ import annotations
 
+import contextvars
 import math
 from functools import reduce
 
@@ -27,6 +28,13 @@ import numpy as np
 from .im2col import conv_output_size, im2col, pool_output_size
 from .module import Module, Tape
 from .threads import batch_slices, parallel_map
+
+
+# Set by cnn.data_parallel while this thread computes one slice of a batch whose other slices
+# run in other processes: a function taking this slice's per-channel partial sums (a 1-D
+# array) and returning the sums over the whole batch, the same array in every process. Batch
+# norm's training statistics and their gradients go through it (synchronized batch norm).
+BATCH_SUM: contextvars.ContextVar = contextvars.ContextVar("cnn_batch_sum", default=None)
 
 
 def he_normal(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int,
@@ -479,9 +487,16 @@ class BatchNorm(Module):
         gamma, beta = self.params["weight"], self.params["bias"]
         if self.training:
             m = xw.size // c
-            mean = self._channel_sums(xw, r) / m
+            total = BATCH_SUM.get()  # the other slices' sums, under data parallelism
+            if total is None:
+                mean = self._channel_sums(xw, r) / m
+            else:  # the count and the sums over every slice of the batch
+                sums = total(np.concatenate([np.array([m], xw.dtype),
+                                             self._channel_sums(xw, r)]))
+                m, mean = int(sums[0]), sums[1:] / sums[0]
             xc = xw - np.tile(mean, r)  # centred; kept for backward (xhat = xc * inv_std)
-            var = self._channel_sums(xc * xc, r) / m
+            squares = self._channel_sums(xc * xc, r)
+            var = (squares if total is None else total(squares)) / m
             inv_std = 1.0 / np.sqrt(var + self.eps)
             out = xc * np.tile(gamma * inv_std, r)  # gamma * xhat + beta, scales folded
             out += np.tile(beta, r)
@@ -491,37 +506,40 @@ class BatchNorm(Module):
             unbiased = var * (m / max(m - 1, 1))
             self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
             if tape is not None:
-                tape.save(self, (True, xc, inv_std))
+                tape.save(self, (m, xc, inv_std))
             return out.reshape(x.shape)
         inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
         scale = gamma * inv_std
         out = xw * np.tile(scale, r)
         out += np.tile(beta - self.buffers["running_mean"] * scale, r)
         if tape is not None:
-            tape.save(self, (False, xw, inv_std))
+            tape.save(self, (0, xw, inv_std))
         return out.reshape(x.shape)
 
     def backward(self, dout, tape, need_dx=True):
-        train_mode, saved, inv_std = tape.load(self)
+        m, saved, inv_std = tape.load(self)  # m: the batch statistics' count; 0 in eval mode
         dw, r = self._wide(dout)
         gamma = self.params["weight"]
         # xc: the input centred by the mean the forward pass used (the batch's in train mode,
         # the running one in eval mode); xhat = xc * inv_std.
-        xc = saved if train_mode else saved - np.tile(self.buffers["running_mean"], r)
+        xc = saved if m else saved - np.tile(self.buffers["running_mean"], r)
         dbeta = self._channel_sums(dw, r)
         dgamma = self._channel_sums(dw * xc, r) * inv_std
-        if tape.param_grads:
+        if tape.param_grads:  # this slice's share; data parallelism adds the slices' shares
             self.grads["weight"], self.grads["bias"] = dgamma, dbeta
         if not need_dx:
             return None
         scale = gamma * inv_std
         dx = dw * np.tile(scale, r)
-        if not train_mode:
+        if not m:
             return dx.reshape(dout.shape)
+        total = BATCH_SUM.get()
+        if total is not None:  # the batch statistics came from every slice: so do these sums
+            sums = total(np.concatenate([dbeta, dgamma]))
+            dbeta, dgamma = sums[: self.channels], sums[self.channels :]
         # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
         # simplification of the backward pass through the batch statistics, with xhat = xc /
         # sigma folded into one per-channel factor.
-        m = dw.size // self.channels
         dx -= xc * np.tile(scale * inv_std * dgamma / m, r)
         dx -= np.tile(scale * dbeta / m, r)
         return dx.reshape(dout.shape)

@@ -63,12 +63,12 @@ def test_replicas_follow_weights_loaded_into_the_model(two_threads):
     (PLAIN, 64, True),
     (PLAIN, 16, True),
     (PLAIN, 8, False),                                   # below MIN_BATCH
-    ("C(4,3)-BN-P2-FC10", 64, False),                    # batch statistics
+    ("C(4,3)-BN-P2-FC10", 64, True),                     # batch norm, synchronized
+    ("C(4,3,same)-BN-R(4)-GAP-FC10", 64, True),
     ("C(4,3)-P2-D0.25-FC10", 64, False),                 # dropout masks
-    ("C(4,3,same)-BN-R(4)-GAP-FC10", 64, False),
 ])
-def test_only_networks_that_treat_each_example_alone_run_data_parallel(two_threads, model_string,
-                                                                       batch, expected):
+def test_every_network_without_dropout_runs_data_parallel(two_threads, model_string, batch,
+                                                          expected):
     assert data_parallel.supports(Sequential(model_string), batch) is expected
 
 
@@ -227,6 +227,75 @@ def test_two_trainings_in_two_threads_take_turns_with_the_workers(two_threads):
     assert not errors
     for (model, _, _), grads in zip(cases, expected):
         assert_grads(model, grads)
+
+
+BN_MODELS = ["C(4,3)-BN-P2-FC16-BN-FC10", "C(4,3,same)-BN-R(4)-R(6,s2)-GAP-FC10"]
+
+
+def buffers_of(model):
+    return {f"{i}.{k}": v.copy() for i, m in enumerate(model.modules()) for k, v in m.buffers.items()}
+
+
+@pytest.mark.parametrize("model_string", BN_MODELS)
+@pytest.mark.parametrize("n", [16, 41])
+def test_synchronized_batch_norm_gives_the_whole_batchs_step(two_threads, model_string, n):
+    """Gradients, logits, loss and the running statistics as one pass over the whole batch."""
+    rng = np.random.default_rng(20)
+    model = Sequential(model_string, rng).astype(np.float64)
+    twin = Sequential(model_string).astype(np.float64)
+    twin.load_state_dict(model.state_dict(), dtype=np.float64)
+    x, y = rng.standard_normal((n, 28, 28, 1)), rng.integers(0, 10, n)
+    loss, logits, expected = whole_batch_grads(twin, x, y, 0.1)
+    parallel = DataParallel(model)
+    got_loss, got_logits = parallel.gradients(x, y, 0.1)
+    assert len(data_parallel._workers) == 1 and data_parallel._failed is None
+    assert got_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(got_logits, logits, rtol=1e-10, atol=1e-12)
+    assert_grads(model, expected)
+    for key, value in buffers_of(twin).items():
+        np.testing.assert_allclose(buffers_of(model)[key], value, rtol=1e-12, err_msg=key)
+
+
+def test_a_worker_lost_mid_step_with_batch_norm_redoes_the_step_here(two_threads, monkeypatch):
+    rng = np.random.default_rng(21)
+    model = Sequential(BN_MODELS[1], rng).astype(np.float64)
+    twin = Sequential(BN_MODELS[1]).astype(np.float64)
+    twin.load_state_dict(model.state_dict(), dtype=np.float64)
+    x, y = rng.standard_normal((40, 28, 28, 1)), rng.integers(0, 10, 40)
+    _, _, expected = whole_batch_grads(twin, x, y)
+    parallel = DataParallel(model)
+    original = data_parallel._Worker.send
+
+    def killed_on_the_way(self, kind, payload):  # the worker dies in the middle of the step
+        self.process.kill()
+        self.process.wait()
+        return original(self, kind, payload)
+    monkeypatch.setattr(data_parallel._Worker, "send", killed_on_the_way)
+    try:
+        with pytest.warns(RuntimeWarning, match="worker process failed"):
+            parallel.gradients(x, y)
+    finally:
+        monkeypatch.undo()
+        data_parallel.shutdown()
+    assert_grads(model, expected)
+    for key, value in buffers_of(twin).items():  # updated once, not twice
+        np.testing.assert_allclose(buffers_of(model)[key], value, rtol=1e-12, err_msg=key)
+
+
+def test_a_workers_error_in_mid_step_reaches_this_process(two_threads):
+    model = Sequential(BN_MODELS[0], np.random.default_rng(22)).astype(np.float64)
+    rng = np.random.default_rng(23)
+    x, y = rng.standard_normal((40, 28, 28, 1)), rng.integers(0, 10, 40)
+    parallel = DataParallel(model)
+    x_bad = x.copy()
+    x_bad[30:] = 1e308  # the worker's slice overflows before its first exchange
+    with np.errstate(over="raise", invalid="raise"):
+        with pytest.raises(FloatingPointError):
+            parallel.gradients(x_bad, y)
+    assert data_parallel._failed is None
+    _, _, expected = whole_batch_grads(model, x, y)
+    parallel.gradients(x, y)  # and the next step is right
+    assert_grads(model, expected)
 
 
 def test_a_lost_worker_leaves_the_same_numbers_and_one_warning(two_threads):
