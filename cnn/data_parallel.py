@@ -19,8 +19,8 @@ project's 2-core machine, a replica's forward and backward over 32 images took 1
 long with a second replica doing the same in another thread as alone, and no longer (within
 the machine's noise) with the second one in another process
 (``benchmarks/data_parallel_experiment.py --contention``, BENCHMARKS.md). A convolution large enough
-to split on its own still splits over threads (:mod:`cnn.threads`): that is the path of the
-networks with batch norm, and of inference.
+to split on its own still splits over threads (:mod:`cnn.threads`): that is the path of
+inference, of networks with dropout and of batches under ``MIN_BATCH``.
 
 How: the worker processes are started on first use with ``subprocess.Popen`` (a fresh
 interpreter with this one's ``sys.path``, nothing inherited from its threads) and stay until
@@ -332,7 +332,8 @@ class _Worker:
     def reply(self, expected: bytes = b"K") -> bytes:
         """The payload of the worker's next message, of kind ``expected``: ``K`` (the answer
         to the last request) or ``P`` (batch norm's partial sums in mid-step). Raises the
-        worker's error (see :func:`_error_from`), or WorkerLost if it has exited."""
+        worker's error (see :func:`_error_from`), WorkerLost if it has exited, RuntimeError
+        for a message of another kind."""
         try:
             kind, payload, _ = _recv(self.sock)
         except (EOFError, OSError) as error:
@@ -502,7 +503,9 @@ class DataParallel:
         n = len(x)
         slices = slices_of(n)
         workers = self._prepare(n, x.dtype)
-        if len(workers) < len(slices) - 1:  # workers failed in this process
+        if len(workers) < len(slices) - 1 or any(  # workers failed in this process, or a
+                isinstance(m, BatchNorm) and not m.training  # batch norm uses the running
+                for m in self.model.modules()):  # statistics, which only this process has
             return self._serial_step(x, y, slices, label_smoothing)
         buffers = [(m, dict(m.buffers)) for m in self.model.modules() if m.buffers]
         try:

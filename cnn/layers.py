@@ -443,7 +443,10 @@ class BatchNorm(Module):
     Train mode: ``y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta`` with the batch's mean
     and biased variance over every axis but the last; the running statistics move towards the
     batch's by ``momentum`` (the running variance with the unbiased batch variance, as PyTorch).
-    Eval mode: the same affine map with the running statistics.
+    Eval mode: the same affine map with the running statistics. Under data parallelism
+    (:mod:`cnn.data_parallel`) the batch statistics and the sums of the backward pass cover
+    every slice of the batch (synchronized batch norm, :data:`BATCH_SUM`); the parameter
+    gradients stay this slice's share.
 
     Args:
         channels: ``C``; momentum: 0.1 and eps: 1e-5, PyTorch's defaults.
@@ -493,7 +496,7 @@ class BatchNorm(Module):
             else:  # the count and the sums over every slice of the batch
                 sums = total(np.concatenate([np.array([m], xw.dtype),
                                              self._channel_sums(xw, r)]))
-                m, mean = int(sums[0]), sums[1:] / sums[0]
+                m, mean = round(float(sums[0])), sums[1:] / sums[0]
             xc = xw - np.tile(mean, r)  # centred; kept for backward (xhat = xc * inv_std)
             squares = self._channel_sums(xc * xc, r)
             var = (squares if total is None else total(squares)) / m

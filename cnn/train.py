@@ -110,7 +110,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
             when it returns True (e.g. once a target accuracy is reached).
     Returns:
         the :class:`History`. Steps run in train mode, validation in eval mode; a network
-        without batch norm or dropout trains data-parallel, one worker process per extra
+        without dropout trains data-parallel, one worker process per extra
         thread, when the batch is large enough (:mod:`cnn.data_parallel`; the same gradients
         up to float rounding).
         Ctrl-C stops training cleanly, restoring the whole ``state_dict`` (weights and running
@@ -136,8 +136,8 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
         schedule = make_schedule("step", optimizer.lr, -(-n // batch_size), epochs,
                                  decay=lr_decay)
     step = 0
-    # A network with no batch statistics and no dropout trains data-parallel: one process per
-    # thread, each with a replica over its slice of the batch (cnn.data_parallel).
+    # A network without dropout trains data-parallel: one process per thread, each with a
+    # replica over its slice of the batch, batch norm synchronized (cnn.data_parallel).
     parallel = None
     try:
         if data_parallel.supports(model, batch_size):  # starts the workers (Ctrl-C: no epoch)
