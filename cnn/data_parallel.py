@@ -318,6 +318,7 @@ class _Worker:
         finally:
             child.close()
         self.sock = parent
+        self.owner = os.getpid()  # the process that started it and may talk to it
         self.key: tuple | None = None  # the layout (network) it holds, as (key, capacity)
         self.views: dict[str, np.ndarray] = {}
         self.busy = False  # a request is out and its answer not yet read
@@ -392,6 +393,11 @@ def _get_workers(count: int) -> list[_Worker]:
     ``_lock`` held."""
     if _failed is not None:
         return []
+    # a child forked from the training process must not talk to its parent's workers: it
+    # forgets them (closing only its own copies of their sockets) and starts its own
+    for worker in [w for w in _workers if w.owner != os.getpid()]:
+        _workers.remove(worker)
+        worker.sock.close()
     _drop([w for w in _workers if w.busy])  # left mid-exchange (cannot happen; be safe)
     for worker in _workers[max(count, get_num_threads() - 1):]:  # fewer threads since
         _workers.remove(worker)
@@ -426,7 +432,10 @@ def shutdown() -> None:
     global _failed
     with _lock:
         for worker in _workers:
-            worker.close()
+            if worker.owner == os.getpid():
+                worker.close()
+            else:  # inherited by a fork: only this process's copy of its socket
+                worker.sock.close()
         _workers.clear()
         _failed = None
 

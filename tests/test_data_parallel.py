@@ -3,6 +3,7 @@ the gradients of one pass over the whole batch, follows the model's weights, pas
 on, survives Ctrl-C and a lost worker, and is used only where the layers treat every example
 alone."""
 
+import os
 import signal
 import sys
 import threading
@@ -392,3 +393,28 @@ def test_workers_ignore_ctrl_c_and_exit_when_told(two_threads):
     assert worker.process.poll() is None
     data_parallel.shutdown()
     assert worker.process.returncode == 0  # it left on its own when its socket closed
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_trains_with_its_own_workers_not_its_parents(two_threads):
+    model, x, y = float64_case(30)
+    parallel = DataParallel(model)
+    parents = list(data_parallel._workers)
+    _, _, expected = whole_batch_grads(model, x, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # the child: train one step and report through the exit status
+        ok = False
+        try:
+            parallel.gradients(x, y)
+            ok = (all(w not in data_parallel._workers for w in parents)
+                  and all(np.allclose(got, expected[name], rtol=1e-10, atol=1e-14)
+                          for name, got in grads_of(model).items()))
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    parallel.gradients(x, y)  # the parent's workers still answer it
+    assert data_parallel._workers == parents and data_parallel._failed is None
+    assert_grads(model, expected)
