@@ -324,6 +324,7 @@ class _Worker:
         self.busy = False  # a request is out and its answer not yet read
 
     def request(self, kind: bytes, payload: bytes = b"", fds=()) -> None:
+        """Send a message: a request (set-up, step) or, in mid-step, the batch's sums."""
         self.busy = True  # until its answer is read: an interrupted exchange drops the worker
         try:
             _send(self.sock, kind, payload, fds)
@@ -347,13 +348,6 @@ class _Worker:
             raise RuntimeError(f"a data-parallel worker answered {kind!r}, not {expected!r}")
         return payload
 
-    def send(self, kind: bytes, payload: bytes) -> None:
-        """A message in mid-step (the batch's sums), the request still out."""
-        try:
-            _send(self.sock, kind, payload)
-        except OSError as error:
-            raise WorkerLost(str(error)) from None
-
     def hold(self, layout: Layout) -> None:
         """Give the worker ``layout``'s network, over new shared memory."""
         self.key = None
@@ -374,6 +368,8 @@ class _Worker:
 
     def close(self) -> None:
         self.sock.close()  # the worker exits on end of file
+        if self.owner != os.getpid():  # inherited by a fork: only our copy of the socket
+            return
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -397,7 +393,7 @@ def _get_workers(count: int) -> list[_Worker]:
     # forgets them (closing only its own copies of their sockets) and starts its own
     for worker in [w for w in _workers if w.owner != os.getpid()]:
         _workers.remove(worker)
-        worker.sock.close()
+        worker.close()
     _drop([w for w in _workers if w.busy])  # left mid-exchange (cannot happen; be safe)
     for worker in _workers[max(count, get_num_threads() - 1):]:  # fewer threads since
         _workers.remove(worker)
@@ -432,10 +428,7 @@ def shutdown() -> None:
     global _failed
     with _lock:
         for worker in _workers:
-            if worker.owner == os.getpid():
-                worker.close()
-            else:  # inherited by a fork: only this process's copy of its socket
-                worker.sock.close()
+            worker.close()
         _workers.clear()
         _failed = None
 
@@ -458,6 +451,8 @@ class DataParallel:
         self.model = model
         self.layout: Layout | None = None
         self.local: Sequential | None = None  # replica for slices without a worker
+        self.batch_norms = [m for m in model.modules() if isinstance(m, BatchNorm)]
+        self.buffered = [m for m in model.modules() if m.buffers]
         with _lock:
             self._prepare(batch_size, np.dtype(np.float32))
 
@@ -513,10 +508,9 @@ class DataParallel:
         slices = slices_of(n)
         workers = self._prepare(n, x.dtype)
         if len(workers) < len(slices) - 1 or any(  # workers failed in this process, or a
-                isinstance(m, BatchNorm) and not m.training  # batch norm uses the running
-                for m in self.model.modules()):  # statistics, which only this process has
-            return self._serial_step(x, y, slices, label_smoothing)
-        buffers = [(m, dict(m.buffers)) for m in self.model.modules() if m.buffers]
+                not m.training for m in self.batch_norms):  # batch norm uses the running
+            return self._serial_step(x, y, slices, label_smoothing)  # statistics, ours only
+        buffers = [(m, dict(m.buffers)) for m in self.buffered]
         try:
             return self._parallel_step(x, y, slices, workers, label_smoothing)
         except WorkerLost as error:  # redo the whole step here, from the same buffers
@@ -551,7 +545,7 @@ class DataParallel:
             for worker in workers:
                 result += _unpack(worker.reply(b"P"))
             for worker in workers:
-                worker.send(b"R", _pack(result))
+                worker.request(b"R", _pack(result))
             return result
         first = slices[0]
         results = [slice_step(self.model, x[first], y[first], (first.stop - first.start) / n,
@@ -567,7 +561,7 @@ class DataParallel:
         """The step without workers: slice by slice here (the same numbers as the workers
         give), or the whole batch at once for batch norm (its statistics need every slice)."""
         n = len(x)
-        if any(isinstance(m, BatchNorm) for m in self.model.modules()):
+        if self.batch_norms:
             tape = Tape()  # the whole batch, each convolution split over the threads
             logits = self.model.forward(x, tape)
             loss, dlogits = softmax_cross_entropy(logits, y, label_smoothing)
