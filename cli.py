@@ -1,6 +1,6 @@
 """Run the cnn command line from a checkout: ``python cli.py [COMMAND] [OPTIONS]``."""
 
-from cnn.cli import entry_point
+from cnn.cli.main import entry_point
 
 if __name__ == "__main__":
     entry_point()

@@ -4,7 +4,7 @@ The shipped weights (``weight_output/``), the sample images (``custom_test_image
 visualization input (``feature_visualize/input.jpg``) stay at the top of the checkout, where a
 user of the checkout finds them; a regular ``pip install .`` and the wheel install them as the
 package data of ``cnn._shipped_weights``, ``cnn._samples`` and ``cnn._visualize_input``, where
-``cnn.commands.common.shipped_folder`` finds them. Every sub-package of ``cnn`` is found
+``cnn.io.catalog.shipped_folder`` finds them. Every sub-package of ``cnn`` is found
 automatically.
 """
 

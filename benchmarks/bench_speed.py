@@ -36,26 +36,26 @@ def peak_rss_mb() -> float:
     child processes (cnn's data-parallel worker, stopped first so that it counts)."""
     import resource
 
-    if "cnn.data_parallel" in sys.modules:
-        sys.modules["cnn.data_parallel"].shutdown()
+    if "cnn.nn.data_parallel" in sys.modules:
+        sys.modules["cnn.nn.data_parallel"].shutdown()
     return sum(resource.getrusage(who).ru_maxrss  # Linux: KiB
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
 
 
 def load_data(path):
-    from cnn.data import load_mnist
+    from cnn.data.mnist import load_mnist
 
     return load_mnist(path)
 
 
 def torch_model(model_string):
     """The same architecture in ``torch.nn`` (PyTorch's default initialisation), token by token
-    as ``cnn.blocks`` builds it: ceil-mode pooling, ReLU after a C or hidden FC unless a BN
+    as ``cnn.nn.blocks`` builds it: ceil-mode pooling, ReLU after a C or hidden FC unless a BN
     follows (the BN then carries it), residual basic blocks with 1x1 projection shortcuts."""
     import torch
     import torch.nn as nn
 
-    from cnn import parse as P
+    from cnn.nn import model_string as P
 
     class BasicBlock(nn.Module):
         def __init__(self, c_in, f, s):
@@ -119,9 +119,9 @@ def worker(task: dict) -> dict:
     batch, epochs = task["batch"], task.get("epochs", 1)
     result = {"framework": framework, "kind": kind, "model": model_string}
     if framework == "cnn":
-        from cnn.model import Sequential
-        from cnn.optim import Adam
-        from cnn.train import evaluate, fit
+        from cnn.nn.model import Sequential
+        from cnn.nn.optim import Adam
+        from cnn.tasks.train import evaluate, fit
 
         rng = np.random.default_rng(task.get("seed", 0))
         model = Sequential(model_string, rng)
@@ -147,7 +147,7 @@ def worker(task: dict) -> dict:
             schedule = None
             if kind == "to_accuracy" and task.get("recipe_epochs"):
                 # cnn train's default recipe, planned over recipe_epochs epochs
-                from cnn.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, make_schedule
+                from cnn.nn.schedule import DEFAULT_LR, DEFAULT_SCHEDULE, make_schedule
 
                 epochs = task["recipe_epochs"]
                 opt = Adam(model.parameters(), DEFAULT_LR)

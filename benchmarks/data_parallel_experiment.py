@@ -1,12 +1,12 @@
 """Experiment (issue 17): three ways to spread a plain CNN's training step over two cores.
 
 - "conv split": one model, each convolution splits its batch over the threads
-  (:mod:`cnn.threads`), everything else on one core: the path of batch-norm networks;
+  (:mod:`cnn.parallel.threads`), everything else on one core: the path of batch-norm networks;
 - "thread replicas": two copies of the model from the same weights, each runs forward and
   backward on half the batch in its own thread, their gradients are added and one Adam step is
   taken (the engine's data-parallel step until stop 13);
 - "process replicas": the same with the second half in a worker process,
-  :class:`cnn.data_parallel.DataParallel` (the engine's data-parallel step now).
+  :class:`cnn.nn.data_parallel.DataParallel` (the engine's data-parallel step now).
 
 Alternating step by step in one process; prints the median milliseconds per training step of
 each. With ``--contention`` it shows instead why threads gain less than processes: the time
@@ -36,13 +36,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from cnn import threads
-from cnn.data import load_mnist
-from cnn.data_parallel import DataParallel, slice_step
-from cnn.losses import softmax_cross_entropy
-from cnn.model import Sequential, to_input
-from cnn.module import Tape
-from cnn.optim import Adam
+from cnn.data.mnist import load_mnist
+from cnn.nn.data_parallel import DataParallel, slice_step
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.model import Sequential, to_input
+from cnn.nn.module import Tape
+from cnn.nn.optim import Adam
+from cnn.parallel import threads
 
 
 def main() -> None:

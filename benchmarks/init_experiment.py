@@ -26,7 +26,8 @@ LARGE = "C(16,3)-P2-C(32,3)-P2-C(64,3)-P2-FC512-FC10"
 def torch_default_init(model, rng: np.random.Generator) -> None:
     """Re-draw every conv and dense layer as PyTorch's defaults do (weights and biases uniform
     in +-1/sqrt(fan_in))."""
-    from cnn.layers import Conv2D, Dense
+    from cnn.nn.conv import Conv2D
+    from cnn.nn.dense import Dense
 
     for layer in model.modules():
         if isinstance(layer, Conv2D):
@@ -41,9 +42,9 @@ def torch_default_init(model, rng: np.random.Generator) -> None:
 
 
 def run(init: str, seed: int, data, max_epochs: int, target: float) -> dict:
-    from cnn.model import Sequential
-    from cnn.optim import Adam
-    from cnn.train import evaluate, fit
+    from cnn.nn.model import Sequential
+    from cnn.nn.optim import Adam
+    from cnn.tasks.train import evaluate, fit
 
     (x, y), (xt, yt) = data
     rng = np.random.default_rng(seed)
@@ -72,7 +73,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=8)
     parser.add_argument("--target", type=float, default=0.992)
     args = parser.parse_args()
-    from cnn.data import load_mnist
+    from cnn.data.mnist import load_mnist
 
     data = load_mnist(args.data)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {LARGE}, Adam 1e-3 x0.7/epoch, batch 64, "

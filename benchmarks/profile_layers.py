@@ -20,13 +20,13 @@ import time
 
 import numpy as np
 
-from cnn.data import load_mnist
-from cnn.losses import softmax_cross_entropy
-from cnn import layers as L
-from cnn.model import Sequential, to_input
-from cnn.module import Tape
-from cnn.optim import Adam
-from cnn.threads import get_num_threads
+from cnn.data.mnist import load_mnist
+from cnn.nn import layers as L
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.model import Sequential, to_input
+from cnn.nn.module import Tape
+from cnn.nn.optim import Adam
+from cnn.parallel.threads import get_num_threads
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Measure "not a digit": how many non-digits are rejected, and how many real digits wrongly.
 
-For the default classifier and a rejection gate (an 11-class network, ``cnn.reject``) this
+For the default classifier and a rejection gate (an 11-class network, ``cnn.tasks.reject``) this
 prints, for every non-digit folder given (``scripts/make_non_digits.py`` output, files
 ``nd_<kind>_<nnn>.<ext>``), the share rejected per kind and overall, and the share of real
 digits wrongly rejected on the 10,000 MNIST test images and on ``custom_test_images/``, for:
@@ -33,13 +33,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn.commands.common import default_weights  # noqa: E402
-from cnn.commands.predict import confidence_of  # noqa: E402
-from cnn.data import load_mnist  # noqa: E402
-from cnn.errors import UserError  # noqa: E402
-from cnn.weights import load_model, save_model  # noqa: E402
-from cnn.preprocess import preprocess_file  # noqa: E402
-from cnn.reject import NOT_A_DIGIT  # noqa: E402
+from cnn.data.mnist import load_mnist
+from cnn.errors import UserError
+from cnn.io.catalog import default_weights
+from cnn.io.weights import load_model, save_model
+from cnn.tasks.predict import confidence_of
+from cnn.tasks.reject import NOT_A_DIGIT
+from cnn.vision.pipeline import preprocess_file
 
 
 def scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """``python -m cnn``: the same command line as the ``cnn`` script."""
 
-from .cli import entry_point
+from cnn.cli.main import entry_point
 
 entry_point()

@@ -25,7 +25,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .errors import UserError
+from cnn.errors import UserError
 
 
 def regular_file(path: str | os.PathLike, what: str = "file") -> Path:

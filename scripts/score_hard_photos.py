@@ -21,8 +21,8 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from cnn.commands.predict import collect_images, predict_files
-from cnn.reject import Rejector
+from cnn.tasks.predict import collect_images, predict_files
+from cnn.tasks.reject import Rejector
 
 
 def score(folder: str, weights: str | None = None, sheet: str | None = None,
@@ -54,8 +54,8 @@ def write_sheet(predictions, inputs, path: str, tile: int = 150) -> None:
     import cv2
     import numpy as np
 
-    from cnn.preprocess import read_image
-    from cnn.visualize import write_png
+    from cnn.tasks.visualize_output import write_png
+    from cnn.vision.decode import read_image
 
     firsts = {}
     for p in predictions:

@@ -47,7 +47,7 @@ def full_mnist():
     path = full_mnist_path()
     if path is None:
         pytest.skip("full MNIST not found: set CNN_MNIST_DATA to a keras mnist.npz")
-    from cnn.data import load_mnist
+    from cnn.data.mnist import load_mnist
 
     return load_mnist(path)
 
@@ -55,7 +55,7 @@ def full_mnist():
 def v1_weights(model) -> dict:
     """The model's arrays in the version-1 file layout (``weight_<t>`` / ``bias_<t>``), for
     tests that write version-1 files."""
-    from cnn.weights import file_keys
+    from cnn.io.weights import file_keys
 
     keys = file_keys(model, 1)
     return {keys[k]: v for k, v in model.state_dict().items()}
@@ -64,7 +64,7 @@ def v1_weights(model) -> dict:
 @pytest.fixture
 def two_threads():
     """cnn's layers on two threads for the test, the previous count restored after."""
-    from cnn import threads
+    from cnn.parallel import threads
 
     before = threads.get_num_threads()
     threads.set_num_threads(2)

@@ -1,6 +1,6 @@
 """Bad input and faults, one class per test (issue 10): each gets one line naming what was
 wrong, a non-zero exit status, no traceback, nothing blocks, and the user's files are
-byte-identical afterwards. Tests run ``cnn.cli.main`` in-process where they can; a
+byte-identical afterwards. Tests run ``cnn.cli.main.main`` in-process where they can; a
 subprocess (with a timeout) where a hang, a pipe, a full disk or the interpreter's exit is
 what is tested."""
 
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import v1_weights
 
 from cnn.cli import main
-from cnn.model import Sequential
-from cnn.weights import load_model, save_model
-from conftest import v1_weights
+from cnn.io.weights import load_model, save_model
+from cnn.nn.model import Sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -196,7 +196,7 @@ def test_a_fifo_is_refused_without_blocking(argv, tmp_path):
 
 
 def test_the_menus_folder_answer_refuses_a_fifo_without_blocking(tmp_path, capsys):
-    from cnn.menu import image_file, image_folder
+    from cnn.cli.menu import image_file, image_folder
 
     fifo = tmp_path / "digit.png"
     os.mkfifo(fifo)
@@ -378,7 +378,7 @@ def test_a_folder_that_cannot_be_written_is_one_line_naming_the_file(
         raise OSError(code, os.strerror(code), str(path))
 
     monkeypatch.setattr(cnn.files, "atomic_write", fail)
-    monkeypatch.setattr("cnn.visualize.atomic_write", fail)
+    monkeypatch.setattr("cnn.tasks.visualize_output.atomic_write", fail)
     status, out, err = run_cli(["predict", str(photos / "7.png"), "--weights",
                                 str(tiny_weights), "--save-transformed", str(tmp_path / "o")],
                                capsys)
@@ -502,7 +502,8 @@ def test_top_level_options_open_the_menu(tmp_path):
 
 
 def test_the_menu_says_how_to_give_mnist_since_it_takes_no_flags(tmp_path, monkeypatch):
-    from cnn import data, menu
+    from cnn.cli import menu
+    from cnn.data import mnist as data
 
     monkeypatch.delenv("CNN_MNIST_DATA", raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -553,7 +554,7 @@ def test_a_full_disk_while_saving_weights_names_the_weights_file(tmp_path, monke
         file.write(b"partial")
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # as write() raises it
 
-    monkeypatch.setattr("cnn.model.np.savez", no_space)
+    monkeypatch.setattr("cnn.nn.model.np.savez", no_space)
     out = tmp_path / "w.npz"
     status, _, err = run_cli(["train", "--model", TINY, "--data", str(SUBSET), "--limit", "300",
                               "--out", str(out), "-q"], capsys)

@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cnn import __version__
-from cnn.cli import build_parser, main
-from cnn.commands.common import list_weights
-from cnn.model import Sequential
-from cnn.weights import save_model
-
 from conftest import full_mnist_path
 from test_kaggle import write_kaggle_csv
+
+from cnn import __version__
+from cnn.cli import main
+from cnn.cli.main import build_parser
+from cnn.io.catalog import list_weights
+from cnn.io.weights import save_model
+from cnn.nn.model import Sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"

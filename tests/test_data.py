@@ -4,10 +4,10 @@ import hashlib
 
 import numpy as np
 import pytest
-
-from cnn import data
-from cnn.errors import UserError
 from conftest import SUBSET
+
+from cnn.data import mnist as data
+from cnn.errors import UserError
 
 
 @pytest.fixture

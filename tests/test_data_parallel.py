@@ -1,4 +1,4 @@
-"""Data-parallel training steps (cnn.data_parallel): one worker process per extra thread gives
+"""Data-parallel training steps (cnn.nn.data_parallel): one worker process per extra thread gives
 the gradients of one pass over the whole batch, follows the model's weights, passes its errors
 on, survives Ctrl-C and a lost worker, and is used only where the layers treat every example
 alone."""
@@ -12,13 +12,14 @@ import warnings
 import numpy as np
 import pytest
 
-from cnn import data_parallel, threads
-from cnn.data_parallel import DataParallel
-from cnn.losses import softmax_cross_entropy
-from cnn.model import Sequential
-from cnn.module import Tape
-from cnn.optim import Adam
-from cnn.train import fit
+from cnn.nn import data_parallel
+from cnn.nn.data_parallel import DataParallel
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.model import Sequential
+from cnn.nn.module import Tape
+from cnn.nn.optim import Adam
+from cnn.parallel import threads
+from cnn.tasks.train import fit
 
 PLAIN = "C(4,3)-P2-C(6,3)-P2-FC16-FC10"
 

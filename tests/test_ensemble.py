@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn.ensemble import Ensemble, combine, expand_weights
 from cnn.errors import UserError
-from cnn.losses import softmax
-from cnn.model import Sequential
+from cnn.nn.losses import softmax
+from cnn.nn.model import Sequential
+from cnn.tasks.ensemble import Ensemble, combine, expand_weights
 
 
 def test_mean_averages_probabilities():

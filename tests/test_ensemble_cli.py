@@ -9,15 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from cnn.cli import main
-from cnn.commands.common import list_weights
-from cnn.kaggle import read_submission
-from cnn.menu import Menu
-from cnn.model import Sequential
-from cnn.weights import load_model, save_model
 from conftest import full_mnist_path
 from test_kaggle import write_kaggle_csv
+
+from cnn.cli import main
+from cnn.cli.menu import Menu
+from cnn.data.kaggle import read_submission
+from cnn.io.catalog import list_weights
+from cnn.io.weights import load_model, save_model
+from cnn.nn.model import Sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -27,8 +27,8 @@ SHIPPED = [w.path for w in list_weights(ROOT / "weight_output")]
 @pytest.fixture
 def members(tmp_path, subset):
     """Two quickly trained small networks saved as weights files."""
-    from cnn.optim import Adam
-    from cnn.train import fit
+    from cnn.nn.optim import Adam
+    from cnn.tasks.train import fit
 
     (x, y), _ = subset
     paths = []

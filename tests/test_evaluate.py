@@ -9,10 +9,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import full_mnist_path
 
 from cnn.cli import main
-from cnn.commands.common import list_weights
-from conftest import full_mnist_path
+from cnn.io.catalog import list_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"

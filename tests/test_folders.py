@@ -1,5 +1,5 @@
-"""Folders of one's own images as training and evaluation data (``cnn.folders``), fine-tuning
-(``--init``, ``--freeze``, ``cnn.finetune``) and mixing MNIST with a folder."""
+"""Folders of one's own images as training and evaluation data (``cnn.data.folders``), fine-tuning
+(``--init``, ``--freeze``, ``cnn.tasks.finetune``) and mixing MNIST with a folder."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn import folders
 from cnn.cli import main
+from cnn.data import folders
+from cnn.data.folders import NOISE_CLASS, labelled_files, load_folder
+from cnn.data.sources import load_training_sources
 from cnn.errors import UserError
-from cnn.finetune import trainable_parameters, with_classes
-from cnn.folders import NOISE_CLASS, labelled_files, load_folder, load_training_sources
-from cnn.model import Sequential
-from cnn.weights import load_model
+from cnn.io.weights import load_model
+from cnn.nn.model import Sequential
+from cnn.tasks.finetune import trainable_parameters, with_classes
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"
@@ -79,10 +80,10 @@ def test_a_folder_without_usable_images_is_one_clear_error(tmp_path):
 def test_images_are_preprocessed_once_per_process(tmp_path, monkeypatch):
     root = class_folders(tmp_path / "set", per_class=1)
     calls = []
-    import cnn.preprocess
+    import cnn.vision.pipeline
 
-    real = cnn.preprocess.preprocess_file
-    monkeypatch.setattr(cnn.preprocess, "preprocess_file",
+    real = cnn.vision.pipeline.preprocess_file
+    monkeypatch.setattr(cnn.vision.pipeline, "preprocess_file",
                         lambda path, polarity="auto": calls.append(path) or real(path, polarity))
     first = load_folder(root)
     second = load_folder(root)
@@ -104,8 +105,8 @@ def test_mixing_mnist_and_a_folder_holds_out_a_tenth_per_class_and_repeats(tmp_p
 
 
 def test_freeze_keeps_the_first_tokens_fixed_and_trains_the_rest(subset):
-    from cnn.optim import Adam
-    from cnn.train import fit
+    from cnn.nn.optim import Adam
+    from cnn.tasks.train import fit
 
     (x, y), _ = subset
     model = Sequential("C(4,5)-P2-C(8,3)-P2-FC10", np.random.default_rng(0))
@@ -183,7 +184,7 @@ def test_evaluate_scores_a_folder_per_class_with_rejections(tmp_path, capsys):
     root = class_folders(tmp_path / "set", per_class=3, noise=4)
     model = Sequential("C(4,5)-P2-FC11", np.random.default_rng(0), num_classes=11)
     model.blocks[-1].fc.params["bias"][10] = 50.0  # rejects everything
-    from cnn.weights import save_model
+    from cnn.io.weights import save_model
 
     weights = save_model(model, tmp_path / "m.npz")
     assert main(["evaluate", "--weights", str(weights), "--data", str(root), "--json"]) == 0

@@ -10,14 +10,19 @@ import zipfile
 
 import numpy as np
 import pytest
+from conftest import v1_weights
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cnn.errors import UserError
-from cnn.model import Sequential
-from cnn.weights import load_model
-from cnn.parse import MAX_PARAMETERS, count_parameters, format_model, parse_model
-from conftest import v1_weights
+from cnn.io.weights import load_model
+from cnn.nn.model import Sequential
+from cnn.nn.model_string import (
+    MAX_PARAMETERS,
+    count_parameters,
+    format_model,
+    parse_model,
+)
 
 FUZZ = settings(derandomize=True, max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

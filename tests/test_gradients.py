@@ -5,13 +5,16 @@ whole networks, including the gradient with respect to the input and backward fr
 import numpy as np
 import pytest
 
-from cnn import parse as P
-from cnn.blocks import ResidualBlock, build_blocks
-from cnn.layers import (AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, GlobalAvgPool, MaxPool2D,
-                        ReLU)
-from cnn.losses import softmax_cross_entropy
-from cnn.model import Sequential
-from cnn.module import Tape
+from cnn.nn import model_string as P
+from cnn.nn.activation import Dropout, ReLU
+from cnn.nn.batchnorm import BatchNorm
+from cnn.nn.blocks import ResidualBlock, build_blocks
+from cnn.nn.conv import Conv2D
+from cnn.nn.dense import Dense
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.model import Sequential
+from cnn.nn.module import Tape
+from cnn.nn.pooling import AvgPool2D, GlobalAvgPool, MaxPool2D
 
 EPS = 1e-6
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn.commands.common import default_weights, list_weights
-from cnn.commands.predict import confidence_of
 from cnn.errors import UserError
-from cnn.weights import load_model
-from cnn.preprocess import to_mnist
-from cnn.reject import Rejector
+from cnn.io.catalog import default_weights, list_weights
+from cnn.io.weights import load_model
+from cnn.tasks.predict import confidence_of
+from cnn.tasks.reject import Rejector
+from cnn.vision.pipeline import to_mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -126,7 +126,8 @@ def test_hard_shadows_keep_dark_ink_polarity(test_digits):
     """A dark shadow over most of the frame's border seldom turns the lit paper into "light
     ink": the border rule alone did so for 4 of these 100 style-b pictures, with the median
     check after it 2 (halved, not cured)."""
-    from cnn.preprocess import _ink_sign, _to_gray
+    from cnn.vision.decode import _to_gray
+    from cnn.vision.polarity import _ink_sign
     light = [(seed, i) for seed in range(4)
              for i, (image, _) in enumerate(rendered("shadow", test_digits, seed=seed,
                                                      count=25, style="b"))

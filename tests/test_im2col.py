@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cnn.im2col import col2im, conv_output_size, im2col
-from cnn.layers import Conv2D
+from cnn.nn.conv import Conv2D
+from cnn.nn.im2col import col2im, conv_output_size, im2col
 
 
 def naive_conv(x, w, b, stride=1, padding=0):

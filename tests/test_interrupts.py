@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn.weights import load_model
+from cnn.io.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -92,7 +92,7 @@ def test_the_weights_kept_are_those_of_the_finished_epoch(tmp_path):
 def test_menu_training_keeps_the_epoch_when_ctrl_c_comes_during_test_scoring(tmp_path,
                                                                              monkeypatch):
     from cnn import faults
-    from cnn.menu import Menu
+    from cnn.cli.menu import Menu
 
     monkeypatch.setenv(faults.ENV_VAR, "test")
     monkeypatch.setattr(faults, "_fired", set())

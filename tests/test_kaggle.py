@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnn.data.kaggle import iter_csv_chunks, load_csv, read_submission, submission_text
 from cnn.errors import UserError
-from cnn.kaggle import iter_csv_chunks, load_csv, read_submission, submission_text
 
 HEADER_PIXELS = ",".join(f"pixel{i}" for i in range(784))
 

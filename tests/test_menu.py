@@ -12,10 +12,18 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from cnn import menu as menu_module
+from cnn.cli import menu as menu_module
+from cnn.cli.menu import (
+    Menu,
+    channel_answer,
+    image_folder,
+    layer_infos,
+    model_string,
+    positive_number,
+    whole_number,
+    yes_no,
+)
 from cnn.errors import UserError
-from cnn.menu import (Menu, channel_answer, image_folder, layer_infos, model_string,
-                      positive_number, whole_number, yes_no)
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from cnn.layers import Dense
-from cnn.losses import softmax, softmax_cross_entropy
-from cnn.metrics import classification_report, confusion_matrix
-from cnn.optim import SGD, Adam, make_optimizer
+from cnn.nn.dense import Dense
+from cnn.nn.losses import softmax, softmax_cross_entropy
+from cnn.nn.optim import SGD, Adam, make_optimizer
+from cnn.tasks.metrics import classification_report, confusion_matrix
 
 
 def test_confusion_matrix_counts_true_rows_against_predicted_columns():
@@ -72,7 +72,7 @@ def test_unknown_optimizer_name_is_rejected():
 
 
 def test_optimizers_see_parameters_only_never_batchnorm_running_statistics():
-    from cnn.layers import BatchNorm
+    from cnn.nn.batchnorm import BatchNorm
 
     bn = BatchNorm(3)
     assert [key for _, key in bn.parameters()] == ["weight", "bias"]

@@ -2,17 +2,17 @@
 
 import json
 import os
-import stat
 import shutil
+import stat
 
 import numpy as np
 import pytest
+from conftest import REFERENCE_DIR
 
 from cnn.errors import UserError
 from cnn.files import atomic_write
-from cnn.model import Sequential
-from cnn.weights import load_model, save_model
-from conftest import REFERENCE_DIR
+from cnn.io.weights import load_model, save_model
+from cnn.nn.model import Sequential
 
 SMALL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 REFERENCE_SCORES = {  # top-1 on the 10,000 test images, from shared/reference_weights/README.md
@@ -230,8 +230,8 @@ def test_v1_file_to_model_to_v2_file_to_model_keeps_the_logits(tmp_path, subset)
 def test_resnet_save_then_load_keeps_logits_and_running_statistics(tmp_path, subset):
     model = Sequential(RESNET, np.random.default_rng(0))
     x = subset[0][0][:32]
-    from cnn.module import Tape
-    from cnn.model import to_input
+    from cnn.nn.model import to_input
+    from cnn.nn.module import Tape
 
     model.forward(to_input(x), Tape())  # train mode: moves the running statistics
     model.eval()
@@ -267,7 +267,7 @@ def test_newer_format_version_asks_to_upgrade(tmp_path):
 
 
 def test_batchnorm_in_eval_mode_is_its_affine_formula():
-    from cnn.layers import BatchNorm
+    from cnn.nn.batchnorm import BatchNorm
 
     rng = np.random.default_rng(4)
     bn = BatchNorm(5)
@@ -294,8 +294,8 @@ def test_train_mode_uses_batch_statistics_and_eval_mode_running_ones():
 def test_two_threads_can_run_one_model_in_eval_mode_at_once(subset):
     from concurrent.futures import ThreadPoolExecutor
 
-    from cnn.model import to_input
-    from cnn.module import Tape
+    from cnn.nn.model import to_input
+    from cnn.nn.module import Tape
 
     model = Sequential(RESNET, np.random.default_rng(0)).eval()
     x = to_input(subset[1][0][:200])

@@ -20,14 +20,14 @@ else:
     ort = pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from cnn import parse as P  # noqa: E402
-from cnn.cli import main  # noqa: E402
-from cnn.commands.common import list_weights  # noqa: E402
-from cnn.errors import UserError  # noqa: E402
-from cnn.losses import softmax  # noqa: E402
-from cnn.model import Sequential  # noqa: E402
-from cnn.onnx_export import build_onnx, export_onnx, to_nchw  # noqa: E402
-from cnn.weights import load_model  # noqa: E402
+from cnn.cli import main
+from cnn.errors import UserError
+from cnn.io.catalog import list_weights
+from cnn.io.onnx_export import build_onnx, export_onnx, to_nchw
+from cnn.io.weights import load_model
+from cnn.nn import model_string as P
+from cnn.nn.losses import softmax
+from cnn.nn.model import Sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "weight_output").glob("*.npz"))

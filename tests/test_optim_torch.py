@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn.optim import SGD
+from cnn.nn.optim import SGD
 
 torch = pytest.importorskip("torch")
 

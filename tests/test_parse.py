@@ -3,9 +3,21 @@
 import pytest
 
 from cnn.errors import UserError
-from cnn.im2col import conv_output_size
-from cnn.parse import (FC, AvgPool, BatchNorm, Conv, Dropout, GlobalAvgPool, Pool, Residual,
-                       format_model, is_version1, layer_shapes, parse_model)
+from cnn.nn.im2col import conv_output_size
+from cnn.nn.model_string import (
+    FC,
+    AvgPool,
+    BatchNorm,
+    Conv,
+    Dropout,
+    GlobalAvgPool,
+    Pool,
+    Residual,
+    format_model,
+    is_version1,
+    layer_shapes,
+    parse_model,
+)
 
 REFERENCE_MODELS = [
     "C(8,5)-P2-C(16,3)-P2-FC128-FC10",

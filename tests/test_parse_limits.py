@@ -8,10 +8,15 @@ import numpy as np
 import pytest
 
 from cnn.errors import UserError
-from cnn.layers import MaxPool2D
-from cnn.parse import (MAX_ACTIVATIONS, MAX_PARAMETERS, count_parameters, layer_shapes,
-                       parse_model)
-from cnn.model import Sequential
+from cnn.nn.model import Sequential
+from cnn.nn.model_string import (
+    MAX_ACTIVATIONS,
+    MAX_PARAMETERS,
+    count_parameters,
+    layer_shapes,
+    parse_model,
+)
+from cnn.nn.pooling import MaxPool2D
 
 
 @pytest.mark.parametrize("text, message", [

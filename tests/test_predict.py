@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from cnn.cli import main
-from cnn.commands.common import default_weights, list_weights
-from cnn.commands.predict import label_from_name
+from cnn.io.catalog import default_weights, list_weights
+from cnn.tasks.predict import label_from_name
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"

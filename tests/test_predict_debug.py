@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from cnn.cli import main
-from cnn.commands.common import list_weights
+from cnn.io.catalog import list_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"

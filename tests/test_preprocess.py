@@ -1,4 +1,4 @@
-"""cnn.preprocess: any picture of one digit -> an MNIST-like 28 x 28 image.
+"""cnn.vision: any picture of one digit -> an MNIST-like 28 x 28 image.
 
 Every input kind is built from a real MNIST test digit (the most typical one of each class in
 the test data), and the result must match ``to_mnist`` of the clean digit: Pearson r above a
@@ -19,7 +19,8 @@ import pytest
 from scipy import ndimage
 
 from cnn.errors import UserError
-from cnn.preprocess import preprocess_file, read_image, to_mnist
+from cnn.vision.decode import read_image
+from cnn.vision.pipeline import preprocess_file, to_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -511,12 +512,12 @@ def _shadowed_page(cover: float, darkness: float) -> np.ndarray:
 @pytest.mark.parametrize("cover, darkness", [(0.65, 0.25), (0.75, 0.3), (0.7, 0.4)])
 def test_dark_shadow_over_most_of_the_page_keeps_dark_ink(cover, darkness):
     # The quadratic fit alone takes the lit strip for light ink on a dark page.
-    from cnn.preprocess import _ink_sign
+    from cnn.vision.polarity import _ink_sign
     assert _ink_sign(_shadowed_page(cover, darkness), "auto") == -1.0
 
 
 def test_light_strokes_on_dark_still_read_as_light():
-    from cnn.preprocess import _ink_sign
+    from cnn.vision.polarity import _ink_sign
     page = np.full((400, 400), 0.1, np.float32)
     cv2.ellipse(page, (200, 200), (60, 100), 0, 0, 360, 0.9, 8)
     assert _ink_sign(page, "auto") == 1.0
@@ -535,7 +536,7 @@ def test_tight_crop_of_a_thick_digit_mostly_ink_is_found():
     page = np.clip(page, 0, 1)
     # The flat-paper pass must see the ink well above its noise (the previous one shifted the
     # residual by its median, an ink level here, and called the crop blank).
-    from cnn.preprocess import _flatten_illumination, _pad_frame
+    from cnn.vision.illumination import _flatten_illumination, _pad_frame
     work, pad = _pad_frame(1.0 - page)
     ink, noise = _flatten_illumination(work, pad, "flat", relative=True)
     assert float(ink.max()) > max(0.3, 8.0 * noise)
@@ -563,7 +564,7 @@ def test_median_background_removes_a_shadow_band_the_opening_keeps(darkness, bac
     # The opening's square does not fit into a band of shadow 30 % of the page wide, so the
     # band passes for ink; the median follows it (and still removes the stroke). The "local"
     # case records why the median pass exists; it would change if the opening learned this.
-    from cnn.preprocess import _flatten_illumination, _pad_frame
+    from cnn.vision.illumination import _flatten_illumination, _pad_frame
     page, stroke = _shadow_band_page(darkness)
     work, pad = _pad_frame(1.0 - page)
     ink, _ = _flatten_illumination(work, pad, background, relative=True)
@@ -576,7 +577,7 @@ def test_median_background_removes_a_shadow_band_the_opening_keeps(darkness, bac
 
 @pytest.mark.parametrize("darkness", [0.3, 0.5])
 def test_hard_shadow_is_detected_and_a_light_gradient_is_not(darkness):
-    from cnn.preprocess import _hard_shadow, _pad_frame
+    from cnn.vision.illumination import _hard_shadow, _pad_frame
     page, _ = _shadow_band_page(darkness)
     assert _hard_shadow(*_pad_frame(1.0 - page))
     gradient = np.linspace(0.35, 0.9, 400, dtype=np.float32)[None, :].repeat(500, axis=0)
@@ -592,7 +593,7 @@ def test_hard_shadow_is_detected_and_a_light_gradient_is_not(darkness):
 def test_thick_stroke_of_a_tight_crop_is_not_a_hard_shadow(monkeypatch):
     # A tight crop of a thick "1": the median keeps the stroke, so the paper looks two-level
     # with a sharp edge, like a shadow; but it touches the frame only where it is cut.
-    import cnn.preprocess as pre
+    import cnn.vision.illumination as pre
     page = np.full((300, 110), 0.85, np.float32)
     page[:, 30:80] = 0.15
     page = cv2.GaussianBlur(page, (0, 0), 1.5)

@@ -1,4 +1,4 @@
-"""'Not a digit' (``cnn.reject``): the rule, predict's and evaluate's reports, and the shipped
+"""'Not a digit' (``cnn.tasks.reject``): the rule, predict's and evaluate's reports, and the shipped
 gate on real digits and on generated non-digits."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from cnn.cli import main
-from cnn.ensemble import expand_weights
-from cnn.model import Sequential
-from cnn.weights import save_model
-from cnn.reject import Rejector, find_gate, rejection_report, split_not_digit
+from cnn.io.weights import save_model
+from cnn.nn.model import Sequential
+from cnn.tasks.ensemble import expand_weights
+from cnn.tasks.reject import Rejector, find_gate, rejection_report, split_not_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn.losses import softmax_cross_entropy
-from cnn.schedule import make_schedule
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.schedule import make_schedule
 
 SUBSET = Path(__file__).parent / "data" / "mnist_subset.npz"
 
@@ -91,9 +91,9 @@ def test_label_smoothing_matches_torch_cross_entropy():
 
 
 def test_fit_sets_the_learning_rate_of_every_step_from_the_schedule(subset):
-    from cnn.model import Sequential
-    from cnn.optim import make_optimizer
-    from cnn.train import fit
+    from cnn.nn.model import Sequential
+    from cnn.nn.optim import make_optimizer
+    from cnn.tasks.train import fit
 
     (x, y), _ = subset
     x, y = x[:256], y[:256]
@@ -126,7 +126,7 @@ def test_train_refuses_label_smoothing_of_one_in_one_line(tmp_path, capsys):
 
 def test_train_with_a_cosine_schedule_records_the_recipe_in_the_weights(tmp_path, capsys):
     from cnn.cli import main
-    from cnn.weights import load_model
+    from cnn.io.weights import load_model
 
     out = tmp_path / "w.npz"
     assert main(["train", "--model", "C(2,5)-P2-FC10", "--data", str(SUBSET), "--limit", "500",
@@ -148,7 +148,7 @@ def test_train_with_a_cosine_schedule_records_the_recipe_in_the_weights(tmp_path
 def test_train_defaults_to_onecycle_unless_a_decay_or_schedule_is_given(tmp_path, capsys, extra,
                                                                       schedule, lr):
     from cnn.cli import main
-    from cnn.weights import load_model
+    from cnn.io.weights import load_model
 
     out = tmp_path / "w.npz"
     assert main(["train", "--model", "C(2,5)-P2-FC10", "--data", str(SUBSET), "--limit", "300",

@@ -16,16 +16,16 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra: pip install -e '.[test]'")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from cnn.cli import main  # noqa: E402
-from cnn.commands.common import list_weights  # noqa: E402
-from cnn.commands.predict import confidence_of  # noqa: E402
-from cnn.commands.summary import summary_rows  # noqa: E402
-from cnn.ensemble import Ensemble  # noqa: E402
-from cnn.weights import load_model  # noqa: E402
-from cnn.preprocess import preprocess_file  # noqa: E402
-from cnn.server.activations import activation_maps  # noqa: E402
-from cnn.server.app import ModelStore, create_app  # noqa: E402
-from cnn.server.images import MAX_UPLOAD_BYTES  # noqa: E402
+from cnn.cli import main
+from cnn.io.catalog import list_weights
+from cnn.io.weights import load_model
+from cnn.nn.summary import summary_rows
+from cnn.server.activations import activation_maps
+from cnn.server.app import ModelStore, create_app
+from cnn.server.images import MAX_UPLOAD_BYTES
+from cnn.tasks.ensemble import Ensemble
+from cnn.tasks.predict import confidence_of
+from cnn.vision.pipeline import preprocess_file
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"
@@ -301,7 +301,7 @@ def test_names_from_requests_are_never_paths(client):
 def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, capsys):
     import importlib.util
 
-    from cnn.reject import Rejector
+    from cnn.tasks.reject import Rejector
 
     spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
     mnd = importlib.util.module_from_spec(spec)
@@ -328,7 +328,7 @@ def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, ca
 
 
 def test_with_the_gate_a_blank_canvas_is_not_a_digit_and_without_it_an_error():
-    from cnn.reject import Rejector
+    from cnn.tasks.reject import Rejector
 
     blank = png_bytes(np.full((280, 280), 255, np.uint8))
     gated = TestClient(create_app(ModelStore([str(SMALL)]), rejector=Rejector.default()))

@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from digit_strokes import digit_strokes
 
 ROOT = Path(__file__).resolve().parents[1]

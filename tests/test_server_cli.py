@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cnn import menu as menu_module
 from cnn.cli import main
-from cnn.menu import Menu
+from cnn.cli import menu as menu_module
+from cnn.cli.menu import Menu
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "weight_output" / "weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
@@ -43,7 +43,7 @@ def test_a_port_in_use_is_one_line(capsys):
 
 
 def test_the_listening_socket_is_tcp_so_answers_are_not_held_by_nagle():
-    from cnn.commands.serve import open_socket
+    from cnn.cli.commands.serve import open_socket
 
     # asyncio sets TCP_NODELAY on accepted connections only when proto is IPPROTO_TCP; with
     # proto 0 every answer waited ~40 ms for the client's delayed ACK.

@@ -6,15 +6,14 @@ import threading
 
 import numpy as np
 import pytest
-
-from cnn import layers as L
-from cnn import threads
-from cnn.allocator import keep_freed_memory
-from cnn.blocks import ResidualBlock
-from cnn import parse as P
-from cnn.module import Tape
-
 from test_gradients import check_module
+
+from cnn.nn import conv as L
+from cnn.nn import model_string as P
+from cnn.nn.blocks import ResidualBlock
+from cnn.nn.module import Tape
+from cnn.parallel import threads
+from cnn.parallel.allocator import keep_freed_memory
 
 
 def test_batch_slices_cover_the_batch_in_order_and_respect_the_minimum(two_threads):

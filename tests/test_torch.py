@@ -11,12 +11,15 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from cnn import parse as P  # noqa: E402
-from cnn.blocks import ResidualBlock  # noqa: E402
-from cnn.layers import AvgPool2D, BatchNorm, Conv2D, Dropout, GlobalAvgPool  # noqa: E402
-from cnn.losses import softmax_cross_entropy  # noqa: E402
-from cnn.model import Sequential  # noqa: E402
-from cnn.module import Tape  # noqa: E402
+from cnn.nn import model_string as P
+from cnn.nn.activation import Dropout
+from cnn.nn.batchnorm import BatchNorm
+from cnn.nn.blocks import ResidualBlock
+from cnn.nn.conv import Conv2D
+from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.model import Sequential
+from cnn.nn.module import Tape
+from cnn.nn.pooling import AvgPool2D, GlobalAvgPool
 
 torch.set_default_dtype(torch.float64)
 

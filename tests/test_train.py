@@ -6,13 +6,13 @@ import sys
 
 import numpy as np
 import pytest
-
-from cnn.augment import augment_batch
-from cnn.model import Sequential
-from cnn.weights import load_model
-from cnn.optim import Adam
-from cnn.train import evaluate, fit
 from conftest import ROOT, full_mnist_path
+
+from cnn.data.augment import augment_batch
+from cnn.io.weights import load_model
+from cnn.nn.model import Sequential
+from cnn.nn.optim import Adam
+from cnn.tasks.train import evaluate, fit
 
 TINY = "C(8,5)-P2-FC10"
 
@@ -85,7 +85,7 @@ def test_a_small_residual_network_learns_real_digits_and_validates_in_eval_mode(
 
 
 def test_fine_tuning_starts_from_the_init_file_and_records_it(tmp_path):
-    from cnn.commands.train import train_and_save
+    from cnn.cli.commands.train import train_and_save
     from cnn.errors import UserError
 
     data = ROOT / "tests/data/mnist_subset.npz"

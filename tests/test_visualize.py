@@ -1,4 +1,4 @@
-"""Feature visualization (``cnn.visualize``, ``cnn visualize``): the method works, not just runs.
+"""Feature visualization (``cnn.tasks.visualize``, ``cnn visualize``): the method works, not just runs.
 
 The network is the shipped small model when ``weight_output/`` has it, else the same
 architecture trained for 3 epochs on the committed MNIST subset (~2 s).
@@ -12,11 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from cnn import visualize as vis
 from cnn.cli import main
-from cnn.commands.train import train_and_save
+from cnn.cli.commands.train import train_and_save
 from cnn.errors import UserError
-from cnn.weights import load_model
+from cnn.io.weights import load_model
+from cnn.tasks import visualize as vis
+from cnn.tasks import visualize_param as vis_param
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -90,7 +91,7 @@ def test_dead_channel_still_gives_a_nonblank_finite_image(weights, subset):
     (_, _), (x_test, _) = subset
     assert vis.mean_activations(model, 3, x_test[:200], pre=False)[:, 5].max() == 0
     image = vis.visualize_channels(model, 3, 5, steps=STEPS, progress=False)[0]
-    pixel = vis.make_param("pixel")
+    pixel = vis_param.make_param("pixel")
     start = pixel.image(pixel.init(1, np.random.default_rng(0)))[0]  # where it began
     assert np.isfinite(image).all() and 0 <= image.min() and image.max() <= 1
     assert image.std() > 0.05
@@ -140,7 +141,7 @@ def test_residual_block_channels_are_visualized_in_eval_mode_and_excite_their_ch
     images = vis.visualize_channels(resnet, 4, [0, 1, 2, 3], steps=64, l2=0, tv=0,
                                     progress=False)
     assert not resnet.training  # batch statistics and dropout never enter the objective
-    pixel = vis.make_param("pixel")
+    pixel = vis_param.make_param("pixel")
     start = pixel.image(pixel.init(1, np.random.default_rng(0)))  # where each image began
     at_start = vis.mean_activations(resnet, 4, start)[0, :4]
     own = np.diag(vis.mean_activations(resnet, 4, images)[:, :4])
@@ -200,7 +201,7 @@ def test_input_gradient_matches_central_differences(weights, layer):
 
 @pytest.mark.parametrize("name", ["pixel", "fourier"])
 def test_parameterization_backward_matches_central_differences(name):
-    param = vis.make_param(name)
+    param = vis_param.make_param(name)
     rng = np.random.default_rng(0)
     p = param.init(2, rng) * 30  # away from the flat start so the sigmoid is not linear
     weight = rng.normal(size=(2, 28, 28))
@@ -214,23 +215,23 @@ def test_parameterization_backward_matches_central_differences(name):
 def test_regularizer_gradient_matches_central_differences():
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (2, 28, 28))
-    _, grad = vis.regularizers(x, l2=0.7, tv=0.4)
+    _, grad = vis_param.regularizers(x, l2=0.7, tv=0.4)
     for _ in range(8):
         index = tuple(int(rng.integers(s)) for s in x.shape)
-        numeric = central_difference(lambda z: vis.regularizers(z, 0.7, 0.4)[0].sum(), x, index)
+        numeric = central_difference(lambda z: vis_param.regularizers(z, 0.7, 0.4)[0].sum(), x, index)
         assert grad[index] == pytest.approx(numeric, rel=1e-6)
 
 
 def test_warp_adjoint_is_the_transpose_of_apply():
     rng = np.random.default_rng(0)
-    warp = vis.Warp.random(rng, 3, jitter=2, scale=0.15, rotate=12)
+    warp = vis_param.Warp.random(rng, 3, jitter=2, scale=0.15, rotate=12)
     x, y = rng.normal(size=(2, 3, 28, 28))
     assert (warp.apply(x) * y).sum() == pytest.approx((x * warp.adjoint(y)).sum(), rel=1e-10)
 
 
 def test_whole_pixel_jitter_moves_pixels_exactly_and_fills_black():
     x = np.random.default_rng(0).uniform(0, 1, (1, 28, 28))
-    moved = vis.Warp((28, 28), np.array([[1.0, -2.0]]), np.ones(1), np.zeros(1)).apply(x)
+    moved = vis_param.Warp((28, 28), np.array([[1.0, -2.0]]), np.ones(1), np.zeros(1)).apply(x)
     expected = np.zeros_like(x)
     expected[:, 1:, :-2] = x[:, :-1, 2:]
     np.testing.assert_allclose(moved, expected, atol=1e-12)

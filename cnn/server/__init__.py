@@ -1,7 +1,7 @@
 """``cnn serve``: a local web page to draw a digit and watch the network read it, and its API.
 
 - :mod:`cnn.server.images`: uploaded bytes -> the checked, decoded image -> the 28 x 28 network
-  input (the same :func:`cnn.preprocess.to_mnist` as ``cnn predict``);
+  input (the same :func:`cnn.vision.to_mnist` as ``cnn predict``);
 - :mod:`cnn.server.activations`: the activation maps of every convolution / pooling / residual
   token, labelled as ``cnn summary`` names them;
 - :mod:`cnn.server.app`: the FastAPI application (``/``, ``/api/predict``, ``/api/models``,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import parse as P
-from ..model import to_input
+from cnn.nn import model_string as P
+from cnn.nn.model import to_input
 
 SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", "Residual")
                        if hasattr(P, name))
@@ -19,7 +19,7 @@ SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", 
 def token_labels(model) -> list[str]:
     """Every token named as ``cnn summary`` prints it, e.g. ``'1 C(8,5) conv 5x5 + ReLU'``
     (number and layer column of its table)."""
-    from ..commands.summary import summary_rows
+    from cnn.nn.summary import summary_rows
 
     return [f"{row.number} {row.name}" for row in summary_rows(model)]
 
@@ -28,7 +28,7 @@ def activation_maps(model, x: np.ndarray) -> tuple[list[tuple[str, np.ndarray]],
     """Activation maps of the spatial tokens and the logits, from one forward pass.
 
     Args:
-        model: a single network (:class:`cnn.model.Sequential`), in inference mode.
+        model: a single network (:class:`cnn.nn.model.Sequential`), in inference mode.
         x: one image, ``(28, 28)`` float in [0, 1] (or ``(1, 28, 28, 1)``).
     Returns:
         ``(maps, logits)``: ``maps`` is a list of ``(label, array)`` in token order, one per

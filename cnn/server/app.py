@@ -44,9 +44,9 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
-from ..errors import UserError
-from .images import MAX_UPLOAD_BYTES, preprocess_upload
+from cnn import __version__
+from cnn.errors import UserError
+from cnn.server.images import MAX_UPLOAD_BYTES, preprocess_upload
 
 MULTIPART_OVERHEAD = 64 * 1024  # bytes of multipart framing allowed beside the 10 MB file
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -87,12 +87,12 @@ class ModelStore:
             ``weight_output/``); they are loaded now, so a bad file fails at start-up.
         method: ``"mean"`` or ``"vote"`` for an ensemble.
     Raises:
-        UserError: as :func:`cnn.commands.common.load_predictor`.
+        UserError: as :func:`cnn.tasks.predictor.load_predictor`.
     """
 
     def __init__(self, weights: list[str] | None = None, method: str = "mean") -> None:
-        from ..commands.common import default_weights, list_weights, read_weights_info
-        from ..ensemble import expand_weights
+        from cnn.io.catalog import default_weights, list_weights, read_weights_info
+        from cnn.tasks.ensemble import expand_weights
 
         self.method = method
         self._lock = threading.Lock()
@@ -114,7 +114,7 @@ class ModelStore:
                     info.path.name, info.path.name, info.model, info.accuracy, [info.path])
 
     def _load(self, entry: ModelEntry):
-        from ..commands.common import load_predictor
+        from cnn.tasks.predictor import load_predictor
 
         return load_predictor([str(f) for f in entry.files], self.method)[1]
 
@@ -161,7 +161,7 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
                   min_confidence: float = DEFAULT_MIN_CONFIDENCE, rejector=None) -> dict:
     """Preprocess one uploaded image and classify it with ``entry``'s network.
 
-    ``rejector`` (a :class:`cnn.reject.Rejector`, or ``None`` for no rejection) answers "not a
+    ``rejector`` (a :class:`cnn.tasks.reject.Rejector`, or ``None`` for no rejection) answers "not a
     digit" as ``cnn predict`` does: ``digit`` null, ``rejected`` true and a one-line
     ``reason``, for an image the gate rejects and for one with no ink at all (a blank canvas);
     the digit probabilities are still given.
@@ -171,12 +171,17 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     Raises:
         UserError: the image cannot be read, or holds no digit and ``rejector`` is ``None``.
     """
-    from ..commands.predict import Prediction, confidence_of, label_from_name, mark_rejection
-    from ..ensemble import Ensemble, decide
-    from ..losses import softmax
-    from ..reject import split_not_digit
-    from .activations import activation_maps
-    from .images import NoInk
+    from cnn.nn.losses import softmax
+    from cnn.server.activations import activation_maps
+    from cnn.server.images import NoInk
+    from cnn.tasks.ensemble import Ensemble, decide
+    from cnn.tasks.predict import (
+        Prediction,
+        confidence_of,
+        label_from_name,
+        mark_rejection,
+    )
+    from cnn.tasks.reject import split_not_digit
 
     network = entry.network
     try:
@@ -310,7 +315,7 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
     Args:
         store: the networks (:class:`ModelStore`).
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
-        rejector: the "not a digit" rule (:class:`cnn.reject.Rejector`, e.g.
+        rejector: the "not a digit" rule (:class:`cnn.tasks.reject.Rejector`, e.g.
             ``Rejector.default()`` with the shipped gate), or ``None`` to always answer a digit.
     """
     static = Path(str(resources.files(__package__) / "static"))

@@ -2,7 +2,7 @@
 
 The server reads no path and writes nothing: the bytes arrive in memory, are checked (size,
 declared pixel count, JPEG truncation) before anything is decoded, are decoded by
-``cv2.imdecode`` and then go through :func:`cnn.preprocess.to_mnist`, the pipeline ``cnn
+``cv2.imdecode`` and then go through :func:`cnn.vision.to_mnist`, the pipeline ``cnn
 predict`` applies to files. Error messages have the form ``cnn predict`` prints for a file,
 ``cannot read image '<name>': <what>; <what to do>``, with the upload's name in place of the
 path.
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import UserError
-from ..preprocess import decode_image_bytes, to_mnist
+from cnn.errors import UserError
+from cnn.vision.decode import decode_image_bytes
+from cnn.vision.pipeline import to_mnist
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # largest request body accepted, bytes
 
@@ -21,7 +22,7 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # largest request body accepted, bytes
 def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
     """Decode an uploaded image as stored (``cv2.IMREAD_UNCHANGED``), after checking it: the
     upload limit here, then the checks ``cnn predict`` makes of a file
-    (:func:`cnn.preprocess.decode_image_bytes`).
+    (:func:`cnn.vision.decode_image_bytes`).
 
     Args:
         data: the encoded file's bytes, at most :data:`MAX_UPLOAD_BYTES`.
@@ -46,12 +47,12 @@ class NoInk(UserError):
 
 def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
                       choose=None) -> np.ndarray:
-    """Uploaded bytes -> MNIST-like digit: :func:`decode_image` + :func:`cnn.preprocess.to_mnist`.
+    """Uploaded bytes -> MNIST-like digit: :func:`decode_image` + :func:`cnn.vision.to_mnist`.
 
     Args:
         data: the encoded image (a canvas PNG, a photo's JPEG, ...).
         name: the image's name in messages.
-        polarity, choose: as :func:`cnn.preprocess.to_mnist` (``choose`` scores its candidate
+        polarity, choose: as :func:`cnn.vision.to_mnist` (``choose`` scores its candidate
             segmentations; ``cnn predict`` passes the network's confidence).
     Returns:
         float32 ``(28, 28)`` in [0, 1], white digit on black.

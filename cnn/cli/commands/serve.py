@@ -1,0 +1,107 @@
+"""``cnn serve``: a local web page to draw a digit and watch the network read it."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+
+from cnn.cli.commands.common import (
+    add_reject_options,
+    add_weights_option,
+    rejector_from_args,
+)
+from cnn.errors import UserError
+
+EXAMPLE = """examples:
+  cnn serve                      # then open http://127.0.0.1:8000/
+  cnn serve --port 8080 --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
+  cnn serve --weights weight_output/   # an ensemble of every shipped model
+"""
+INSTALL_HINT = "cnn serve needs FastAPI and uvicorn: pip install 'cnn[serve]'"
+
+
+def add_parser(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "serve", parents=[common], help="web page: draw a digit, watch the network read it",
+        description="Start a local web server with a drawing page (prediction, the 28x28 "
+        "network input and every layer's activation maps, live) and a JSON API "
+        "(POST /api/predict, GET /api/models, GET /api/health; OpenAPI docs at /docs). "
+        "Several --weights files serve their ensemble (activation maps: its first member).",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_weights_option(p, ensemble=True)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: every "
+                        "network the machine is on)")
+    p.add_argument("--port", type=port_number, default=8000,
+                   help="TCP port, 0 for any free one (8000)")
+    p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
+                   help="below this softmax confidence the page says it is unsure (0.5)")
+    add_reject_options(p)
+    p.set_defaults(run=run)
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port 0..65535."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0..65535, got {text!r}")
+    return int(text)
+
+
+def open_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``.
+
+    Raises:
+        UserError: the port is taken or the address is not this machine's.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise UserError(f"--host {host!r} is not an address of this machine ({e.strerror}); "
+                        "use 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    # proto = IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on such sockets' connections,
+    # and without it every response waits for the client's delayed ACK (40 ms on Linux).
+    sock = socket.socket(family, kind, proto or socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {e.strerror}; choose another --port "
+                        "(0 picks a free one)") from None
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def run(args) -> int:
+    try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise UserError(INSTALL_HINT) from None
+    from cnn.server.app import ModelStore, create_app
+
+    if not 0 <= args.min_confidence <= 1:
+        raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
+    store = ModelStore(args.weights, args.ensemble)
+    rejector = rejector_from_args(args)
+    app = create_app(store, args.min_confidence, rejector)
+    sock = open_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving {store.get(None).model} ({store.get(None).name})")
+    print(rejector.describe() if rejector is not None else "rejection off: always a digit")
+    print(f"open http://{shown}:{port}/ in a browser (API docs: /docs); Ctrl-C stops",
+          flush=True)
+    config = uvicorn.Config(app, log_level="warning" if args.quiet else "info",
+                            access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
+        pass
+    finally:
+        sock.close()
+    print("server stopped")
+    return 0

@@ -1,0 +1,395 @@
+"""``cnn train``: train a network from a model string on MNIST and save its weights."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cnn.cli.commands.common import (
+    add_folder_training_options,
+    non_negative_float,
+    positive_float,
+    positive_int,
+    seed_int,
+)
+from cnn.cli.commands.summary import print_summary
+from cnn.data.augment import augment_batch
+from cnn.data.kaggle import is_csv
+from cnn.data.mnist import find_mnist
+from cnn.errors import UserError
+from cnn.faults import fault_point
+from cnn.files import is_regular_file, same_file, sigint_deferred
+from cnn.io.weights import default_weights_path, load_model, save_model
+from cnn.nn.activation import Dropout
+from cnn.nn.model import Sequential
+from cnn.nn.optim import make_optimizer
+from cnn.nn.schedule import (
+    DEFAULT_LR,
+    DEFAULT_SCHEDULE,
+    KINDS,
+    STEP_LR,
+    make_schedule,
+    resolve_recipe,
+)
+from cnn.tasks.metrics import percent
+from cnn.tasks.plots import plot_loss_curve
+from cnn.tasks.train import evaluate, fit
+
+EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
+  C(f,k)           convolution, f filters k x k, stride 1, no padding, then ReLU
+  C(f,k,s2,same)   options: sN stride N; same = padding (k-1)/2 (odd k), or pN padding N
+  P2 / A2          2 x 2 max / average pooling, stride 2 (ceil mode: 7 -> 4)
+  BN               batch normalization of the previous C or FC, before its ReLU
+  R(f) / R(f,s2)   residual basic block: 3x3 conv-BN-ReLU-3x3 conv-BN + shortcut, ReLU
+  D0.25            dropout with rate 0.25 (training only)
+  GAP              global average pooling (H, W, C) -> (C,)
+  FC<n>            fully connected (+ ReLU); the last one, FC10, gives the logits
+
+examples:
+  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
+  cnn train --model "C(8,5)-P2-FC10" --epochs 1 --limit 2000 --out /tmp/tiny.npz
+  cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
+  cnn train --model "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10" --epochs 1 --limit 2000 --out /tmp/resnet.npz
+  cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
+  cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
+"""
+
+
+def add_parser(subparsers, common) -> None:
+    p = subparsers.add_parser(
+        "train", parents=[common], help="train a CNN from a model string on MNIST",
+        description="Train a network on the MNIST training set (a validation split held out), "
+        "report top-1 accuracy on the 10,000 test images and save the weights.",
+        epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="STR",
+                   help='model string, e.g. "C(8,5)-P2-C(16,3)-P2-FC128-FC10" or '
+                   '"C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10" (tokens below; end with FC11 '
+                   'when a --data folder has a noise class); optional with --init')
+    p.add_argument("--epochs", type=positive_int, default=1, help="passes over the data (1)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per step (64)")
+    p.add_argument("--lr", type=positive_float, default=None,
+                   help=f"learning rate, the peak of onecycle ({DEFAULT_LR:g} with the default "
+                   f"onecycle, {STEP_LR:g} with another schedule)")
+    p.add_argument("--lr-decay", type=positive_float, default=None,
+                   help="multiply the learning rate by this after each epoch (1.0: constant); "
+                   "giving it selects --schedule step")
+    p.add_argument("--schedule", choices=list(KINDS), default=None,
+                   help="learning-rate schedule: step (--lr times --lr-decay per epoch), cosine "
+                   "(warm-up, then a half cosine to 0) or onecycle (PyTorch's OneCycleLR with "
+                   f"--lr as the peak) ({DEFAULT_SCHEDULE}; step when --lr-decay is given)")
+    p.add_argument("--warmup", type=non_negative_float, default=0.0, metavar="EPOCHS",
+                   help="linear warm-up of --schedule cosine, in epochs (may be a fraction) (0)")
+    p.add_argument("--label-smoothing", type=non_negative_float, default=0.0, metavar="EPS",
+                   help="label smoothing of the softmax cross-entropy, 0 <= EPS < 1 (0)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam",
+                   help="adam, or sgd with momentum 0.9 (adam)")
+    p.add_argument("--seed", type=seed_int, default=0, help="random seed (0)")
+    p.add_argument("--validation", type=int, default=None, metavar="N",
+                   help="training images held out for validation, the last N "
+                   "(5000, or a tenth of --limit when that is smaller)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N",
+                   help="train on the first N training images only (quick runs)")
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts, rotations, scaling and stroke widths while training")
+    p.add_argument("--out", metavar="PATH", default=None,
+                   help="weights file (default weight_output/weight_details<model>.npz)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing weights file instead of choosing a new name")
+    p.add_argument("--no-plot", action="store_true", help="do not write the loss-curve PNG")
+    add_folder_training_options(p)
+    p.set_defaults(run=run)
+
+
+
+
+def check_target(target: Path, data_file: Path | None = None) -> None:
+    """Refuse, before any training, a weights path that cannot be written: a folder, a path
+    under a file, a special file, or the MNIST file itself.
+
+    Raises:
+        UserError: naming the path and what to give instead.
+    """
+    if target.is_dir():
+        raise UserError(f"--out '{target}' is a folder; give a file path such as "
+                        f"'{target / 'model.npz'}'")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UserError(f"--out '{target}': '{parent}' is a file, not a folder; "
+                                "choose another path")
+            break
+    if os.path.lexists(target) and not is_regular_file(target):
+        raise UserError(f"--out '{target}' is not a regular file (a FIFO or device); "
+                        "choose another path")
+    if data_file is not None and same_file(target, data_file):
+        raise UserError(f"--out '{target}' is the MNIST file itself; choose another path")
+    # Can the folder be written? Found out now rather than after the first epoch; an
+    # OSError here is one line naming the folder (cnn.cli).
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=target.parent):
+        pass
+
+
+class EpochSaver:
+    """Writes the weights after every finished epoch, atomically and with Ctrl-C held back
+    until the file is complete (:func:`cnn.files.sigint_deferred`), so once an epoch has
+    finished its weights are on disk whatever the user presses.
+
+    The first save takes ``target`` (or, without ``overwrite``, the next free name when it
+    exists); later saves replace that same file, the one this run owns.
+    """
+
+    def __init__(self, model: Sequential, target: Path, overwrite: bool, metadata: dict):
+        self.model, self.target, self.overwrite = model, target, overwrite
+        self.metadata = metadata
+        self.path: Path | None = None  # the file written, once written
+        self.epochs = 0  # epochs whose weights are on disk
+
+    def save(self, history, report: dict | None = None) -> Path:
+        done = len(history.epochs)
+        self.model.metadata = dict(
+            self.metadata, epochs=done, train_loss=history.epochs[-1]["loss"],
+            seconds_per_epoch=history.seconds_per_epoch, interrupted=history.interrupted,
+            date=datetime.datetime.now().isoformat(timespec="seconds"))
+        if history.diverged:
+            self.model.metadata["diverged"] = history.diverged
+        if report is not None:
+            self.model.metadata.update(accuracy=report["accuracy"],
+                                       macro_precision=report["macro_precision"],
+                                       test_loss=report["loss"])
+        with sigint_deferred():
+            fault_point("save")
+            if self.path is None:
+                self.path = save_model(self.model, self.target, overwrite=self.overwrite)
+            else:
+                save_model(self.model, self.path, overwrite=True)
+            self.epochs = done
+        return self.path
+
+
+def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None,
+                   lr_decay=None, optimizer="adam", seed=0, validation=None, limit=None,
+                   augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
+                   show_summary=False, init=None, freeze=0, repeat=1, schedule=None,
+                   warmup=0.0, label_smoothing=0.0) -> dict:
+    """Train, evaluate on the test set, save weights (and the loss curve); print a report.
+
+    Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
+    :class:`EpochSaver`), so Ctrl-C at any moment, a second Ctrl-C, or a loss that becomes
+    NaN keeps the last finished epoch on disk; the test accuracy is added to the file once
+    scored.
+
+    ``data``: one ``--data`` value or a list of them (MNIST, a keras mnist.npz, a Kaggle
+    train.csv, folders of images: :func:`cnn.data.sources.load_training_sources`); without a test
+    split (a CSV, folders alone) the held-out validation images are scored instead.
+    ``init``: a weights file to start from (fine-tuning); ``model_string`` may then be
+    ``None``, else it must name the same model; a 10-class ``init`` model is widened to 11
+    classes when the data has a noise class (:func:`cnn.tasks.finetune.with_classes`).
+    ``freeze``: the first tokens kept fixed (:func:`cnn.tasks.finetune.trainable_parameters`);
+    ``repeat``: how often each folder image appears per epoch. ``schedule``, ``warmup``
+    (epochs) and ``label_smoothing``: the learning-rate schedule
+    (:func:`cnn.nn.schedule.make_schedule`) and the loss's label smoothing. ``lr``,
+    ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
+    (:func:`cnn.nn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
+    decay is given).
+
+    Returns:
+        a dict with ``weights`` (the path written, or ``None`` if no epoch finished),
+        ``history``, the test ``report`` (``None`` if not scored), ``interrupted`` (Ctrl-C
+        was pressed) and ``diverged`` (the reason training stopped on a non-finite loss).
+    Raises:
+        UserError: bad model string or settings, a validation split as large as the
+            training set, an --out path that cannot be written, no MNIST file, an unusable
+            folder, no model string and no ``init``, an ``init`` file of another model, or a
+            model whose classes do not fit the data.
+    """
+    from cnn.data.folders import is_folder
+    from cnn.data.sources import load_training_sources
+    from cnn.tasks.finetune import trainable_parameters
+
+    lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
+    for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise UserError(f"{name} {value} should be a finite number > 0")
+    if not (math.isfinite(warmup) and warmup >= 0):
+        raise UserError(f"--warmup {warmup} should be a number of epochs >= 0")
+    if not 0 <= label_smoothing < 1:
+        raise UserError(f"--label-smoothing {label_smoothing} should be >= 0 and < 1")
+    if schedule not in KINDS:
+        raise UserError(f"--schedule {schedule}: choose one of {', '.join(KINDS)}")
+    if init is None and model_string is None:
+        raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                        "to start from)")
+    rng = np.random.default_rng(seed)
+    if isinstance(data, (str, Path)):
+        data = [str(data)]
+    files = [v for v in (data or ["mnist"]) if not is_folder(v)]
+    data_file = None
+    if files:
+        value = files[0]
+        data_file = (Path(value).expanduser() if is_csv(value)
+                     else find_mnist(None if value == "mnist" else value))
+    if out:  # refused before the data is read; the default name needs the model
+        check_target(Path(out), data_file)
+    td = load_training_sources(data, limit=limit, validation=validation, repeat=repeat,
+                               seed=seed, report=print)
+    model = build_model(model_string, init, td.num_classes, rng)
+    target = Path(out) if out else default_weights_path(model.model_string)
+    check_target(target, data_file)
+    if show_summary:
+        print_summary(model)
+    x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val
+    x_test, y_test = td.x_test, td.y_test
+    scored_on = "test"
+    if x_test is None:  # a Kaggle train.csv or folders alone: score the held-out images
+        x_test, y_test, scored_on = x_val, y_val, "validation"
+    if not quiet:
+        print(f"training {model.model_string} ({model.num_params():,} parameters) on "
+              f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
+              f"batch {batch_size}, {optimizer} lr {lr:g} "
+              f"({describe_schedule(schedule, lr_decay, warmup)})"
+              f"{f', label smoothing {label_smoothing:g}' if label_smoothing else ''}, seed {seed}"
+              f"{', augmented' if augment else ''}")
+    saver = EpochSaver(model, target, overwrite, {
+        "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "optimizer": optimizer,
+        "schedule": schedule, "warmup_epochs": warmup, "label_smoothing": label_smoothing,
+        "seed": seed, "augment": augment, "train_images": len(x_train),
+        "validation_images": len(x_val), "scored_on": scored_on,
+        "data": ", ".join(td.sources), "classes": td.num_classes})
+    if init is not None:
+        saver.metadata.update(init=str(init), freeze=freeze)
+    opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
+    result = {"weights": None, "history": None, "report": None, "interrupted": False,
+              "diverged": None}
+    steps_per_epoch = -(-len(x_train) // batch_size)
+    lr_at = make_schedule(schedule, lr, steps_per_epoch, epochs, decay=lr_decay,
+                          warmup=round(warmup * steps_per_epoch))
+    start = time.perf_counter()
+
+    def on_epoch_end(history) -> bool:
+        saver.save(history)
+        return False  # never stop early
+
+    try:
+        # A diverging run overflows: fit checks every loss and stops with one line, so
+        # NumPy's overflow warnings would only add noise.
+        with np.errstate(over="ignore", invalid="ignore"):
+            history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
+                          batch_size=batch_size, schedule=lr_at,
+                          label_smoothing=label_smoothing, validation=(x_val, y_val),
+                          augment=augment_batch if augment else None, progress=not quiet,
+                          on_epoch_end=on_epoch_end)
+        result.update(history=history, interrupted=history.interrupted,
+                      diverged=history.diverged)
+        done = len(history.epochs)
+        if done > saver.epochs:  # Ctrl-C during the validation of a finished epoch
+            saver.save(history)
+        result["weights"] = saver.path
+        if history.diverged:
+            print(f"cnn: error: training stopped: {history.diverged}; the learning rate "
+                  f"(--lr {lr:g}) is probably too high: try a tenth of it", file=sys.stderr)
+        if done == 0:
+            print(f"{'interrupted' if history.interrupted else 'stopped'}: no epoch finished, "
+                  "nothing was saved", file=sys.stderr)
+            return result
+        if history.interrupted:
+            print(f"interrupted: keeping the weights of the last finished epoch ({done} of "
+                  f"{epochs}), saved in {saver.path}", file=sys.stderr)
+            fault_point("interrupted")
+        fault_point("test")
+        report = evaluate(model, x_test, y_test)
+        saver.metadata["total_seconds"] = time.perf_counter() - start
+        if td.folder_val is not None:
+            folder_report = evaluate(model, *td.folder_val)
+            saver.metadata["folder_validation_accuracy"] = folder_report["accuracy"]
+        saver.save(history, report)
+        result["report"] = report
+    except KeyboardInterrupt:  # while scoring the test set, saving, or a second Ctrl-C
+        result["interrupted"] = True
+        if saver.path is None:
+            print("interrupted: no epoch finished, nothing was saved", file=sys.stderr)
+        else:
+            print(f"interrupted: the weights of epoch {saver.epochs} are saved in "
+                  f"{saver.path} (no test accuracy recorded)", file=sys.stderr)
+        result["weights"] = saver.path
+        return result
+    total = saver.metadata["total_seconds"]
+    written = saver.path
+    curve = None
+    if plot:
+        curve = plot_loss_curve(history.epochs, written.with_name(written.stem + "_loss.png"),
+                                title=f"{model.model_string}, batch {batch_size}, seed {seed}",
+                                overwrite=overwrite)
+    print(f"{scored_on} top-1 accuracy {percent(report['accuracy'])} ({report['errors']} "
+          f"errors of {report['n']:,}), macro precision {percent(report['macro_precision'])}")
+    if td.folder_val is not None and scored_on == "test":
+        print(f"held-out folder images: top-1 {percent(folder_report['accuracy'])} "
+              f"({folder_report['errors']} errors of {folder_report['n']:,})")
+    print(f"final mean loss: train {history.epochs[-1]['loss']:.4f}, {scored_on} "
+          f"{report['loss']:.4f}")
+    print(f"{history.seconds_per_epoch:.1f} s/epoch, total {total:.1f} s for {done} epoch(s)")
+    if written != target:
+        print(f"{target} exists (use --overwrite to replace it); saved to a new name instead")
+    print(f"weights saved to {written}")
+    if curve:
+        print(f"loss curve saved to {curve}")
+    return result
+
+
+def describe_schedule(schedule: str, lr_decay: float, warmup: float) -> str:
+    """A few words for the run's opening line, e.g. ``'cosine, 1 warm-up epoch'``."""
+    if schedule == "step":
+        return "constant" if lr_decay == 1 else f"x{lr_decay:g} per epoch"
+    if schedule == "cosine" and warmup:
+        return f"cosine, {warmup:g} warm-up epoch{'s' if warmup != 1 else ''}"
+    return schedule
+
+
+def build_model(model_string: str | None, init, num_classes: int, rng):
+    """The network to train: a fresh one from ``model_string`` (its last FC must give
+    ``num_classes``), or the one in the weights file ``init`` (widened to ``num_classes`` when
+    the data adds a noise class; ``model_string``, if given, must be the file's).
+
+    Raises:
+        UserError: neither given, a mismatch, or a file that does not load.
+    """
+    from cnn.tasks.finetune import with_classes
+
+    if init is None:
+        if not model_string:
+            raise UserError("give --model STR (a model string) or --init WEIGHTS (a weights file "
+                            "to start from)")
+        return Sequential(model_string, rng, num_classes=num_classes)
+    model = load_model(init, num_classes=None)
+    if model_string is not None and Sequential(model_string, num_classes=None).model_string != \
+            model.model_string:
+        raise UserError(f"--model {model_string} differs from the --init file's model "
+                        f"{model.model_string}; leave --model out or give the same one")
+    model = with_classes(model, num_classes, rng)
+    for drop in (m for m in model.modules() if isinstance(m, Dropout)):
+        drop.rng = rng  # the run's generator draws the dropout masks
+    model.train()
+    return model
+
+
+def run(args) -> int:
+    result = train_and_save(
+        args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+        lr_decay=args.lr_decay, optimizer=args.optimizer, seed=args.seed,
+        validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
+        overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
+        init=args.init, freeze=args.freeze, repeat=args.repeat, schedule=args.schedule,
+        warmup=args.warmup, label_smoothing=args.label_smoothing)
+    if result["diverged"]:
+        return 1
+    if result["interrupted"]:
+        return 130
+    return 0

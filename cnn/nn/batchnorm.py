@@ -1,0 +1,131 @@
+"""Batch normalization (Ioffe & Szegedy 2015), synchronized across data-parallel processes.
+
+Channels-last ``(N, H, W, C)`` or ``(N, D)``; statistics per channel, PyTorch's
+``running_mean`` / ``running_var`` (unbiased) buffers and momentum convention.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+import numpy as np
+
+from cnn.nn.module import Module
+
+# Set by cnn.data_parallel while this thread computes one slice of a batch whose other slices
+# run in other processes: a function taking this slice's per-channel partial sums (a 1-D
+# array) and returning the sums over the whole batch, the same array in every process. Batch
+# norm's training statistics and their gradients go through it (synchronized batch norm).
+BATCH_SUM: contextvars.ContextVar = contextvars.ContextVar("cnn_batch_sum", default=None)
+
+
+class BatchNorm(Module):
+    """Batch normalization over the last (channel or feature) axis (Ioffe & Szegedy, "Batch
+    Normalization", ICML 2015, Algorithm 1 and 2), PyTorch's ``BatchNorm2d`` / ``BatchNorm1d``.
+
+    Train mode: ``y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta`` with the batch's mean
+    and biased variance over every axis but the last; the running statistics move towards the
+    batch's by ``momentum`` (the running variance with the unbiased batch variance, as PyTorch).
+    Eval mode: the same affine map with the running statistics. Under data parallelism
+    (:mod:`cnn.data_parallel`) the batch statistics and the sums of the backward pass cover
+    every slice of the batch (synchronized batch norm, :data:`BATCH_SUM`); the parameter
+    gradients stay this slice's share.
+
+    Args:
+        channels: ``C``; momentum: 0.1 and eps: 1e-5, PyTorch's defaults.
+    Parameters:
+        ``weight`` (gamma, ones) and ``bias`` (beta, zeros), float32 ``(C,)``.
+    Buffers:
+        ``running_mean`` (zeros) and ``running_var`` (ones), float32 ``(C,)``.
+    Input/output shape:
+        ``(N, H, W, C)`` or ``(N, C)``.
+    """
+
+    def __init__(self, channels: int, momentum: float = 0.1, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.channels, self.momentum, self.eps = channels, momentum, eps
+        self.params = {"weight": np.ones(channels, np.float32),
+                       "bias": np.zeros(channels, np.float32)}
+        self.buffers = {"running_mean": np.zeros(channels, np.float32),
+                        "running_var": np.ones(channels, np.float32)}
+
+    @staticmethod
+    def _wide(x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``x`` as a 2-D view ``(N*H, W*C)`` (or ``(N, C)``) and the repeat count ``W``.
+
+        Elementwise work on an ``(M, C)`` array with a narrow ``C`` runs NumPy's inner loop
+        ``C`` values at a time; the wide view lets it run ``W*C`` at a time (3-5x faster),
+        with each per-channel vector tiled ``W`` times."""
+        if x.ndim == 4:
+            n, h, w, c = x.shape
+            return x.reshape(n * h, w * c), w
+        return x.reshape(len(x), -1), 1
+
+    def _channel_sums(self, xw: np.ndarray, repeat: int) -> np.ndarray:
+        """Per-channel sums of a wide view: one GEMV, then the ``W`` repeats added."""
+        return (np.ones(len(xw), xw.dtype) @ xw).reshape(repeat, self.channels).sum(axis=0)
+
+    def forward(self, x, tape=None):
+        c = self.channels
+        if x.shape[-1] != c:
+            raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
+        xw, r = self._wide(x)
+        gamma, beta = self.params["weight"], self.params["bias"]
+        if self.training:
+            m = xw.size // c
+            total = BATCH_SUM.get()  # the other slices' sums, under data parallelism
+            if total is None:
+                mean = self._channel_sums(xw, r) / m
+            else:  # the count and the sums over every slice of the batch
+                sums = total(np.concatenate([np.array([m], xw.dtype),
+                                             self._channel_sums(xw, r)]))
+                m, mean = round(float(sums[0])), sums[1:] / sums[0]
+            xc = xw - np.tile(mean, r)  # centred; kept for backward (xhat = xc * inv_std)
+            squares = self._channel_sums(xc * xc, r)
+            var = (squares if total is None else total(squares)) / m
+            inv_std = 1.0 / np.sqrt(var + self.eps)
+            out = xc * np.tile(gamma * inv_std, r)  # gamma * xhat + beta, scales folded
+            out += np.tile(beta, r)
+            mom = self.momentum
+            rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
+            self.buffers["running_mean"] = ((1 - mom) * rm + mom * mean).astype(rm.dtype)
+            unbiased = var * (m / max(m - 1, 1))
+            self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
+            if tape is not None:
+                tape.save(self, (m, xc, inv_std))
+            return out.reshape(x.shape)
+        inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
+        scale = gamma * inv_std
+        out = xw * np.tile(scale, r)
+        out += np.tile(beta - self.buffers["running_mean"] * scale, r)
+        if tape is not None:
+            tape.save(self, (0, xw, inv_std))
+        return out.reshape(x.shape)
+
+    def backward(self, dout, tape, need_dx=True):
+        m, saved, inv_std = tape.load(self)  # m: the batch statistics' count; 0 in eval mode
+        dw, r = self._wide(dout)
+        gamma = self.params["weight"]
+        # xc: the input centred by the mean the forward pass used (the batch's in train mode,
+        # the running one in eval mode); xhat = xc * inv_std.
+        xc = saved if m else saved - np.tile(self.buffers["running_mean"], r)
+        dbeta = self._channel_sums(dw, r)
+        dgamma = self._channel_sums(dw * xc, r) * inv_std
+        if tape.param_grads:  # this slice's share; data parallelism adds the slices' shares
+            self.grads["weight"], self.grads["bias"] = dgamma, dbeta
+        if not need_dx:
+            return None
+        scale = gamma * inv_std
+        dx = dw * np.tile(scale, r)
+        if not m:
+            return dx.reshape(dout.shape)
+        total = BATCH_SUM.get()
+        if total is not None:  # the batch statistics came from every slice: so do these sums
+            sums = total(np.concatenate([dbeta, dgamma]))
+            dbeta, dgamma = sums[: self.channels], sums[self.channels :]
+        # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
+        # simplification of the backward pass through the batch statistics, with xhat = xc /
+        # sigma folded into one per-channel factor.
+        dx -= xc * np.tile(scale * inv_std * dgamma / m, r)
+        dx -= np.tile(scale * dbeta / m, r)
+        return dx.reshape(dout.shape)

@@ -1,0 +1,249 @@
+"""Predict the digit in image files: preprocess each file, run the network, apply the gate.
+
+The command line (:mod:`cnn.cli.commands.predict`), the server and evaluation call
+:func:`predict_files`; a :class:`Prediction` holds one file's answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnn.data.folders import without_path
+from cnn.errors import UserError
+from cnn.files import file_id, os_error_message, output_names
+from cnn.io.catalog import shipped_folder
+from cnn.tasks.ensemble import decide
+from cnn.tasks.metrics import percent
+from cnn.tasks.predictor import load_predictor
+from cnn.tasks.reject import split_not_digit
+from cnn.vision.decode import read_image
+from cnn.vision.pipeline import preprocess_file
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
+                    ".ppm", ".pbm", ".jp2"}
+
+
+DEFAULT_FOLDER = "custom_test_images"
+
+
+LABEL_IN_NAME = re.compile(r"^(\d)(?=$|[_\-\s.])")
+
+
+@dataclass
+class Prediction:
+    """One image's result: ``digit`` and ``confidence`` (softmax, 0..1), ``probabilities``
+    (10 floats), ``label`` from the file name (or ``None``), and ``error`` (a one-line
+    message) when the file could not be read. A rejected image ("not a digit",
+    :mod:`cnn.tasks.reject`) has ``digit`` ``None``, ``rejected`` True and a one-line ``reason``;
+    ``not_digit`` is P(not a digit) when a gate judged the image."""
+
+    file: str
+    digit: int | None = None
+    confidence: float | None = None
+    probabilities: list[float] = field(default_factory=list)
+    label: int | None = None
+    error: str | None = None
+    uncertain: bool = False
+    rejected: bool = False
+    reason: str | None = None
+    not_digit: float | None = None
+
+
+def collect_images(paths: list[str]) -> list[Path]:
+    """Expand folders (their image files, by extension, sorted) and keep files as given.
+
+    Raises:
+        UserError: a path that does not exist, or nothing to predict at all.
+    """
+    files: list[Path] = []
+    for given in paths or [DEFAULT_FOLDER]:
+        if given == "":
+            raise UserError("an image path is empty (''); give image files or folders")
+        path = Path(given)
+        if not paths and not path.is_dir() and shipped_folder(DEFAULT_FOLDER) is not None:
+            path = shipped_folder(DEFAULT_FOLDER)  # the samples shipped with cnn
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir()  # a FIFO is listed, then refused unopened
+                           if not p.is_dir() and p.suffix.lower() in IMAGE_EXTENSIONS
+                           and not p.name.startswith("."))
+            if not found:
+                raise UserError(f"folder '{path}' has no image files "
+                                f"({', '.join(sorted(IMAGE_EXTENSIONS))}); give a folder of images")
+            files.extend(found)
+        elif os.path.lexists(path):
+            files.append(path)  # read_image refuses a FIFO or device, unopened
+        else:
+            raise UserError(f"'{path}' not found; give image files or folders "
+                            f"(default {DEFAULT_FOLDER}/)")
+    return files
+
+
+def label_from_name(path: Path) -> int | None:
+    """The true digit when the file name starts with it (``7_a.jpg``, ``7.png``), else None."""
+    match = LABEL_IN_NAME.match(path.stem)
+    return int(match.group(1)) if match else None
+
+
+def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
+                  polarity: str = "auto", save_transformed=None, plot=None,
+                  ensemble: str = "mean", debug_steps=None, rejector=None):
+    """Preprocess and classify every file; a file that fails gets an error, the rest go on.
+
+    With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
+    as ``<stem>_<stage>.png`` (:func:`write_debug_steps`), failed files included.
+    ``rejector`` (a :class:`cnn.tasks.reject.Rejector`; ``None``: no rejection) marks images that
+    are not digits; an image in which preprocessing finds no ink is rejected too.
+
+    Returns:
+        ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
+        order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
+    """
+    _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
+                              ensemble)
+    predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
+    inputs: dict[str, np.ndarray] = {}
+    for f, pred in zip(files, predictions):
+        steps: dict | None = {} if debug_steps else None
+        try:
+            inputs[pred.file] = preprocess_file(f, polarity, choose=confidence_of(model),
+                                                steps=steps)
+        except UserError as e:
+            pred.error = str(e)
+            if rejector is not None and no_ink(f, e):
+                reason = without_path(str(e), f)
+                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
+        except MemoryError:
+            pred.error = f"{str(f)!r}: out of memory while reading it; save a smaller copy"
+        if debug_steps:
+            write_debug_steps(Path(debug_steps), f, steps)
+    if inputs:
+        x = np.stack(list(inputs.values()))
+        digits, raw = decide(model, x)
+        probabilities = split_not_digit(raw)[0]
+        if raw.shape[1] > 10:  # an 11-class network: its digit is the best of classes 0-9
+            digits = probabilities.argmax(axis=1)
+        rejected, p_not = (rejector.judge(x, raw) if rejector is not None
+                           else (np.zeros(len(x), bool), None))
+        decided = dict(zip(inputs, range(len(x))))
+        for pred in predictions:
+            if pred.file in inputs:
+                i = decided[pred.file]
+                digit, p = int(digits[i]), probabilities[i]
+                pred.digit = digit
+                pred.confidence = float(p[digit])
+                pred.probabilities = [float(v) for v in p]
+                pred.uncertain = pred.confidence < min_confidence
+                mark_rejection(pred, rejector, bool(rejected[i]),
+                               None if p_not is None else float(p_not[i]))
+    if save_transformed or plot:
+        _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
+        if problems:
+            raise UserError(problems[0])
+    return model, predictions, inputs
+
+
+def mark_rejection(pred: Prediction, rejector, rejected: bool, p_not: float | None) -> None:
+    """Record the gate's verdict on ``pred``: ``not_digit`` = P(not a digit) (when judged) and,
+    when ``rejected``, ``digit`` None, ``rejected`` True and the rejector's one-line reason."""
+    if p_not is not None:
+        pred.not_digit = p_not
+    if rejected:
+        pred.digit, pred.rejected = None, True
+        pred.reason = rejector.reason(p_not)
+
+
+def confidence_of(model):
+    """A scorer for :func:`cnn.vision.to_mnist`'s candidate segmentations: the model's top
+    softmax probability for each of a float32 ``(K, 28, 28)`` batch."""
+    return lambda batch: model.predict_proba(batch).max(axis=1)
+
+
+def no_ink(path, error: UserError) -> bool:
+    """Whether preprocessing failed on a readable image (no digit found in it, e.g. a blank
+    page: a rejection) rather than on the file (an error)."""
+    try:
+        read_image(path)
+    except UserError:
+        return False
+    return True
+
+
+def accuracy_of(predictions: list[Prediction]) -> float | None:
+    """Fraction of labelled files predicted right; a file with no answer (unreadable, or
+    rejected as not a digit) counts as wrong (None if no file is labelled)."""
+    labelled = [p for p in predictions if p.label is not None]
+    return sum(p.digit == p.label for p in labelled) / len(labelled) if labelled else None
+
+
+def write_outputs(predictions: list[Prediction], inputs: dict[str, np.ndarray],
+                  files: list[Path], save_transformed=None, plot=None,
+                  overwrite: bool = False) -> tuple[list[str], list[str]]:
+    """Write the network inputs (``--save-transformed``) and plots (``--plot``) of the files
+    that were read, never losing a file: each input gets its own name
+    (:func:`cnn.files.output_names`: ``a.jpg`` and ``a.png`` give ``a_jpg.png`` and
+    ``a_png.png``), an existing file is kept and a free name taken unless ``overwrite``, and
+    an input image is never replaced, even with ``overwrite``.
+
+    Returns:
+        ``(notes, problems)``: one line per file written under another name than asked, and
+        one line per folder that could not be written (read-only, a file, a full disk); the
+        first failure in a folder stops the writing into that folder.
+    """
+    done = [p for p in predictions if p.file in inputs]
+    sources = [Path(p.file) for p in done]
+    notes: list[str] = []
+    problems: list[str] = []
+    input_ids = {file_id(f) for f in files} - {None}
+
+    def write(folder, suffix, writer):
+        for pred, name in zip(done, output_names(sources, suffix)):
+            target = Path(folder) / name
+            is_input = file_id(target) in input_ids
+            try:
+                written = writer(pred, target, overwrite and not is_input)
+            except OSError as e:
+                problems.append(os_error_message(e))
+                return
+            except UserError as e:
+                problems.append(str(e))
+                return
+            if written != target:
+                why = "is one of the input images" if is_input else \
+                    "exists (use --overwrite to replace it)"
+                notes.append(f"'{target}' {why}; wrote '{written}' instead")
+
+    if save_transformed:
+        from cnn.tasks.visualize_output import upscale, write_png
+
+        write(save_transformed, ".png", lambda pred, target, replace: write_png(
+            target, upscale(inputs[pred.file], factor=1), overwrite=replace))
+    if plot:
+        from cnn.tasks.plots import plot_prediction
+
+        write(plot, "_prediction.png", lambda pred, target, replace: plot_prediction(
+            read_image(pred.file), inputs[pred.file], pred.probabilities, target,
+            title=f"{Path(pred.file).name}: {pred.digit} ({percent(pred.confidence)})",
+            overwrite=replace))
+    return notes, problems
+
+
+def write_debug_steps(folder: Path, source: Path, steps: dict) -> list[Path]:
+    """Write each stage image of ``steps`` (name -> float (H, W) in [0, 1]) as an 8-bit PNG
+    ``<folder>/<source stem>_<name>.png``; an existing file is never replaced (the next free
+    name ``..._1.png`` is taken). Returns the paths written."""
+    import cv2
+
+    from cnn.files import atomic_write
+
+    written = []
+    for name, image in steps.items():
+        ok, data = cv2.imencode(".png", np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8))
+        if ok:
+            written.append(atomic_write(folder / f"{source.stem}_{name}.png",
+                                        lambda f, d=data: f.write(d.tobytes()), overwrite=False))
+    return written

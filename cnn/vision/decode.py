@@ -1,0 +1,184 @@
+"""Stage 1, decode: image files and bytes to arrays, with the size checks made before decoding,
+and any image to grey levels in [0, 1] (8- and 16-bit, grey, BGR, BGRA with alpha).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import cv2
+import numpy as np
+
+from cnn.errors import UserError
+
+MAX_PIXELS = 40_000_000  # largest image read, width x height (a 40-megapixel photo)
+
+
+MAX_FILE_BYTES = 200 * 1024 * 1024  # largest image file read
+
+
+def declared_pixels(data: bytes | np.ndarray) -> int | None:
+    """Width x height an image file declares in its header, without decoding it (Pillow's
+    lazy ``Image.open`` reads the header only); ``None`` when Pillow does not know the format
+    (OpenCV may still decode it)."""
+    import io
+    import re
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data.tobytes() if isinstance(data, np.ndarray) else data)) as im:
+            return int(im.size[0]) * int(im.size[1])
+    except Image.DecompressionBombError as e:  # Pillow's own limit, far above MAX_PIXELS
+        match = re.search(r"\((\d+) pixels\)", str(e))
+        return int(match.group(1)) if match else MAX_PIXELS + 1
+    except Exception:  # noqa: BLE001 - unknown or corrupt: left to OpenCV's decoder
+        return None
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file exactly as stored, with no conversion.
+
+    Only regular files are read (a FIFO, a device or a socket is refused before it is opened,
+    so nothing blocks), files up to :data:`MAX_FILE_BYTES`, and images of at most
+    :data:`MAX_PIXELS` pixels, checked from the header before anything is decoded (a 1 MB PNG
+    may declare 32000 x 32000 pixels, 1 GB of memory or more once decoded). The bytes are read
+    with ``np.fromfile`` and decoded by ``cv2.imdecode(..., cv2.IMREAD_UNCHANGED)``, so paths
+    with non-ASCII characters work on every platform.
+
+    Args:
+        path: any format OpenCV decodes (PNG, JPEG, BMP, TIFF, WebP, ...).
+    Returns:
+        the raw array: shape ``(H, W)`` (grey) or ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA),
+        dtype uint8 or uint16 (16-bit PNG/TIFF), possibly float32 for some TIFF/EXR files.
+    Raises:
+        UserError: if the file does not exist, is a folder or a special file, is empty (0
+            bytes) or too large, declares too many pixels, is not an image or is corrupt
+            (OpenCV cannot decode it), or decodes to an image with no pixels.
+    """
+    name = os.fspath(path)
+    if name == "":
+        raise UserError("cannot read image '': the path is empty; give an image file")
+    try:
+        mode = os.stat(name).st_mode
+    except FileNotFoundError:
+        raise UserError(f"cannot read image {name!r}: no such file; check the path") from None
+    except OSError as exc:
+        raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        raise UserError(f"cannot read image {name!r}: it is a folder; give an image file")
+    if not stat.S_ISREG(mode):
+        raise UserError(f"cannot read image {name!r}: not a regular file (a FIFO, device or "
+                        "socket); give an image file")
+    size = os.stat(name).st_size
+    if size > MAX_FILE_BYTES:
+        raise UserError(f"cannot read image {name!r}: the file is {size / 2**20:,.0f} MB, more "
+                        f"than the {MAX_FILE_BYTES // 2**20} MB allowed; save a smaller copy")
+    try:
+        data = np.fromfile(name, dtype=np.uint8)
+    except OSError as exc:
+        raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from exc
+    return decode_image_bytes(data, name)
+
+
+def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
+    """Decode an encoded image (a file's bytes, or an upload's) as stored, after the checks
+    that keep a bad file from costing memory or time: empty, more than :data:`MAX_PIXELS`
+    declared in the header (checked before decoding), a truncated JPEG, not decodable.
+
+    Shared by :func:`read_image` (files) and ``cnn serve``'s uploads, so both give the same
+    one-line messages for the same bytes.
+
+    Args:
+        data: the encoded image, ``bytes`` or a uint8 ``(n,)`` array.
+        name: what to call the image in messages (its path, or the upload's name).
+    Returns:
+        as :func:`read_image`.
+    Raises:
+        UserError: empty, too many pixels (declared or decoded), a truncated JPEG, not an
+            image or corrupt, or no pixels once decoded.
+    """
+    if not isinstance(data, np.ndarray):
+        data = np.frombuffer(data, np.uint8)
+    if data.size == 0:
+        raise UserError(f"cannot read image {name!r}: file is empty (0 bytes)")
+    declared = declared_pixels(data)
+    if declared is not None and declared > MAX_PIXELS:
+        raise UserError(
+            f"cannot read image {name!r}: it declares {declared:,} pixels, more than the "
+            f"{MAX_PIXELS // 1_000_000} megapixels allowed; save a smaller copy")
+    if data[:3].tobytes() == b"\xff\xd8\xff":
+        # A JPEG's entropy-coded data holds no 0xFFD9, so one must follow the first
+        # start-of-scan marker; some OpenCV builds decode a truncated JPEG without complaint.
+        raw = data.tobytes()
+        start = raw.find(b"\xff\xda")
+        if start < 0 or raw.find(b"\xff\xd9", start) < 0:
+            raise UserError(
+                f"cannot read image {name!r}: the JPEG file is truncated ({data.size} bytes); "
+                "copy or export it again")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error:  # e.g. more pixels than OpenCV's own limit, in a format Pillow lacks
+        image = None
+    if image is None:
+        raise UserError(
+            f"cannot read image {name!r}: not an image or corrupt ({data.size} bytes); "
+            "save it as PNG or JPEG"
+        )
+    if image.size == 0:
+        raise UserError(f"cannot read image {name!r}: the image has no pixels ({image.shape})")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise UserError(
+            f"cannot read image {name!r}: it has {image.shape[1]:,} x {image.shape[0]:,} "
+            f"pixels, more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a "
+            "smaller copy")
+    return image
+
+
+def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Grey levels as float32 in [0, 1], shape (H, W); True if they come from a varying alpha."""
+    if not isinstance(image, np.ndarray):
+        raise UserError(f"image should be a numpy array, got {type(image).__name__}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
+        raise UserError(
+            f"image of shape {image.shape} not understood: expected (H, W), (H, W, 3) or (H, W, 4)")
+    if image.size == 0 or min(image.shape[:2]) < 2:
+        raise UserError(f"image of shape {image.shape} is too small: need at least 2 x 2 pixels")
+
+    if image.dtype == np.bool_:
+        full = 1.0
+    elif image.dtype == np.uint8:
+        full = 255.0
+    elif image.dtype == np.uint16:
+        full = 65535.0
+    elif np.issubdtype(image.dtype, np.integer):
+        top = int(image.max())
+        if image.min() < 0 or top > 65535:
+            raise UserError(
+                f"integer image with values {int(image.min())}..{top} not understood: "
+                "expected 0..255 or 0..65535")
+        full = 255.0 if top <= 255 else 65535.0
+    elif np.issubdtype(image.dtype, np.floating):
+        if not np.all(np.isfinite(image)):
+            raise UserError("image has NaN or infinite values: give finite pixel values")
+        full = 1.0 if float(image.max()) <= 1.0 else 255.0
+    else:
+        raise UserError(f"image dtype {image.dtype} not understood: use uint8, uint16 or float")
+    img = np.clip(image.astype(np.float32) / full, 0.0, 1.0)
+
+    if img.ndim == 2:
+        return img, False
+    bgr = img[:, :, :3]
+    gray = bgr @ np.array([0.114, 0.587, 0.299], np.float32)  # ITU-R BT.601, as cv2.cvtColor
+    if img.shape[2] == 4:
+        alpha = img[:, :, 3]
+        if float(alpha.max() - alpha.min()) > 1e-3:
+            # Stroke colour = alpha-weighted mean grey; composite over its opposite.
+            weights = alpha * alpha
+            stroke = float((gray * weights).sum() / weights.sum())
+            backdrop = 1.0 if stroke < 0.5 else 0.0
+            return (alpha * gray + (1.0 - alpha) * backdrop).astype(np.float32), True
+    return gray.astype(np.float32), False

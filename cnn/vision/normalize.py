@@ -1,0 +1,112 @@
+"""Stage 5, MNIST normalization: the digit's grey-level ink, strokes brought to MNIST's width,
+fitted in a 20 x 20 box and centred by its centre of mass in a 28 x 28 field (LeCun et al.
+1998, Section III.A).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from cnn.errors import UserError
+
+OUT_SIZE = 28  # MNIST field, pixels
+
+
+BOX_SIZE = 20  # MNIST size-normalisation box, pixels
+
+
+CENTRE = (14.0, 14.0)  # (row, col) centre of mass of MNIST test digits, measured
+
+
+STROKE_WIDTH = 2.25  # median MNIST stroke width at 28 x 28, 2 * area / perimeter of pixels > 0.5
+
+
+_SUB = 4  # sub-pixel steps per output pixel when placing the digit
+
+
+def _stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a binary ``mask`` in pixels: 2 * area / perimeter (1 for a 1-px line)."""
+    m = mask.astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    perimeter = sum(cv2.arcLength(c, True) for c in contours)
+    return 2.0 * float(m.sum()) / max(perimeter, 1.0)
+
+
+def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, int],
+               thresh: float) -> np.ndarray:
+    """Crop, level, re-stroke, size-normalise and centre the digit; float32 (28, 28) in [0, 1]."""
+    x0, y0, x1, y1 = box
+    long_side = max(x1 - x0, y1 - y0)
+    scale = BOX_SIZE / long_side
+    width = _stroke_width(selected[y0:y1, x0:x1])
+    # Pixels to add (> 0) or remove (< 0) from the stroke width at working resolution, so the
+    # stroke at 28 x 28 lands near the MNIST median. Only far-off strokes are changed; erosion
+    # is limited (no stroke may break up) and only done on digits shrunk at least 2x.
+    wanted = STROKE_WIDTH / scale
+    change = 0
+    if width < 0.6 * wanted:
+        change = int(round(wanted - width))
+    elif width > 1.6 * wanted and scale <= 0.5:
+        change = -int(round(min(width - 1.3 * wanted, 0.5 * width)))
+        change = change if change <= -2 else 0
+    pad = abs(change) + 2
+    h, w = ink.shape
+    ya, yb, xa, xb = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
+
+    # Keep the ink of the digit's components (grown by 2 px for the anti-aliased edges).
+    keep = cv2.dilate(selected[ya:yb, xa:xb].astype(np.uint8), np.ones((5, 5), np.uint8))
+    crop = ink[ya:yb, xa:xb] * keep
+    level = float(np.percentile(crop[selected[ya:yb, xa:xb]], 75))
+    floor = 0.5 * thresh
+    crop = np.clip((crop - floor) / max(level - floor, 1e-6), 0.0, 1.0).astype(np.float32)
+
+    if change:
+        size = abs(change) + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+        crop = (cv2.dilate if change > 0 else cv2.erode)(crop, kernel)
+    rows = np.flatnonzero(crop.max(axis=1) > 0.05)
+    cols = np.flatnonzero(crop.max(axis=0) > 0.05)
+    if rows.size == 0:
+        raise UserError("no digit found: the ink vanished when thinned; try a bolder image")
+    crop = crop[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+    # Resize at 4x the output resolution, long side 4 * 20 - 3 = 77 fine pixels: placed at
+    # any quarter-pixel offset it still spans at most 20 output pixels. 4 x 4 block means then
+    # give the 28 x 28 image, so centring costs no interpolation blur (the block mean is the
+    # anti-aliasing).
+    ch, cw = crop.shape
+    scale = (_SUB * BOX_SIZE - (_SUB - 1)) / max(ch, cw)
+    size = (max(1, round(cw * scale)), max(1, round(ch * scale)))
+    interp = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_CUBIC
+    digit = np.clip(cv2.resize(crop, size, interpolation=interp), 0.0, 1.0)
+    if float(digit.max()) <= 0.0:
+        raise UserError("no digit found: the ink vanished when resized")
+
+    # Stroke cores at ~1.0 like MNIST (where ~45 % of the ink pixels are > 0.9): a gain of at
+    # most 2 lifts blurred strokes (e.g. from a tiny image) so ~40 % of the ink reaches 1.0.
+    # It is applied before centring, as clipping moves the centre of mass.
+    out = _place(digit)
+    out /= float(out.max())
+    core = float(np.percentile(out[out > 0.05], 60))
+    gain = 1.0 / (float(_place(digit).max()) * max(core, 0.5))
+    out = _place(np.clip(digit * gain, 0.0, 1.0))
+    return np.clip(out / float(out.max()), 0.0, 1.0).astype(np.float32)
+
+
+def _place(digit: np.ndarray) -> np.ndarray:
+    """28 x 28 block means of ``digit`` (fine pixels, 4 per output pixel) placed so that its
+    centre of mass lands within 1/8 output pixel of CENTRE (ink pushed off the field is lost);
+    float32 (28, 28)."""
+    # Output pixel i spans fine pixels 4i .. 4i+3, so its centre is fine 4i + 1.5.
+    cy, cx = ndimage.center_of_mass(digit)
+    top = int(round(_SUB * CENTRE[0] + (_SUB - 1) / 2 - cy))
+    left = int(round(_SUB * CENTRE[1] + (_SUB - 1) / 2 - cx))
+    h, w = digit.shape
+    n = _SUB * OUT_SIZE
+    fine = np.zeros((n, n), np.float32)
+    ya, xa = max(0, top), max(0, left)
+    yb, xb = min(n, top + h), min(n, left + w)
+    fine[ya:yb, xa:xb] = digit[ya - top:yb - top, xa - left:xb - left]
+    return fine.reshape(OUT_SIZE, _SUB, OUT_SIZE, _SUB).mean(axis=(1, 3))

@@ -1,0 +1,160 @@
+"""The whole photo pipeline, stage by stage: :func:`to_mnist` and :func:`preprocess_file`.
+
+See :mod:`cnn.vision` for what each stage is for; this module strings them together and
+chooses among candidate segmentations with the classifier (``choose``).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from cnn.errors import UserError
+from cnn.vision.decode import _to_gray, read_image
+from cnn.vision.illumination import (
+    _flatten_illumination,
+    _hard_shadow,
+    _mask_cluttered_desk,
+    _median_background,
+    _pad_frame,
+    _shrink,
+)
+from cnn.vision.measures import _MIN_CONTRAST
+from cnn.vision.normalize import _normalise
+from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign
+from cnn.vision.segment import (
+    _candidate_digits,
+    _remove_frames,
+    _remove_long_lines,
+    _threshold,
+)
+
+_SECOND_PENALTY = 0.05  # handicap of opening-background candidates under a hard shadow
+
+
+_SURE = 0.9  # a local-background candidate this confident needs no flat-background fallback
+
+
+_FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
+
+
+def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None,
+                    steps: dict | None = None) -> np.ndarray:
+    """Read an image file and turn it into an MNIST-like digit: :func:`read_image` + :func:`to_mnist`.
+
+    Args:
+        path: image file with one digit in it.
+        polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``, see :func:`to_mnist`.
+        choose: optional scorer of candidate segmentations, see :func:`to_mnist`.
+        steps: optional dict that receives the intermediate images, see :func:`to_mnist`.
+    Returns:
+        float32 array of shape ``(28, 28)``, values in [0, 1], white digit on black.
+    Raises:
+        UserError: if the file cannot be read or holds no digit; the message starts with the
+            file name.
+    """
+    image = read_image(path)
+    try:
+        return to_mnist(image, polarity=polarity, choose=choose, steps=steps)
+    except UserError as exc:
+        raise UserError(f"{os.fspath(path)!r}: {exc}") from exc
+
+
+def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
+             steps: dict | None = None) -> np.ndarray:
+    """Turn a picture of one digit into a 28 x 28 MNIST-like image (see the module docstring).
+
+    Args:
+        image: shape ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` (BGR, as OpenCV reads) or
+            ``(H, W, 4)`` (BGRA). dtype uint8 (0..255), uint16 (0..65535), bool, another
+            integer type (read as 8-bit if its maximum is <= 255, else as 16-bit), or float
+            (read as [0, 1] if its maximum is <= 1, else as 0..255). Any size from ~8 x 8 up.
+        polarity: ``"auto"`` decides from the image (the background is the majority of the
+            pixels; the ink is what differs from it); ``"dark-on-light"`` (ink on paper) or
+            ``"light-on-dark"`` (chalk, canvas with white strokes) force it. Ignored when the
+            image has a varying alpha channel: then the strokes are where alpha is high.
+        choose: ``None`` (take the first candidate segmentation: the largest ink with what
+            lies near it) or a function from a float32 ``(K, 28, 28)`` batch of candidates to
+            ``K`` scores (e.g. a classifier's top softmax probability); the best-scoring
+            candidate is returned (recognition-driven segmentation, as OCR systems do).
+        steps: ``None`` or a dict that receives each stage as a float32 image in [0, 1]
+            (name -> (H, W) array, in pipeline order), to show why an image failed.
+    Returns:
+        float32 array of shape ``(28, 28)``, values in [0, 1] (MNIST pixels / 255), maximum
+        1.0: white digit on black, bounding box of its non-zero pixels within 20 x 20 (long
+        side 19 or 20), centre of mass within ~0.15 px of (14, 14) (unless the digit is
+        so lopsided that centring pushes ink off the field).
+    Raises:
+        UserError: if ``polarity`` is not one of the three values, the array has an unusable
+            shape or dtype, or no ink is found (a blank or uniform image).
+    """
+    if polarity not in POLARITIES:
+        raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    gray, from_alpha = _to_gray(image)
+    if from_alpha:
+        polarity = "auto"
+    _record(steps, "1_gray", gray)
+
+    ink_sign = _ink_sign(gray, polarity)
+    work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
+    if ink_sign < 0:
+        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+    work, pad = _pad_frame(work)
+    _record(steps, "2_ink_bright_padded", work)
+    candidates: list[np.ndarray] = []
+    scores: list[float] = []
+    passes = ("local", "flat")
+    median = None  # the median background, computed once for the test and the pass
+    if ink_sign < 0 and min(work.shape) >= 48:
+        median = _median_background(work)
+        if _hard_shadow(work, pad, median):
+            passes = ("median", "local", "flat")
+    for background in passes:
+        if background == "flat" and (choose is None or min(work.shape) < 48
+                                     or (scores and max(scores) >= _SURE)):
+            break
+        ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
+                                           median=median)
+        _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
+        if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
+            continue
+        mask, thresh = _threshold(ink, noise)
+        _record(steps, f"4_threshold_{background}", mask)
+        mask = _remove_long_lines(mask, pad)
+        _record(steps, f"5_lines_removed_{background}", mask)
+        mask = _remove_frames(mask)
+        _record(steps, f"6_boxes_removed_{background}", mask)
+        found = []
+        handicaps = []
+        for selected, box, handicap in _candidate_digits(mask, pad):
+            try:
+                found.append(_normalise(ink, selected, box, thresh))
+            except UserError:
+                continue
+            handicaps.append(handicap)
+            if choose is None:
+                break
+        if found and choose is not None:
+            # A flat background is the fallback: it must be clearly more convincing.
+            penalty = (0.0 if background == passes[0] else
+                       _FALLBACK_PENALTY if background == "flat" else _SECOND_PENALTY)
+            scores += [float(c) - penalty - extra
+                       for c, extra in zip(np.asarray(choose(np.stack(found))), handicaps)]
+        candidates += found
+        if candidates and choose is None:
+            break
+    if not candidates:
+        if not scores and "noise" in locals() and float(ink.max()) < max(_MIN_CONTRAST, 8 * noise):
+            raise UserError("no digit found: the image is blank (no ink)")
+        raise UserError("no digit found: only specks of ink, no stroke")
+    best = int(np.argmax(scores)) if scores else 0
+    for k, candidate in enumerate(candidates):
+        _record(steps, f"7_candidate_{k}" + ("_chosen" if k == best else ""), candidate)
+    return candidates[best]
+
+
+def _record(steps: dict | None, name: str, image: np.ndarray) -> None:
+    """Keep a copy of one stage's image (float32 in [0, 1]) for ``--debug-steps``."""
+    if steps is not None:
+        steps[name] = np.clip(np.asarray(image, np.float32), 0.0, 1.0).copy()

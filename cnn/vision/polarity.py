@@ -1,0 +1,182 @@
+"""Stage 2, polarity: is the ink darker or lighter than the paper?
+
+From the larger tail of the residual from a robust quadratic background (the background is
+the majority of the pixels), corrected for tight crops (the border), a dark hard shadow over
+most of the page, and a sheet that covers less of a photo than the darker desk around it.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from cnn.errors import UserError
+from cnn.vision.measures import (
+    _MIN_CONTRAST,
+    _border_ring,
+    _median_filter,
+    _robust_sigma,
+)
+
+POLARITIES = ("auto", "dark-on-light", "light-on-dark")
+
+
+_FIT_SIZE = 64  # long side of the image the background surface is fitted on
+
+
+def _fit_background(gray: np.ndarray) -> np.ndarray:
+    """Background of ``gray`` (H, W) as a smooth surface fitted to the majority of the pixels.
+
+    Least squares of ``c0 + c1 x + c2 y + c3 x^2 + c4 x y + c5 y^2`` (x, y in [-1, 1]) on a
+    copy of at most 64 px, refitted 6 times on the pixels within 3 robust sigmas (floor 0.01)
+    of the previous fit, starting from the median; the ink falls out after the first pass, so
+    a linear or vignette-like light gradient remains. Images under 32 px get a constant (the
+    median of the kept pixels). Returns float32 (H, W).
+    """
+    h, w = gray.shape
+    factor = min(1.0, _FIT_SIZE / max(h, w))
+    small = gray if factor == 1.0 else cv2.resize(
+        gray, (max(2, round(w * factor)), max(2, round(h * factor))), interpolation=cv2.INTER_AREA)
+    quadratic = min(h, w) >= 32
+
+    def terms(rows: int, cols: int) -> list[np.ndarray]:
+        y = np.linspace(-1, 1, rows, dtype=np.float32)[:, None]
+        x = np.linspace(-1, 1, cols, dtype=np.float32)[None, :]
+        return [np.ones((1, 1), np.float32), x, y, x * x, x * y, y * y]
+
+    z = small.ravel()
+    basis = np.stack([np.broadcast_to(t, small.shape).ravel() for t in terms(*small.shape)], 1)
+    coef = np.zeros(basis.shape[1], np.float32)
+    coef[0] = np.median(z)
+    for _ in range(6):
+        r = z - basis @ coef
+        keep = np.abs(r) < 3.0 * max(_robust_sigma(r), 0.01)
+        if not quadratic or keep.sum() < 4 * basis.shape[1]:
+            coef[:] = 0.0
+            coef[0] = np.median(z[keep]) if keep.any() else np.median(z)
+            break
+        a = basis[keep].astype(np.float64)
+        # Least squares that tolerates a rank-deficient basis (a strip 2 px high at 64 px,
+        # where y and y^2 repeat the constant).
+        coef = np.linalg.lstsq(a, z[keep].astype(np.float64), rcond=None)[0].astype(np.float32)
+    surface = sum(c * t for c, t in zip(coef, terms(h, w)))
+    return np.broadcast_to(surface, (h, w)).astype(np.float32)
+
+
+def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
+    """``(sign, evidence)``: sign +1.0 if the ink is lighter than the background
+    (light-on-dark), -1.0 if darker; evidence = how lopsided the two tails are (>= 1).
+
+    The background is the majority of the pixels, so the residual's bulk is noise around 0; the
+    ink is the larger tail beyond 4 robust sigmas.
+    """
+    sigma = _robust_sigma(residual)
+    margin = 4.0 * sigma
+    light = float(np.maximum(residual - margin, 0.0).sum())
+    dark = float(np.maximum(-residual - margin, 0.0).sum())
+    tiny = 1e-6 * residual.size
+    evidence = (max(light, dark) + tiny) / (min(light, dark) + tiny)
+    return (1.0 if light > dark else -1.0), evidence
+
+
+def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
+    """``(sign, margin)``: -1.0 if the darkest pixels lie further below the frame's border
+    than the brightest lie above it (dark ink), else +1.0; margin = the difference, in grey
+    levels of [0, 1].
+
+    Exists for: hard shadows and tight crops, where the majority rule of
+    :func:`_decide_polarity` fails (a shadow covers half the page; a tight crop's ink is a
+    large part of it). The border is background (paper, lit or shaded, or a canvas) except
+    where ink touches it, so its quartiles bound the background: ink is what goes beyond
+    them, measured by the 0.1st and 99.9th percentiles of the whole picture.
+    """
+    ring = _border_ring(gray, 2)
+    low, high = np.percentile(ring, [25, 75])
+    darkest, brightest = np.percentile(gray, [0.1, 99.9])
+    dark, light = float(low - darkest), float(brightest - high)
+    return (-1.0 if dark > light else 1.0), abs(dark - light)
+
+
+def _shadow_polarity(gray: np.ndarray, sign: float) -> float:
+    """-1.0 if, against a local background that follows hard edges, the ink is clearly dark;
+    else ``sign`` (the verdict of the quadratic fit) unchanged.
+
+    Exists for: a dark hard shadow over most of the page. A quadratic cannot bend around the
+    shadow's sharp edge, so the lit part of the paper stands out as a large "light ink" tail
+    and :func:`_decide_polarity` says light-on-dark. A median filter (square of 25 % of the
+    short side, at a long side of 160 px) keeps the shadow's edge and removes every structure
+    narrower than half its side, dark or light (Huang, Yang & Tang, "A fast two-dimensional
+    median filtering algorithm", IEEE Trans. ASSP 27(1), 1979), so the residual's tails are
+    the strokes. Only consulted when the quadratic fit or the border rule says light-on-dark;
+    its own evidence must lean clearly dark (the dark tail at least 1.3 times the light one:
+    a shadow's soft edge and wedge tips leave light and dark residue of their own).
+    """
+    small, local = _median_filter(gray, 160)
+    if min(small.shape) < 24:
+        return sign
+    local_sign, evidence = _decide_polarity(small - local)
+    return -1.0 if local_sign < 0 and evidence >= 1.3 else sign
+
+
+def _ink_sign(gray: np.ndarray, polarity: str) -> float:
+    """+1.0 if the ink is lighter than the background, -1.0 if darker (polarity).
+
+    Exists for: photos (dark ink on paper) and canvases (light strokes on black). The sign of
+    the larger tail of the residual from a robust quadratic background says which (the
+    background is the majority of the pixels). A forced polarity is checked: if it finds no
+    ink while the other has some, the error says to use 'auto'.
+    """
+    residual = gray - _fit_background(gray)
+    if polarity == "auto":
+        sign, evidence = _decide_polarity(residual)
+        # A hard shadow bends no quadratic, and its lit part then passes for light ink; the
+        # frame's border is a better judge when it speaks clearly.
+        border_sign, margin = _border_polarity(gray)
+        if margin >= 0.1:
+            sign = border_sign
+        if sign > 0:  # a shadow over most of the border misleads the border too
+            sign = _shadow_polarity(gray, sign)
+        return -1.0 if sign > 0 and _bright_sheet(gray) is not None else sign
+    sign = 1.0 if polarity == "light-on-dark" else -1.0
+    sigma = _robust_sigma(residual)
+    floor = max(_MIN_CONTRAST, 8.0 * sigma)
+    if float((sign * residual).max()) < floor and float((-sign * residual).max()) >= floor:
+        raise UserError(
+            f"no digit found: no {polarity} ink, but the opposite polarity has some; "
+            "use polarity 'auto'")
+    return sign
+
+
+def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
+    """The sheet of paper a digit is written on, if the photo shows one lying on something
+    darker; bool mask (H, W) of the sheet (its holes filled), or None.
+
+    Exists for: a digit on a sheet lying on a desk, the sheet's outline in view. A sheet is a
+    bright region (Otsu, at 256 px) of 15-90 % of the picture, nearly convex (area over 85 %
+    of its convex hull) with small dark marks inside it (holes under 6 % of its area: the
+    strokes; a light "0" on black has a larger hole, its loop), on a surround under 60 % of
+    its brightness.
+    """
+    h, w = gray.shape
+    factor = min(1.0, 256 / max(h, w))
+    small = cv2.resize(gray, (max(2, round(w * factor)), max(2, round(h * factor))),
+                       interpolation=cv2.INTER_AREA)
+    _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
+                              cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, hierarchy = cv2.findContours(bright, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return None
+    outer = [i for i in range(len(contours)) if hierarchy[0][i][3] < 0]
+    big = max(outer, key=lambda i: cv2.contourArea(contours[i]))
+    area = cv2.contourArea(contours[big])
+    hull = cv2.contourArea(cv2.convexHull(contours[big]))
+    holes = sum(a for a in (cv2.contourArea(contours[i]) for i in range(len(contours))
+                            if hierarchy[0][i][3] == big) if a > 0.0005 * small.size)
+    if not (0.15 * small.size < area < 0.9 * small.size and area > 0.85 * hull
+            and 0 < holes < 0.06 * area):
+        return None
+    sheet = np.zeros(small.shape, np.uint8)
+    cv2.drawContours(sheet, contours, big, 1, -1)
+    if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
+        return None  # what surrounds it is not much darker: a light gradient, not a desk
+    return cv2.resize(sheet, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)

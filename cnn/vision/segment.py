@@ -1,0 +1,233 @@
+"""Stage 4, segmentation: threshold the ink, remove ruled lines and boxes, and find the candidate
+digits (the largest ink with what lies near it, the same without an underline, other groups).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+_OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
+
+
+def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
+    """Binary ink mask (uint8 (H, W)) and the threshold used: Otsu within sane bounds.
+
+    Exists for: any contrast from faint pencil to marker. Otsu's threshold on the ink scaled by
+    its contrast, kept between 20 % and 60 % of the contrast and above 4 noise sigmas.
+    """
+    contrast = float(ink.max())
+    scaled = np.clip(ink / contrast * 255.0, 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    thresh = float(np.clip(otsu / 255.0 * contrast, max(0.2 * contrast, 4.0 * noise),
+                           0.6 * contrast))
+    return (ink > thresh).astype(np.uint8), thresh
+
+
+def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
+    """Remove thin straight lines that cross the picture and reach well beyond the digit.
+
+    Exists for: ruled and squared notebook paper, a red margin line. A binary opening with a
+    line of 80 % of the picture's width (height) finds horizontal (vertical) runs, tolerant to
+    a few pixels of drift; of those, thin ones (at most 8 % of the picture's side thick: ruled
+    lines, a drawing app's title bar) are
+    lines if the largest ink left without them spans under 60 % of their length (so a tight
+    crop, where a "7"'s bar or a "1" crosses the frame, keeps its strokes). The strokes that
+    crossed a line are then joined again by a closing across the removed band.
+    """
+    h, w = mask.shape
+    inner_w, inner_h = w - 2 * pad, h - 2 * pad
+    found = {}
+    for axis, length in ((1, int(0.8 * inner_w)), (0, int(0.8 * inner_h))):
+        if length < 20:
+            continue
+        kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+        # Thickened across first, so a line drifting by a few pixels (a hand-ruled margin,
+        # a slightly turned page) still holds a straight run of that length.
+        across = np.ones((9, 1) if axis == 1 else (1, 9), np.uint8)
+        runs = cv2.morphologyEx(cv2.dilate(mask, across), cv2.MORPH_OPEN, kernel) & mask
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        max_thick = max(3.0, 0.08 * min(inner_w, inner_h))
+        thin = [i for i in range(1, n)
+                if stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2 + (axis == 0)], 1) <= max_thick]
+        if thin:
+            runs = np.isin(labels, thin).astype(np.uint8)
+            grow = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
+            found[axis] = (cv2.dilate(runs, grow) & mask, length)
+    lines = np.zeros_like(mask)
+    if not found:
+        return mask
+    rest = mask.copy()
+    for runs, _ in found.values():
+        rest &= 1 - runs
+    m, _, rstats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    for axis, (runs, length) in found.items():
+        if m > 1:
+            biggest = 1 + int(np.argmax(rstats[1:, cv2.CC_STAT_AREA]))
+            if rstats[biggest, 2 if axis == 1 else 3] >= 0.6 * length:
+                continue  # the ink left spans the line: a stroke of a tightly cropped digit
+        lines |= runs
+    if not lines.any():
+        return mask
+    rest = mask & (1 - lines)
+    # Bridge the gap the removal cut into strokes that crossed a line (across the line only).
+    thick = int(max(3, 2 * lines.sum() / max(1, _line_length(lines))))
+    across_h = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((thick + 2, 1), np.uint8))
+    across_v = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((1, thick + 2), np.uint8))
+    return rest | (lines & (across_h | across_v))
+
+
+def _line_length(lines: np.ndarray) -> int:
+    """Total length in pixels of the lines in a binary mask (longest side of each)."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    return int(sum(max(stats[i, 2], stats[i, 3]) for i in range(1, n)))
+
+
+def _remove_frames(mask: np.ndarray) -> np.ndarray:
+    """Remove the straight sides of boxes drawn around the digit.
+
+    Exists for: a digit written in a box (a form cell, a box drawn by hand), a drawing app's
+    canvas border. A component is a box when at least three of the four bands along its
+    bounding box's sides (each 12 % of the box's short side wide) are covered by it over 70 %
+    of their length; the pixels of those bands are removed, so a digit touching its box
+    keeps its strokes inside.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = mask.copy()
+    for i in range(1, n):
+        x, y, w, h, area = stats[i]
+        if min(w, h) < 20:
+            continue
+        band = max(3, int(0.12 * min(w, h)))
+        comp = labels[y:y + h, x:x + w] == i
+        sides = {"top": comp[:band].any(axis=0), "bottom": comp[-band:].any(axis=0),
+                 "left": comp[:, :band].any(axis=1), "right": comp[:, -band:].any(axis=1)}
+        covered = [k for k, v in sides.items() if v.mean() > 0.7]
+        if len(covered) < 3:
+            continue
+        region = out[y:y + h, x:x + w]
+        cut = np.zeros((h, w), bool)
+        grow = band + 2
+        if "top" in covered:
+            cut[:grow] = True
+        if "bottom" in covered:
+            cut[-grow:] = True
+        if "left" in covered:
+            cut[:, :grow] = True
+        if "right" in covered:
+            cut[:, -grow:] = True
+        region[comp & cut] = 0
+    return out
+
+
+def _candidate_digits(mask: np.ndarray, pad: int):
+    """Candidate digit selections, most likely first: ``(selected bool (H, W), box)`` each.
+
+    Exists for: pictures with other marks besides the digit (an underline, stains, a
+    drawing app's buttons, the edge of a sheet). The first is the largest ink component with
+    the components near it (:func:`_select_digit`); then the same without a straight
+    horizontal stroke along its bottom (an underline; first if that stroke stands apart);
+    then groups seeded by the next-largest components (at least 15 % of the largest's area).
+    Each comes with a handicap subtracted from its classifier score: 0 for the largest ink,
+    ``_OTHER_SEED_PENALTY`` for the others, so a fragment must be clearly more convincing.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    order = np.argsort(-areas) + 1
+    seen = []
+    for rank, seed in enumerate(order[:4]):
+        if rank and areas[seed - 1] < 0.15 * areas[order[0] - 1]:
+            break
+        if any(g[labels == seed].any() for g, _ in seen):
+            continue
+        selected, box = _select_digit(mask, labels, stats, int(seed), max(mask.shape) - 2 * pad)
+        if selected is None:
+            continue
+        seen.append((selected, box))
+        handicap = 0.0 if rank == 0 else _OTHER_SEED_PENALTY
+        under = _without_underline(selected, box)
+        if under is not None and under[2]:  # a line of its own under the digit: first
+            yield under[0], under[1], handicap
+            yield selected, box, handicap + _OTHER_SEED_PENALTY
+        else:
+            yield selected, box, handicap
+            if under is not None:
+                yield under[0], under[1], handicap
+
+
+def _select_digit(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
+                  seed: int, side: int) -> tuple[np.ndarray | None, tuple[int, int, int, int]]:
+    """The digit grown from component ``seed`` of a binary ink ``mask`` (H, W) uint8.
+
+    Exists for: digits in several strokes (a "5", a "4") among specks. ``labels`` and
+    ``stats`` are those of ``cv2.connectedComponentsWithStats``; ``side`` is the picture's
+    long side without the padding. Returns a boolean (H, W) mask
+    of the seed plus the components of some size whose bounding box meets the digit's box
+    grown by 15 % of its long side (repeated until nothing joins), and the union box
+    ``(x0, y0, x1, y1)`` (exclusive ends). ``(None, ...)`` if the seed is a speck (long side
+    under 2 % of ``side``, or 2 px).
+    """
+    x, y, w, h = stats[seed, :4]
+    if max(w, h) < max(2, 0.02 * side):
+        return None, (0, 0, 0, 0)
+    box = [x, y, x + w, y + h]
+    chosen = {seed}
+    min_area = max(2, 0.03 * stats[seed, cv2.CC_STAT_AREA])
+    candidates = [i for i in range(1, len(stats))
+                  if i != seed and stats[i, cv2.CC_STAT_AREA] >= min_area]
+    grew = True
+    while grew:
+        grew = False
+        margin = 0.15 * max(box[2] - box[0], box[3] - box[1]) + 1
+        for i in list(candidates):
+            cx, cy, cw, ch = stats[i, :4]
+            if (cx < box[2] + margin and cx + cw > box[0] - margin
+                    and cy < box[3] + margin and cy + ch > box[1] - margin):
+                chosen.add(i)
+                candidates.remove(i)
+                box = [min(box[0], cx), min(box[1], cy), max(box[2], cx + cw), max(box[3], cy + ch)]
+                grew = True
+    return np.isin(labels, sorted(chosen)), tuple(int(v) for v in box)
+
+
+def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
+    """The selection without a straight horizontal stroke along its bottom, or None.
+
+    Exists for: an underlined digit (a line under a "7" makes it read "2"). The lowest
+    horizontal run of at least 60 % of the digit's width, in the bottom fifth of its box, is
+    taken away. Returns ``(selected, box, apart)`` like :func:`_select_digit`, ``apart`` True
+    when the run was a stroke of its own (touching nothing above it: surely an underline);
+    else it is only a candidate and the classifier decides (a "2" has such a stroke too).
+    """
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    if w < 10 or h < 10:
+        return None
+    crop = selected[y0:y1, x0:x1].astype(np.uint8)
+    run = cv2.morphologyEx(crop, cv2.MORPH_OPEN, np.ones((1, max(3, int(0.6 * w))), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(run, connectivity=8)
+    if n <= 1:
+        return None
+    lowest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_TOP] + stats[1:, cv2.CC_STAT_HEIGHT]))
+    top, height = stats[lowest, cv2.CC_STAT_TOP], stats[lowest, cv2.CC_STAT_HEIGHT]
+    if top + height / 2 < 0.8 * h or top + height < 0.9 * h:
+        return None
+    line = cv2.dilate((labels == lowest).astype(np.uint8), np.ones((5, 3), np.uint8))
+    m, parts, _, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    touched = np.unique(parts[(line > 0) & (crop > 0)])
+    apart = not (np.isin(parts, touched[touched > 0]) & (np.arange(h)[:, None] < top - 2)).any()
+    rest = crop & (1 - line)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    if n <= 1:
+        return None
+    keep = stats[1:, cv2.CC_STAT_AREA] >= 0.1 * stats[1:, cv2.CC_STAT_AREA].max()
+    kept = np.isin(labels, np.flatnonzero(keep) + 1)
+    ys, xs = np.nonzero(kept)
+    if ys.size == 0 or ys.max() - ys.min() < 0.5 * h:
+        return None
+    out = np.zeros_like(selected)
+    out[y0:y1, x0:x1] = kept
+    return out, (x0 + int(xs.min()), y0 + int(ys.min()), x0 + int(xs.max()) + 1,
+                 y0 + int(ys.max()) + 1), apart
