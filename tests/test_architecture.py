@@ -128,3 +128,38 @@ def test_the_rule_sees_an_upward_import(tmp_path):
     (fake / "bad.py").write_text("from cnn.cli.main import main\n")
     deps = imports_of("cnn.nn.bad", fake / "bad.py", {"cnn.cli.main"})
     assert deps == {"cnn.cli.main"} and floor("cnn.cli.main") > floor("cnn.nn.bad")
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("cnn.model", "cnn.nn.model", "Sequential"),
+    ("cnn.parse", "cnn.nn.model_string", "parse_model"),
+    ("cnn.weights", "cnn.io.weights", "load_model"),
+    ("cnn.train", "cnn.tasks.train", "fit"),
+])
+def test_an_old_module_name_warns_and_is_the_new_module(old, new, name):
+    import importlib
+    import sys
+
+    sys.modules.pop(old, None)
+    with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
+        module = importlib.import_module(old)
+    assert module is importlib.import_module(new) and hasattr(module, name)
+
+
+@pytest.mark.parametrize("old, name, home", [
+    ("cnn.layers", "Conv2D", "cnn.nn.conv"),
+    ("cnn.preprocess", "to_mnist", "cnn.vision.pipeline"),
+    ("cnn.commands.common", "default_weights", "cnn.io.catalog"),
+    ("cnn.commands.predict", "predict_files", "cnn.tasks.predict"),
+    ("cnn.visualize", "upscale", "cnn.tasks.visualize_output"),
+])
+def test_a_split_module_keeps_its_old_names(old, name, home):
+    import importlib
+    import sys
+    import warnings
+
+    sys.modules.pop(old, None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(old)
+    assert getattr(module, name) is getattr(importlib.import_module(home), name)

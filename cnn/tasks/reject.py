@@ -4,7 +4,7 @@ A network trained on MNIST alone answers a digit for anything; its confidence is
 (max softmax probability, Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
 Out-of-Distribution Examples", ICLR 2017; energy score, Liu et al., "Energy-based
 Out-of-distribution Detection", NeurIPS 2020): measured on generated non-digits, a threshold
-that wrongly rejects 1 % of MNIST test digits rejects only about half of them (README, "Not a
+that wrongly rejects 1 % of MNIST test digits rejects only about half of them (docs/not-a-digit.md, "Not a
 digit"). So the rule here uses a network trained with an 11th class, "not a digit" (the
 folder-per-class playbook's noise class), on MNIST plus generated non-digits
 (``scripts/make_non_digits.py``):

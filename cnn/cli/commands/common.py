@@ -57,7 +57,7 @@ def add_reject_options(parser: argparse.ArgumentParser) -> None:
     (:mod:`cnn.tasks.reject`)."""
     parser.add_argument("--reject-threshold", type=probability, default=None, metavar="P",
                         help="answer 'not a digit' when P(not a digit) >= P (default: the value "
-                             "calibrated in the gate file, see README 'Not a digit')")
+                             "calibrated in the gate file, see docs/not-a-digit.md)")
     parser.add_argument("--reject-weights", metavar="PATH", default=None,
                         help="11-class gate network (default: weight_output/reject/*.npz)")
     parser.add_argument("--no-reject", action="store_true",
