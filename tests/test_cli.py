@@ -199,6 +199,10 @@ def prepare(line: str, folder: Path) -> list[str]:
                 model = Sequential(WEIGHTS_NAME.search(token).group(1), np.random.default_rng(0))
                 model.metadata = {"accuracy": 0.1}
                 save_model(model, target)
+            elif token.endswith("/") and not token.startswith("/"):  # a folder of digits
+                target.mkdir()
+                for image in IMAGES.glob("?_1.*"):
+                    shutil.copy(image, target / image.name)
             elif IMAGE_NAME.search(token):
                 shutil.copy(IMAGES / "7_1.jpg", target)
             elif token in ("train.csv", "test.csv"):  # Kaggle's layout, from the subset

@@ -18,6 +18,7 @@ from cnn.data.kaggle import read_submission
 from cnn.io.catalog import list_weights
 from cnn.io.weights import load_model, save_model
 from cnn.nn.model import Sequential
+from cnn.tasks.ensemble import expand_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -164,8 +165,8 @@ def test_menu_offers_all_shipped_models_as_an_ensemble(capsys):
     answers = iter([str(len(SHIPPED) + 1)])
     menu = Menu(input_func=lambda prompt: next(answers))
     chosen = menu.choose_weights(ensemble=True)
-    assert chosen.is_dir() and "all shipped models" in capsys.readouterr().out
-    assert sorted(p.resolve() for p in chosen.glob("*.npz")) == sorted(
+    assert str(chosen) == "shipped" and "all shipped models" in capsys.readouterr().out
+    assert sorted(p.resolve() for p in expand_weights([str(chosen)])) == sorted(
         p.resolve() for p in SHIPPED)
 
 

@@ -8,7 +8,7 @@ import pytest
 from cnn.nn import model_string as P
 from cnn.nn.activation import Dropout, ReLU
 from cnn.nn.batchnorm import BatchNorm
-from cnn.nn.blocks import ResidualBlock, build_blocks
+from cnn.nn.blocks import ResidualBlock
 from cnn.nn.conv import Conv2D
 from cnn.nn.dense import Dense
 from cnn.nn.losses import softmax_cross_entropy

@@ -212,12 +212,12 @@ def test_menu_session_trains_predicts_visualizes_evaluates_and_quits_despite_bad
     child.expect_exact(f'Model: "{TINY}"')  # the summary comes before training
     child.expect_exact("training C(4,5)-P2-FC10")
     child.expect_exact(f"weights saved to {weights}")
-    child.expect_exact("Actions 2-6 now use these weights by default.")
+    child.expect_exact("Actions 2-7 now use these weights by default.")
     assert (tmp / weights).is_file()
 
     # 2. predict a folder, a missing one first, with plots
     answer(child, "Choice [2]: ", "")
-    child.expect(re.escape(weights) + r"\s+" + re.escape(TINY) + r"\s+test top-1 ")
+    child.expect(re.escape(TINY) + r"\s+\d+\.\d\d%  yours\r?\n\s+" + re.escape(weights))
     child.expect(r"Weights file \(number or path\) \[(\d+)\]: ")
     child.sendline("99")
     child.expect(r"99 is out of range: expected a whole number from 1 to \d+")

@@ -20,7 +20,7 @@ import importlib
 import os
 import sys
 
-from cnn import __version__
+from cnn import __version__, progress
 from cnn.errors import UserError
 from cnn.files import os_error_message
 
@@ -29,7 +29,7 @@ PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
 COMMANDS = ["train", "evaluate", "summary", "predict", "visualize", "export", "serve", "menu"]
 
 EXAMPLES = """examples:
-  cnn predict custom_test_images/
+  cnn predict my_digit.jpg
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --epochs 1
   cnn evaluate --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     debug = getattr(args, "debug", False)
+    progress.set_quiet(getattr(args, "quiet", False))
     try:
         from cnn.parallel.threads import default_num_threads
         default_num_threads()  # a bad CNN_NUM_THREADS is refused before any work starts

@@ -29,6 +29,7 @@ from cnn import __version__
 from cnn.data.mnist import find_mnist
 from cnn.errors import UserError
 from cnn.io.catalog import (
+    SHIPPED_KEYWORD,
     WEIGHTS_DIR,
     WeightsInfo,
     default_weights,
@@ -157,6 +158,16 @@ def layer_infos(model: str) -> list[LayerInfo]:
     return [LayerInfo(row.number, row.name, int(shape[-1]),
                       "channels" if len(shape) == 3 else "units")
             for row, shape in zip(summary_rows(net), net.token_shapes)]
+
+
+def whose(info: WeightsInfo) -> str:
+    """``yours``, or ``shipped`` with the manifest role and what the file name adds to the model
+    string (``shipped, default, seed2``)."""
+    if not info.shipped:
+        return "yours"
+    extra = info.path.stem.removeprefix("weight_details").removeprefix(info.model).strip("_")
+    return ", ".join(["shipped"] + (["default"] if info.role == "default" else [])
+                     + ([extra] if extra else []))
 
 
 def display_path(path: Path) -> str:
@@ -312,8 +323,10 @@ class Menu:
     def choose_weights(self, ensemble: bool = False) -> Path | None:
         """List the weights files and ask for one (number or path); ``None``: none chosen.
 
-        With ``ensemble`` (predict and evaluate), one more entry, "all shipped models", answers
-        the folder of the default weights: the ensemble of every file in it."""
+        The user's files (``./weight_output/``) come first, marked ``yours`` with their path;
+        the shipped ones (:mod:`cnn.io.catalog`'s manifest) follow, marked ``shipped``. With
+        ``ensemble`` (predict, evaluate, serve), one more entry, "all shipped models", answers
+        ``shipped``: the ensemble of the shipped default and members (never a user's file)."""
         found = list_weights()
         if not found:
             print(f"No weights files in {WEIGHTS_DIR}/ yet: train one first (action 1) or copy "
@@ -321,22 +334,19 @@ class Menu:
             if self.confirm("Train a new model now?", True):
                 return self.train()
             return None
-        print(f"Weights files ({WEIGHTS_DIR}/):")
-        names = [display_path(w.path) for w in found]
-        models = [w.model for w in found]
-        wn, wm = max(map(len, names)), max(map(len, models))
-        for i, (w, name) in enumerate(zip(found, names), 1):
-            acc = (f"test top-1 {percent(w.accuracy)}" if w.accuracy is not None
-                   else "no recorded accuracy")
-            print(f"  {i:>2}  {name:<{wn}}  {w.model:<{wm}}  {acc}")
+        print("Weights files (model string, recorded test top-1, whose):")
+        wm = max(len(w.model) for w in found)
+        for i, w in enumerate(found, 1):
+            acc = percent(w.accuracy) if w.accuracy is not None else "  n/a"
+            print(f"  {i:>2}  {w.model:<{wm}}  {acc:>7}  {whose(w)}")
+            if not w.shipped:
+                print(f"      {display_path(w.path)}")
         choices = list(found)
-        if ensemble and len(found) > 1:
-            folder = default_weights().parent
-            members = [w for w in found if w.path.parent.resolve() == folder.resolve()]
-            choices.append(WeightsInfo(folder, f"ensemble of {len(members)} files", None))
-            print(f"  {len(choices):>2}  {'all shipped models':<{wn}}  "
-                  f"ensemble of the {len(members)} files in {display_path(folder)}/ "
-                  "(mean of their probabilities)")
+        shipped = [w for w in found if w.shipped]
+        if ensemble and len(shipped) > 1:
+            choices.append(WeightsInfo(Path(SHIPPED_KEYWORD), "all shipped models", None))
+            print(f"  {len(choices):>2}  all shipped models (an ensemble of {len(shipped)}: the "
+                  "mean of their probabilities)")
         answer = self.ask("Weights file (number or path)", self.default_weights_number(found),
                           self.weights_answer(choices))
         return answer.path
@@ -415,7 +425,7 @@ class Menu:
         if result["weights"] is None:  # train_and_save said why
             return None
         self.trained = Path(result["weights"])
-        print("Actions 2-6 now use these weights by default.")
+        print(f"Actions 2-{len(ACTIONS) - 1} now use these weights by default.")
         return self.trained
 
     def predict(self) -> None:

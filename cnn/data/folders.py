@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn import progress
 from cnn.errors import UserError
 
 NOISE_CLASS = 10
@@ -176,7 +177,7 @@ def load_folder(folder: str | os.PathLike, polarity: str = "auto", choose=None) 
     """
     files, skipped = labelled_files(folder)
     images, labels, used = [], [], []
-    for path, label in files:
+    for path, label in progress.bar(files, desc=f"reading {Path(folder).name}/", unit="image"):
         try:
             images.append(preprocess_cached(path, polarity, choose))
         except UserError as e:

@@ -40,7 +40,8 @@ def load_labelled_test_set(data: str | None, choose=None):
     candidate segmentations for a folder's images (as ``cnn predict`` uses it).
 
     Returns:
-        ``(images, labels, source)``: uint8 ``(N, 28, 28)``, uint8 ``(N,)``, and a description.
+        ``(images, labels, source)``: uint8 ``(N, 28, 28)``, uint8 ``(N,)``, and a description
+        naming the file read (``MNIST test set (<path>)``, the CSV, the folder).
     Raises:
         UserError: as :func:`cnn.data.load_mnist` or :func:`cnn.data.kaggle.load_csv`.
     """
@@ -55,10 +56,11 @@ def load_labelled_test_set(data: str | None, choose=None):
         for line in folder.describe():
             print(line, file=sys.stderr)
         return folder.images, folder.labels, f"folder {data}"
-    from cnn.data.mnist import load_mnist
+    from cnn.data.mnist import find_mnist, load_mnist
 
-    _, (images, labels) = load_mnist(data)
-    return images, labels, "MNIST test set"
+    path = find_mnist(data)
+    _, (images, labels) = load_mnist(path)
+    return images, labels, f"MNIST test set ({path})"
 
 
 def default_validation(train_images: int) -> int:

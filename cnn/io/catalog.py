@@ -2,10 +2,20 @@
 
 Shipped folders (weights, sample images, visualization input) are the checkout's own folders
 or, after a regular install, the package data they are installed as (see setup.py).
+
+Which weights files are *shipped* is named, not guessed: ``weight_output/shipped.json`` (the
+manifest) lists each file with its SHA-256 and its role: ``default`` (what a command uses
+without ``--weights``), ``member`` (with the default, the ensemble ``--weights shipped``) or
+``gate`` (the not-a-digit network). A file is shipped only if its name and hash match the
+manifest; anything else in ``weight_output/`` (what ``cnn train`` writes there) is the user's,
+listed as such and never packed into the wheel (setup.py reads the same manifest).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +26,34 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 WEIGHTS_DIR = "weight_output"
+MANIFEST = "shipped.json"
+ROLES = ("default", "member", "gate")
+SHIPPED_KEYWORD = "shipped"  # --weights shipped: the default and the members, as an ensemble
 
 
 @dataclass(frozen=True)
 class WeightsInfo:
-    """A weights file found in ``weight_output/``: its path, model string and the top-1 test
-    accuracy its metadata records (``None`` when it records none)."""
+    """A weights file found in ``weight_output/``: its path, model string, the top-1 test
+    accuracy its metadata records (``None`` when it records none), and its role in the
+    manifest (``"default"``, ``"member"``; ``None`` for a file of the user's)."""
 
     path: Path
     model: str
     accuracy: float | None
+    role: str | None = None
+
+    @property
+    def shipped(self) -> bool:
+        return self.role is not None
+
+
+@dataclass(frozen=True)
+class ShippedFile:
+    """One entry of the manifest: the file's path, its role and its SHA-256 (hex)."""
+
+    path: Path
+    role: str
+    sha256: str
 
 
 SHIPPED_PACKAGES = {  # top-level folder of the checkout -> package it is installed as
@@ -58,6 +86,65 @@ def weights_folders() -> list[Path]:
     return unique
 
 
+def read_manifest(folder: Path | None = None) -> list[ShippedFile]:
+    """The entries of ``<folder>/shipped.json`` (default: the shipped ``weight_output/``), in
+    the manifest's order; ``[]`` when there is no manifest.
+
+    Raises:
+        UserError: a manifest that is not the JSON this module writes (a broken install).
+    """
+    folder = folder if folder is not None else shipped_folder(WEIGHTS_DIR)
+    if folder is None or not (folder / MANIFEST).is_file():
+        return []
+    return list(_read_manifest(folder / MANIFEST))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_manifest(path: Path) -> tuple[ShippedFile, ...]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        entries = tuple(ShippedFile(path.parent / e["file"], e["role"], e["sha256"])
+                        for e in doc["files"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise UserError(f"the manifest of shipped weights '{path}' is unreadable ({e}); "
+                        "reinstall cnn") from None
+    if any(e.role not in ROLES for e in entries):
+        raise UserError(f"the manifest '{path}' names a role outside {', '.join(ROLES)}; "
+                        "reinstall cnn")
+    return entries
+
+
+@functools.lru_cache(maxsize=64)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def role_of(path: Path) -> str | None:
+    """The manifest role of ``path`` if it is a shipped file (its place and its SHA-256 match
+    an entry), else ``None``: a file the user trained or copied, even under a shipped name."""
+    path = Path(path)
+    try:
+        resolved, stat = path.resolve(), path.stat()
+    except OSError:
+        return None
+    for entry in read_manifest():
+        if entry.path.resolve() == resolved:
+            same = _sha256(resolved, stat.st_size, stat.st_mtime_ns) == entry.sha256
+            return entry.role if same else None
+    return None
+
+
+def shipped_files(*roles: str) -> list[Path]:
+    """The shipped files with one of ``roles`` (all roles if none given), present and intact
+    (their hash matches the manifest), in the manifest's order."""
+    return [e.path for e in read_manifest()
+            if (not roles or e.role in roles) and e.path.is_file() and role_of(e.path)]
+
+
 _warned: set[str] = set()
 
 
@@ -76,7 +163,7 @@ def read_weights_info(path: Path, warn: bool = False) -> WeightsInfo | None:
             print(f"cnn: warning: skipping {path.name}: {e}", file=sys.stderr)
         return None
     return WeightsInfo(Path(path), model.model_string,
-                       clean_accuracy(model.metadata.get("accuracy")))
+                       clean_accuracy(model.metadata.get("accuracy")), role_of(Path(path)))
 
 
 def list_weights(folder: Path | None = None) -> list[WeightsInfo]:
@@ -93,11 +180,15 @@ def list_weights(folder: Path | None = None) -> list[WeightsInfo]:
 
 
 def default_weights() -> Path:
-    """The shipped weights file with the highest recorded test accuracy.
+    """The shipped default (the manifest's ``default`` entry); without a manifest (a copy of
+    cnn without its weights), the readable file with the highest recorded test accuracy.
 
     Raises:
-        UserError: when ``weight_output/`` holds no readable weights file.
+        UserError: when there is no manifest and ``weight_output/`` holds no readable file.
     """
+    default = shipped_files("default")
+    if default:
+        return default[0]
     found = [w for w in list_weights() if w.accuracy is not None] or list_weights()
     if not found:
         raise UserError("no weights file found in weight_output/: pass --weights PATH or "

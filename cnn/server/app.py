@@ -17,8 +17,9 @@ Routes:
         order with ``a = offset + q * scale / 255`` (``offset`` 0 for maps after a ReLU, else
         the smallest value; an ensemble's maps are its first member's).
     ``GET /api/models``: the networks to pick from: the one served (``--weights``) first, then
-        the other files of ``weight_output/``; each with ``id``, ``name``, ``model``,
-        ``accuracy`` (recorded top-1 on the MNIST test set, or null) and ``default``.
+        the other shipped models (never a file of the user's); each with ``id``, ``name``,
+        ``model``, ``accuracy`` (recorded top-1 on the MNIST test set, or null) and
+        ``default``.
     ``GET /api/health``: ``{"status": "ok", ...}``.
     ``/docs``: FastAPI's OpenAPI page (Swagger UI served locally by fastapi-offline, part of the
         serve extra, so it works offline; ``/openapi.json`` is the schema).
@@ -83,8 +84,8 @@ class ModelStore:
     """The catalogue of networks (built once, at start-up) and the ones loaded so far.
 
     Args:
-        weights: ``--weights`` values (files or folders; ``None``: the most accurate file in
-            ``weight_output/``); they are loaded now, so a bad file fails at start-up.
+        weights: ``--weights`` values (files, folders or ``shipped``; ``None``: the shipped
+            default model); they are loaded now, so a bad file fails at start-up.
         method: ``"mean"`` or ``"vote"`` for an ensemble.
     Raises:
         UserError: as :func:`cnn.tasks.predictor.load_predictor`.
@@ -107,9 +108,10 @@ class ModelStore:
         served.model = served.network.model_string
         self.default_id = served.id
         self.entries: dict[str, ModelEntry] = {served.id: served}
-        for info in list_weights():
-            if info.path.name not in self.entries and info.path.resolve() not in [
-                    f.resolve() for f in served.files if len(served.files) == 1]:
+        served_file = [f.resolve() for f in served.files if len(served.files) == 1]
+        for info in list_weights():  # the shipped models to switch to, never a user's file
+            if (info.shipped and info.path.name not in self.entries
+                    and info.path.resolve() not in served_file):
                 self.entries[info.path.name] = ModelEntry(
                     info.path.name, info.path.name, info.model, info.accuracy, [info.path])
 
@@ -341,7 +343,7 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         return {"status": "ok", "version": __version__, "model": store.get(None).model,
                 "weights": store.default_id}
 
-    @app.get("/api/models", summary="The networks to choose from (weight_output/)")
+    @app.get("/api/models", summary="The networks to choose from (the shipped ones)")
     def models() -> dict:
         return {"default": store.default_id, "models": store.listing()}
 

@@ -16,11 +16,13 @@ are the log of the mean probabilities, so ``softmax(logits)`` gives them back.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
+from cnn import progress
 from cnn.errors import UserError
 from cnn.files import regular_file
 
@@ -100,7 +102,8 @@ class Ensemble:
         Args:
             x: images ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8 in [0, 255] or float in [0, 1].
         """
-        return np.stack([model.predict_proba(x, batch_size) for _, model in self.members])
+        members = progress.bar(self.members, desc="ensemble members", unit="model")
+        return np.stack([model.predict_proba(x, batch_size) for _, model in members])
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Mean softmax probabilities of the members, float32 ``(N, 10)`` (both methods)."""
@@ -117,16 +120,26 @@ class Ensemble:
 
 
 def expand_weights(paths: Sequence[str | Path]) -> list[Path]:
-    """Files as given, folders expanded to their ``*.npz`` files (sorted by name).
+    """Files as given, folders expanded to their ``*.npz`` files (sorted by name), and the word
+    ``shipped`` (when no file or folder has that name) to the shipped default and ensemble
+    members of the manifest (:func:`cnn.io.catalog.shipped_files`).
 
     Raises:
-        UserError: a path that does not exist or is not a regular file (a FIFO, a device), or
-            a folder without ``.npz`` files.
+        UserError: a path that does not exist or is not a regular file (a FIFO, a device), a
+            folder without ``.npz`` files, or ``shipped`` in a copy of cnn without its weights.
     """
+    from cnn.io.catalog import SHIPPED_KEYWORD, shipped_files
+
     files: list[Path] = []
     for given in paths:
         path = Path(given).expanduser()
-        if path.is_dir():
+        if str(given) == SHIPPED_KEYWORD and not os.path.lexists(path):
+            shipped = shipped_files("default", "member")
+            if not shipped:
+                raise UserError("--weights shipped: this copy of cnn has no shipped weights "
+                                "(weight_output/shipped.json); reinstall cnn or pass files")
+            files.extend(shipped)
+        elif path.is_dir():
             found = sorted(p for p in path.glob("*.npz") if p.is_file())
             if not found:
                 raise UserError(f"folder '{path}' has no .npz weights files")

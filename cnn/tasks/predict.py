@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn import progress
 from cnn.data.folders import without_path
 from cnn.errors import UserError
 from cnn.files import file_id, os_error_message, output_names
@@ -107,7 +108,8 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                               ensemble)
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
-    for f, pred in zip(files, predictions):
+    for f, pred in progress.bar(list(zip(files, predictions)), desc="reading images",
+                                unit="image"):
         steps: dict | None = {} if debug_steps else None
         try:
             inputs[pred.file] = preprocess_file(f, polarity, choose=confidence_of(model),

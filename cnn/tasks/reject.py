@@ -37,10 +37,14 @@ GATE_FOLDER = "reject"
 
 
 def find_gate() -> Path | None:
-    """The first ``*.npz`` (by name) in ``weight_output/reject/`` of the usual weights folders
-    (:func:`cnn.io.catalog.weights_folders`), or ``None``."""
-    from cnn.io.catalog import weights_folders
+    """The shipped gate (the manifest's ``gate`` entry, :mod:`cnn.io.catalog`), else the first
+    ``*.npz`` (by name) in ``weight_output/reject/`` of the usual weights folders
+    (:func:`cnn.io.catalog.weights_folders`: a gate of the user's), or ``None``."""
+    from cnn.io.catalog import shipped_files, weights_folders
 
+    shipped = shipped_files("gate")
+    if shipped:
+        return shipped[0]
     for folder in weights_folders():
         found = sorted((folder / GATE_FOLDER).glob("*.npz"))
         if found:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from cnn import progress
 from cnn.nn import data_parallel
 from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential, to_input
@@ -61,7 +62,9 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
     model.eval()
     try:
         start = time.perf_counter()
-        logits = model.logits(images, batch_size)
+        chunks = progress.bar(range(0, len(images), batch_size), desc="evaluating", unit="batch")
+        logits = np.concatenate([model.logits(images[i : i + batch_size], batch_size)
+                                 for i in chunks]) if len(images) else model.logits(images)
         seconds = time.perf_counter() - start
     finally:
         model.train(was_training)

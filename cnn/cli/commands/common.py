@@ -12,18 +12,18 @@ from cnn.io.catalog import default_weights
 
 
 def add_weights_option(parser: argparse.ArgumentParser, ensemble: bool = False) -> None:
-    """``--weights PATH`` (default: the best file in weight_output/); with ``ensemble``,
+    """``--weights PATH`` (default: the shipped default model); with ``ensemble``,
     ``--weights PATH [PATH ...]`` (files or folders; several make an ensemble) and
     ``--ensemble mean|vote``."""
     if not ensemble:
         parser.add_argument("--weights", metavar="PATH", default=None,
-                            help="weights .npz or .onnx file (default: the most accurate one in "
-                                 "weight_output/)")
+                            help="weights .npz or .onnx file (default: the shipped default "
+                                 "model)")
         return
     parser.add_argument("--weights", metavar="PATH", nargs="+", default=None,
-                        help="weights .npz or .onnx files, or folders of .npz files; several "
-                             "files make an ensemble (default: the most accurate file in "
-                             "weight_output/)")
+                        help="weights .npz or .onnx files, folders of .npz files, or "
+                             "'shipped' (every shipped model); several files make an ensemble "
+                             "(default: the shipped default model)")
     parser.add_argument("--ensemble", choices=["mean", "vote"], default="mean",
                         help="how an ensemble decides: mean of the softmax probabilities, or "
                              "majority vote with ties broken by the mean (mean)")
@@ -59,7 +59,7 @@ def add_reject_options(parser: argparse.ArgumentParser) -> None:
                         help="answer 'not a digit' when P(not a digit) >= P (default: the value "
                              "calibrated in the gate file, see docs/not-a-digit.md)")
     parser.add_argument("--reject-weights", metavar="PATH", default=None,
-                        help="11-class gate network (default: weight_output/reject/*.npz)")
+                        help="11-class gate network (default: the shipped gate)")
     parser.add_argument("--no-reject", action="store_true",
                         help="always answer a digit (no 'not a digit')")
 

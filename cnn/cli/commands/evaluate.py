@@ -29,9 +29,9 @@ EXAMPLE = """examples:
   cnn evaluate
   cnn evaluate --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --json
   cnn evaluate --plots /tmp/eval_plots
-  cnn evaluate --weights weight_output/ --ensemble mean
+  cnn evaluate --weights shipped --ensemble mean   # every shipped model together
   cnn evaluate --data train.csv
-  cnn evaluate --data custom_test_images/ --reject-threshold 0.7
+  cnn evaluate --data my_digits/ --reject-threshold 0.7
 """
 
 
@@ -164,7 +164,7 @@ def print_report(report: dict) -> None:
     else:
         print(f"model: {report['model']}")
         print(f"weights: {report['weights']}")
-    print(f"test images: {report['n']:,}" if report["data"] == "MNIST test set"
+    print(f"test images: {report['n']:,}" if report["data"].startswith("MNIST test set")
           else f"images: {report['n']:,} from {report['data']}")
     print(f"{'ensemble ' if members else ''}top-1 accuracy: {percent(report['accuracy'])} "
           f"({report['errors']} errors)")

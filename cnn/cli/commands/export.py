@@ -42,8 +42,8 @@ def add_parser(subparsers, common) -> None:
         "metadata are stored in the file's metadata_props. Needs the 'onnx' package.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", metavar="PATH", default=None,
-                   help="weights .npz (or .onnx) file (default: the most accurate one in "
-                        "weight_output/)")
+                   help="weights .npz (or .onnx) file (default: the shipped default "
+                        "model)")
     p.add_argument("--out", metavar="PATH", required=True, help="the .onnx file to write")
     p.add_argument("--opset", metavar="N", type=positive_int, default=DEFAULT_OPSET,
                    help=f"ONNX opset version, {MIN_OPSET} or newer (default {DEFAULT_OPSET})")

@@ -32,10 +32,10 @@ from cnn.tasks.reject import split_not_digit
 from cnn.vision.polarity import POLARITIES
 
 EXAMPLE = """examples:
-  cnn predict custom_test_images/
+  cnn predict                                 # the sample images shipped with cnn
   cnn predict my_digit.jpg --plot /tmp/plots
-  cnn predict custom_test_images/ --json --min-confidence 0.6
-  cnn predict custom_test_images/ --weights weight_output/ --ensemble vote
+  cnn predict my_digits/ --json --min-confidence 0.6
+  cnn predict my_digits/ --weights shipped --ensemble vote
   cnn predict --csv test.csv --out submission.csv
   cnn predict hard_photo.jpg --debug-steps /tmp/steps
 """

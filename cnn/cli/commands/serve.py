@@ -15,7 +15,7 @@ from cnn.errors import UserError
 EXAMPLE = """examples:
   cnn serve                      # then open http://127.0.0.1:8000/
   cnn serve --port 8080 --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
-  cnn serve --weights weight_output/   # an ensemble of every shipped model
+  cnn serve --weights shipped    # an ensemble of every shipped model
 """
 INSTALL_HINT = "cnn serve needs FastAPI and uvicorn: pip install 'cnn[serve]'"
 

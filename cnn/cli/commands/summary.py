@@ -14,6 +14,7 @@ from cnn.tasks.metrics import percent
 EXAMPLE = """examples:
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
   cnn summary --model "C(16,3,same)-BN-P2-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"
+  cnn summary                 # the default model
   cnn summary --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
 """
 
@@ -24,9 +25,11 @@ def add_parser(subparsers, common) -> None:
         description="Print the layer table of a model string or a weights file. The layer "
         "numbers are the ones 'cnn visualize --layer' takes.",
         epilog=EXAMPLE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    source = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group()
     source.add_argument("--model", metavar="STR", help="model string")
-    source.add_argument("--weights", metavar="PATH", help="weights .npz or .onnx file")
+    source.add_argument("--weights", metavar="PATH",
+                        help="weights .npz or .onnx file (default, with neither option: the "
+                             "shipped default model)")
     p.set_defaults(run=run)
 
 
@@ -64,7 +67,7 @@ def print_summary(model: Sequential) -> None:
 
 
 def run(args) -> int:
-    model = (load_model(single_weights(args.weights, 'summary')) if args.weights
-             else Sequential(args.model))
+    model = (Sequential(args.model) if args.model
+             else load_model(single_weights(args.weights, "summary")))
     print_summary(model)
     return 0

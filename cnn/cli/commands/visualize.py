@@ -48,7 +48,7 @@ EXAMPLE = """examples:
   cnn visualize --layer 3 --channel all
   cnn visualize --layer 6 --channel 3          # what the network thinks a 3 looks like
   cnn visualize --layer 1 --channel all --objective neuron
-  cnn visualize --layer 3 --image custom_test_images/1_1.jpg --top 5
+  cnn visualize --layer 3 --image my_digit.jpg --top 5
   cnn summary --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
 
 layer numbers are the ones 'cnn summary' prints; channels are numbered from 0, so channel d
