@@ -20,6 +20,7 @@ from .common import default_weights, positive_int
 EXAMPLE = """examples:
   cnn export --out model.onnx
   cnn export --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --out small.onnx --opset 13 --softmax
+  cnn export --web digit-page      (a static page: open digit-page/index.html, or put it on any web host)
 
 The written file then works as --weights in cnn predict, evaluate, summary and visualize,
 and in onnxruntime:
@@ -34,7 +35,7 @@ def add_parser(subparsers, common) -> None:
     from ..onnx_export import DEFAULT_OPSET, MIN_OPSET
 
     p = subparsers.add_parser(
-        "export", parents=[common], help="write a model as an ONNX file",
+        "export", parents=[common], help="write a model as an ONNX file or a static web page",
         description="Export a weights file to ONNX: input 'input' float32 [N, 1, 28, 28] "
         "(pixels x/255 in [0, 1], white digit on black), output 'logits' [N, 10] (or "
         "'probabilities' with --softmax). The model string, normalization and training "
@@ -43,7 +44,11 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--weights", metavar="PATH", default=None,
                    help="weights .npz (or .onnx) file (default: the most accurate one in "
                         "weight_output/)")
-    p.add_argument("--out", metavar="PATH", required=True, help="the .onnx file to write")
+    p.add_argument("--out", metavar="PATH", default=None, help="the .onnx file to write")
+    p.add_argument("--web", metavar="DIR", default=None,
+                   help="instead of ONNX, write a static web page that runs the network in the "
+                        "browser (index.html, cnn.js, weights.js, ...) to the folder DIR; see "
+                        "docs/web-export.md")
     p.add_argument("--opset", metavar="N", type=positive_int, default=DEFAULT_OPSET,
                    help=f"ONNX opset version, {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
     p.add_argument("--softmax", action="store_true",
@@ -78,6 +83,12 @@ def check_with_onnxruntime(model, path: Path, softmax: bool) -> str:
 def run(args) -> int:
     from ..onnx_export import export_onnx
 
+    if (args.out is None) == (args.web is None):
+        raise UserError("give --out FILE.onnx (ONNX) or --web DIR (a static web page), one of them")
+    if args.web is not None:
+        from ..web_export.command import run_web
+
+        return run_web(args)
     weights = Path(args.weights) if args.weights else default_weights()
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
