@@ -20,9 +20,12 @@ from .common import default_weights, positive_int
 EXAMPLE = """examples:
   cnn export --out model.onnx
   cnn export --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --out small.onnx --opset 13 --softmax
-  cnn export --web digit-page      (a static page: open digit-page/index.html, or put it on any web host)
+  cnn export --web digit-page
 
-The written file then works as --weights in cnn predict, evaluate, summary and visualize,
+--web writes a static page instead: open digit-page/index.html, or put the folder on any
+web host (see docs/web-export.md).
+
+The written .onnx file works as --weights in cnn predict, evaluate, summary and visualize,
 and in onnxruntime:
   import numpy as np, onnxruntime as ort
   session = ort.InferenceSession("model.onnx")
@@ -81,14 +84,14 @@ def check_with_onnxruntime(model, path: Path, softmax: bool) -> str:
 
 
 def run(args) -> int:
-    from ..onnx_export import export_onnx
-
     if (args.out is None) == (args.web is None):
         raise UserError("give --out FILE.onnx (ONNX) or --web DIR (a static web page), one of them")
     if args.web is not None:
         from ..web_export.command import run_web
 
         return run_web(args)
+    from ..onnx_export import export_onnx
+
     weights = Path(args.weights) if args.weights else default_weights()
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
