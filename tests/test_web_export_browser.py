@@ -221,16 +221,23 @@ def test_undo_and_clear(page, subset):
     assert page.text_content("#digit") == "?"
 
 
-def test_a_photo_is_read_in_the_browser(page):
+def test_the_sample_photos_are_read_in_the_browser(page):
+    """The browser's simple photo pipeline on the clean sample photos (49 of 50 measured)."""
+    photos = sorted(p for p in (ROOT / "custom_test_images").iterdir()
+                    if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    assert len(photos) >= 50
     read = {}
-    for name in ("3_1.jpg", "5_2.jpg", "7_1.jpg"):
-        page.set_input_files("#photo", str(ROOT / "custom_test_images" / name))
+    for photo in photos:
+        page.evaluate("document.querySelector('#result').dataset.state = 'pending'")
+        page.set_input_files("#photo", str(photo))
         page.wait_for_function(
             "() => ['done', 'error'].includes(document.querySelector('#result').dataset.state)")
-        read[name] = page.text_content("#digit")
-        assert page.is_visible("#photo-preview")
-        assert 40 < lit_pixels(page, "#photo28") < 400
-    assert sum(read[n] == n[0] for n in read) >= 2, read
+        read[photo.name] = page.text_content("#digit")
+    wrong = {name: digit for name, digit in read.items() if digit != name[0]}
+    assert len(wrong) <= len(photos) // 10, wrong
+    assert page.is_visible("#photo-preview")
+    assert 40 < lit_pixels(page, "#photo28") < 400
+    assert lit_pixels(page, "#photo28") == lit_pixels(page, "#input28")
 
 
 def test_a_finger_draws_a_one_on_a_phone(chromium, site):
