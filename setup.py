@@ -35,5 +35,6 @@ setup(
         "cnn._samples": ["*.jpg", "*.jpeg", "*.png"],
         "cnn._visualize_input": ["input.jpg"],
         "cnn.server": ["static/*.html", "static/*.js", "static/*.css"],  # the cnn serve page
+        "cnn.io.web_export": ["static/*.html", "static/*.js", "static/*.css"],  # cnn export --web
     },
 )

@@ -137,3 +137,16 @@ def test_installed_cnn_visualize_finds_its_default_image(installed):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (outside / "vis" / "collaged_feature_visualize.png").is_file()
+
+
+def test_installed_cnn_exports_the_web_page_from_elsewhere(installed):
+    """The page's static files are package data: ``cnn export --web`` works from a wheel."""
+    wheel, python, outside, env = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    for name in ("index.html", "cnn.js", "page.js", "style.css"):
+        assert f"cnn/web_export/static/{name}" in names
+    result = subprocess.run([str(python), "-m", "cnn", "export", "--web", "page"], cwd=outside,
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (outside / "page").iterdir()) == [
+        "cnn.js", "index.html", "page.js", "style.css", "weights.js"]

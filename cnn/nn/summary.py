@@ -90,3 +90,13 @@ def summary_rows(model: Sequential) -> list[TokenRow]:
                              shape_text(model.token_shapes[t]), block.num_params(),
                              block.num_buffers(), subs))
     return rows
+
+
+SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", "Residual")
+                       if hasattr(P, name))
+
+
+def token_labels(model) -> list[str]:
+    """Every token named as ``cnn summary`` prints it, e.g. ``'1 C(8,5) conv 5x5 + ReLU'``
+    (number and layer column of its table)."""
+    return [f"{row.number} {row.name}" for row in summary_rows(model)]

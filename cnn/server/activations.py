@@ -9,19 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn.nn import model_string as P
 from cnn.nn.model import to_input
-
-SPATIAL_TOKENS = tuple(getattr(P, name) for name in ("Conv", "Pool", "AvgPool", "Residual")
-                       if hasattr(P, name))
-
-
-def token_labels(model) -> list[str]:
-    """Every token named as ``cnn summary`` prints it, e.g. ``'1 C(8,5) conv 5x5 + ReLU'``
-    (number and layer column of its table)."""
-    from cnn.nn.summary import summary_rows
-
-    return [f"{row.number} {row.name}" for row in summary_rows(model)]
+from cnn.nn.summary import SPATIAL_TOKENS, token_labels
 
 
 def activation_maps(model, x: np.ndarray) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:

@@ -21,8 +21,12 @@ from cnn.io.weights import load_model
 EXAMPLE = """examples:
   cnn export --out model.onnx
   cnn export --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --out small.onnx --opset 13 --softmax
+  cnn export --web digit-page
 
-The written file then works as --weights in cnn predict, evaluate, summary and visualize,
+--web writes a static page instead: open digit-page/index.html, or put the folder on any
+web host (see docs/web-export.md).
+
+The written .onnx file works as --weights in cnn predict, evaluate, summary and visualize,
 and in onnxruntime:
   import numpy as np, onnxruntime as ort
   session = ort.InferenceSession("model.onnx")
@@ -35,7 +39,7 @@ def add_parser(subparsers, common) -> None:
     from cnn.io.onnx_export import DEFAULT_OPSET, MIN_OPSET
 
     p = subparsers.add_parser(
-        "export", parents=[common], help="write a model as an ONNX file",
+        "export", parents=[common], help="write a model as an ONNX file or a static web page",
         description="Export a weights file to ONNX: input 'input' float32 [N, 1, 28, 28] "
         "(pixels x/255 in [0, 1], white digit on black), output 'logits' [N, 10] (or "
         "'probabilities' with --softmax). The model string, normalization and training "
@@ -44,7 +48,11 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--weights", metavar="PATH", default=None,
                    help="weights .npz (or .onnx) file (default: the shipped default "
                         "model)")
-    p.add_argument("--out", metavar="PATH", required=True, help="the .onnx file to write")
+    p.add_argument("--out", metavar="PATH", default=None, help="the .onnx file to write")
+    p.add_argument("--web", metavar="DIR", default=None,
+                   help="instead of ONNX, write a static web page that runs the network in the "
+                        "browser (index.html, cnn.js, weights.js, ...) to the folder DIR; see "
+                        "docs/web-export.md")
     p.add_argument("--opset", metavar="N", type=positive_int, default=DEFAULT_OPSET,
                    help=f"ONNX opset version, {MIN_OPSET} or newer (default {DEFAULT_OPSET})")
     p.add_argument("--softmax", action="store_true",
@@ -77,6 +85,11 @@ def check_with_onnxruntime(model, path: Path, softmax: bool) -> str:
 
 
 def run(args) -> int:
+    if (args.out is None) == (args.web is None):
+        raise UserError("give --out FILE.onnx (ONNX) or --web DIR (a static web page), one of "
+                        "them")
+    if args.web is not None:
+        return run_web(args)
     from cnn.io.onnx_export import export_onnx
 
     weights = Path(args.weights) if args.weights else default_weights()
@@ -103,4 +116,30 @@ def run(args) -> int:
           "(onnx.checker full check passed)")
     if not args.quiet:
         print(check_with_onnxruntime(model, written, args.softmax))
+    return 0
+
+
+def run_web(args) -> int:
+    """``cnn export --web DIR``: write the static page (:func:`cnn.io.web_export.export_web`)
+    and print what was written, its size and how to open it; returns the exit status (0).
+
+    Raises:
+        UserError: bad weights, ``--softmax`` (ONNX only), an existing folder without
+            ``--overwrite``, or an unwritable place.
+    """
+    from cnn.io.web_export import export_web, folder_size
+
+    weights = Path(args.weights) if args.weights else default_weights()
+    if args.softmax:
+        raise UserError("--softmax is for ONNX files (--out); the web page always shows "
+                        "probabilities")
+    model = load_model(weights)
+    out = Path(args.web)
+    try:
+        written = export_web(model, out, overwrite=args.overwrite, source=weights.name)
+    except OSError as e:
+        raise UserError(f"cannot write '{out}': {e.strerror or e}") from None
+    print(f"wrote {written}/ ({folder_size(written) / 1024:.0f} KiB): {model.model_string}; "
+          f"open {written / 'index.html'} in a browser, or serve the folder with any static "
+          f"web server (e.g. python -m http.server -d {written})")
     return 0
