@@ -144,7 +144,7 @@ def test_installed_cnn_exports_the_web_page_from_elsewhere(installed):
     wheel, python, outside, env = installed
     names = zipfile.ZipFile(wheel).namelist()
     for name in ("index.html", "cnn.js", "page.js", "style.css"):
-        assert f"cnn/web_export/static/{name}" in names
+        assert f"cnn/io/web_export/static/{name}" in names
     result = subprocess.run([str(python), "-m", "cnn", "export", "--web", "page"], cwd=outside,
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
