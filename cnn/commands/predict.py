@@ -19,7 +19,7 @@ from ..preprocess import POLARITIES, preprocess_file, read_image
 from ..folders import without_path
 from ..reject import split_not_digit
 from .common import (add_reject_options, add_weights_option, finite_float, load_predictor,
-                     percent, rejector_from_args, shipped_folder)
+                     percent, positive_int, rejector_from_args, shipped_folder)
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -50,7 +50,9 @@ def add_parser(subparsers, common) -> None:
                    help="Kaggle test.csv (pixel0,...,pixel783 rows, already MNIST form): "
                         "predict every row and write a submission to --out")
     p.add_argument("--out", metavar="FILE", default=None,
-                   help="with --csv: the submission CSV to write (ImageId,Label)")
+                   help="with --csv: the submission CSV to write (ImageId,Label); with image "
+                        "paths: a results file, .jsonl or .csv, one line per image written as "
+                        "results arrive (see --resume, --workers, --scheduler)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-transformed", metavar="DIR", default=None,
                    help="write each 28x28 network input as PNG into DIR")
@@ -68,6 +70,20 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
     add_reject_options(p)
+    many = p.add_argument_group("millions of images (docs/millions.md)")
+    many.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                      help="run on the Dask cluster of this scheduler (tcp://HOST:8786); "
+                           "needs --out and pip install 'cnn[dask]'")
+    many.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                      help="run on a Dask cluster of N worker processes on this machine")
+    many.add_argument("--resume", action="store_true",
+                      help="skip the images already in the --out file (a run that was stopped "
+                           "goes on where it stopped)")
+    many.add_argument("--paths-from", metavar="FILE", default=None,
+                      help="a text file with one image path per line (- for stdin), read "
+                           "lazily; with --out")
+    many.add_argument("--partition-size", type=positive_int, default=256, metavar="K",
+                      help="images per Dask task (256)")
     p.set_defaults(run=run)
 
 
@@ -128,20 +144,23 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean", debug_steps=None, rejector=None):
+                  ensemble: str = "mean", debug_steps=None, rejector=None, model=None):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
     as ``<stem>_<stage>.png`` (:func:`write_debug_steps`), failed files included.
     ``rejector`` (a :class:`cnn.reject.Rejector`; ``None``: no rejection) marks images that
     are not digits; an image in which preprocessing finds no ink is rejected too.
+    ``model``: a network already loaded (:func:`cnn.commands.common.load_predictor`), used
+    instead of ``weights`` (a Dask worker holds one for every partition, :mod:`cnn.distributed`).
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
         order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
     """
-    _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
-                              ensemble)
+    if model is None:
+        _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
+                                  ensemble)
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
     for f, pred in zip(files, predictions):
@@ -368,6 +387,12 @@ def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
 
 
 def run(args) -> int:
+    from ..distributed import wants_stream
+
+    if wants_stream(args):  # --out results file, --scheduler, --workers, --resume
+        from ..distributed import run as run_stream
+
+        return run_stream(args)
     if args.csv or args.out:
         if not (args.csv and args.out):
             raise UserError("--csv FILE and --out FILE go together: cnn predict --csv test.csv "
