@@ -535,9 +535,9 @@ def run(args) -> int:
 
     counts = {"predicted": 0, "answered": 0, "rejected": 0, "errors": 0}
     labelled = right = 0
-    start = time.perf_counter()
     with ExitStack() as stack:
         client, where = open_client(args, stack)
+        start = time.perf_counter()  # the cluster's start-up is not in the rate
         writer = ResultsWriter(args.out, fmt)
         stack.callback(writer.close)
         bar = stack.enter_context(tqdm(unit="img", desc="predict", file=sys.stderr,

@@ -328,3 +328,25 @@ def test_resume_after_the_client_is_killed_completes_each_file_once(tmp_path):
     summary = json.loads(resumed.stdout)
     assert summary["skipped"] == len(done) and summary["predicted"] == len(files) - len(done)
     assert_same_answers(read_jsonl(out), plain_answers(sorted(files, key=str)))
+
+
+@pytest.mark.slow
+def test_scheduler_address_runs_on_that_cluster(cluster_client, images, tmp_path, capsys):
+    folder, expected = images
+    out = tmp_path / "r.jsonl"
+    address = cluster_client.scheduler.address
+    status = main(["predict", str(folder), "--scheduler", address, "--out", str(out),
+                   "--partition-size", "16", "-q", "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert status == 1 and summary["where"] == f"the Dask cluster at {address}"
+    assert_same_answers(read_jsonl(out), expected)
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_line(images, tmp_path, capsys):
+    folder, _ = images
+    status = main(["predict", str(folder), "--scheduler", "tcp://127.0.0.1:9",
+                   "--out", str(tmp_path / "r.jsonl")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1
+    assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in err
