@@ -15,7 +15,7 @@ scheduler overhead per partition: partitions of 256 paths that do not exist (so 
 work is near nothing but the task, its arguments and its 256 result records) through a
 2-worker cluster, against the same partitions in this process.
 
-    flock /tmp/cnn-bench.lock python benchmarks/bench_dask.py            # 2,000 at 640x480
+    flock /tmp/cnn-bench.lock python benchmarks/bench_dask.py            # 2,000 at 400x300
     flock /tmp/cnn-bench.lock python benchmarks/bench_dask.py --images 200 --repeats 1
 
 Prints Markdown table rows (paste them into BENCHMARKS.md) and writes them as JSON to --json.
@@ -123,8 +123,8 @@ def partition_overhead(partitions: int = 200, size: int = 256) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument("--height", type=int, default=640)
-    parser.add_argument("--width", type=int, default=480)
+    parser.add_argument("--height", type=int, default=400)
+    parser.add_argument("--width", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "cnn-bench-dask"))
     parser.add_argument("--json", default=None, help="also write the figures here")

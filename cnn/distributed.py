@@ -162,8 +162,8 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
         predictor: ``(model, rejector)``: a :class:`cnn.model.Sequential` or
             :class:`cnn.ensemble.Ensemble`, and a :class:`cnn.reject.Rejector` or ``None``.
         min_confidence, polarity: as ``cnn predict``'s options.
-        one_thread: run cnn's layers on one thread (a Dask worker: its threads are the
-            parallelism; set once per process).
+        one_thread: run cnn's layers and OpenCV on one thread (a Dask worker: its processes
+            are the parallelism; set once per process).
     Returns:
         one dict per path, in order, with the fields of a ``cnn predict --json`` prediction
         (:class:`cnn.commands.predict.Prediction`). A file that fails has its ``error``; a
@@ -173,10 +173,13 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
     global _one_thread_set
     from .commands.predict import Prediction, label_from_name, predict_files
 
-    if one_thread and not _one_thread_set:
+    if one_thread and not _one_thread_set:  # OpenCV's own threads too: 1 worker = 1 core
+        import cv2
+
         from . import threads
 
         threads.set_num_threads(1)
+        cv2.setNumThreads(1)
         _one_thread_set = True
     model, rejector = predictor
     files = [Path(p) for p in paths]
