@@ -83,13 +83,23 @@ def make_photos(folder: Path, n: int, height: int, width: int) -> Path:
 def cnn(args: list[str]) -> tuple[float, str]:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    before = cpu_of_children()
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "cnn", *args], env=env, capture_output=True,
                           text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"cnn {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return wall, done.stdout
+    return wall, done.stdout, cpu_of_children() - before
+
+
+def cpu_of_children() -> float:
+    """CPU seconds (user + system) of the finished child processes and their descendants
+    (the cluster's worker processes are waited for by their nannies, the nannies by cnn)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def partition_overhead(partitions: int = 200, size: int = 256) -> dict:
@@ -128,6 +138,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "cnn-bench-dask"))
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--no-overhead", action="store_true",
+                        help="leave out the scheduler-overhead measurement")
     args = parser.parse_args()
     folder = make_photos(Path(args.folder), args.images, args.height, args.width)
     print(f"{args.images} photos {args.height}x{args.width} JPEG in {folder}; "
@@ -139,21 +151,23 @@ def main() -> None:
             for name in runs:
                 out = Path(tmp) / f"r{repeat}_{name.replace(' ', '')}.jsonl"
                 if name == "plain":
-                    wall, stdout = cnn(["predict", str(folder), "--json", "-q"])
+                    wall, stdout, cpu = cnn(["predict", str(folder), "--json", "-q"])
                     answered = json.loads(stdout)["answered"]
-                    runs[name].append({"wall_s": wall, "answered": answered})
+                    runs[name].append({"wall_s": wall, "cpu_s": cpu, "answered": answered})
                 else:
-                    wall, stdout = cnn(["predict", str(folder), "--workers", name.split()[1],
-                                        "--out", str(out), "--json", "-q"])
+                    wall, stdout, cpu = cnn(["predict", str(folder), "--workers",
+                                             name.split()[1], "--out", str(out), "--json", "-q"])
                     summary = json.loads(stdout)
-                    runs[name].append({"wall_s": wall, "steady_s": summary["seconds"],
+                    runs[name].append({"wall_s": wall, "cpu_s": cpu, "steady_s": summary["seconds"],
                                        "answered": summary["answered"],
                                        "lines": out.read_bytes().count(b"\n")})
                 print(f"  repeat {repeat + 1} {name}: {runs[name][-1]}", flush=True)
     medians = {}
     for name, rs in runs.items():
         wall = statistics.median(r["wall_s"] for r in rs)
-        medians[name] = {"wall_s": wall, "images_per_s": args.images / wall}
+        cpu = statistics.median(r["cpu_s"] for r in rs)
+        medians[name] = {"wall_s": wall, "images_per_s": args.images / wall, "cpu_s": cpu,
+                         "images_per_cpu_s": args.images / cpu}
         if "steady_s" in rs[0]:
             steady = statistics.median(r["steady_s"] for r in rs)
             medians[name].update(steady_s=steady, steady_images_per_s=args.images / steady)
@@ -162,19 +176,22 @@ def main() -> None:
                                           / medians["workers 1"]["steady_images_per_s"])
     figures["speedup_2_over_1_wall"] = (medians["workers 2"]["images_per_s"]
                                         / medians["workers 1"]["images_per_s"])
-    figures["overhead"] = partition_overhead()
-    print("| run | wall s (median) | images/s end to end | images/s steady | single runs (wall s) |")
-    print("| --- | ---: | ---: | ---: | --- |")
+    figures["overhead"] = None if args.no_overhead else partition_overhead()
+    print("| run | wall s (median) | images/s end to end | images/s steady | CPU s (all "
+          "processes) | images per CPU s | single runs (wall s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, m in medians.items():
         steady = f"{m['steady_images_per_s']:.1f}" if "steady_s" in m else "-"
         singles = ", ".join(f"{r['wall_s']:.1f}" for r in runs[name])
-        print(f"| {name} | {m['wall_s']:.1f} | {m['images_per_s']:.1f} | {steady} | {singles} |")
+        print(f"| {name} | {m['wall_s']:.1f} | {m['images_per_s']:.1f} | {steady} | "
+              f"{m['cpu_s']:.1f} | {m['images_per_cpu_s']:.1f} | {singles} |")
     print(f"2 workers / 1 worker: {figures['speedup_2_over_1_steady']:.2f}x steady, "
           f"{figures['speedup_2_over_1_wall']:.2f}x end to end")
     o = figures["overhead"]
-    print(f"scheduler overhead: {o['overhead_ms_per_partition']:.1f} ms per partition of "
-          f"{o['size']} (cluster {o['cluster_s']:.2f} s, this process {o['local_s']:.2f} s, "
-          f"{o['partitions']} partitions)")
+    if o is not None:
+        print(f"scheduler overhead: {o['overhead_ms_per_partition']:.1f} ms per partition of "
+              f"{o['size']} (cluster {o['cluster_s']:.2f} s, this process {o['local_s']:.2f} "
+              f"s, {o['partitions']} partitions)")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=1))
 
