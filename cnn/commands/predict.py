@@ -33,6 +33,8 @@ EXAMPLE = """examples:
   cnn predict custom_test_images/ --weights weight_output/ --ensemble vote
   cnn predict --csv test.csv --out submission.csv
   cnn predict hard_photo.jpg --debug-steps /tmp/steps
+  cnn predict custom_test_images/ --out results.jsonl --resume
+  cnn predict custom_test_images/ --workers 2 --out results.csv   # Dask: docs/millions.md
 """
 
 
