@@ -11,8 +11,9 @@ runs here (:func:`run`). The pieces, in the order the data flows:
 - :func:`predict_partition` runs on a worker: it decodes and predicts one partition with
   :func:`cnn.commands.predict.predict_files` (the plain run's code) and a network the worker
   already holds, and returns one plain dict per file, with the fields of ``cnn predict --json``.
-  The network (and the not-a-digit gate) is sent to each worker once, with
-  ``client.scatter(..., broadcast=True)``, not with every partition.
+  The network (and the not-a-digit gate) goes to each worker once, not with every partition:
+  it is the result of one small task that every partition depends on, fetched once by each
+  worker and made again by the scheduler if every worker holding it died.
 - :func:`stream_predictions` is the client loop: at most a few partitions per worker thread are
   in flight (memory stays flat however many files there are), and results are handed on as
   partitions finish (``distributed.as_completed``), in whatever order they finish. Without a
@@ -38,6 +39,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import sys
 import time
 from itertools import islice
@@ -201,6 +203,11 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
     return records
 
 
+def unpickle(blob: bytes):
+    """The object pickled in ``blob`` (a worker's copy of the network and gate)."""
+    return pickle.loads(blob)
+
+
 def _record(pred, name: str) -> dict:
     record = dict(vars(pred))
     record["file"] = name  # exactly as listed, so that --resume matches it
@@ -242,7 +249,11 @@ def stream_predictions(parts: Iterable[list[str]], predictor, client=None,
             yield predict_partition(part, predictor, **kwargs)
         return
     distributed = import_distributed()
-    held = client.scatter(predictor, broadcast=True, hash=False)  # once per worker
+    # The network is a task's result, not scattered data: a worker fetches it once (from the
+    # worker that made it, or a peer) and keeps it for every partition; when every worker
+    # holding it has died, the scheduler makes it again from the pickled bytes (scattered
+    # data would be lost, and every partition after it cancelled).
+    held = client.submit(unpickle, pickle.dumps(predictor), pure=False)
     parts = iter(parts)
     pending: dict = {}
     finished = distributed.as_completed()
@@ -265,12 +276,14 @@ def stream_predictions(parts: Iterable[list[str]], predictor, client=None,
             try:
                 records = future.result()
             except distributed.KilledWorker as e:
-                records = error_records(part, f"its partition killed {e.__class__.__name__} "
-                                              "workers repeatedly; not predicted")
+                records = error_records(part, "not predicted: every worker that ran its "
+                                              f"partition died ({type(e).__name__}: {e})")
             except Exception as e:  # noqa: BLE001
-                raise UserError(f"a Dask worker could not predict a partition "
-                                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
-                                f"every worker needs this cnn installed ({INSTALL_HINT})") from e
+                said = str(e).splitlines()[0] if str(e) else ""
+                raise UserError(f"the Dask cluster could not predict a partition "
+                                f"({type(e).__name__}: {said}); the lines written so far are "
+                                "kept, run again with --resume (every worker needs this cnn "
+                                f"installed: {INSTALL_HINT})") from e
             future.release()
             fill()
             yield records

@@ -350,3 +350,55 @@ def test_an_unreachable_scheduler_is_one_line(images, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and err.count("\n") == 1
     assert "cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'" in err
+
+
+def test_a_file_that_breaks_the_pipeline_costs_only_its_own_line(images, monkeypatch):
+    from cnn.commands import predict
+
+    folder, expected = images
+    real = predict.preprocess_file
+    broken = sorted(expected)[5]
+
+    def preprocess_file(path, *args, **kwargs):
+        if str(path) == broken:
+            raise RuntimeError("decoder crashed\nsecond line")
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(predict, "preprocess_file", preprocess_file)
+    paths = sorted(expected)[:12]
+    records = predict_partition_here(paths)
+    assert [r["file"] for r in records] == paths
+    assert records[5]["error"] == f"{broken!r}: RuntimeError: decoder crashed"
+    assert_same_answers(records[:5] + records[6:], {p: expected[p] for p in paths if p != broken})
+
+
+def predict_partition_here(paths):
+    return dist.predict_partition(paths, (load_predictor(None)[1], Rejector.default()))
+
+
+class KillsItsWorker:
+    """A network whose first use ends the process using it (a decoder that segfaults, a
+    worker killed for memory, every time its partition runs)."""
+
+    num_classes = 10
+
+    def predict_proba(self, x, batch_size=None):
+        os._exit(1)
+
+
+@pytest.mark.slow
+def test_a_partition_that_kills_every_worker_gets_error_lines_and_the_run_goes_on(
+        cluster_client, images):
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the workers lack tests/
+    folder, expected = images
+    paths = sorted(expected)[:6]
+    records = list(dist.stream_predictions(iter([paths]), (KillsItsWorker(), None),
+                                           cluster_client))
+    assert [r["file"] for r in records[0]] == paths
+    assert all("every worker that ran its partition died (KilledWorker" in r["error"]
+               for r in records[0])
+    good = list(dist.stream_predictions(iter([paths]), (load_predictor(None)[1],
+                                                        Rejector.default()), cluster_client))
+    assert_same_answers(good[0], {p: expected[p] for p in paths})  # the cluster recovered
