@@ -402,3 +402,17 @@ def test_a_partition_that_kills_every_worker_gets_error_lines_and_the_run_goes_o
     good = list(dist.stream_predictions(iter([paths]), (load_predictor(None)[1],
                                                         Rejector.default()), cluster_client))
     assert_same_answers(good[0], {p: expected[p] for p in paths})  # the cluster recovered
+
+
+def test_paths_from_a_list_file_predicts_each_listed_path(images, tmp_path, capsys):
+    folder, expected = images
+    listed = sorted(expected)[:5] + [str(tmp_path / "gone.png")]
+    (tmp_path / "list.txt").write_text("\n".join(listed) + "\n\n")
+    out = tmp_path / "r.jsonl"
+    status = main(["predict", "--paths-from", str(tmp_path / "list.txt"), "--out", str(out),
+                   "-q"])
+    assert status == 1 and "results: " in capsys.readouterr().out
+    records = read_jsonl(out)
+    assert [r["file"] for r in records] == listed  # one partition here: in order
+    assert "no such file" in records[-1]["error"]
+    assert_same_answers(records[:-1], {p: expected[p] for p in listed[:-1]})
