@@ -92,20 +92,24 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean", debug_steps=None, rejector=None):
+                  ensemble: str = "mean", debug_steps=None, rejector=None, model=None):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
     as ``<stem>_<stage>.png`` (:func:`write_debug_steps`), failed files included.
     ``rejector`` (a :class:`cnn.tasks.reject.Rejector`; ``None``: no rejection) marks images that
     are not digits; an image in which preprocessing finds no ink is rejected too.
+    ``model``: a network already loaded (:func:`cnn.tasks.predictor.load_predictor`), used
+    instead of ``weights`` (a Dask worker holds one for every partition,
+    :mod:`cnn.tasks.distributed`).
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
         order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
     """
-    _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
-                              ensemble)
+    if model is None:
+        _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
+                                  ensemble)
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
     for f, pred in progress.bar(list(zip(files, predictions)), desc="reading images",

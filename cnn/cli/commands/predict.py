@@ -14,6 +14,7 @@ from cnn.cli.commands.common import (
     add_reject_options,
     add_weights_option,
     finite_float,
+    positive_int,
     rejector_from_args,
 )
 from cnn.errors import UserError
@@ -38,6 +39,8 @@ EXAMPLE = """examples:
   cnn predict my_digits/ --weights shipped --ensemble vote
   cnn predict --csv test.csv --out submission.csv
   cnn predict hard_photo.jpg --debug-steps /tmp/steps
+  cnn predict my_digits/ --out results.jsonl --resume
+  cnn predict my_digits/ --workers 2 --out results.csv   # Dask: docs/millions.md
 """
 
 
@@ -55,7 +58,9 @@ def add_parser(subparsers, common) -> None:
                    help="Kaggle test.csv (pixel0,...,pixel783 rows, already MNIST form): "
                         "predict every row and write a submission to --out")
     p.add_argument("--out", metavar="FILE", default=None,
-                   help="with --csv: the submission CSV to write (ImageId,Label)")
+                   help="with --csv: the submission CSV to write (ImageId,Label); with image "
+                        "paths: a results file, .jsonl or .csv, one line per image written as "
+                        "results arrive (see --resume, --workers, --scheduler)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--save-transformed", metavar="DIR", default=None,
                    help="write each 28x28 network input as PNG into DIR")
@@ -73,6 +78,20 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--polarity", choices=POLARITIES, default="auto",
                    help="ink darker or lighter than the background (auto: decided per image)")
     add_reject_options(p)
+    many = p.add_argument_group("millions of images (docs/millions.md)")
+    many.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                      help="run on the Dask cluster of this scheduler (tcp://HOST:8786); "
+                           "needs --out and pip install 'cnn[dask]'")
+    many.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                      help="run on a Dask cluster of N worker processes on this machine")
+    many.add_argument("--resume", action="store_true",
+                      help="skip the images already in the --out file (a run that was stopped "
+                           "goes on where it stopped)")
+    many.add_argument("--paths-from", metavar="FILE", default=None,
+                      help="a text file with one image path per line (- for stdin), read "
+                           "lazily; with --out")
+    many.add_argument("--partition-size", type=positive_int, default=256, metavar="K",
+                      help="images per Dask task (256)")
     p.set_defaults(run=run)
 
 
@@ -162,6 +181,11 @@ def predict_csv(csv_path: str, out: str, weights=None, ensemble: str = "mean",
 
 
 def run(args) -> int:
+    from cnn.cli.commands.predict_cluster import run as run_stream
+    from cnn.cli.commands.predict_cluster import wants_stream
+
+    if wants_stream(args):  # --out results file, --scheduler, --workers, --resume
+        return run_stream(args)
     if args.csv or args.out:
         if not (args.csv and args.out):
             raise UserError("--csv FILE and --out FILE go together: cnn predict --csv test.csv "
