@@ -22,18 +22,26 @@ the machine's noise) with the second one in another process
 to split on its own still splits over threads (:mod:`cnn.parallel.threads`): that is the path of
 inference, of networks with dropout and of batches under ``MIN_BATCH``.
 
-How: the worker processes are started on first use with ``subprocess.Popen`` (a fresh
-interpreter with this one's ``sys.path``, nothing inherited from its threads) and stay until
-this process exits or calls :func:`shutdown`. Each has one Unix socket for small messages and,
-per network, one shared-memory file (``memfd_create``, or an unlinked temporary file) passed
-over that socket, holding the weights, the input slice, the labels, the logits and the
-gradients. Every step this process copies the current weights in, sends ``go``, computes its
-own slice, waits for the reply and adds the worker's gradients. A worker ignores Ctrl-C (this
-process handles it) and exits when its socket closes, so it never outlives this process; a
-worker interrupted mid-step is killed and the next step starts a new one. If a worker dies or
-cannot start, this process warns once and computes every step itself from then on: slice by
-slice, with the same code and so the same numbers (batch norm networks: the whole batch at
-once, with the running statistics of before the failed step).
+How: the plumbing is :mod:`cnn.parallel.workers`, on the standard library; this module keeps
+the numerics (the slices, the batch norm sums added in slice order, the gradients added in
+slice order, the fallback). The worker processes are started on first use with
+``subprocess.Popen`` (a fresh interpreter with this one's ``sys.path``, nothing inherited from
+its threads) and stay until this process exits or calls :func:`shutdown`. Each has one
+:class:`multiprocessing.connection.Connection` (a Unix socket pair) for small control messages
+and, per network, one :class:`multiprocessing.shared_memory.SharedMemory` segment (see
+:class:`Layout`) holding the weights, the input slice, the labels, the logits, the gradients
+and room for batch norm's sums; its name is unlinked as soon as the worker has mapped it. Every
+step this process copies the current weights in, sends ``G`` (slice size, scale, label
+smoothing, train mode, NumPy's error modes), computes its own slice, waits for the reply (the
+loss) and adds the worker's gradients; a batch norm exchange is ``P``/``R`` with the slice's
+sums, then the batch's, in the shared memory. No array is ever pickled. A worker
+ignores Ctrl-C (this process handles it) and exits when its socket closes, so it never
+outlives this process; a worker interrupted mid-step is killed and the next step starts a new
+one. If a worker dies, cannot start, or does not answer within ``CNN_WORKER_TIMEOUT`` seconds
+(default 60, :data:`cnn.parallel.workers.REPLY_TIMEOUT`: stopped by SIGSTOP or a debugger,
+swapped out; it is killed then), this process warns once and computes every step itself from
+then on: slice by slice, with the same code and so the same numbers (batch norm networks: the
+whole batch at once, with the running statistics of before the failed step).
 """
 
 from __future__ import annotations
@@ -267,6 +275,8 @@ class DataParallel:
         batch_size: the batch expected; the worker processes are started (first use in this
             process: about 0.2 s) and given the network here, before the first step. Another
             batch size, input dtype or parameter dtype later sets them up again.
+    Raises:
+        UserError: if ``$CNN_WORKER_TIMEOUT`` is set and not a number of seconds > 0.
     """
 
     def __init__(self, model: Sequential, batch_size: int = 64) -> None:
