@@ -53,15 +53,21 @@ import warnings
 
 import numpy as np
 
-from cnn import errors
 from cnn.nn.activation import Dropout
 from cnn.nn.batchnorm import BATCH_SUM, BatchNorm
 from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
 from cnn.parallel.threads import batch_slices, get_num_threads, no_split
-from cnn.parallel.workers import (ArrayLayout, Worker, WorkerLost, attach_memory, reply_timeout,
-                                  serve, unmap)
+from cnn.parallel.workers import (
+    ArrayLayout,
+    Worker,
+    WorkerLost,
+    attach_memory,
+    reply_timeout,
+    serve,
+    unmap,
+)
 
 _Worker = Worker  # one worker process (tests patch its methods here)
 
@@ -73,8 +79,9 @@ WORKER = "cnn.nn.data_parallel:worker_main"  # what a worker process runs
 def supports(model: Sequential, batch_size: int) -> bool:
     """Whether a training step of ``model`` at ``batch_size`` runs data-parallel: more than
     one thread, a batch of at least ``MIN_BATCH``, a POSIX system (a worker's socket is passed
-    to it as an inherited file descriptor), no dropout (its random masks would depend on the split) and no
-    buffers but batch norm's (whose batch statistics are synchronized over the slices)."""
+    to it as an inherited file descriptor), no dropout (its random masks would depend on the
+    split) and no buffers but batch norm's (whose batch statistics are synchronized over the
+    slices)."""
     return (get_num_threads() > 1 and batch_size >= MIN_BATCH and os.name == "posix"
             and not any(isinstance(m, Dropout) or (m.buffers and not isinstance(m, BatchNorm))
                         for m in model.modules()))
