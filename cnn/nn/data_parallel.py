@@ -22,60 +22,67 @@ the machine's noise) with the second one in another process
 to split on its own still splits over threads (:mod:`cnn.parallel.threads`): that is the path of
 inference, of networks with dropout and of batches under ``MIN_BATCH``.
 
-How: the worker processes are started on first use with ``subprocess.Popen`` (a fresh
-interpreter with this one's ``sys.path``, nothing inherited from its threads) and stay until
-this process exits or calls :func:`shutdown`. Each has one Unix socket for small messages and,
-per network, one shared-memory file (``memfd_create``, or an unlinked temporary file) passed
-over that socket, holding the weights, the input slice, the labels, the logits and the
-gradients. Every step this process copies the current weights in, sends ``go``, computes its
-own slice, waits for the reply and adds the worker's gradients. A worker ignores Ctrl-C (this
-process handles it) and exits when its socket closes, so it never outlives this process; a
-worker interrupted mid-step is killed and the next step starts a new one. If a worker dies or
-cannot start, this process warns once and computes every step itself from then on: slice by
-slice, with the same code and so the same numbers (batch norm networks: the whole batch at
-once, with the running statistics of before the failed step).
+How: the plumbing is :mod:`cnn.parallel.workers`, on the standard library; this module keeps
+the numerics (the slices, the batch norm sums added in slice order, the gradients added in
+slice order, the fallback). The worker processes are started on first use with
+``subprocess.Popen`` (a fresh interpreter with this one's ``sys.path``, nothing inherited from
+its threads) and stay until this process exits or calls :func:`shutdown`. Each has one
+:class:`multiprocessing.connection.Connection` (a Unix socket pair) for small control messages
+and, per network, one :class:`multiprocessing.shared_memory.SharedMemory` segment (see
+:class:`Layout`) holding the weights, the input slice, the labels, the logits, the gradients
+and room for batch norm's sums; its name is unlinked as soon as the worker has mapped it. Every
+step this process copies the current weights in, sends ``G`` (slice size, scale, label
+smoothing, train mode, NumPy's error modes), computes its own slice, waits for the reply (the
+loss) and adds the worker's gradients; a batch norm exchange is ``P``/``R`` with the slice's
+sums, then the batch's, in the shared memory. No array is ever pickled. A worker
+ignores Ctrl-C (this process handles it) and exits when its socket closes, so it never
+outlives this process; a worker interrupted mid-step is killed and the next step starts a new
+one. If a worker dies, cannot start, or does not answer within ``CNN_WORKER_TIMEOUT`` seconds
+(default 60, :data:`cnn.parallel.workers.REPLY_TIMEOUT`: stopped by SIGSTOP or a debugger,
+swapped out; it is killed then), this process warns once and computes every step itself from
+then on: slice by slice, with the same code and so the same numbers (batch norm networks: the
+whole batch at once, with the running statistics of before the failed step).
 """
 
 from __future__ import annotations
 
 import atexit
-import builtins
-import json
-import mmap
 import os
-import socket
-import struct
-import subprocess
-import sys
-import tempfile
 import threading
-import traceback
 import warnings
 
 import numpy as np
 
-from cnn import errors
 from cnn.nn.activation import Dropout
 from cnn.nn.batchnorm import BATCH_SUM, BatchNorm
 from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
 from cnn.parallel.threads import batch_slices, get_num_threads, no_split
+from cnn.parallel.workers import (
+    ArrayLayout,
+    Worker,
+    WorkerLost,
+    attach_memory,
+    reply_timeout,
+    serve,
+    unmap,
+)
+
+_Worker = Worker  # one worker process (tests patch its methods here)
 
 MIN_SLICE = 8  # examples per process at least: batch 16 on two cores was 1.5x faster split
 MIN_BATCH = 2 * MIN_SLICE  # smaller batches (a short last batch too) run in one piece
-ALIGN = 64  # bytes; each array in the shared memory starts on a cache line
-ERR_KEYS = ("divide", "over", "under", "invalid")
-ERR_MODES = ("ignore", "warn", "raise", "print", "log", "call")  # np.geterr values, by code
+WORKER = "cnn.nn.data_parallel:worker_main"  # what a worker process runs
 
 
 def supports(model: Sequential, batch_size: int) -> bool:
     """Whether a training step of ``model`` at ``batch_size`` runs data-parallel: more than
-    one thread, a batch of at least ``MIN_BATCH``, a POSIX system (file descriptors passed
-    over a Unix socket), no dropout (its random masks would depend on the split) and no
-    buffers but batch norm's (whose batch statistics are synchronized over the slices)."""
+    one thread, a batch of at least ``MIN_BATCH``, a POSIX system (a worker's socket is passed
+    to it as an inherited file descriptor), no dropout (its random masks would depend on the
+    split) and no buffers but batch norm's (whose batch statistics are synchronized over the
+    slices)."""
     return (get_num_threads() > 1 and batch_size >= MIN_BATCH and os.name == "posix"
-            and hasattr(socket, "send_fds")
             and not any(isinstance(m, Dropout) or (m.buffers and not isinstance(m, BatchNorm))
                         for m in model.modules()))
 
@@ -114,14 +121,6 @@ def slice_step(net: Sequential, x: np.ndarray, y: np.ndarray, scale: float,
     return float(loss), logits
 
 
-def _pack(values: np.ndarray) -> bytes:
-    return values.dtype.char.encode() + values.tobytes()
-
-
-def _unpack(payload: bytes) -> np.ndarray:
-    return np.frombuffer(payload[1:], np.dtype(payload[:1].decode()))
-
-
 # ------------------------------------------------------------------ the shared memory layout
 class Layout:
     """Where each array of one network's steps lives in a worker's shared memory.
@@ -130,37 +129,28 @@ class Layout:
         model: the network; its parameters' shapes and dtypes are laid out twice (weights in,
             gradients out) as ``param{i}`` and ``grad{i}`` in ``model.parameters()`` order.
         x_dtype: the input dtype; ``x`` is ``(capacity, H, W, C)``, ``y`` ``(capacity,)``
-            int64, ``logits`` ``(capacity, classes)`` of ``result_type(x, weights)``.
+            int64, ``logits`` ``(capacity, classes)`` of ``result_type(x, weights)``, ``sums``
+            float64 room for the largest of batch norm's per-channel partial sums (``2 C + 1``
+            values; exact for float32 and float64 sums).
         capacity: the largest slice, in examples.
-    ``spec`` (sent to the worker as JSON) maps each name to ``[offset in bytes, shape, dtype
-    name]``; ``size`` is the bytes needed; ``key`` identifies what the layout fits.
+    ``arrays`` is the :class:`cnn.parallel.workers.ArrayLayout`; ``spec`` (sent to the worker)
+    says what to build over it; ``key`` identifies what the layout fits.
     """
 
     def __init__(self, model: Sequential, x_dtype, capacity: int) -> None:
         self.key = layout_key(model, x_dtype)
         values = [m.params[k] for m, k in model.parameters()]
         self.spec = {"model": model.model_string, "input_shape": list(model.input_shape),
-                     "cnn": os.path.abspath(__file__), "capacity": capacity, "arrays": {}}
-        self.size = 0
+                     "cnn": os.path.abspath(__file__), "capacity": capacity}
+        arrays = self.arrays = ArrayLayout()
         for i, value in enumerate(values):
-            self._add(f"param{i}", value.shape, value.dtype)
-            self._add(f"grad{i}", value.shape, value.dtype)
-        self._add("x", (capacity, *model.input_shape), x_dtype)
-        self._add("y", (capacity,), np.int64)
-        self._add("logits", (capacity, model.num_classes), np.result_type(x_dtype, *values))
-
-    def _add(self, name, shape, dtype) -> None:
-        dtype = np.dtype(dtype)
-        self.spec["arrays"][name] = [self.size, [int(s) for s in shape], dtype.name]
-        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-        self.size += -(-max(nbytes, 1) // ALIGN) * ALIGN
-
-    @staticmethod
-    def views(spec: dict, buffer) -> dict[str, np.ndarray]:
-        """``{name: array}`` over ``buffer`` (a writable mmap of at least the layout's size)
-        as ``spec`` places them."""
-        return {name: np.ndarray(shape, np.dtype(dtype), buffer, offset)
-                for name, (offset, shape, dtype) in spec["arrays"].items()}
+            arrays.add(f"param{i}", value.shape, value.dtype)
+            arrays.add(f"grad{i}", value.shape, value.dtype)
+        arrays.add("x", (capacity, *model.input_shape), x_dtype)
+        arrays.add("y", (capacity,), np.int64)
+        arrays.add("logits", (capacity, model.num_classes), np.result_type(x_dtype, *values))
+        channels = [m.channels for m in model.modules() if isinstance(m, BatchNorm)]
+        arrays.add("sums", (2 * max(channels, default=0) + 1,), np.float64)
 
 
 def layout_key(model: Sequential, x_dtype) -> tuple:
@@ -171,212 +161,56 @@ def layout_key(model: Sequential, x_dtype) -> tuple:
             tuple((m.params[k].shape, m.params[k].dtype.name) for m, k in model.parameters()))
 
 
-def _shared_file(size: int) -> int:
-    """A file descriptor of ``size`` zero bytes of memory that another process can map:
-    ``memfd_create`` on Linux, else an unlinked temporary file."""
-    if hasattr(os, "memfd_create"):
-        fd = os.memfd_create("cnn-data-parallel", getattr(os, "MFD_CLOEXEC", 0))
-    else:
-        with tempfile.TemporaryFile() as handle:
-            fd = os.dup(handle.fileno())
-    try:
-        os.ftruncate(fd, size)
-    except OSError:
-        os.close(fd)
-        raise
-    return fd
-
-
-# --------------------------------------------------------------------------- messages
-HEADER = struct.Struct("<cI")  # kind (one byte), payload length
-STEP = struct.Struct("<qdd?4b")  # slice size, scale, label smoothing, train mode, np.geterr
-
-
-def _send(sock: socket.socket, kind: bytes, payload: bytes = b"", fds=()) -> None:
-    data = HEADER.pack(kind, len(payload)) + payload
-    sent = socket.send_fds(sock, [data], list(fds)) if fds else 0
-    sock.sendall(data[sent:])
-
-
-def _recv_exact(sock: socket.socket, n: int, data: bytes = b"") -> bytes:
-    while len(data) < n:
-        more = sock.recv(n - len(data))
-        if not more:
-            raise EOFError("the other process closed its socket")
-        data += more
-    return data
-
-
-def _recv(sock: socket.socket) -> tuple[bytes, bytes, list[int]]:
-    """One message: ``(kind, payload, file descriptors)``. Raises EOFError when the other
-    side has closed its socket (or exited)."""
-    head, fds, _, _ = socket.recv_fds(sock, HEADER.size, 1)
-    if not head:
-        raise EOFError("the other process closed its socket")
-    kind, length = HEADER.unpack(_recv_exact(sock, HEADER.size, head))
-    return kind, _recv_exact(sock, length), fds
-
-
 # ------------------------------------------------------------------ the worker process side
 def worker_main(fd: int) -> None:
-    """Entry point of a worker process: serve set-up (``S``) and step (``G``) messages on the
-    Unix socket ``fd`` until it closes, answering ``K`` or ``E`` (an error's type, message and
-    traceback as JSON). Not for direct use (see :class:`DataParallel`); never raises."""
+    """Entry point of a worker process: serve set-up (``S``) and step (``G``) requests on the
+    socket ``fd`` (:func:`cnn.parallel.workers.serve`) until it closes. Not for direct use
+    (see :class:`DataParallel`); never raises."""
     from cnn.parallel.threads import set_num_threads
     set_num_threads(1)  # one core per process (the environment holds BLAS to one thread)
-    sock = socket.socket(fileno=fd)
-    net = views = None
-    while True:
-        try:
-            kind, payload, fds = _recv(sock)
-        except (EOFError, OSError):  # this process's parent is gone or done with it
-            return
-        try:
-            if kind == b"S":  # a network: build its replica over the new shared memory
-                spec = json.loads(payload)
-                try:
-                    memory = mmap.mmap(fds[0], 0)
-                finally:
-                    for fd_ in fds:
-                        os.close(fd_)
-                if spec["cnn"] != os.path.abspath(__file__):
-                    raise RuntimeError(f"the worker imported cnn from {__file__}, the training "
-                                       f"process from {spec['cnn']}")
-                views = Layout.views(spec, memory)
-                net = Sequential(spec["model"], None, tuple(spec["input_shape"]),
-                                 num_classes=None)
-                for i, (module, key) in enumerate(net.parameters()):
-                    module.params[key] = views[f"param{i}"]
-                answer = b""
-            elif kind == b"G":  # one step over the slice in the shared memory
-                n, scale, smoothing, training, *err = STEP.unpack(payload)
-                net.train(training)
+    held = {}  # the shared memory, its views and the replica over them
 
-                def total(partial):  # batch norm's sums: ours out, the batch's back
-                    _send(sock, b"P", _pack(partial))
-                    kind, payload, _ = _recv(sock)
-                    if kind != b"R":
-                        raise RuntimeError(f"expected the batch's sums, got {kind!r}")
-                    return _unpack(payload)
-                with np.errstate(**dict(zip(ERR_KEYS, (ERR_MODES[e] for e in err)))):
-                    loss, logits = slice_step(net, views["x"][:n], views["y"][:n], scale,
-                                              smoothing, total)
-                views["logits"][:n] = logits
-                for i, (module, key) in enumerate(net.parameters()):
-                    views[f"grad{i}"][...] = module.grads[key]
-                answer = struct.pack("<d", loss)
-            else:
-                raise ValueError(f"unknown message {kind!r}")
-            reply = (b"K", answer)
-        except Exception as error:  # report it; the training process raises it
-            reply = (b"E", json.dumps({"type": type(error).__name__, "message": str(error),
-                                       "traceback": traceback.format_exc()}).encode())
-        try:
-            _send(sock, *reply)
-        except OSError:
-            return
+    def handle(kind, payload, exchange):
+        if kind == b"S":  # a network: build its replica over the new shared memory
+            name, arrays, spec = payload
+            old = held.pop("memory", None)
+            held.clear()
+            unmap(old)
+            memory = held["memory"] = attach_memory(name)
+            if spec["cnn"] != os.path.abspath(__file__):
+                raise RuntimeError(f"the worker imported cnn from {__file__}, the training "
+                                   f"process from {spec['cnn']}")
+            views = held["views"] = ArrayLayout.views(arrays, memory.buf)
+            net = held["net"] = Sequential(spec["model"], None, tuple(spec["input_shape"]),
+                                           num_classes=None)
+            for i, (module, key) in enumerate(net.parameters()):
+                module.params[key] = views[f"param{i}"]
+            return None
+        if kind != b"G":
+            raise ValueError(f"unknown message {kind!r}")
+        n, scale, smoothing, training, err = payload  # one step over the slice in memory
+        net, views = held["net"], held["views"]
+        net.train(training)
+        sums = views["sums"]
+
+        def total(partial):  # batch norm's sums: ours out, the batch's back (in memory)
+            k = len(partial)
+            if k > len(sums):
+                raise RuntimeError(f"{k} partial sums, room for {len(sums)}")
+            sums[:k] = partial
+            exchange(b"P", k, b"R")
+            return sums[:k].astype(partial.dtype)
+        with np.errstate(**err):
+            loss, logits = slice_step(net, views["x"][:n], views["y"][:n], scale, smoothing,
+                                      total)
+        views["logits"][:n] = logits
+        for i, (module, key) in enumerate(net.parameters()):
+            views[f"grad{i}"][...] = module.grads[key]
+        return loss
+    serve(fd, handle)
 
 
 # ------------------------------------------------------------------ the training process side
-class WorkerLost(Exception):
-    """A worker process exited, or could not be started or reached."""
-
-
-def _error_from(report: dict) -> Exception:
-    """The exception a worker reported, as this process would have raised it: a built-in or
-    :mod:`cnn.errors` type with its message, else RuntimeError with the worker's traceback."""
-    cls = getattr(builtins, report["type"], None) or getattr(errors, report["type"], None)
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        try:
-            return cls(report["message"])
-        except Exception:  # a type that needs other arguments
-            pass
-    return RuntimeError(f"in a data-parallel worker process:\n{report['traceback']}")
-
-
-class _Worker:
-    """One worker process and this process's end of its socket.
-
-    Raises:
-        OSError: if the process cannot be started.
-    """
-
-    def __init__(self) -> None:
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        # Ctrl-C reaches the whole process group: ignore it before anything else
-        code = ("import signal, sys, json; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                "sys.path[:] = json.loads(sys.argv[1]); "
-                f"from cnn.nn.data_parallel import worker_main; worker_main({child.fileno()})")
-        env = dict(os.environ, CNN_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", code, json.dumps(sys.path)], pass_fds=[child.fileno()],
-                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-        except BaseException:
-            parent.close()
-            raise
-        finally:
-            child.close()
-        self.sock = parent
-        self.owner = os.getpid()  # the process that started it and may talk to it
-        self.key: tuple | None = None  # the layout (network) it holds, as (key, capacity)
-        self.views: dict[str, np.ndarray] = {}
-        self.busy = False  # a request is out and its answer not yet read
-
-    def request(self, kind: bytes, payload: bytes = b"", fds=()) -> None:
-        """Send a message: a request (set-up, step) or, in mid-step, the batch's sums."""
-        self.busy = True  # until its answer is read: an interrupted exchange drops the worker
-        try:
-            _send(self.sock, kind, payload, fds)
-        except OSError as error:
-            raise WorkerLost(str(error)) from None
-
-    def reply(self, expected: bytes = b"K") -> bytes:
-        """The payload of the worker's next message, of kind ``expected``: ``K`` (the answer
-        to the last request) or ``P`` (batch norm's partial sums in mid-step). Raises the
-        worker's error (see :func:`_error_from`), WorkerLost if it has exited, RuntimeError
-        for a message of another kind."""
-        try:
-            kind, payload, _ = _recv(self.sock)
-        except (EOFError, OSError) as error:
-            raise WorkerLost(str(error)) from None
-        if kind in (b"K", b"E"):
-            self.busy = False
-        if kind == b"E":
-            raise _error_from(json.loads(payload))
-        if kind != expected:
-            raise RuntimeError(f"a data-parallel worker answered {kind!r}, not {expected!r}")
-        return payload
-
-    def hold(self, layout: Layout) -> None:
-        """Give the worker ``layout``'s network, over new shared memory."""
-        self.key = None
-        fd = _shared_file(layout.size)
-        try:
-            memory = mmap.mmap(fd, layout.size)
-            self.request(b"S", json.dumps(layout.spec).encode(), [fd])
-        finally:
-            os.close(fd)
-        self.views = Layout.views(layout.spec, memory)
-        self.reply()
-        self.key = (layout.key, layout.spec["capacity"])
-
-    def kill(self) -> None:
-        self.sock.close()
-        self.process.kill()
-        self.process.wait()
-
-    def close(self) -> None:
-        self.sock.close()  # the worker exits on end of file
-        if self.owner != os.getpid():  # inherited by a fork: only our copy of the socket
-            return
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
-
 # Workers are shared by every DataParallel of this process; _lock serializes their steps (two
 # trainings in two threads take turns).
 _lock = threading.RLock()
@@ -399,8 +233,10 @@ def _get_workers(count: int) -> list[_Worker]:
     for worker in _workers[max(count, get_num_threads() - 1):]:  # fewer threads since
         _workers.remove(worker)
         worker.close()
+    env = dict(os.environ, CNN_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     while len(_workers) < count:
-        _workers.append(_Worker())
+        _workers.append(_Worker(WORKER, env))
     return _workers[:count]
 
 
@@ -446,6 +282,8 @@ class DataParallel:
         batch_size: the batch expected; the worker processes are started (first use in this
             process: about 0.2 s) and given the network here, before the first step. Another
             batch size, input dtype or parameter dtype later sets them up again.
+    Raises:
+        UserError: if ``$CNN_WORKER_TIMEOUT`` is set and not a number of seconds > 0.
     """
 
     def __init__(self, model: Sequential, batch_size: int = 64) -> None:
@@ -454,6 +292,7 @@ class DataParallel:
         self.local: Sequential | None = None  # replica for slices without a worker
         self.batch_norms = [m for m in model.modules() if isinstance(m, BatchNorm)]
         self.buffered = [m for m in model.modules() if m.buffers]
+        reply_timeout()  # a bad CNN_WORKER_TIMEOUT stops here, before any worker starts
         with _lock:
             self._prepare(batch_size, np.dtype(np.float32))
 
@@ -470,7 +309,8 @@ class DataParallel:
             workers = _get_workers(len(slices) - 1)
             for worker in workers:
                 if worker.key != (layout.key, layout.spec["capacity"]):
-                    worker.hold(layout)
+                    worker.share(layout.arrays, layout.spec)
+                    worker.key = (layout.key, layout.spec["capacity"])
         except (WorkerLost, OSError) as error:  # died, or could not be started
             _fail(error)
             return []
@@ -529,30 +369,31 @@ class DataParallel:
         """Slice 0 here, slice i + 1 in ``workers[i]``; raises WorkerLost if one is lost."""
         n = len(x)
         slots = self.model.parameters()
-        err = np.geterr()
-        codes = [ERR_MODES.index("warn" if err[k] in ("log", "call") else err[k])
-                 for k in ERR_KEYS]
+        err = {k: "warn" if v in ("log", "call") else v for k, v in np.geterr().items()}
         for worker, sl in zip(workers, slices[1:]):
             v, size = worker.views, sl.stop - sl.start
             for i, (module, key) in enumerate(slots):
                 v[f"param{i}"][...] = module.params[key]
             v["x"][:size] = x[sl]
             v["y"][:size] = y[sl]
-            worker.request(b"G", STEP.pack(size, size / n, label_smoothing,
-                                           self.model.training, *codes))
+            worker.request(b"G", (size, size / n, label_smoothing, self.model.training, err))
 
         def total(partial):  # batch norm's sums over the slices, in slice order
+            k = len(partial)
             result = partial.copy()
             for worker in workers:
-                result += _unpack(worker.reply(b"P"))
+                if worker.reply(b"P") != k:
+                    raise RuntimeError("a data-parallel worker is out of step")
+                result += worker.views["sums"][:k].astype(result.dtype)  # exact: its values
             for worker in workers:
-                worker.request(b"R", _pack(result))
+                worker.views["sums"][:k] = result
+                worker.request(b"R", k)
             return result
         first = slices[0]
         results = [slice_step(self.model, x[first], y[first], (first.stop - first.start) / n,
                               label_smoothing, total)]
         for worker, sl in zip(workers, slices[1:]):
-            (loss,) = struct.unpack("<d", worker.reply())
+            loss = worker.reply()
             results.append((loss, worker.views["logits"][: sl.stop - sl.start].copy()))
             for i, (module, key) in enumerate(slots):
                 module.grads[key] += worker.views[f"grad{i}"]
