@@ -232,3 +232,100 @@ def test_random_onnx_graphs_load_or_give_one_line(proto):
         translate(proto)
     except UserError as e:
         assert "\n" not in str(e)
+
+
+# ------------------------------------------------------------------------------ images
+def radiance_hdr(width: int, height: int) -> bytes:
+    """A Radiance HDR header declaring ``width x height`` and a little run-length data."""
+    return (b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n" + f"-Y {height} +X {width}\n".encode()
+            + bytes([2, 2, width >> 8, width & 255]) + b"\x80\x00" * 64)
+
+
+def test_a_radiance_hdr_declaring_144_megapixels_is_refused_before_decoding(tmp_path,
+                                                                          monkeypatch):
+    import cv2
+
+    from cnn.server.images import decode_image
+    from cnn.vision import decode
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded a file whose header declares too many pixels")
+
+    monkeypatch.setattr(cv2, "imdecode", no_decoding)
+    bomb = tmp_path / "bomb.png"  # named .png, as in the issue: the bytes decide the format
+    bomb.write_bytes(radiance_hdr(12_000, 12_000))
+    with pytest.raises(UserError, match="declares 144,000,000 pixels"):
+        decode.read_image(bomb)  # cnn predict and folder training read files through it
+    with pytest.raises(UserError, match="declares 144,000,000 pixels"):
+        decode_image(bomb.read_bytes(), "bomb.png")  # cnn serve's uploads
+
+
+@pytest.mark.parametrize("header, pixels", [
+    (b"PF\n9000 5000\n-1\n", 45_000_000),
+    (b"P7\nWIDTH 9000\nHEIGHT 5000\nDEPTH 3\nMAXVAL 255\nTUPLTYPE RGB\nENDHDR\n", 45_000_000),
+    (b"#?RADIANCE\n\n+X 9000 -Y 5000\n", 45_000_000),
+])
+def test_formats_pillow_does_not_read_have_their_size_checked(header, pixels):
+    from cnn.vision.decode import read_header
+
+    assert read_header(header + b"\0" * 16)[0] == pixels
+
+
+def test_a_format_whose_size_cannot_be_read_is_not_decoded(monkeypatch):
+    import cv2
+
+    from cnn.vision.decode import decode_image_bytes
+
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded an unchecked file"))
+    with pytest.raises(UserError, match="a format whose size cannot be checked"):
+        decode_image_bytes(b"\x00\x01unknown format" * 10, "x.img")
+
+
+def tagged(image: np.ndarray, orientation: int, fmt: str = "PNG") -> bytes:
+    """``image`` (grey uint8) stored as a camera would: pixels turned so that the EXIF
+    ``orientation`` tag turns them back (Pillow's inverse of exif_transpose)."""
+    from PIL import Image
+
+    inverse = {1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+               6: Image.Transpose.ROTATE_90, 7: Image.Transpose.TRANSVERSE,
+               8: Image.Transpose.ROTATE_270}[orientation]
+    im = Image.fromarray(image)
+    if inverse is not None:
+        im = im.transpose(inverse)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    im.save(buf, fmt, exif=exif.tobytes(), **({"quality": 100} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "TIFF", "WEBP"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_is_applied_as_pillow_does(orientation, fmt):
+    from PIL import Image, ImageOps
+
+    from cnn.vision.decode import decode_image_bytes
+
+    rng = np.random.default_rng(orientation)
+    image = np.kron(rng.integers(0, 2, (6, 4)) * 255, np.ones((8, 8))).astype(np.uint8)
+    data = tagged(image, orientation, fmt)
+    ours = decode_image_bytes(data, "photo")
+    pillow = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L"))
+    assert ours.shape[:2] == image.shape == pillow.shape
+    ours = ours if ours.ndim == 2 else ours[..., :3].mean(axis=2)
+    assert np.abs(ours.astype(int) - image).mean() < 8  # lossless but JPEG/WebP: a few levels
+    assert np.abs(pillow.astype(int) - image).mean() < 8
+
+
+def test_a_phone_photo_saved_turned_reads_as_the_upright_digit(tmp_path, capsys):
+    import cv2
+
+    sample = sorted((ROOT / "custom_test_images").glob("7_*.png"))[0]  # 7 turned is no 7
+    upright = cv2.imread(str(sample), cv2.IMREAD_GRAYSCALE)
+    (tmp_path / "upright.png").write_bytes(tagged(upright, 1))
+    for k in (3, 6, 8):
+        (tmp_path / f"turned{k}.jpg").write_bytes(tagged(upright, k, "JPEG"))
+    assert main(["predict", "--json", "-q", str(tmp_path)]) in (0, 1)
+    answers = {Path(p["file"]).stem: p["digit"] for p in json.loads(capsys.readouterr().out)["predictions"]}
+    assert answers["turned3"] == answers["turned6"] == answers["turned8"] == answers["upright"] == 7
