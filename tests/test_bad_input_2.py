@@ -329,3 +329,51 @@ def test_a_phone_photo_saved_turned_reads_as_the_upright_digit(tmp_path, capsys)
     assert main(["predict", "--json", "-q", str(tmp_path)]) in (0, 1)
     answers = {Path(p["file"]).stem: p["digit"] for p in json.loads(capsys.readouterr().out)["predictions"]}
     assert answers["turned3"] == answers["turned6"] == answers["turned8"] == answers["upright"] == 7
+
+
+# ------------------------------------------------------------------------------ memory
+BIG = "C(2000,3,same)-C(2000,3,same)-GAP-FC10"  # inside the model-string limits
+
+
+def test_training_a_model_too_large_for_its_batch_is_refused_with_the_estimate(tmp_path):
+    subset = ROOT / "tests" / "data" / "mnist_subset.npz"
+    result = cnn_run(["train", "--model", BIG, "--epochs", "1", "--batch-size", "64",
+                      "--data", str(subset), "--out", str(tmp_path / "w.npz"), "-q"], timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    line = result.stderr.strip()
+    assert "needs about" in line and "GiB of activations" in line and "per image" in line
+    fits = int(line.split("--batch-size ")[1].split()[0])
+    from cnn.nn.memory import MAX_BATCH_BYTES, estimate
+
+    model = Sequential(BIG, None)
+    per_image, fixed = estimate(model.specs, model.input_shape, model.token_shapes, True, 1)
+    assert 1 <= fits < 64 and fixed + fits * per_image <= MAX_BATCH_BYTES
+    assert not (tmp_path / "w.npz").exists()
+
+
+def test_inference_runs_in_chunks_that_fit_and_gives_the_same_answers(monkeypatch):
+    from cnn.nn import memory
+
+    model = Sequential("C(16,3,same)-BN-R(16)-R(32,s2)-GAP-FC10",
+                       np.random.default_rng(0)).eval()
+    x = np.random.default_rng(1).random((40, 28, 28, 1), dtype=np.float32)
+    whole = model.logits(x)
+    per_image, fixed = memory.estimate(model.specs, model.input_shape, model.token_shapes,
+                                       False, 1)
+    monkeypatch.setattr(memory, "MAX_BATCH_BYTES", fixed + 7 * per_image)
+    sizes = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda b, *a, **k: sizes.append(len(b)) or
+                        forward(b, *a, **k))
+    monkeypatch.setattr(memory, "get_num_threads", lambda: 1)
+    chunked = model.logits(x)
+    assert max(sizes) == 7 and sum(sizes) == 40
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["C(8,5)-P2-C(16,3)-P2-FC128-FC10",
+                                   "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"])
+def test_the_shipped_models_train_at_their_batch_sizes(model):
+    from cnn.nn.memory import check_training_batch
+
+    check_training_batch(Sequential(model, None), 256)  # no refusal of what ran before
