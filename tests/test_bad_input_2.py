@@ -36,8 +36,8 @@ FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                                        HealthCheck.too_slow])
 
 
-def cnn_run(args, cwd=ROOT, timeout=60, **kwargs) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def cnn_run(args, cwd=ROOT, timeout=60, env=None, **kwargs) -> subprocess.CompletedProcess:
+    env = env or dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "cnn", *args], cwd=cwd, env=env, timeout=timeout,
                           capture_output=True, text=True, **kwargs)
 
@@ -377,3 +377,113 @@ def test_the_shipped_models_train_at_their_batch_sizes(model):
     from cnn.nn.memory import check_training_batch
 
     check_training_batch(Sequential(model, None), 256)  # no refusal of what ran before
+
+
+# ------------------------------------------------------------------------------ the server
+SMALL = ROOT / "weight_output" / "weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
+
+
+def start_server(*extra):
+    """``cnn serve`` on a free port: ``(process, base URL, port)``."""
+    import re
+
+    proc = subprocess.Popen([sys.executable, "-m", "cnn", "serve", "--weights", str(SMALL),
+                             "--port", "0", "--no-reject", *extra], cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(5):
+        line = proc.stdout.readline()
+        match = re.match(r"open (http://127\.0\.0\.1:(\d+)/)", line)
+        if match:
+            return proc, match.group(1), int(match.group(2))
+    proc.kill()
+    raise AssertionError(f"no URL printed: {proc.stderr.read()}")
+
+
+def stop_server(proc) -> str:
+    import signal
+
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(15) == 0
+    return proc.stderr.read()
+
+
+def raw_request(port: int, data: bytes, read: bool = True) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(data)
+        if not read:
+            return b""
+        answer = b""
+        while chunk := s.recv(65536):
+            answer += chunk
+        return answer
+
+
+def test_serve_answers_its_own_names_and_refuses_a_rebound_host():
+    pytest.importorskip("fastapi")
+    proc, url, port = start_server()
+    try:
+        get = "GET /api/health HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n"
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}"):
+            assert raw_request(port, get.format(host).encode()).startswith(b"HTTP/1.1 200")
+        for host in (f"evil.example:{port}", "attacker.test", f"127.0.0.1.evil.example:{port}"):
+            answer = raw_request(port, get.format(host).encode())
+            assert answer.startswith(b"HTTP/1.1 400") and b"Invalid host header" in answer
+        # half a body, then the client goes away: no ASGI traceback in the log
+        raw_request(port, (f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                           "Content-Type: image/png\r\nContent-Length: 100000\r\n\r\n"
+                           ).encode() + b"\x89PNG" * 250, read=False)
+        import time
+
+        time.sleep(0.5)
+        assert raw_request(port, get.format(f"127.0.0.1:{port}").encode()).startswith(
+            b"HTTP/1.1 200")  # still serving
+    finally:
+        err = stop_server(proc)
+    assert "Traceback" not in err and "Exception in ASGI" not in err, err
+
+
+def test_allow_host_opts_in_to_other_names():
+    from cnn.server.hosts import allowed_hosts
+
+    assert allowed_hosts("127.0.0.1") == ["localhost", "127.0.0.1", "[::1]"]
+    assert "[::1]" in allowed_hosts("::1") and "*" in allowed_hosts("127.0.0.1", ["*"])
+    assert "digits.example.org" in allowed_hosts("127.0.0.1", ["Digits.example.org"])
+    wide = allowed_hosts("0.0.0.0")
+    import socket
+
+    assert socket.gethostname().lower() in wide
+
+
+def test_the_app_with_a_host_list_refuses_other_hosts():
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from cnn.server.app import ModelStore, create_app
+    from cnn.server.hosts import allowed_hosts
+
+    app = create_app(ModelStore([str(SMALL)]), allowed_hosts=allowed_hosts("127.0.0.1"))
+    client = TestClient(app, base_url="http://127.0.0.1:8000")
+    assert client.get("/api/health").status_code == 200
+    assert client.get("/api/health", headers={"Host": "[::1]:8000"}).status_code == 200
+    assert client.get("/api/health", headers={"Host": "rebound.example"}).status_code == 400
+
+
+# ------------------------------------------------------------------------------ the terminal
+def test_the_menu_on_input_that_is_not_utf8_asks_again():
+    result = subprocess.run([sys.executable, "-m", "cnn"], input=b"\xff\n0\n", cwd=ROOT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT),
+                                     PYTHONIOENCODING="utf-8:strict"),
+                            capture_output=True, timeout=60)
+    out, err = result.stdout.decode(), result.stderr.decode()
+    assert result.returncode == 0 and "Traceback" not in err, err
+    assert "that answer is not utf-8 text (byte b'\\xff'); type it again" in out
+
+
+def test_ctrl_c_while_the_modules_import_is_status_130_without_a_traceback():
+    result = cnn_run(["summary", "--model", TINY], env=dict(
+        os.environ, PYTHONPATH=str(ROOT), CNN_TEST_SIGINT_AT="imports"))
+    assert result.returncode == 130 and result.stderr == "cnn: interrupted\n"
+    assert result.stdout == ""

@@ -22,6 +22,7 @@ import sys
 
 from cnn import __version__
 from cnn.errors import UserError
+from cnn.faults import fault_point
 from cnn.files import os_error_message
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["menu"] + argv  # 'cnn --data PATH' is the menu with that option
+    fault_point("imports")  # tests: Ctrl-C while the command's modules import
     if argv[0] in COMMANDS:
         parser = build_parser([argv[0]])
     else:
@@ -134,8 +136,14 @@ def silence_stdout() -> None:
 
 def entry_point() -> None:
     """Console-script entry: ``sys.exit(main())``, with standard output flushed inside, so a
-    closed pipe or a full disk is one line (or silence, for a pipe), never a traceback."""
-    status = main()
+    closed pipe or a full disk is one line (or silence, for a pipe), never a traceback; Ctrl-C
+    before the command runs (while its modules import: NumPy, OpenCV, SciPy take a second) is
+    ``cnn: interrupted``, status 130, as it is later."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("cnn: interrupted", file=sys.stderr)
+        status = 130
     try:
         sys.stdout.flush()
     except BrokenPipeError:

@@ -227,7 +227,12 @@ class Menu:
         default, an answer is required). Raises EOFError / KeyboardInterrupt through."""
         shown = f" [{default}]" if default is not None else ""
         while True:
-            text = self.input(f"{question}{shown}: ").strip()
+            try:
+                text = self.input(f"{question}{shown}: ").strip()
+            except UnicodeDecodeError as e:  # bytes that are not text in the terminal's encoding
+                byte = e.object[e.start:e.start + 1]
+                print(f"  that answer is not {e.encoding} text (byte {byte!r}); type it again")
+                continue
             if not text:
                 if default is None:
                     print("  please type an answer (there is no default)")

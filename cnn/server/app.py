@@ -225,12 +225,18 @@ async def read_body(request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, too_large(int(declared)))
+    from starlette.requests import ClientDisconnect
+
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, too_large(size, more=True))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, too_large(size, more=True))
+            chunks.append(chunk)
+    except ClientDisconnect:  # half a body, then the client went away: nobody to answer
+        raise RequestError(400, f"the client disconnected after {size:,} bytes of the "
+                                "body") from None
     return b"".join(chunks)
 
 
@@ -309,7 +315,7 @@ PREDICT_BODY = {
 
 
 def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-               rejector=None) -> FastAPI:
+               rejector=None, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The FastAPI application serving ``store``'s networks.
 
     Args:
@@ -317,6 +323,9 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
         rejector: the "not a digit" rule (:class:`cnn.tasks.reject.Rejector`, e.g.
             ``Rejector.default()`` with the shipped gate), or ``None`` to always answer a digit.
+        allowed_hosts: the ``Host`` names answered (:func:`cnn.server.hosts.allowed_hosts`;
+            others get 400, against DNS rebinding); ``None``: any (``cnn serve`` always
+            passes its list).
     """
     static = Path(str(resources.files(__package__) / "static"))
     try:  # /docs with Swagger UI's files served from the package, not a CDN: works offline
@@ -327,6 +336,11 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
                   description="Draw a digit and watch a from-scratch NumPy CNN read it. "
                               "Bad input: a 4xx JSON object {\"error\": \"...\"}.")
     app.mount("/static", StaticFiles(directory=static), name="static")
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts,
+                           www_redirect=False)
 
     @app.exception_handler(RequestError)
     async def refused(_request, exc: RequestError):
