@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +25,7 @@ from test_onnx import GraphBuilder, lenet_graph  # noqa: E402
 
 from cnn.cli import main  # noqa: E402
 from cnn.errors import UserError  # noqa: E402
-from cnn.io.weights import load_model, save_model  # noqa: E402
+from cnn.io.weights import load_model  # noqa: E402
 from cnn.nn.model import Sequential  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -328,7 +327,8 @@ def test_a_phone_photo_saved_turned_reads_as_the_upright_digit(tmp_path, capsys)
         (tmp_path / f"turned{k}.jpg").write_bytes(tagged(upright, k, "JPEG"))
     assert main(["predict", "--json", "-q", str(tmp_path)]) in (0, 1)
     answers = {Path(p["file"]).stem: p["digit"] for p in json.loads(capsys.readouterr().out)["predictions"]}
-    assert answers["turned3"] == answers["turned6"] == answers["turned8"] == answers["upright"] == 7
+    assert answers["turned3"] == answers["turned6"] == answers["turned8"] == 7
+    assert answers["upright"] == 7
 
 
 # ------------------------------------------------------------------------------ memory
@@ -487,3 +487,85 @@ def test_ctrl_c_while_the_modules_import_is_status_130_without_a_traceback():
         os.environ, PYTHONPATH=str(ROOT), CNN_TEST_SIGINT_AT="imports"))
     assert result.returncode == 130 and result.stderr == "cnn: interrupted\n"
     assert result.stdout == ""
+
+
+# ------------------------------------------------------------------------------ weights files
+def weights_with(tmp_path: Path, name: str = "w.npz", metadata=None, **arrays) -> Path:
+    """A version-2 weights file of :data:`TINY` with ``metadata`` and some arrays replaced
+    (written with np.savez directly, so float64 and any value survive)."""
+    model = Sequential(TINY, np.random.default_rng(0))
+    state = {k: v.astype(np.float32) for k, v in model.state_dict().items()}
+    state.update(arrays)
+    path = tmp_path / name
+    np.savez(path, **state, model=np.array(TINY), format_version=np.array(2),
+             normalization=np.array("x/255"),
+             metadata=np.array(json.dumps(metadata if metadata is not None else {})))
+    return path
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("1.conv.weight", np.full((4, 1, 3, 3), 3e38, np.float32), "holds 3e+38 at index 0"),
+    ("1.conv.weight", np.full((4, 1, 3, 3), 1e300), "holds 1e+300 at index 0"),
+    ("3.fc.bias", np.array([0.0] * 9 + [-2e6], np.float32), "holds -2e+06 at index 9"),
+])
+def test_finite_but_broken_weights_are_refused_naming_the_array(key, value, expected, tmp_path,
+                                                                capsys):
+    path = weights_with(tmp_path, **{key: value})
+    assert main(["summary", "--weights", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"array '{key}' {expected}" in err
+
+
+def test_a_negative_running_variance_is_refused(tmp_path):
+    model = Sequential("C(4,3)-BN-P2-FC10", np.random.default_rng(0))
+    state = model.state_dict()
+    state["2.bn.running_var"] = np.array([1.0, -0.5, 1.0, 1.0], np.float32)
+    path = tmp_path / "bn.npz"
+    np.savez(path, **state, model=np.array("C(4,3)-BN-P2-FC10"), format_version=np.array(2),
+             metadata=np.array("{}"))
+    assert "array '2.bn.running_var' holds -0.5 at index 1; a batch norm's running variance " \
+           "is never negative" in one_line(path)
+
+
+def test_a_model_that_loads_predicts_finite_probabilities_at_the_bounds():
+    from cnn.nn.weight_limits import MAX_ABS_WEIGHT, weight_problem
+
+    assert weight_problem("1.conv.weight", np.array([MAX_ABS_WEIGHT, -MAX_ABS_WEIGHT])) is None
+    assert weight_problem("x.running_var", np.array([0.0, MAX_ABS_WEIGHT ** 2])) is None
+    shipped = sorted((ROOT / "weight_output").glob("*.npz"))
+    assert shipped and all(load_model(p) for p in shipped)  # no shipped file is refused
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3), max_leaves=8)
+META_KEYS = ["accuracy", "seconds_per_epoch", "epochs", "batch_size", "lr", "seed", "date"]
+
+
+@FUZZ
+@given(metadata=st.fixed_dictionaries({}, optional={k: json_values for k in META_KEYS}))
+def test_summary_prints_any_metadata_in_one_piece(metadata, tmp_path_factory, capsys):
+    metadata.setdefault("accuracy", 0.5)
+    path = weights_with(tmp_path_factory.mktemp("meta"), metadata=metadata)
+    assert main(["summary", "--weights", str(path)]) == 0
+    out = capsys.readouterr().out
+    control = [c for c in out if ord(c) < 32 and c != "\n" or 0x7f <= ord(c) < 0xa0]
+    assert not control, f"raw control characters printed: {control}"
+
+
+def test_escape_sequences_in_metadata_and_names_are_shown_escaped(tmp_path, capsys):
+    path = weights_with(tmp_path, metadata={"accuracy": 0.9, "date": "\x1b[2J\x1b]0;pwned\x07",
+                                            "lr": "\u202eevil"})
+    assert main(["summary", "--weights", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in out and "\\u202eevil" in out
+    bad = weights_with(tmp_path, "bad.npz")  # a model string holding an escape sequence
+    with np.load(bad) as d:
+        arrays = dict(d)
+    arrays["model"] = np.array("C(4,3)\x1b[2J-FC10")
+    np.savez(bad, **arrays)
+    assert main(["summary", "--weights", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\\x1b[2J" in err and err.count("\n") == 1

@@ -24,6 +24,7 @@ from cnn import __version__
 from cnn.errors import UserError
 from cnn.faults import fault_point
 from cnn.files import os_error_message
+from cnn.text import printable
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
 
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         if debug:
             raise
-        print(f"cnn: error: {e}", file=sys.stderr)
+        print(f"cnn: error: {printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnn: interrupted", file=sys.stderr)
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cnn: error: cannot write to standard output: {e.strerror or e}",
                   file=sys.stderr)
         else:
-            print(f"cnn: error: {os_error_message(e)}", file=sys.stderr)
+            print(f"cnn: error: {printable(os_error_message(e))}", file=sys.stderr)
         return 1
     except MemoryError:
         if debug:

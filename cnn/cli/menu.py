@@ -43,6 +43,7 @@ from cnn.nn.schedule import DEFAULT_LR
 from cnn.nn.summary import summary_rows
 from cnn.tasks.metrics import percent
 from cnn.tasks.predict import DEFAULT_FOLDER, IMAGE_EXTENSIONS, collect_images
+from cnn.text import printable
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 DEFAULT_PLOT_FOLDER = "prediction_plots"
@@ -241,7 +242,7 @@ class Menu:
             try:
                 return parse(text)
             except ValueError as e:  # UserError is a ValueError
-                print(f"  {e}")
+                print(f"  {printable(e)}")
 
     def confirm(self, question: str, default: bool) -> bool:
         return self.ask(f"{question} (y/n)", "y" if default else "n", yes_no)
@@ -283,12 +284,12 @@ class Menu:
                 if self.debug:
                     traceback.print_exc()
                 else:
-                    print(f"cnn: error: {e}", file=sys.stderr)
+                    print(f"cnn: error: {printable(e)}", file=sys.stderr)
             except Exception as e:  # a bug: keep the session, say how to see more
                 if self.debug:
                     traceback.print_exc()
                 else:
-                    print(f"cnn: error: unexpected {type(e).__name__}: {e} "
+                    print(f"cnn: error: unexpected {type(e).__name__}: {printable(e)} "
                           "(run 'cnn menu --debug' for the traceback)", file=sys.stderr)
 
     def dispatch(self, choice: int) -> None:
@@ -327,13 +328,13 @@ class Menu:
                 return self.train()
             return None
         print(f"Weights files ({WEIGHTS_DIR}/):")
-        names = [display_path(w.path) for w in found]
-        models = [w.model for w in found]
+        names = [printable(display_path(w.path)) for w in found]
+        models = [printable(w.model) for w in found]
         wn, wm = max(map(len, names)), max(map(len, models))
         for i, (w, name) in enumerate(zip(found, names), 1):
             acc = (f"test top-1 {percent(w.accuracy)}" if w.accuracy is not None
                    else "no recorded accuracy")
-            print(f"  {i:>2}  {name:<{wn}}  {w.model:<{wm}}  {acc}")
+            print(f"  {i:>2}  {name:<{wn}}  {models[i - 1]:<{wm}}  {acc}")
         choices = list(found)
         if ensemble and len(found) > 1:
             folder = default_weights().parent

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.io.onnx_checks import check_graph, read_metadata
 from cnn.io.onnx_graph import (
     ALIASES,
     BATCH,
@@ -54,10 +55,14 @@ from cnn.io.onnx_graph import (
     square,
     where,
 )
-from cnn.io.onnx_checks import check_graph, read_metadata
-from cnn.nn.model_string import MAX_PARAMETERS, MNIST_INPUT_SHAPE, format_model, parse_model
-from cnn.nn.weight_limits import check_weights
+from cnn.nn.model_string import (
+    MAX_PARAMETERS,
+    MNIST_INPUT_SHAPE,
+    format_model,
+    parse_model,
+)
 from cnn.nn.model_string import Dropout as DropoutSpec
+from cnn.nn.weight_limits import check_weights
 
 SUPPORTED = ("Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
              "BatchNormalization", "Add", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",

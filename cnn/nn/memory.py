@@ -24,9 +24,12 @@ The estimate (float32, 4 bytes a value), per image:
 
 plus, once per thread, the largest im2col block (at least one image's window matrix, see
 :data:`cnn.nn.conv.IM2COL_BLOCK`), and in training that block again (the input gradient's
-columns), the gradients and a flipped copy of the kernels (twice the parameters). It is an estimate of the arrays cnn allocates, within a
-factor of about 1.5 of the measured peak (``benchmarks/fuzz.py``'s memory category); the
-interpreter, NumPy and the data set come on top.
+columns), the gradients and a flipped copy of the kernels (twice the parameters), and the
+kernels reshaped for the GEMM. It is an estimate of the arrays cnn allocates; measured peaks
+(``benchmarks/fuzz.py --memory``) were 0.4 to 1.3 times it: ``C(2000,3,same)-C(2000,3,same)-
+GAP-FC10`` 328 MiB measured for 389 MiB estimated (inference, 8 images) and 1,096 for 867
+(training, 4 images); the shipped ResNet 223 for 275 (training, 256 images). The interpreter,
+NumPy and the data set come on top.
 """
 
 from __future__ import annotations
