@@ -569,3 +569,10 @@ def test_escape_sequences_in_metadata_and_names_are_shown_escaped(tmp_path, caps
     assert main(["summary", "--weights", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\\x1b[2J" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("model", ["FC128-D0.5-A2-FC10", "C(8,3)-FC64-D0.5-C(8,5,s2)-FC10",
+                                   "GAP-D0.1-R(32,s2)-FC10"])
+def test_a_spatial_token_after_fc_and_dropout_is_one_line(model):
+    with pytest.raises(UserError, match="whose output is a vector"):
+        Sequential(model, None)

@@ -300,6 +300,18 @@ def first_file(body: bytes, content_type: str) -> tuple[bytes, str]:
     return b"".join(files[0]["data"]), Path(filename).name or "upload"
 
 
+def bounded(fn, *args):
+    """``fn(*args)`` in one of :data:`cnn.server.memory.SLOTS` (at most a few requests are
+    computed at once), then the freed memory returned to the system."""
+    from cnn.server.memory import SLOTS, trim
+
+    with SLOTS:
+        try:
+            return fn(*args)
+        finally:
+            trim()
+
+
 PREDICT_BODY = {
     "requestBody": {
         "required": True,
@@ -377,8 +389,8 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
             data, name = body, Path(name or "upload").name[:100] or "upload"
         entry = store.get(model)
         try:
-            result = await run_in_threadpool(predict_image, entry, data, name, activations,
-                                             min_confidence, rejector)
+            result = await run_in_threadpool(bounded, predict_image, entry, data, name,
+                                             activations, min_confidence, rejector)
         except UserError as e:
             message = str(e)
             status = 413 if "allowed" in message else 422 if "no digit" in message else 400

@@ -21,6 +21,11 @@ MAX_FILE_BYTES = 200 * 1024 * 1024  # largest image file read
 # OpenCV's own limit on the pixels it allocates for one image (default 2**30), read at its
 # first decode: lowered to ours, a second guard behind the header checks below.
 os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+# A corrupt file is our one error line, not OpenCV's log lines as well ("[ERROR:0@0.1] ...").
+try:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # an OpenCV build without the logging module
+    pass
 
 EXIF_ORIENTATION = 0x0112  # the TIFF/EXIF tag phones set instead of rotating the pixels
 
@@ -63,6 +68,7 @@ def read_header(data: bytes | np.ndarray) -> tuple[int | None, int]:
     """
     import io
     import re
+    import warnings
 
     from PIL import Image
 
@@ -71,7 +77,10 @@ def read_header(data: bytes | np.ndarray) -> tuple[int | None, int]:
     if own is not None:
         return own[0] * own[1], 1
     try:
-        with Image.open(io.BytesIO(raw)) as im:
+        with warnings.catch_warnings():  # over Pillow's warning size: refused here or later
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw))
+        with im:
             pixels = int(im.size[0]) * int(im.size[1])
             orientation = 1
             # OpenCV's TIFF decoder turns the pixels itself (libtiff's oriented reading)

@@ -91,6 +91,11 @@ def run(args) -> int:
 
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
+    from cnn.parallel.threads import get_num_threads
+    from cnn.server.memory import release_memory_settings
+
+    get_num_threads()  # sets up cnn's threads (and the training malloc setting) now, so that
+    release_memory_settings()  # the server's own setting comes after and stays
     store = ModelStore(args.weights, args.ensemble)
     rejector = rejector_from_args(args)
     hosts = allowed_hosts(args.host, args.allow_host)
