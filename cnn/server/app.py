@@ -302,14 +302,11 @@ def first_file(body: bytes, content_type: str) -> tuple[bytes, str]:
 
 def bounded(fn, *args):
     """``fn(*args)`` in one of :data:`cnn.server.memory.SLOTS` (at most a few requests are
-    computed at once), then the freed memory returned to the system."""
-    from cnn.server.memory import SLOTS, trim
+    computed at once; the freed memory goes back to the system when the server goes idle)."""
+    from cnn.server.memory import request_slot
 
-    with SLOTS:
-        try:
-            return fn(*args)
-        finally:
-            trim()
+    with request_slot():
+        return fn(*args)
 
 
 PREDICT_BODY = {

@@ -8,9 +8,11 @@ a 12-megapixel photo) on many threads, each thread with its own glibc arena, and
 allocated stayed with the process: 8 clients uploading 1,000 photos took the server from 164
 to 1,046 MiB, and it stayed there (``benchmarks/serve_load.py``). So the server
 
-- sets glibc back to small thresholds (128 KiB: large arrays are mapped and unmapped, the heap
-  top is trimmed) and at most two arenas per core (:func:`release_memory_settings`);
-- returns freed memory to the system after each request (``malloc_trim``, :func:`trim`);
+- sets glibc to small thresholds (arrays over 4 MiB, a photo's planes, are mapped and
+  unmapped; a free heap top over 8 MiB is trimmed) and at most two arenas per core
+  (:func:`release_memory_settings`);
+- returns freed memory to the system when the last request in flight ends
+  (``malloc_trim``, :func:`request_slot`);
 - computes at most :data:`MAX_AT_ONCE` requests at once (:data:`SLOTS`); the others wait their
   turn, so the memory of a burst is that of a few requests, not of every request in flight.
 
@@ -23,9 +25,11 @@ import ctypes
 import ctypes.util
 import os
 import threading
+from contextlib import contextmanager
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
-SMALL_THRESHOLD = 128 * 1024  # glibc's default mmap and trim thresholds
+MMAP_THRESHOLD = 4 * 2**20  # arrays above it are mapped and unmapped (a photo's planes)
+TRIM_THRESHOLD = 8 * 2**20  # free memory at the heap top above it is returned
 MAX_AT_ONCE = max(2, os.cpu_count() or 1)  # requests computed at once
 SLOTS = threading.BoundedSemaphore(MAX_AT_ONCE)
 
@@ -37,8 +41,8 @@ def _glibc():
     if _libc is None:
         try:
             libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-            libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+            libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            libc.malloc_trim.argtypes = [ctypes.c_size_t]
             _libc = libc
         except (OSError, AttributeError):
             _libc = False
@@ -59,12 +63,30 @@ def release_memory_settings() -> bool:
         return False
     arenas = 2 * (os.cpu_count() or 1)
     return all(libc.mallopt(option, value) == 1 for option, value in (
-        (M_MMAP_THRESHOLD, SMALL_THRESHOLD), (M_TRIM_THRESHOLD, SMALL_THRESHOLD),
+        (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
         (M_TOP_PAD, 0), (M_ARENA_MAX, arenas)))
 
 
-def trim() -> None:
-    """Return the freed memory of every arena to the system (``malloc_trim(0)``)."""
-    libc = _glibc()
-    if libc:
-        libc.malloc_trim(0)
+_busy = 0
+_busy_lock = threading.Lock()
+
+
+@contextmanager
+def request_slot():
+    """Compute one request in one of :data:`SLOTS`; when the last request in flight ends (the
+    server goes idle), return the freed memory of every arena to the system
+    (``malloc_trim(0)``). Under steady load nothing is trimmed (that would only make the next
+    request fault the pages in again); after a burst the memory goes back."""
+    global _busy
+    with SLOTS:
+        with _busy_lock:
+            _busy += 1
+        try:
+            yield
+        finally:
+            with _busy_lock:
+                _busy -= 1
+                idle = _busy == 0
+            libc = _glibc()
+            if idle and libc:
+                libc.malloc_trim(0)
