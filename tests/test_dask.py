@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import pytest
 
-from cnn.tasks import distributed as dist
 from cnn.cli import main
+from cnn.tasks import distributed as dist
 from cnn.tasks.predict import predict_files
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import Rejector

@@ -22,7 +22,9 @@ import sys
 
 from cnn import __version__, progress
 from cnn.errors import UserError
+from cnn.faults import fault_point
 from cnn.files import os_error_message
+from cnn.text import printable
 
 PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader of our output went away
 
@@ -78,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv = ["menu"] + argv  # 'cnn --data PATH' is the menu with that option
+    fault_point("imports")  # tests: Ctrl-C while the command's modules import
     if argv[0] in COMMANDS:
         parser = build_parser([argv[0]])
     else:
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         if debug:
             raise
-        print(f"cnn: error: {e}", file=sys.stderr)
+        print(f"cnn: error: {printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("cnn: interrupted", file=sys.stderr)
@@ -113,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"cnn: error: cannot write to standard output: {e.strerror or e}",
                   file=sys.stderr)
         else:
-            print(f"cnn: error: {os_error_message(e)}", file=sys.stderr)
+            print(f"cnn: error: {printable(os_error_message(e))}", file=sys.stderr)
         return 1
     except MemoryError:
         if debug:
@@ -135,8 +138,14 @@ def silence_stdout() -> None:
 
 def entry_point() -> None:
     """Console-script entry: ``sys.exit(main())``, with standard output flushed inside, so a
-    closed pipe or a full disk is one line (or silence, for a pipe), never a traceback."""
-    status = main()
+    closed pipe or a full disk is one line (or silence, for a pipe), never a traceback; Ctrl-C
+    before the command runs (while its modules import: NumPy, OpenCV, SciPy take a second) is
+    ``cnn: interrupted``, status 130, as it is later."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        print("cnn: interrupted", file=sys.stderr)
+        status = 130
     try:
         sys.stdout.flush()
     except BrokenPipeError:

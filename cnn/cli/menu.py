@@ -44,6 +44,7 @@ from cnn.nn.schedule import DEFAULT_LR
 from cnn.nn.summary import summary_rows
 from cnn.tasks.metrics import percent
 from cnn.tasks.predict import DEFAULT_FOLDER, IMAGE_EXTENSIONS, collect_images
+from cnn.text import printable
 
 EXAMPLE_MODEL = "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
 DEFAULT_PLOT_FOLDER = "prediction_plots"
@@ -238,7 +239,12 @@ class Menu:
         default, an answer is required). Raises EOFError / KeyboardInterrupt through."""
         shown = f" [{default}]" if default is not None else ""
         while True:
-            text = self.input(f"{question}{shown}: ").strip()
+            try:
+                text = self.input(f"{question}{shown}: ").strip()
+            except UnicodeDecodeError as e:  # bytes that are not text in the terminal's encoding
+                byte = e.object[e.start:e.start + 1]
+                print(f"  that answer is not {e.encoding} text (byte {byte!r}); type it again")
+                continue
             if not text:
                 if default is None:
                     print("  please type an answer (there is no default)")
@@ -247,7 +253,7 @@ class Menu:
             try:
                 return parse(text)
             except ValueError as e:  # UserError is a ValueError
-                print(f"  {e}")
+                print(f"  {printable(e)}")
 
     def confirm(self, question: str, default: bool) -> bool:
         return self.ask(f"{question} (y/n)", "y" if default else "n", yes_no)
@@ -289,12 +295,12 @@ class Menu:
                 if self.debug:
                     traceback.print_exc()
                 else:
-                    print(f"cnn: error: {e}", file=sys.stderr)
+                    print(f"cnn: error: {printable(e)}", file=sys.stderr)
             except Exception as e:  # a bug: keep the session, say how to see more
                 if self.debug:
                     traceback.print_exc()
                 else:
-                    print(f"cnn: error: unexpected {type(e).__name__}: {e} "
+                    print(f"cnn: error: unexpected {type(e).__name__}: {printable(e)} "
                           "(run 'cnn menu --debug' for the traceback)", file=sys.stderr)
 
     def dispatch(self, choice: int) -> None:
@@ -335,12 +341,13 @@ class Menu:
                 return self.train()
             return None
         print("Weights files (model string, recorded test top-1, whose):")
-        wm = max(len(w.model) for w in found)
+        models = [printable(w.model) for w in found]
+        wm = max(map(len, models))
         for i, w in enumerate(found, 1):
             acc = percent(w.accuracy) if w.accuracy is not None else "  n/a"
-            print(f"  {i:>2}  {w.model:<{wm}}  {acc:>7}  {whose(w)}")
+            print(f"  {i:>2}  {models[i - 1]:<{wm}}  {acc:>7}  {whose(w)}")
             if not w.shipped:
-                print(f"      {display_path(w.path)}")
+                print(f"      {printable(display_path(w.path))}")
         choices = list(found)
         shipped = [w for w in found if w.shipped]
         if ensemble and len(shipped) > 1:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cnn.errors import UserError
+from cnn.text import printable
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,7 +161,8 @@ def read_weights_info(path: Path, warn: bool = False) -> WeightsInfo | None:
     except UserError as e:
         if warn and str(path) not in _warned:
             _warned.add(str(path))
-            print(f"cnn: warning: skipping {path.name}: {e}", file=sys.stderr)
+            print(f"cnn: warning: skipping {printable(path.name)}: {printable(e)}",
+                  file=sys.stderr)
         return None
     return WeightsInfo(Path(path), model.model_string,
                        clean_accuracy(model.metadata.get("accuracy")), role_of(Path(path)))

@@ -37,13 +37,13 @@ nothing is half-loaded (the model is built only after the whole graph is matched
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.io.onnx_checks import check_graph, read_metadata
 from cnn.io.onnx_graph import (
     ALIASES,
     BATCH,
@@ -55,13 +55,21 @@ from cnn.io.onnx_graph import (
     square,
     where,
 )
-from cnn.nn.model_string import MNIST_INPUT_SHAPE, format_model, parse_model
+from cnn.nn.model_string import (
+    MAX_PARAMETERS,
+    MNIST_INPUT_SHAPE,
+    format_model,
+    parse_model,
+)
 from cnn.nn.model_string import Dropout as DropoutSpec
+from cnn.nn.weight_limits import check_weights
 
 SUPPORTED = ("Conv", "Relu", "MaxPool", "AveragePool", "GlobalAveragePool",
              "BatchNormalization", "Add", "Flatten", "Reshape", "Gemm", "MatMul", "Dropout",
              "Softmax", "Identity", "Constant", "Transpose")
-MAX_BYTES = 2**31  # protobuf's limit for one message
+# Largest .onnx file read: the largest network a model string allows (MAX_PARAMETERS) in
+# float64, plus room for the graph; a larger file (a sparse 1.9 GB one) is refused unread.
+MAX_BYTES = MAX_PARAMETERS * 8 + 16 * 2**20
 OUR_EPS = 1e-5  # cnn.nn.layers.BatchNorm's epsilon
 
 
@@ -520,35 +528,30 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
     if not path.is_file():
         raise UserError(f"ONNX file '{path}' not found; pass an existing .onnx file")
     if path.stat().st_size >= MAX_BYTES:
-        raise UserError(f"ONNX file '{path}' is {path.stat().st_size:,} bytes; an ONNX "
-                        "protobuf holds less than 2 GiB")
+        raise UserError(f"ONNX file '{path}' is {path.stat().st_size:,} bytes, more than the "
+                        f"{MAX_BYTES:,} the largest network cnn builds needs "
+                        f"({MAX_PARAMETERS:,} parameters in float64); it is refused unread")
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf DecodeError and friends
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read ONNX file '{path}': {reason}") from None
-    external = [t.name for t in proto.graph.initializer
-                if t.data_location == onnx.TensorProto.EXTERNAL]
-    if external:
-        raise UserError(f"ONNX file '{path}' keeps tensor '{external[0]}' in an external data "
-                        "file; cnn reads self-contained .onnx files (save with "
-                        "save_as_external_data=False)")
+    try:
+        check_graph(proto.graph)  # external data, dtypes, cycles, attributes, before any read
+    except UserError as e:
+        raise UserError(f"ONNX file '{path}': {e}") from None
     try:
         model_string, state, info = translate(proto)
         bad = next((k for k, v in state.items() if not np.isfinite(v).all()), None)
         if bad is not None:
             raise UserError(f"its weights for '{bad}' hold NaN or infinite values")
+        check_weights(state, "its weights")  # a negative running variance, 3e38
         model = Sequential(model_string, num_classes=num_classes)
         model.load_state_dict(state, source=f"ONNX file '{path}'")
     except (UserError, ValueError) as e:
         raise UserError(f"ONNX file '{path}': {e}") from None
     props = info["metadata_props"]
-    try:
-        metadata = json.loads(props.get("metadata", "{}"))
-    except json.JSONDecodeError:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        metadata = {}
+    metadata = read_metadata(props.get("metadata", "{}"))
     metadata.update(source="onnx", onnx_file=str(path), onnx_softmax=info["softmax"])
     model.metadata = metadata
     return model.eval()

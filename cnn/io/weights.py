@@ -33,6 +33,7 @@ from cnn.errors import UserError
 from cnn.files import atomic_write
 from cnn.io.npz import NpzReader, read_weights_header
 from cnn.nn.model import Sequential
+from cnn.nn.weight_limits import check_weights
 
 FORMAT_VERSION = 2
 NORMALIZATION = "x/255"  # input pixels: uint8 / 255 -> [0, 1], white digit on black
@@ -133,6 +134,7 @@ def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequent
                                 f"model needs {tuple(shape)}")
         state = {key: reader.array(names[key], shape, finite=True)
                  for key, shape in expected.items()}
+    check_weights(state, reader.name)  # finite but broken: negative variance, 3e38, 1e300
     model.load_state_dict(state, source=reader.name)
     model.metadata = metadata
     return model.eval()

@@ -17,6 +17,7 @@ import numpy as np
 
 from cnn.nn.blocks import TAPS, Block, build_blocks
 from cnn.nn.losses import softmax
+from cnn.nn.memory import inference_chunk
 from cnn.nn.model_string import (
     MNIST_INPUT_SHAPE,
     format_model,
@@ -145,7 +146,8 @@ class Sequential(Module):
         return dout
 
     def logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Logits for a batch of images, computed in chunks of ``batch_size``, in the current
+        """Logits for a batch of images, computed in chunks of ``batch_size`` (fewer when that
+        many images' activations would exceed :data:`cnn.nn.memory.MAX_BATCH_BYTES`), in the current
         mode (eval mode for a loaded model), with no tape (thread-safe in eval mode).
 
         Args:
@@ -157,6 +159,7 @@ class Sequential(Module):
         x = to_input(x, self.input_shape)
         if not len(x):
             return np.zeros((0, self.num_classes), np.float32)
+        batch_size = inference_chunk(self, batch_size)  # activations within MAX_BATCH_BYTES
         return np.concatenate([self.forward(x[i : i + batch_size])
                                for i in range(0, len(x), batch_size)])
 

@@ -272,8 +272,9 @@ def parse_model(text: str, num_classes: int | None = 10,
             where = "first" if prev is None else f"after {str(prev)!r}"
             fail(f"token {i} 'BN' comes {where}; BN normalizes the pre-activation of a "
                  "C or FC token, so put it right after one, e.g. C(16,3)-BN")
-        if isinstance(prev, FLAT) and not isinstance(spec, (FC, BatchNorm, Dropout)):
-            fail(f"token {i} {token!r} follows {str(prev)!r}, whose output is a vector; "
+        flat = next((s for s in reversed(specs) if isinstance(s, FLAT)), None)  # D between too
+        if flat is not None and not isinstance(spec, (FC, BatchNorm, Dropout)):
+            fail(f"token {i} {token!r} follows {str(flat)!r}, whose output is a vector; "
                  "put convolution, pooling and residual blocks before the FC and GAP layers")
         specs.append(spec)
     if not isinstance(specs[-1], FC):

@@ -227,12 +227,18 @@ async def read_body(request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise RequestError(413, too_large(int(declared)))
+    from starlette.requests import ClientDisconnect
+
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, too_large(size, more=True))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, too_large(size, more=True))
+            chunks.append(chunk)
+    except ClientDisconnect:  # half a body, then the client went away: nobody to answer
+        raise RequestError(400, f"the client disconnected after {size:,} bytes of the "
+                                "body") from None
     return b"".join(chunks)
 
 
@@ -296,6 +302,15 @@ def first_file(body: bytes, content_type: str) -> tuple[bytes, str]:
     return b"".join(files[0]["data"]), Path(filename).name or "upload"
 
 
+def bounded(fn, *args):
+    """``fn(*args)`` in one of :data:`cnn.server.memory.SLOTS` (at most a few requests are
+    computed at once; the freed memory goes back to the system when the server goes idle)."""
+    from cnn.server.memory import request_slot
+
+    with request_slot():
+        return fn(*args)
+
+
 PREDICT_BODY = {
     "requestBody": {
         "required": True,
@@ -311,7 +326,7 @@ PREDICT_BODY = {
 
 
 def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-               rejector=None) -> FastAPI:
+               rejector=None, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The FastAPI application serving ``store``'s networks.
 
     Args:
@@ -319,6 +334,9 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
         rejector: the "not a digit" rule (:class:`cnn.tasks.reject.Rejector`, e.g.
             ``Rejector.default()`` with the shipped gate), or ``None`` to always answer a digit.
+        allowed_hosts: the ``Host`` names answered (:func:`cnn.server.hosts.allowed_hosts`;
+            others get 400, against DNS rebinding); ``None``: any (``cnn serve`` always
+            passes its list).
     """
     static = Path(str(resources.files(__package__) / "static"))
     try:  # /docs with Swagger UI's files served from the package, not a CDN: works offline
@@ -329,6 +347,11 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
                   description="Draw a digit and watch a from-scratch NumPy CNN read it. "
                               "Bad input: a 4xx JSON object {\"error\": \"...\"}.")
     app.mount("/static", StaticFiles(directory=static), name="static")
+    if allowed_hosts is not None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts,
+                           www_redirect=False)
 
     @app.exception_handler(RequestError)
     async def refused(_request, exc: RequestError):
@@ -365,8 +388,8 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
             data, name = body, Path(name or "upload").name[:100] or "upload"
         entry = store.get(model)
         try:
-            result = await run_in_threadpool(predict_image, entry, data, name, activations,
-                                             min_confidence, rejector)
+            result = await run_in_threadpool(bounded, predict_image, entry, data, name,
+                                             activations, min_confidence, rejector)
         except UserError as e:
             message = str(e)
             status = 413 if "allowed" in message else 422 if "no digit" in message else 400

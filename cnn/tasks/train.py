@@ -16,6 +16,7 @@ from tqdm import tqdm
 from cnn import progress
 from cnn.nn import data_parallel
 from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.memory import check_training_batch
 from cnn.nn.model import Sequential, to_input
 from cnn.nn.module import Tape
 from cnn.nn.optim import Optimizer
@@ -127,6 +128,7 @@ def fit(model: Sequential, images: np.ndarray, labels: np.ndarray, *, optimizer:
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
+    check_training_batch(model, batch_size)  # activations estimated before any is allocated
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
     from cnn.faults import fault_point

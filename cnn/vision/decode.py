@@ -18,23 +18,119 @@ MAX_PIXELS = 40_000_000  # largest image read, width x height (a 40-megapixel ph
 MAX_FILE_BYTES = 200 * 1024 * 1024  # largest image file read
 
 
-def declared_pixels(data: bytes | np.ndarray) -> int | None:
-    """Width x height an image file declares in its header, without decoding it (Pillow's
-    lazy ``Image.open`` reads the header only); ``None`` when Pillow does not know the format
-    (OpenCV may still decode it)."""
+# OpenCV's own limit on the pixels it allocates for one image (default 2**30), read at its
+# first decode: lowered to ours, a second guard behind the header checks below.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
+# A corrupt file is our one error line, not OpenCV's log lines as well ("[ERROR:0@0.1] ...").
+try:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+except AttributeError:  # an OpenCV build without the logging module
+    pass
+
+EXIF_ORIENTATION = 0x0112  # the TIFF/EXIF tag phones set instead of rotating the pixels
+
+
+def _own_header(raw: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of the formats OpenCV decodes and Pillow does not read:
+    Radiance HDR (``#?RADIANCE``, then a line ``-Y h +X w``), PFM (``PF``/``Pf w h scale``) and
+    PAM (``P7`` with ``WIDTH``/``HEIGHT`` lines); ``None`` for any other start."""
+    import re
+
+    head = raw[:65536]
+    if head.startswith(b"#?"):
+        match = re.search(rb"\n\n([-+][XY]) +(\d+) +([-+][XY]) +(\d+)", head)
+        if not match:
+            return 0, 0
+        first, second = int(match.group(2)), int(match.group(4))
+        return (second, first) if match.group(1).endswith(b"Y") else (first, second)
+    if head[:2] in (b"PF", b"Pf"):
+        parts = re.sub(rb"#[^\n]*", b"", head[2:200]).split()
+        return (int(parts[0]), int(parts[1])) if len(parts) >= 2 and parts[0].isdigit() and \
+            parts[1].isdigit() else (0, 0)
+    if head.startswith(b"P7"):
+        width = re.search(rb"\nWIDTH +(\d+)", head)
+        height = re.search(rb"\nHEIGHT +(\d+)", head)
+        return (int(width.group(1)), int(height.group(1))) if width and height else (0, 0)
+    return None
+
+
+def read_header(data: bytes | np.ndarray) -> tuple[int | None, int]:
+    """What an image file's header declares, read without decoding it: ``(width x height,
+    EXIF orientation)``.
+
+    The pixel count comes from Pillow's lazy ``Image.open`` (it reads the header only), or,
+    for the formats OpenCV decodes that Pillow does not read (Radiance HDR, PFM, PAM), from
+    :func:`_own_header`; ``None`` when neither knows the file (then it is not decoded at all:
+    a format whose size cannot be checked could declare any size). The orientation is the
+    EXIF tag 274 (1..8, 1 = stored upright) of a JPEG, WebP or a PNG with its ``eXIf`` chunk
+    before the pixels; 1 when there is none, and for TIFF (OpenCV's TIFF decoder applies the
+    tag itself).
+    """
     import io
     import re
+    import warnings
 
     from PIL import Image
 
+    raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    own = _own_header(raw)
+    if own is not None:
+        return own[0] * own[1], 1
     try:
-        with Image.open(io.BytesIO(data.tobytes() if isinstance(data, np.ndarray) else data)) as im:
-            return int(im.size[0]) * int(im.size[1])
+        with warnings.catch_warnings():  # over Pillow's warning size: refused here or later
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(raw))
+        with im:
+            pixels = int(im.size[0]) * int(im.size[1])
+            orientation = 1
+            # OpenCV's TIFF decoder turns the pixels itself (libtiff's oriented reading)
+            if im.format in ("JPEG", "MPO", "WEBP") or im.format == "PNG" and "exif" in im.info:
+                try:
+                    orientation = int(im.getexif().get(EXIF_ORIENTATION, 1))
+                except Exception:  # noqa: BLE001 - a broken EXIF block: the pixels as stored
+                    orientation = 1
+            return pixels, orientation if 1 <= orientation <= 8 else 1
     except Image.DecompressionBombError as e:  # Pillow's own limit, far above MAX_PIXELS
         match = re.search(r"\((\d+) pixels\)", str(e))
-        return int(match.group(1)) if match else MAX_PIXELS + 1
-    except Exception:  # noqa: BLE001 - unknown or corrupt: left to OpenCV's decoder
-        return None
+        return (int(match.group(1)) if match else MAX_PIXELS + 1), 1
+    except Exception:  # noqa: BLE001 - unknown or corrupt: not decoded
+        return None, 1
+
+
+def declared_pixels(data: bytes | np.ndarray) -> int | None:
+    """Width x height an image file declares in its header, without decoding it
+    (:func:`read_header`); ``None`` when the format is not one whose size can be read."""
+    return read_header(data)[0]
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an image stored as a camera's sensor saw it the right way up, as its EXIF
+    orientation tag says (the same result as Pillow's ``ImageOps.exif_transpose``).
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` array as decoded (OpenCV's ``IMREAD_UNCHANGED``
+            ignores the tag).
+        orientation: EXIF tag 274: 1 upright, 2 mirrored, 3 upside down, 4 mirrored upside
+            down, 5 transposed, 6 turned 90 degrees clockwise to view, 7 transverse, 8 turned
+            90 degrees counter-clockwise to view.
+    Returns:
+        the image upright (a view; ``(W, H, ...)`` for orientations 5 to 8).
+    """
+    if orientation == 2:
+        return image[:, ::-1]
+    if orientation == 3:
+        return image[::-1, ::-1]
+    if orientation == 4:
+        return image[::-1]
+    if orientation == 5:
+        return image.swapaxes(0, 1)
+    if orientation == 6:
+        return np.rot90(image, -1)
+    if orientation == 7:
+        return image[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return np.rot90(image, 1)
+    return image
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
@@ -103,8 +199,12 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
         data = np.frombuffer(data, np.uint8)
     if data.size == 0:
         raise UserError(f"cannot read image {name!r}: file is empty (0 bytes)")
-    declared = declared_pixels(data)
-    if declared is not None and declared > MAX_PIXELS:
+    declared, orientation = read_header(data)
+    if declared is None:
+        raise UserError(
+            f"cannot read image {name!r}: not an image or corrupt ({data.size} bytes), or in "
+            "a format whose size cannot be checked before decoding; save it as PNG or JPEG")
+    if declared > MAX_PIXELS:
         raise UserError(
             f"cannot read image {name!r}: it declares {declared:,} pixels, more than the "
             f"{MAX_PIXELS // 1_000_000} megapixels allowed; save a smaller copy")
@@ -133,7 +233,7 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
             f"cannot read image {name!r}: it has {image.shape[1]:,} x {image.shape[0]:,} "
             f"pixels, more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a "
             "smaller copy")
-    return image
+    return np.ascontiguousarray(apply_orientation(image, orientation))
 
 
 def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -30,6 +30,7 @@ from cnn.tasks.predict import (
 )
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import split_not_digit
+from cnn.text import printable
 from cnn.vision.polarity import POLARITIES
 
 EXAMPLE = """examples:
@@ -101,12 +102,12 @@ def add_parser(subparsers, common) -> None:
 
 def print_predictions(model, predictions: list[Prediction], weights_name: str) -> None:
     """One line per file, then the accuracy over the labelled files."""
-    print(f"model {model.model_string} ({weights_name})")
-    width = max(len(Path(p.file).name) for p in predictions)
+    print(f"model {model.model_string} ({printable(weights_name)})")
+    width = max(len(printable(Path(p.file).name)) for p in predictions)
     for p in predictions:
-        name = Path(p.file).name
+        name = printable(Path(p.file).name)  # a file name may hold escape sequences
         if p.error:
-            print(f"{name:<{width}}  error: {p.error}")
+            print(f"{name:<{width}}  error: {printable(p.error)}")
             continue
         if p.rejected:
             line = f"{name:<{width}}  -> not a digit ({p.reason.removeprefix('not a digit: ')})"
@@ -221,7 +222,7 @@ def run(args) -> int:
         }))
         for p in predictions:
             if p.error:
-                print(f"cnn: error: {p.error}", file=sys.stderr)
+                print(f"cnn: error: {printable(p.error)}", file=sys.stderr)
     else:
         weights_name = (", ".join(Path(w).name for w in args.weights) if args.weights
                         else "default weights")
@@ -232,9 +233,9 @@ def run(args) -> int:
     notes, problems = write_outputs(predictions, inputs, files, args.save_transformed,
                                     args.plot, overwrite=args.overwrite)
     for line in notes:
-        print(f"cnn: note: {line}", file=sys.stderr)
+        print(f"cnn: note: {printable(line)}", file=sys.stderr)
     for line in problems:
-        print(f"cnn: error: {line}", file=sys.stderr)
+        print(f"cnn: error: {printable(line)}", file=sys.stderr)
     if not args.json:
         if args.save_transformed and not any(args.save_transformed in p for p in problems):
             print(f"network inputs written to {args.save_transformed}")

@@ -32,6 +32,11 @@ def add_parser(subparsers, common) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (127.0.0.1: this machine only; 0.0.0.0: every "
                         "network the machine is on)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests addressed to NAME (the Host header); by default "
+                        "only localhost, 127.0.0.1, [::1] and --host are answered, so that a "
+                        "web page elsewhere cannot reach the server by DNS rebinding; "
+                        "'*.example.org' allows a domain, '*' any name")
     p.add_argument("--port", type=port_number, default=8000,
                    help="TCP port, 0 for any free one (8000)")
     p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
@@ -82,12 +87,23 @@ def run(args) -> int:
     except ImportError:
         raise UserError(INSTALL_HINT) from None
     from cnn.server.app import ModelStore, create_app
+    from cnn.server.hosts import allowed_hosts
 
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
+    from cnn.parallel.threads import get_num_threads
+    from cnn.server.memory import release_memory_settings
+
+    get_num_threads()  # sets up cnn's threads (and the training malloc setting) now, so that
+    release_memory_settings()  # the server's own setting comes after and stays
     store = ModelStore(args.weights, args.ensemble)
     rejector = rejector_from_args(args)
-    app = create_app(store, args.min_confidence, rejector)
+    hosts = allowed_hosts(args.host, args.allow_host)
+    bad = [h for h in hosts if "*" in h[1:] or h.startswith("*") and h != "*" and
+           not h.startswith("*.")]
+    if bad:
+        raise UserError(f"--allow-host {bad[0]!r}: use a name, '*.domain' or '*'")
+    app = create_app(store, args.min_confidence, rejector, allowed_hosts=hosts)
     sock = open_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from cnn.cli.commands.common import single_weights
+from cnn.io.npz import clean_accuracy
 from cnn.io.weights import load_model
 from cnn.nn.model import Sequential
 from cnn.nn.summary import summary_rows
 from cnn.tasks.metrics import percent
+from cnn.text import printable
 
 EXAMPLE = """examples:
   cnn summary --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10"
@@ -58,12 +61,19 @@ def print_summary(model: Sequential) -> None:
     print(f"Total params: {model.num_params():,}"
           + (f"; buffers (batch-norm running statistics): {model.num_buffers():,}"
              if buffers else ""))
-    meta = model.metadata
-    if meta.get("accuracy") is not None:
-        print(f"Recorded test top-1 accuracy: {percent(meta['accuracy'])} after "
-              f"{meta.get('epochs')} epoch(s), batch {meta.get('batch_size')}, lr "
-              f"{meta.get('lr')}, seed {meta.get('seed')}, "
-              f"{meta.get('seconds_per_epoch', 0):.1f} s/epoch ({meta.get('date', '?')})")
+    meta = model.metadata if isinstance(model.metadata, dict) else {}
+    accuracy = clean_accuracy(meta.get("accuracy"))  # a string, null or list: not shown
+    if accuracy is not None:
+        def shown(key: str) -> str:  # a file's value: any JSON type, control characters escaped
+            return printable(meta.get(key, "?"), limit=40)
+
+        seconds = meta.get("seconds_per_epoch")
+        per_epoch = (f"{seconds:.1f} s/epoch" if isinstance(seconds, (int, float))
+                     and not isinstance(seconds, bool) and math.isfinite(seconds)
+                     else "? s/epoch")
+        print(f"Recorded test top-1 accuracy: {percent(accuracy)} after "
+              f"{shown('epochs')} epoch(s), batch {shown('batch_size')}, lr "
+              f"{shown('lr')}, seed {shown('seed')}, {per_epoch} ({shown('date')})")
 
 
 def run(args) -> int:

@@ -244,6 +244,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     model = build_model(model_string, init, td.num_classes, rng)
     target = Path(out) if out else default_weights_path(model.model_string)
     check_target(target, data_file)
+    from cnn.nn.memory import check_training_batch
+
+    check_training_batch(model, batch_size)  # before the first line about training
     if show_summary:
         print_summary(model)
     x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val

@@ -1,0 +1,92 @@
+"""Memory of a long-running ``cnn serve``: glibc's defaults back, freed memory returned, and a
+bound on the requests computed at once.
+
+Training tunes glibc ``malloc`` to keep every freed block (:mod:`cnn.parallel.allocator`: a
+32 MiB mmap threshold and a 1 GiB trim threshold), because each step allocates the same
+arrays again. A server is the opposite case: requests of different sizes (a 280 x 280 canvas,
+a 12-megapixel photo) on many threads, each thread with its own glibc arena, and what a burst
+allocated stayed with the process: 8 clients uploading 1,000 photos took the server from 164
+to 1,046 MiB, and it stayed there (``benchmarks/serve_load.py``). So the server
+
+- sets glibc to small thresholds (arrays over 4 MiB, a photo's planes, are mapped and
+  unmapped; a free heap top over 8 MiB is trimmed) and at most two arenas per core
+  (:func:`release_memory_settings`);
+- returns freed memory to the system when the last request in flight ends
+  (``malloc_trim``, :func:`request_slot`);
+- computes at most :data:`MAX_AT_ONCE` requests at once (:data:`SLOTS`); the others wait their
+  turn, so the memory of a burst is that of a few requests, not of every request in flight.
+
+All of it is a no-op where there is no glibc (macOS, musl, Windows).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import threading
+from contextlib import contextmanager
+
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
+MMAP_THRESHOLD = 4 * 2**20  # arrays above it are mapped and unmapped (a photo's planes)
+TRIM_THRESHOLD = 8 * 2**20  # free memory at the heap top above it is returned
+MAX_AT_ONCE = max(2, os.cpu_count() or 1)  # requests computed at once
+SLOTS = threading.BoundedSemaphore(MAX_AT_ONCE)
+
+_libc = None
+
+
+def _glibc():
+    global _libc
+    if _libc is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            libc.malloc_trim.argtypes = [ctypes.c_size_t]
+            _libc = libc
+        except (OSError, AttributeError):
+            _libc = False
+    return _libc
+
+
+def release_memory_settings() -> bool:
+    """Undo the training setting of glibc ``malloc`` in this process (see the module docstring).
+
+    Call it after the first layer call has set up cnn's threads (which applies the training
+    setting once per process): :func:`cnn.parallel.threads.get_num_threads` does that.
+
+    Returns:
+        True if glibc took every setting; False where there is no glibc. Never raises.
+    """
+    libc = _glibc()
+    if not libc:
+        return False
+    arenas = 2 * (os.cpu_count() or 1)
+    return all(libc.mallopt(option, value) == 1 for option, value in (
+        (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+        (M_TOP_PAD, 0), (M_ARENA_MAX, arenas)))
+
+
+_busy = 0
+_busy_lock = threading.Lock()
+
+
+@contextmanager
+def request_slot():
+    """Compute one request in one of :data:`SLOTS`; when the last request in flight ends (the
+    server goes idle), return the freed memory of every arena to the system
+    (``malloc_trim(0)``). Under steady load nothing is trimmed (that would only make the next
+    request fault the pages in again); after a burst the memory goes back."""
+    global _busy
+    with SLOTS:
+        with _busy_lock:
+            _busy += 1
+        try:
+            yield
+        finally:
+            with _busy_lock:
+                _busy -= 1
+                idle = _busy == 0
+            libc = _glibc()
+            if idle and libc:
+                libc.malloc_trim(0)
