@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn import progress
 from cnn.errors import UserError
 from cnn.io.onnx_checks import check_graph, read_metadata
 from cnn.io.onnx_graph import (
@@ -531,17 +532,21 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
         raise UserError(f"ONNX file '{path}' is {path.stat().st_size:,} bytes, more than the "
                         f"{MAX_BYTES:,} the largest network cnn builds needs "
                         f"({MAX_PARAMETERS:,} parameters in float64); it is refused unread")
+    stages = progress.bar(total=4, desc=f"importing {path.name}", unit="stage")
     try:
         proto = onnx.load(str(path), load_external_data=False)
     except Exception as e:  # protobuf DecodeError and friends
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"cannot read ONNX file '{path}': {reason}") from None
+    stages.update()
     try:
         check_graph(proto.graph)  # external data, dtypes, cycles, attributes, before any read
     except UserError as e:
         raise UserError(f"ONNX file '{path}': {e}") from None
     try:
+        stages.update()
         model_string, state, info = translate(proto)
+        stages.update()
         bad = next((k for k, v in state.items() if not np.isfinite(v).all()), None)
         if bad is not None:
             raise UserError(f"its weights for '{bad}' hold NaN or infinite values")
@@ -554,4 +559,6 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
     metadata = read_metadata(props.get("metadata", "{}"))
     metadata.update(source="onnx", onnx_file=str(path), onnx_softmax=info["softmax"])
     model.metadata = metadata
+    stages.update()
+    stages.close()
     return model.eval()
