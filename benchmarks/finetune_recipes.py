@@ -46,6 +46,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from score_writer_set import score
 
+    from cnn.cli.commands.train import check_target
     from cnn.cli.commands.train_init import finetune_and_save
     from cnn.io.catalog import default_weights
     from cnn.tasks import safe_finetune
@@ -60,7 +61,8 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()) as log:
                 result = finetune_and_save(None, init, [str(ws / "train")], epochs=args.epochs,
-                                           out=str(out), overwrite=True, quiet=True)
+                                           out=str(out), overwrite=True, quiet=True,
+                                           check_target=check_target)
             seconds = time.perf_counter() - t0
             m = result["history"]
             ok, n = score(str(ws / "test"), str(out))

@@ -224,7 +224,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
         return finetune_and_save(model_string, init, values, epochs=epochs, lr=lr,
                                  schedule=schedule, freeze=freeze, repeat=repeat,
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
-                                 overwrite=overwrite, quiet=quiet)
+                                 overwrite=overwrite, quiet=quiet, check_target=check_target)
     repeat = 1 if repeat is None else repeat
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):

@@ -44,10 +44,12 @@ def _score(model, images, labels) -> str:
 
 def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedule=None,
                       freeze=0, repeat=None, batch_size=None, seed=0, augment=False, out=None,
-                      overwrite=False, quiet=False) -> dict:
+                      overwrite=False, quiet=False, check_target=None) -> dict:
     """Fine-tune the network in ``init`` on folder data sets and save it (see the module
     docstring); the options given replace the recipe's (``lr``, ``schedule`` cosine or
-    constant, ``freeze``, ``repeat``, ``batch_size``).
+    constant, ``freeze``, ``repeat``, ``batch_size``). ``check_target``: ``train``'s check
+    of the --out path (``f(path)``, raises UserError), passed in so that this module imports
+    nothing from ``cnn.cli.commands.train``, its caller.
 
     Returns:
         ``cnn.cli.commands.train.train_and_save``'s dict: ``weights``, ``history`` (a
@@ -57,7 +59,6 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         UserError: as ``train_and_save``: an unreadable folder or weights file, a model string
             that is not the file's, an --out path that cannot be written.
     """
-    from cnn.cli.commands.train import check_target
     from cnn.data.sources import load_training_sources
     from cnn.io.weights import default_weights_path, load_model, save_model
     from cnn.nn.model import Sequential
@@ -70,6 +71,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     recipe = with_options(DEFAULT_RECIPE, lr=lr, freeze=freeze or None, repeat=repeat,
                           batch_size=batch_size,
                           schedule={"step": "constant"}.get(schedule, schedule))
+    check_target = check_target or (lambda path: None)
     rng = np.random.default_rng(seed)
     if out:
         check_target(Path(out))
