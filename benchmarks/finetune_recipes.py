@@ -42,7 +42,9 @@ def main(argv=None) -> int:
     parser.add_argument("writer_set", help="a folder with train/ and test/")
     parser.add_argument("--init", default=None, help="weights file (the default model)")
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS),
+                        help="names above, or fields such as 'lr=3e-5,replay=0.25'")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from score_writer_set import score
 
@@ -56,12 +58,15 @@ def main(argv=None) -> int:
     ws = Path(args.writer_set)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
-            safe_finetune.DEFAULT_RECIPE = replace(base, **VARIANTS[name])
+            fields = VARIANTS.get(name) or {k: (v if k in ("schedule", "batch_norm") else
+                                                float(v) if "." in v or "e" in v else int(v))
+                                                for k, v in (f.split("=") for f in name.split(","))}
+            safe_finetune.DEFAULT_RECIPE = replace(base, **fields)
             out = Path(tmp) / "tuned.npz"
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(io.StringIO()) as log:
                 result = finetune_and_save(None, init, [str(ws / "train")], epochs=args.epochs,
-                                           out=str(out), overwrite=True, quiet=True,
+                                           seed=args.seed, out=str(out), overwrite=True, quiet=True,
                                            check_target=check_target)
             seconds = time.perf_counter() - t0
             m = result["history"]
