@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     ws = Path(args.writer_set)
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.variants:
-            fields = VARIANTS.get(name) or {k: (v if k in ("schedule", "batch_norm") else
+            fields = VARIANTS[name] if name in VARIANTS else {k: (v if k in ("schedule", "batch_norm") else v == "1" if k == "augment" else
                                                 float(v) if "." in v or "e" in v else int(v))
                                                 for k, v in (f.split("=") for f in name.split(","))}
             safe_finetune.DEFAULT_RECIPE = replace(base, **fields)

@@ -54,6 +54,8 @@ class Recipe:
         repeat: passes over the folder's training images per epoch (>= 1).
         patience: stop after this many epochs without a better validation score (>= 1).
         batch_size: images per step, folder and replay together (>= 2).
+        augment: random shifts, rotations, scaling and stroke widths of every batch
+            (:func:`cnn.data.augment.augment_batch`).
     """
 
     lr: float = 1e-4
@@ -65,6 +67,7 @@ class Recipe:
     repeat: int = 4
     patience: int = 2
     batch_size: int = 64
+    augment: bool = False
 
     def describe(self, replaying: bool) -> str:
         """A few words for the run's first line, e.g. ``'adam lr 0.0001 (constant), MNIST
@@ -78,6 +81,8 @@ class Recipe:
             parts.append(f"first {self.freeze} token(s) frozen")
         if self.wise < 1:
             parts.append(f"WiSE-FT {self.wise:g}")
+        if self.augment:
+            parts.append("augmented")
         parts.append("best epoch on the folder's validation split")
         return ", ".join(parts)
 

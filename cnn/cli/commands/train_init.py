@@ -69,7 +69,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         raise UserError(f"--schedule {schedule} with --init and folder data: give cosine or "
                         "step (constant)")
     recipe = with_options(DEFAULT_RECIPE, lr=lr, freeze=freeze or None, repeat=repeat,
-                          batch_size=batch_size,
+                          batch_size=batch_size, augment=augment or None,
                           schedule={"step": "constant"}.get(schedule, schedule))
     check_target = check_target or (lambda path: None)
     rng = np.random.default_rng(seed)
@@ -91,7 +91,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     print(f"fine-tuning {model.model_string} from {init} on {len(td.x_train):,} folder "
           f"images (validating on {len(val[1]) if val else 0}); up to {epochs} epoch(s) of "
           f"{recipe.repeat} pass(es), batch {recipe.batch_size}, "
-          f"{recipe.describe(replay is not None)}, seed {seed}{', augmented' if augment else ''}")
+          f"{recipe.describe(replay is not None)}, seed {seed}")
     before = {}
     if val is not None:
         before["folder"] = _score(model, *val)
@@ -103,7 +103,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     with np.errstate(over="ignore", invalid="ignore"):
         history = finetune(model, td.x_train, td.y_train, recipe=recipe, epochs=epochs, rng=rng,
                            validation=val, replay=replay,
-                           augment=augment_batch if augment else None, progress=not quiet)
+                           augment=augment_batch if recipe.augment else None, progress=not quiet)
     seconds = time.perf_counter() - start
     result = {"weights": None, "history": history, "report": None,
               "interrupted": history.interrupted, "diverged": history.diverged}
