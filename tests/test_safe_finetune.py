@@ -120,7 +120,7 @@ def test_early_stopping_restores_the_best_epoch_and_stops_after_patience(subset,
     model = trained("C(4,5)-P2-FC10", subset, steps=5)
     (x, y), _ = subset
     states = scripted_evaluate(monkeypatch, [0.5, 0.6, 0.9, 0.7, 0.8, 0.95, 0.99])
-    recipe = Recipe(lr=1e-3, replay=0.0, repeat=1, batch_size=32, patience=2)
+    recipe = Recipe(lr=1e-3, replay=0.0, repeat=1, batch_size=32, patience=2, wise=1.0)
     history = finetune(model, x[:64], y[:64], recipe=recipe, epochs=6,
                        rng=np.random.default_rng(0), validation=(x[64:74], y[64:74]))
     assert history.best == 2 and history.stopped_early
@@ -164,8 +164,11 @@ def test_init_on_a_folder_prints_the_recipe_first_then_before_and_after(
     first = next(i for i, line in enumerate(lines) if line.startswith("fine-tuning"))
     assert all(not line.startswith("training") for line in lines)
     recipe = lines[first]
-    assert "adam lr 0.0001 (constant)" in recipe and "MNIST replay 50% of every batch" in recipe
-    assert "batch norm frozen" in recipe and "validating on 10" in recipe
+    d = safe_finetune.DEFAULT_RECIPE
+    assert f"adam lr {d.lr:g} ({d.schedule})" in recipe
+    assert f"MNIST replay {d.replay:.0%} of every batch" in recipe
+    assert f"batch norm {d.batch_norm}" in recipe and "validating on 10" in recipe
+    assert ("WiSE-FT" in recipe) == (d.wise < 1)
     assert all("images (" in line for line in lines[:first])  # only the folder's counts before
     tuned = load_model(out)
     (_, _), (xt, yt) = subset
@@ -176,7 +179,7 @@ def test_init_on_a_folder_prints_the_recipe_first_then_before_and_after(
     assert float(before) == pytest.approx(100 * evaluate(load_model(init), xt, yt)["accuracy"],
                                           abs=0.005)
     assert any(line.startswith("held-out folder images: before ") for line in lines)
-    assert tuned.metadata["finetune"]["replay"] == 0.5 and "best_epoch" in tuned.metadata
+    assert tuned.metadata["finetune"]["replay"] == d.replay and "best_epoch" in tuned.metadata
 
 
 def test_explicit_options_replace_the_recipe_and_an_11_class_start_keeps_11_outputs(

@@ -58,12 +58,12 @@ class Recipe:
             (:func:`cnn.data.augment.augment_batch`).
     """
 
-    lr: float = 1e-4
+    lr: float = 1e-3
     schedule: str = "constant"
     replay: float = 0.5
     batch_norm: str = "frozen"
     freeze: int = 0
-    wise: float = 1.0
+    wise: float = 0.5
     repeat: int = 4
     patience: int = 2
     batch_size: int = 64
