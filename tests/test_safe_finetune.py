@@ -230,3 +230,25 @@ def test_the_command_of_the_issue_keeps_mnist_within_the_must(tmp_path):
     line = next(l for l in result.stdout.splitlines() if l.startswith("MNIST test: before"))
     after = float(re.search(r"after ([\d.]+)%", line).group(1))
     assert after >= 99.4, line
+
+
+def test_the_menus_training_action_fine_tunes_a_weights_file_with_the_same_defaults(
+        tmp_path, subset, digits_folder, monkeypatch, capsys):
+    from cnn.cli.menu import Menu, model_or_weights
+
+    monkeypatch.setenv("CNN_MNIST_DATA", str(SUBSET))
+    monkeypatch.chdir(tmp_path)
+    init = save_model(trained("C(4,5)-P2-FC10", subset), tmp_path / "start.npz")
+    assert model_or_weights(str(init)) == init
+    assert model_or_weights("C(4,5)-P2-FC10") == "C(4,5)-P2-FC10"
+    with pytest.raises(ValueError, match="not found"):
+        model_or_weights(str(tmp_path / "missing.npz"))
+    answers = iter([str(init), "nowhere/", str(digits_folder), "1"])
+    written = Menu(quiet=True, input_func=lambda prompt: next(answers)).train()
+    text = capsys.readouterr().out
+    assert "same as: cnn train --init start.npz --data " in text
+    assert f"--data {digits_folder} --epochs 1" in text
+    assert "is not a folder" in text
+    recipe = next(line for line in text.splitlines() if line.startswith("fine-tuning"))
+    assert f"adam lr {safe_finetune.DEFAULT_RECIPE.lr:g}" in recipe
+    assert load_model(written).metadata["init"] == str(init)
