@@ -99,7 +99,10 @@ def add_folder_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", metavar="WEIGHTS", default=None,
                         help="start from this weights file (weights and batch-norm statistics; "
                              "a fresh optimizer) instead of a random initialisation: "
-                             "fine-tuning; --model may then be left out")
+                             "fine-tuning; --model may then be left out. With folders alone "
+                             "as --data: a safe recipe (low lr, MNIST replayed in every batch, "
+                             "batch norm frozen, the best epoch, WiSE-FT) and the accuracy "
+                             "before/after")
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="keep the first N tokens of the model string fixed (0)")
 

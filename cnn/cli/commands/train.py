@@ -59,6 +59,7 @@ examples:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
   cnn train --model "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10" --epochs 1 --limit 2000 --out /tmp/resnet.npz
   cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
+  cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --data custom_test_images/ --epochs 5 --out /tmp/mine_tuned.npz
   cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
 """
 
