@@ -69,7 +69,7 @@ class Recipe:
     batch_size: int = 64
     augment: bool = False
 
-    def describe(self, replaying: bool) -> str:
+    def describe(self, replaying: bool, validating: bool = True) -> str:
         """A few words for the run's first line, e.g. ``'adam lr 0.0001 (constant), MNIST
         replay 50% of every batch, batch norm frozen, best epoch on the folder's validation
         split'``."""
@@ -83,7 +83,8 @@ class Recipe:
             parts.append(f"WiSE-FT {self.wise:g}")
         if self.augment:
             parts.append("augmented")
-        parts.append("best epoch on the folder's validation split")
+        parts.append("best epoch on the folder's validation split" if validating
+                     else "the last epoch (no validation split)")
         return ", ".join(parts)
 
 

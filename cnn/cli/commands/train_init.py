@@ -35,6 +35,39 @@ def _mnist_or_none(report):
     return load_mnist(path, download=False), path
 
 
+def _load_folders(folders: list[str], seed: int):
+    """The folders' images split as ``cnn train`` splits them (a tenth of every class held
+    out, :func:`cnn.data.sources.load_training_sources`' generator), but without its demand
+    for a held-out split: a class with fewer than 10 images holds nothing out, and with no
+    held-out image at all ``folder_val`` is ``None`` (the last epoch is kept).
+
+    Returns:
+        a :class:`cnn.data.sources.TrainingData` with no MNIST part.
+    Raises:
+        UserError: a folder that cannot be read (:func:`cnn.data.folders.load_folder`).
+    """
+    from cnn.data.folders import NOISE_CLASS, load_folder, stratified_holdout
+    from cnn.data.sources import TrainingData
+
+    rng = np.random.default_rng(seed)
+    train, held, sources = [], [], []
+    for value in folders:
+        fs = load_folder(value, "auto")
+        for line in fs.describe():
+            print(line)
+        tr, ho = stratified_holdout(fs.labels, 0.1, rng)
+        train.append((fs.images[tr], fs.labels[tr]))
+        held.append((fs.images[ho], fs.labels[ho]))
+        sources.append(f"folder {value} ({len(tr)} training, {len(ho)} held out)")
+    x = np.concatenate([p[0] for p in train])
+    y = np.concatenate([p[1] for p in train]).astype(np.uint8)
+    hx = np.concatenate([p[0] for p in held])
+    hy = np.concatenate([p[1] for p in held]).astype(np.uint8)
+    val = (hx, hy) if len(hy) else None
+    classes = 11 if (y == NOISE_CLASS).any() else 10
+    return TrainingData(x, y, hx, hy, None, None, val, sources, classes)
+
+
 def _score(model, images, labels) -> str:
     from cnn.tasks.train import evaluate
 
@@ -59,7 +92,6 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         UserError: as ``train_and_save``: an unreadable folder or weights file, a model string
             that is not the file's, an --out path that cannot be written.
     """
-    from cnn.data.sources import load_training_sources
     from cnn.io.weights import default_weights_path, load_model, save_model
     from cnn.nn.model import Sequential
     from cnn.tasks.finetune import with_classes
@@ -75,7 +107,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     rng = np.random.default_rng(seed)
     if out:
         check_target(Path(out))
-    td = load_training_sources(folders, repeat=1, seed=seed, report=print)
+    td = _load_folders(folders, seed)
     model = load_model(init, num_classes=None)
     if model_string is not None and Sequential(model_string, num_classes=None).model_string != \
             model.model_string:
@@ -91,7 +123,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     print(f"fine-tuning {model.model_string} from {init} on {len(td.x_train):,} folder "
           f"images (validating on {len(val[1]) if val else 0}); up to {epochs} epoch(s) of "
           f"{recipe.repeat} pass(es), batch {recipe.batch_size}, "
-          f"{recipe.describe(replay is not None)}, seed {seed}")
+          f"{recipe.describe(replay is not None, val is not None)}, seed {seed}")
     before = {}
     if val is not None:
         before["folder"] = _score(model, *val)
