@@ -68,7 +68,9 @@ def _load_folders(folders: list[str], seed: int):
     return TrainingData(x, y, hx, hy, None, None, val, sources, classes)
 
 
-def _score(model, images, labels) -> str:
+def _score(model, images, labels) -> tuple[dict, str]:
+    """:func:`cnn.tasks.train.evaluate`'s report and its words, e.g. ``'99.67% (9,967 of
+    10,000)'``."""
     from cnn.tasks.train import evaluate
 
     r = evaluate(model, images, labels)
