@@ -107,6 +107,25 @@ def model_string(text: str) -> str:
     return format_model(parse_model(text))
 
 
+def model_or_weights(text: str) -> str | Path:
+    """Parser for the training action's first answer: a model string (its canonical form: a
+    new model), or an existing weights file (a ``Path``: fine-tune it on a folder)."""
+    path = Path(text).expanduser()
+    if path.is_file() or text.endswith(".npz"):
+        if not path.is_file():
+            raise ValueError(f"'{text}' not found; give a model string, or the path of a "
+                             ".npz weights file to fine-tune")
+        return path
+    return model_string(text)
+
+
+def training_folder(text: str) -> str:
+    """Parser for a folder of one's own digits (class folders 0..9, or <digit>_name files)."""
+    if not Path(text).expanduser().is_dir():
+        raise ValueError(f"'{text}' is not a folder; give a folder with class folders 0..9")
+    return text
+
+
 def image_folder(text: str) -> str:
     """Parser for a folder (or file) holding images that ``cnn predict`` can read."""
     collect_images([text])  # raises UserError: not found, or no image files
@@ -408,7 +427,14 @@ class Menu:
               "R(32) / R(64,s2) residual block,\nD0.25 dropout, A2 average pooling, GAP "
               "global average pooling (see 'cnn train --help').")
         print(f"  e.g. {EXAMPLE_MODEL}   (tiny and fast: C(4,5)-P2-FC10)")
-        model = self.ask("Model string", EXAMPLE_MODEL, model_string)
+        try:
+            example = display_path(default_weights())
+        except UserError:
+            example = "weight_output/<file>.npz"
+        print(f"  or a weights file to fine-tune on a folder of your own digits, e.g. {example}")
+        model = self.ask("Model string", EXAMPLE_MODEL, model_or_weights)
+        if isinstance(model, Path):
+            return self.finetune(model)
         lr = self.ask("Learning rate", f"{DEFAULT_LR:g}", positive_number)
         epochs = self.ask("Epochs", 1, whole_number(1))
         batch = self.ask("Batch size", 64, whole_number(1))
@@ -430,6 +456,22 @@ class Menu:
                                 validation=validation, data=self.data, quiet=self.quiet,
                                 show_summary=True)
         if result["weights"] is None:  # train_and_save said why
+            return None
+        self.trained = Path(result["weights"])
+        print(f"Actions 2-{len(ACTIONS) - 1} now use these weights by default.")
+        return self.trained
+
+    def finetune(self, init: Path) -> Path | None:
+        """Action 1 given a weights file: fine-tune it on a folder with ``cnn train --init``'s
+        defaults (:mod:`cnn.tasks.safe_finetune`); returns the weights written."""
+        from cnn.cli.commands.train import train_and_save
+
+        folder = self.ask("Folder of your digits (class folders 0..9)", None, training_folder)
+        epochs = self.ask("Epochs (at most: the best one is kept)", 5, whole_number(1))
+        argv = ["train", "--init", display_path(init), "--data", folder, "--epochs", str(epochs)]
+        print(f"same as: cnn {shlex.join(argv)}")
+        result = train_and_save(None, init=init, data=[folder], epochs=epochs, quiet=self.quiet)
+        if result["weights"] is None:
             return None
         self.trained = Path(result["weights"])
         print(f"Actions 2-{len(ACTIONS) - 1} now use these weights by default.")

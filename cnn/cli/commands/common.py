@@ -93,13 +93,16 @@ def add_folder_training_options(parser: argparse.ArgumentParser) -> None:
                              "(class folders 0..9 and noise/, or files <digit>_<name>.png); "
                              "'--data mnist --data DIR' mixes both (default: MNIST from "
                              "$CNN_MNIST_DATA, then ~/.keras/datasets/mnist.npz, then a download)")
-    parser.add_argument("--repeat", type=positive_int, default=1, metavar="K",
+    parser.add_argument("--repeat", type=positive_int, default=None, metavar="K",
                         help="show every folder image K times per epoch, so a small folder "
-                             "is not drowned by MNIST (1)")
+                             "is not drowned by MNIST (1; 4 with --init on folders alone)")
     parser.add_argument("--init", metavar="WEIGHTS", default=None,
                         help="start from this weights file (weights and batch-norm statistics; "
                              "a fresh optimizer) instead of a random initialisation: "
-                             "fine-tuning; --model may then be left out")
+                             "fine-tuning; --model may then be left out. With folders alone "
+                             "as --data: a safe recipe (low lr, MNIST replayed in every batch, "
+                             "batch norm frozen, the best epoch, WiSE-FT) and the accuracy "
+                             "before/after")
     parser.add_argument("--freeze", type=int, default=0, metavar="N",
                         help="keep the first N tokens of the model string fixed (0)")
 

@@ -59,6 +59,7 @@ examples:
   cnn train --model "C(8,5)-P2-C(16,3)-P2-FC128-FC10" --data train.csv --out /tmp/kaggle.npz
   cnn train --model "C(8,3,same)-BN-R(8)-R(16,s2)-GAP-FC10" --epochs 1 --limit 2000 --out /tmp/resnet.npz
   cnn train --model "C(8,5)-P2-FC10" --data mnist --data custom_test_images/ --repeat 20 --limit 5000 --out /tmp/mine.npz
+  cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --data custom_test_images/ --epochs 5 --out /tmp/mine_tuned.npz
   cnn train --init "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz" --freeze 2 --data mnist --data custom_test_images/ --repeat 10 --lr 1e-4 --limit 5000 --out /tmp/tuned.npz
 """
 
@@ -215,6 +216,17 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     from cnn.data.sources import load_training_sources
     from cnn.tasks.finetune import trainable_parameters
 
+    values = [str(data)] if isinstance(data, (str, Path)) else list(data or [])
+    if init is not None and values and all(is_folder(v) for v in values) and lr_decay is None \
+            and not label_smoothing and optimizer == "adam":
+        # --init on folders alone: the safe fine-tuning recipe (cnn.tasks.safe_finetune)
+        from cnn.cli.commands.train_init import finetune_and_save
+
+        return finetune_and_save(model_string, init, values, epochs=epochs, lr=lr,
+                                 schedule=schedule, freeze=freeze, repeat=repeat,
+                                 batch_size=batch_size, seed=seed, augment=augment, out=out,
+                                 overwrite=overwrite, quiet=quiet, check_target=check_target)
+    repeat = 1 if repeat is None else repeat
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
