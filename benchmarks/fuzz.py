@@ -335,7 +335,8 @@ def case_menu(rng, tmp):
                             env=dict(os.environ, PYTHONPATH=str(ROOT),
                                      PYTHONIOENCODING="utf-8:strict"))
     err = result.stderr.decode("utf-8", "replace")
-    return result.returncode == 0 and "Traceback" not in err, f"status {result.returncode} {err[-200:]}"
+    clean = result.returncode == 0 and "Traceback" not in err
+    return clean, f"status {result.returncode} {err[-200:]}"
 
 
 def case_interrupt(rng, tmp):

@@ -326,7 +326,8 @@ def test_a_phone_photo_saved_turned_reads_as_the_upright_digit(tmp_path, capsys)
     for k in (3, 6, 8):
         (tmp_path / f"turned{k}.jpg").write_bytes(tagged(upright, k, "JPEG"))
     assert main(["predict", "--json", "-q", str(tmp_path)]) in (0, 1)
-    answers = {Path(p["file"]).stem: p["digit"] for p in json.loads(capsys.readouterr().out)["predictions"]}
+    answers = {Path(p["file"]).stem: p["digit"]
+               for p in json.loads(capsys.readouterr().out)["predictions"]}
     assert answers["turned3"] == answers["turned6"] == answers["turned8"] == 7
     assert answers["upright"] == 7
 
@@ -576,3 +577,68 @@ def test_escape_sequences_in_metadata_and_names_are_shown_escaped(tmp_path, caps
 def test_a_spatial_token_after_fc_and_dropout_is_one_line(model):
     with pytest.raises(UserError, match="whose output is a vector"):
         Sequential(model, None)
+
+
+def test_the_server_computes_at_most_a_few_requests_at_once(monkeypatch):
+    pytest.importorskip("fastapi")
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from cnn.server import app as app_module
+    from cnn.server.memory import MAX_AT_ONCE
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_predict(entry, data, name, *rest):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"digit": 1}
+
+    monkeypatch.setattr(app_module, "predict_image", slow_predict)
+    client = TestClient(app_module.create_app(app_module.ModelStore([str(SMALL)])))
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: client.post(
+            "/api/predict", content=b"x", headers={"Content-Type": "image/png"}).status_code,
+            range(32)))
+    assert codes == [200] * 32 and 1 <= most[0] <= MAX_AT_ONCE < 16
+
+
+def test_serve_gives_glibc_small_thresholds_back():
+    from cnn.parallel import allocator
+    from cnn.parallel.allocator import keep_freed_memory
+    from cnn.server import memory
+    from cnn.server.memory import release_memory_settings
+
+    keep_freed_memory()
+    if not release_memory_settings():
+        pytest.skip("no glibc mallopt here")
+    try:  # a 16 MiB array freed in the server goes back to the system (mapped, then unmapped)
+        before = int(Path("/proc/self/statm").read_text().split()[1])
+        a = np.ones(4 * 2**20, np.float32)
+        del a
+        after = int(Path("/proc/self/statm").read_text().split()[1])
+        assert after - before < 1024  # pages: less than 4 MiB kept
+    finally:  # the training setting back for the rest of this test process
+        libc = memory._glibc()
+        for option, value in ((allocator.M_MMAP_THRESHOLD, allocator.MMAP_THRESHOLD),
+                              (allocator.M_TRIM_THRESHOLD, allocator.TRIM_THRESHOLD),
+                              (allocator.M_TOP_PAD, allocator.TOP_PAD)):
+            libc.mallopt(option, value)
+
+
+@pytest.mark.slow
+def test_the_fuzz_run_is_clean():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--budget",
+                             "120", "--json"], capture_output=True, text=True, timeout=900,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 9 and all(r["tried"] > 0 for r in rows)
+    assert [r for r in rows if r["clean"] != r["tried"]] == [] and result.returncode == 0
