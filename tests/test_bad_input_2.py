@@ -642,3 +642,16 @@ def test_the_fuzz_run_is_clean():
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     assert len(rows) == 9 and all(r["tried"] > 0 for r in rows)
     assert [r for r in rows if r["clean"] != r["tried"]] == [] and result.returncode == 0
+
+
+def test_folder_training_skips_a_radiance_bomb_with_its_line(tmp_path):
+    import shutil
+
+    from cnn.data.folders import load_folder
+
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "bomb.png").write_bytes(radiance_hdr(12_000, 12_000))
+    shutil.copy(sorted((ROOT / "custom_test_images").glob("7_*.png"))[0], tmp_path / "7" / "a.png")
+    data = load_folder(tmp_path)
+    assert len(data.labels) == 1 and len(data.skipped) == 1
+    assert "declares 144,000,000 pixels" in data.skipped[0][1]
