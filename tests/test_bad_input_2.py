@@ -655,3 +655,27 @@ def test_folder_training_skips_a_radiance_bomb_with_its_line(tmp_path):
     data = load_folder(tmp_path)
     assert len(data.labels) == 1 and len(data.skipped) == 1
     assert "declares 144,000,000 pixels" in data.skipped[0][1]
+
+
+def test_a_radiance_header_hiding_its_size_is_not_decoded(monkeypatch):
+    import cv2
+
+    from cnn.vision.decode import decode_image_bytes
+
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded an unchecked file"))
+    hidden = b"#?RADIANCE\n#" + b"x" * 70_000 + b"\n\n-Y 12000 +X 12000\n" + b"\0" * 64
+    with pytest.raises(UserError, match="a format whose size cannot be checked"):
+        decode_image_bytes(hidden, "hidden.hdr")
+
+
+def test_opencv_refuses_more_than_40_megapixels_itself():
+    code = ("import numpy as np, sys; sys.path.insert(0, '.');"
+            "import cnn.vision.decode, cv2;"  # sets OPENCV_IO_MAX_IMAGE_PIXELS before decoding
+            "from test_bad_input_2 import radiance_hdr;"
+            "d = np.frombuffer(radiance_hdr(12000, 12000), np.uint8)\n"
+            "try:\n    cv2.imdecode(d, cv2.IMREAD_UNCHANGED); print('decoded')\n"
+            "except cv2.error:\n    print('refused')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", timeout=60,
+                            capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.stdout.strip() == "refused", result.stderr

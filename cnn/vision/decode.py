@@ -74,8 +74,8 @@ def read_header(data: bytes | np.ndarray) -> tuple[int | None, int]:
 
     raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
     own = _own_header(raw)
-    if own is not None:
-        return own[0] * own[1], 1
+    if own is not None:  # (0, 0): one of those formats, but no size found: not decoded
+        return (own[0] * own[1] if own[0] and own[1] else None), 1
     try:
         with warnings.catch_warnings():  # over Pillow's warning size: refused here or later
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
