@@ -191,9 +191,13 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
         name: what to call the image in messages (its path, or the upload's name).
     Returns:
         as :func:`read_image`.
+    The image comes back upright: an EXIF orientation tag (phones save photos turned, with
+    the tag) is applied as Pillow's ``ImageOps.exif_transpose`` does (:func:`apply_orientation`).
+
     Raises:
-        UserError: empty, too many pixels (declared or decoded), a truncated JPEG, not an
-            image or corrupt, or no pixels once decoded.
+        UserError: empty, a format whose size cannot be read from its header (not decoded),
+            too many pixels (declared or decoded), a truncated JPEG, not an image or corrupt,
+            or no pixels once decoded.
     """
     if not isinstance(data, np.ndarray):
         data = np.frombuffer(data, np.uint8)
