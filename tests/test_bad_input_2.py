@@ -326,7 +326,8 @@ def test_a_phone_photo_saved_turned_reads_as_the_upright_digit(tmp_path, capsys)
     for k in (3, 6, 8):
         (tmp_path / f"turned{k}.jpg").write_bytes(tagged(upright, k, "JPEG"))
     assert main(["predict", "--json", "-q", str(tmp_path)]) in (0, 1)
-    answers = {Path(p["file"]).stem: p["digit"] for p in json.loads(capsys.readouterr().out)["predictions"]}
+    answers = {Path(p["file"]).stem: p["digit"]
+               for p in json.loads(capsys.readouterr().out)["predictions"]}
     assert answers["turned3"] == answers["turned6"] == answers["turned8"] == 7
     assert answers["upright"] == 7
 
@@ -576,3 +577,112 @@ def test_escape_sequences_in_metadata_and_names_are_shown_escaped(tmp_path, caps
 def test_a_spatial_token_after_fc_and_dropout_is_one_line(model):
     with pytest.raises(UserError, match="whose output is a vector"):
         Sequential(model, None)
+
+
+def test_the_server_computes_at_most_a_few_requests_at_once(monkeypatch):
+    pytest.importorskip("fastapi")
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    from cnn.server import app as app_module
+    from cnn.server.memory import MAX_AT_ONCE
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_predict(entry, data, name, *rest):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"digit": 1}
+
+    monkeypatch.setattr(app_module, "predict_image", slow_predict)
+    client = TestClient(app_module.create_app(app_module.ModelStore([str(SMALL)])))
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(lambda i: client.post(
+            "/api/predict", content=b"x", headers={"Content-Type": "image/png"}).status_code,
+            range(32)))
+    assert codes == [200] * 32 and 1 <= most[0] <= MAX_AT_ONCE < 16
+
+
+GLIBC_PROBE = """
+import sys
+from pathlib import Path
+import numpy as np
+from cnn.parallel.allocator import keep_freed_memory
+from cnn.server.memory import release_memory_settings
+keep_freed_memory()  # what cnn's first layer call does in every process
+if sys.argv[1] == "serve" and not release_memory_settings():
+    print("no glibc"); sys.exit()
+pages = lambda: int(Path("/proc/self/statm").read_text().split()[1])
+before = pages()
+a = np.ones(4 * 2**20, np.float32)  # 16 MiB, touched
+del a
+print(pages() - before)
+"""
+
+
+def test_serve_gives_glibc_small_thresholds_back():
+    def kept(mode: str) -> str:  # pages still resident after a 16 MiB array is freed
+        return subprocess.run([sys.executable, "-c", GLIBC_PROBE, mode], capture_output=True,
+                              text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT))
+                              ).stdout.strip()
+
+    served = kept("serve")
+    if served == "no glibc":
+        pytest.skip("no glibc mallopt here")
+    assert int(served) < 1024  # the server gives the 16 MiB back (fewer than 4 MiB of pages)
+    assert int(kept("train")) >= 4000  # training keeps it, by design (cnn.parallel.allocator)
+
+
+@pytest.mark.slow
+def test_the_fuzz_run_is_clean():
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "fuzz.py"), "--budget",
+                             "120", "--json"], capture_output=True, text=True, timeout=900,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert len(rows) == 9 and all(r["tried"] > 0 for r in rows)
+    assert [r for r in rows if r["clean"] != r["tried"]] == [] and result.returncode == 0
+
+
+def test_folder_training_skips_a_radiance_bomb_with_its_line(tmp_path):
+    import shutil
+
+    from cnn.data.folders import load_folder
+
+    (tmp_path / "7").mkdir()
+    (tmp_path / "7" / "bomb.png").write_bytes(radiance_hdr(12_000, 12_000))
+    shutil.copy(sorted((ROOT / "custom_test_images").glob("7_*.png"))[0], tmp_path / "7" / "a.png")
+    data = load_folder(tmp_path)
+    assert len(data.labels) == 1 and len(data.skipped) == 1
+    assert "declares 144,000,000 pixels" in data.skipped[0][1]
+
+
+def test_a_radiance_header_hiding_its_size_is_not_decoded(monkeypatch):
+    import cv2
+
+    from cnn.vision.decode import decode_image_bytes
+
+    monkeypatch.setattr(cv2, "imdecode", lambda *a: pytest.fail("decoded an unchecked file"))
+    hidden = b"#?RADIANCE\n#" + b"x" * 70_000 + b"\n\n-Y 12000 +X 12000\n" + b"\0" * 64
+    with pytest.raises(UserError, match="a format whose size cannot be checked"):
+        decode_image_bytes(hidden, "hidden.hdr")
+
+
+def test_opencv_refuses_more_than_40_megapixels_itself():
+    code = ("import numpy as np, sys; sys.path.insert(0, '.');"
+            "import cnn.vision.decode, cv2;"  # sets OPENCV_IO_MAX_IMAGE_PIXELS before decoding
+            "from test_bad_input_2 import radiance_hdr;"
+            "d = np.frombuffer(radiance_hdr(12000, 12000), np.uint8)\n"
+            "try:\n    cv2.imdecode(d, cv2.IMREAD_UNCHANGED); print('decoded')\n"
+            "except cv2.error:\n    print('refused')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", timeout=60,
+                            capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.stdout.strip() == "refused", result.stderr

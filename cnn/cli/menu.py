@@ -406,7 +406,7 @@ class Menu:
     def choose_layer(self, weights: Path) -> LayerInfo:
         info = read_weights_info(weights)
         layers = layer_infos(info.model)
-        print(f"Layers of {info.model}:")
+        print(f"Layers of {printable(info.model)}:")
         width = max(len(layer.name) for layer in layers)
         for layer in layers:
             print(f"  {layer.number:>2}  {layer.name:<{width}}  {layer.count:>4} {layer.unit}")

@@ -515,8 +515,12 @@ def load_onnx(path: str | os.PathLike, num_classes: int | None = 10):
         the model; ``metadata`` is the training metadata a cnn export recorded, plus
         ``source`` (``"onnx"``), ``onnx_file`` and ``onnx_softmax``.
     Raises:
-        UserError: missing or unreadable file, the ``onnx`` package missing, an unsupported
-            operator or structure (one line naming the node).
+        UserError: missing or unreadable file, a file over :data:`MAX_BYTES` (unread), the
+            ``onnx`` package missing, a graph :func:`cnn.io.onnx_checks.check_graph` refuses
+            (external data, a cycle, a non-numeric tensor, a node without input or output,
+            window attributes out of range, values beyond float32), an unsupported operator or
+            structure (one line naming the node), or finite but broken weights
+            (:func:`cnn.nn.weight_limits.check_weights`).
     """
     from cnn.nn.model import Sequential
 

@@ -99,7 +99,9 @@ def load_model(path: str | os.PathLike, num_classes: int | None = 10) -> Sequent
         (``{"source": "reference project"}`` for reference files).
     Raises:
         UserError: missing or unreadable file, no model string, a newer format version, or
-            arrays that do not fit (naming the file's own array and both shapes).
+            arrays that do not fit (naming the file's own array and both shapes), or finite
+            but broken values (a negative running variance, a weight beyond +-1e6:
+            :mod:`cnn.nn.weight_limits`).
     """
     path = Path(path)
     if path.suffix.lower() == ".onnx":  # ONNX files: translated to a model string + state

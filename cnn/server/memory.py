@@ -5,8 +5,10 @@ Training tunes glibc ``malloc`` to keep every freed block (:mod:`cnn.parallel.al
 32 MiB mmap threshold and a 1 GiB trim threshold), because each step allocates the same
 arrays again. A server is the opposite case: requests of different sizes (a 280 x 280 canvas,
 a 12-megapixel photo) on many threads, each thread with its own glibc arena, and what a burst
-allocated stayed with the process: 8 clients uploading 1,000 photos took the server from 164
-to 1,046 MiB, and it stayed there (``benchmarks/serve_load.py``). So the server
+allocated stayed with the process: 8 clients uploading 1,000 photos took the server from 190
+to 968 MiB, and it stayed there (``benchmarks/serve_load.py``); with the settings below it
+peaks at 289 MiB and is back at 130 MiB after the run, for 10-25 % less throughput on a busy
+2-core machine. So the server
 
 - sets glibc to small thresholds (arrays over 4 MiB, a photo's planes, are mapped and
   unmapped; a free heap top over 8 MiB is trimmed) and at most two arenas per core

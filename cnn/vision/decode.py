@@ -74,8 +74,8 @@ def read_header(data: bytes | np.ndarray) -> tuple[int | None, int]:
 
     raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
     own = _own_header(raw)
-    if own is not None:
-        return own[0] * own[1], 1
+    if own is not None:  # (0, 0): one of those formats, but no size found: not decoded
+        return (own[0] * own[1] if own[0] and own[1] else None), 1
     try:
         with warnings.catch_warnings():  # over Pillow's warning size: refused here or later
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -191,9 +191,13 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str) -> np.ndarray:
         name: what to call the image in messages (its path, or the upload's name).
     Returns:
         as :func:`read_image`.
+    The image comes back upright: an EXIF orientation tag (phones save photos turned, with
+    the tag) is applied as Pillow's ``ImageOps.exif_transpose`` does (:func:`apply_orientation`).
+
     Raises:
-        UserError: empty, too many pixels (declared or decoded), a truncated JPEG, not an
-            image or corrupt, or no pixels once decoded.
+        UserError: empty, a format whose size cannot be read from its header (not decoded),
+            too many pixels (declared or decoded), a truncated JPEG, not an image or corrupt,
+            or no pixels once decoded.
     """
     if not isinstance(data, np.ndarray):
         data = np.frombuffer(data, np.uint8)
