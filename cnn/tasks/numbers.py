@@ -1,0 +1,83 @@
+"""Read a whole number: every digit on the main line of writing, left to right.
+
+:func:`cnn.vision.numbers.read_line` cuts the line into digits, choosing among candidate cuts
+with :func:`segment_scorer` (the classifier's top probability times P(a digit) from the
+not-a-digit gate, so a cut that leaves half a "0" scores low); :func:`read_number` then
+classifies each chosen segment, applies the gate per segment (a letter inside "4A7" is reported
+as not a digit, shown as ``?`` in the number) and assembles the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnn.tasks.ensemble import decide
+from cnn.tasks.reject import split_not_digit
+from cnn.vision.numbers import MAX_DIGITS, read_line
+
+NOT_READ = "?"  # the character a segment the gate rejects gets in the number
+
+
+@dataclass
+class NumberReading:
+    """One picture's number: ``number`` (e.g. ``"40517"``; ``?`` for a segment that is not a
+    digit), ``digits`` (per segment: ``box`` [x0, y0, x1, y1] in original pixels, ``digit``
+    (int, or None when rejected), ``confidence``, ``top3`` [[digit, p], ...], ``not_digit``
+    P(not a digit) or None), and ``images`` float32 (K, 28, 28) (what each segment became)."""
+
+    number: str
+    digits: list[dict] = field(default_factory=list)
+    images: np.ndarray | None = None
+
+
+def segment_scorer(model, rejector=None):
+    """A scorer for :func:`cnn.vision.numbers.read_line`: float32 ``(K, 28, 28)`` -> ``(K,)``
+    top digit probability times (1 - P(not a digit)) when a gate judges, in [0, 1]."""
+    def score(batch: np.ndarray) -> np.ndarray:
+        raw = model.predict_proba(batch)
+        probabilities = split_not_digit(raw)[0]
+        p = probabilities.max(axis=1)
+        if rejector is not None:
+            p_not = rejector.not_digit_probability(batch, raw)
+            if p_not is not None:
+                p = p * (1.0 - p_not)
+        return p
+    return score
+
+
+def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
+                max_digits: int = MAX_DIGITS) -> NumberReading:
+    """Read the number written in ``image`` (see the module docstring).
+
+    Args:
+        image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
+        model: a classifier with ``predict_proba`` (10 or 11 classes) or an ensemble.
+        rejector: a :class:`cnn.tasks.reject.Rejector`, or None (no per-segment gate).
+        polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
+        max_digits: the longest number read.
+    Returns:
+        a :class:`NumberReading` with at least one segment.
+    Raises:
+        UserError: no ink, or more than ``max_digits`` digits on the line.
+    """
+    segments = read_line(image, segment_scorer(model, rejector), polarity, max_digits)
+    x = np.stack([s.image for s in segments])
+    digits, raw = decide(model, x)
+    probabilities = split_not_digit(raw)[0]
+    if raw.shape[1] > 10:
+        digits = probabilities.argmax(axis=1)
+    rejected, p_not = (rejector.judge(x, raw) if rejector is not None
+                       else (np.zeros(len(x), bool), None))
+    out, text = [], []
+    for k, s in enumerate(segments):
+        p = probabilities[k]
+        top = np.argsort(p)[::-1][:3]
+        digit = None if rejected[k] else int(digits[k])
+        out.append({"box": list(s.box), "digit": digit,
+                    "confidence": float(p[int(digits[k])]),
+                    "top3": [[int(d), float(p[d])] for d in top],
+                    "not_digit": None if p_not is None else float(p_not[k])})
+        text.append(NOT_READ if digit is None else str(digit))
+    return NumberReading("".join(text), out, x)
