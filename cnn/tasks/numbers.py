@@ -81,3 +81,48 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
                     "not_digit": None if p_not is None else float(p_not[k])})
         text.append(NOT_READ if digit is None else str(digit))
     return NumberReading("".join(text), out, x)
+
+
+def attach_numbers(predictions: list, files: list, model, rejector=None, polarity: str = "auto",
+                   max_digits: int = MAX_DIGITS, min_confidence: float = 0.5) -> None:
+    """Fill ``number`` and ``digits`` of each :class:`cnn.tasks.predict.Prediction` in place.
+
+    A file whose line holds at most one digit the gate accepts keeps the single-digit answer
+    (``digit``, ``confidence``, rejection: unchanged) and gets ``number`` = that digit (None
+    when rejected) with one ``digits`` entry; a file with two or more becomes a number:
+    ``digit``, ``confidence`` and ``probabilities`` are cleared, ``rejected`` False, and
+    ``uncertain`` True when any digit's confidence is under ``min_confidence``. Files that
+    failed to read (``error``) are left alone. A line with more than ``max_digits`` digits
+    keeps the single-digit answer and gets ``reason`` saying so.
+    """
+    from cnn.errors import UserError
+    from cnn.vision.decode import read_image
+
+    for f, pred in zip(files, predictions):
+        if pred.error:
+            continue
+        reading = None
+        try:
+            reading = read_number(read_image(f), model, rejector, polarity, max_digits)
+        except UserError as e:
+            if "more than" in str(e):
+                pred.reason = str(e)
+        except MemoryError:
+            pass
+        accepted = [] if reading is None else [d for d in reading.digits
+                                               if d["digit"] is not None]
+        if len(accepted) >= 2:
+            pred.number, pred.digits = reading.number, reading.digits
+            pred.digit, pred.confidence, pred.probabilities = None, None, []
+            pred.rejected, pred.reason, pred.not_digit = False, None, None
+            pred.uncertain = any(d["confidence"] < min_confidence for d in reading.digits)
+            continue
+        if pred.digit is None:
+            continue
+        p = np.asarray(pred.probabilities)
+        top = np.argsort(p)[::-1][:3]
+        box = accepted[0]["box"] if len(accepted) == 1 else None
+        pred.number = str(pred.digit)
+        pred.digits = [{"box": box, "digit": pred.digit, "confidence": pred.confidence,
+                        "top3": [[int(d), float(p[d])] for d in top],
+                        "not_digit": pred.not_digit}]
