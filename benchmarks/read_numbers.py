@@ -2,7 +2,8 @@
 
 Prints, per condition: photos, whole numbers read exactly, per-digit accuracy
 (1 - edit distance / length, at least 0), and the median time per photo (decode + reading,
-one process). Usage::
+one process), all through ``cnn predict``'s path (:func:`cnn.tasks.predict.predict_files`
+with ``max_digits=12`` and the shipped gate). Usage::
 
     flock /tmp/cnn-bench.lock python benchmarks/read_numbers.py /tmp/numbers [--limit N]
         [--weights FILE] [--no-reject] [--threads 2] [--json out.json]
@@ -49,11 +50,9 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from make_numbers import HELD_OUT
 
-    from cnn.errors import UserError
-    from cnn.tasks.numbers import read_number
+    from cnn.tasks.predict import predict_files
     from cnn.tasks.predictor import load_predictor
     from cnn.tasks.reject import Rejector
-    from cnn.vision.decode import read_image
 
     folder = Path(args.folder)
     with open(folder / "index.csv", newline="", encoding="utf-8") as f:
@@ -66,12 +65,9 @@ def main(argv=None) -> int:
         if args.limit and len(per.get(cond, [])) >= args.limit:
             continue
         start = time.perf_counter()
-        try:
-            read = read_number(read_image(folder / row["file"]), model, rejector).number
-        except UserError as e:
-            read = ""
-            if args.show_wrong:
-                print(f"  {row['file']}: {e}")
+        _, (pred,), _ = predict_files([folder / row["file"]], model=model, rejector=rejector,
+                                      max_digits=12)
+        read = pred.number or ""
         elapsed = time.perf_counter() - start
         per.setdefault(cond, []).append((read == row["label"],
                                          digit_accuracy(read, row["label"]), elapsed))

@@ -83,6 +83,29 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     return NumberReading("".join(text), out, x)
 
 
+_SURE_MEAN = 0.7  # a number in a picture the gate rejected: mean digit confidence at least
+_SURE_MIN = 0.4  # ... and every digit at least this confident
+
+
+def convincing(reading: NumberReading) -> bool:
+    """Whether a reading is trusted over the gate's verdict on the whole picture.
+
+    Exists for: letters, words, textures and objects, whose vertical strokes read as strings
+    of "1"s (measured on ``scripts/make_non_digits.py`` images: 28 of 48 were read as numbers
+    without this). Every segment must be accepted by the gate, the mean confidence be at
+    least ``_SURE_MEAN``, the least at least ``_SURE_MIN``, and "1"s no more than half the
+    digits (fewer than half from 3 digits on).
+    """
+    digits = reading.digits
+    if any(d["digit"] is None for d in digits):
+        return False
+    confidence = [d["confidence"] for d in digits]
+    if np.mean(confidence) < _SURE_MEAN or min(confidence) < _SURE_MIN:
+        return False
+    ones = sum(d["digit"] == 1 for d in digits)
+    return 2 * ones < len(digits) if len(digits) >= 3 else ones < len(digits)
+
+
 def attach_numbers(predictions: list, files: list, model, rejector=None, polarity: str = "auto",
                    max_digits: int = MAX_DIGITS, min_confidence: float = 0.5) -> None:
     """Fill ``number`` and ``digits`` of each :class:`cnn.tasks.predict.Prediction` in place.
@@ -93,7 +116,8 @@ def attach_numbers(predictions: list, files: list, model, rejector=None, polarit
     ``digit``, ``confidence`` and ``probabilities`` are cleared, ``rejected`` False, and
     ``uncertain`` True when any digit's confidence is under ``min_confidence``. Files that
     failed to read (``error``) are left alone. A line with more than ``max_digits`` digits
-    keeps the single-digit answer and gets ``reason`` saying so.
+    keeps the single-digit answer and gets ``reason`` saying so. When the gate rejected the
+    whole picture, the number must be :func:`convincing`.
     """
     from cnn.errors import UserError
     from cnn.vision.decode import read_image
@@ -111,7 +135,7 @@ def attach_numbers(predictions: list, files: list, model, rejector=None, polarit
             pass
         accepted = [] if reading is None else [d for d in reading.digits
                                                if d["digit"] is not None]
-        if len(accepted) >= 2:
+        if len(accepted) >= 2 and (not pred.rejected or convincing(reading)):
             pred.number, pred.digits = reading.number, reading.digits
             pred.digit, pred.confidence, pred.probabilities = None, None, []
             pred.rejected, pred.reason, pred.not_digit = False, None, None

@@ -122,6 +122,8 @@ def main_line(mask: np.ndarray, pad: int):
     keep = [i for i in range(1, n)
             if max(stats[i, 2], stats[i, 3]) >= max(2, 0.02 * side)
             and stats[i, cv2.CC_STAT_AREA] >= 0.03 * areas.max()]
+    if seed not in keep:
+        return labels, [], 0  # the largest ink is a speck: nothing on a line
     sy0, sy1 = stats[seed, 1], stats[seed, 1] + stats[seed, 3]
     band = [i for i in keep
             if min(sy1, stats[i, 1] + stats[i, 3]) - max(sy0, stats[i, 1])
