@@ -14,7 +14,8 @@ then :func:`read_line`
    stroke) can be taken apart;
 4. chooses the cuts by **recognition**: every candidate segment is normalised to 28 x 28
    (:mod:`cnn.vision.normalize`) and scored by the classifier (``score``), and dynamic
-   programming picks the segmentation with the highest total score (recognition-driven
+   programming picks the segmentation with the highest total score, a cut through ink
+   costing ``_CUT_COST`` (so half a "3" read as "1" does not win; recognition-driven
    segmentation: R. G. Casey and E. Lecolinet, "A survey of methods and strategies in
    character segmentation", IEEE PAMI 18(7), 1996, Section 4; the "over-segment, then let
    the recogniser choose" scheme of Fujisawa, Nakano & Kurino, Proc. IEEE 80(7), 1992).
@@ -51,8 +52,9 @@ _LINE_GAP = 1.5  # ... and lies no farther than this many line heights from the 
 _SURE_GAP = 0.25  # a gap between blobs wider than this (x line height) is always a cut
 _GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
 _MAX_WIDTH = 1.5  # widest segment considered (x line height)
-_WIDE = 1.0  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
+_WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
 _WIDE_COST = 3.0
+_CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
 _FLOOR = 1e-4  # smallest segment score probability (log taken)
 
 
@@ -211,6 +213,9 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
     if not comps:
         raise UserError("no digit found: only specks of ink, no stroke")
     blobs = _blobs(comps, height)
+    # The line height from whole digits (a "5" whose bar stands apart is one blob).
+    height = max(height, float(np.percentile([max(d[4] for d in b) - min(d[2] for d in b)
+                                              for b in blobs], 75)))
     # Candidate cut positions: blob boundaries (sure or optional) and cuts inside blobs.
     chunks: list[list] = [[]]  # runs of blobs with no sure cut between them
     for k, blob in enumerate(blobs):
@@ -241,11 +246,14 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
     crop_labels = labels[y_lo:y_hi, x_lo:x_hi]
     member = np.isin(crop_labels, [c[0] for c in comps])
     cuts = {x_lo, x_hi}
+    inside: set[int] = set()
     for k, blob in enumerate(chunk):
         bx0, bx1 = min(d[1] for d in blob), max(d[3] for d in blob)
         if k:
             cuts.add((max(d[3] for d in chunk[k - 1]) + bx0) // 2)
-        cuts.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
+        inside.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
+    inside -= cuts
+    cuts |= inside
     cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
     if len(cuts) < 2:
         cuts = [x_lo, x_hi]
@@ -297,6 +305,8 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
     for k, key in enumerate(keys):
         bw = (boxes[k][2] - boxes[k][0]) / height
         logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
+        if cuts[key[1]] in inside:
+            logs[k] -= _CUT_COST
     index = {key: k for k, key in enumerate(keys)}
     best = [-np.inf] * len(cuts)
     back = [-1] * len(cuts)
