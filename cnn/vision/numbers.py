@@ -230,6 +230,8 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
         if len(segments) > max_digits:
             raise UserError(f"more than {max_digits} digits on the line; raise --max-digits "
                             "if that is right")
+    if not segments:
+        raise UserError("no digit found: no part of the line reads as a digit")
     for s in segments:
         x0, y0, x1, y1 = s.box
         s.box = (int(max(0, (x0 - pad) * sx)), int(max(0, (y0 - pad) * sy)),
