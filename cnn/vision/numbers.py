@@ -15,7 +15,8 @@ then :func:`read_line`
 4. chooses the cuts by **recognition**: every candidate segment is normalised to 28 x 28
    (:mod:`cnn.vision.normalize`) and scored by the classifier (``score``), and dynamic
    programming picks the segmentation with the highest total score, a cut through ink
-   costing ``_CUT_COST`` (so half a "3" read as "1" does not win; recognition-driven
+   costing ``_CUT_COST`` (so half a "3" read as "1" does not win) and a segment spanning a
+   blank gap ``_MERGE_COST`` (a "7" and a "1" squeezed together read "7"; recognition-driven
    segmentation: R. G. Casey and E. Lecolinet, "A survey of methods and strategies in
    character segmentation", IEEE PAMI 18(7), 1996, Section 4; the "over-segment, then let
    the recogniser choose" scheme of Fujisawa, Nakano & Kurino, Proc. IEEE 80(7), 1992).
@@ -55,6 +56,7 @@ _MAX_WIDTH = 1.5  # widest segment considered (x line height)
 _WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
 _WIDE_COST = 3.0
 _CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
+_MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
 _FLOOR = 1e-4  # smallest segment score probability (log taken)
 
 
@@ -254,6 +256,7 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
         if k:
             cuts.add((max(d[3] for d in chunk[k - 1]) + bx0) // 2)
         inside.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
+    gaps = cuts - {x_lo, x_hi}
     inside -= cuts
     cuts |= inside
     cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
@@ -309,6 +312,7 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
         logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
         if cuts[key[1]] in inside:
             logs[k] -= _CUT_COST
+        logs[k] -= _MERGE_COST * sum(cuts[key[0]] < g < cuts[key[1]] for g in gaps)
     index = {key: k for k, key in enumerate(keys)}
     best = [-np.inf] * len(cuts)
     back = [-1] * len(cuts)
