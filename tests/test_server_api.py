@@ -311,7 +311,9 @@ def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, ca
     capsys.readouterr()
     gated = TestClient(create_app(ModelStore([str(SMALL)]), rejector=Rejector.default()))
     files = sorted(p for p in (tmp_path / "nd").rglob("*") if p.is_file())
-    main(["predict", *map(str, files), "--weights", str(SMALL), "--json"])
+    # The API reads one digit per image (numbers there are issue 29's next step): compare with
+    # cnn predict's single-digit answers.
+    main(["predict", *map(str, files), "--weights", str(SMALL), "--json", "--max-digits", "1"])
     expected = {Path(p["file"]).name: p for p in json.loads(capsys.readouterr().out)["predictions"]}
     rejected = 0
     for path in files:

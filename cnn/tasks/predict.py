@@ -41,7 +41,10 @@ class Prediction:
     (10 floats), ``label`` from the file name (or ``None``), and ``error`` (a one-line
     message) when the file could not be read. A rejected image ("not a digit",
     :mod:`cnn.tasks.reject`) has ``digit`` ``None``, ``rejected`` True and a one-line ``reason``;
-    ``not_digit`` is P(not a digit) when a gate judged the image."""
+    ``not_digit`` is P(not a digit) when a gate judged the image. When numbers are read
+    (:mod:`cnn.tasks.numbers`), ``number`` is the string read (``"7"`` for a single digit) and
+    ``digits`` one dict per digit (``box``, ``digit``, ``confidence``, ``top3``,
+    ``not_digit``); a number of two or more digits leaves ``digit`` None."""
 
     file: str
     digit: int | None = None
@@ -53,6 +56,8 @@ class Prediction:
     rejected: bool = False
     reason: str | None = None
     not_digit: float | None = None
+    number: str | None = None
+    digits: list[dict] = field(default_factory=list)
 
 
 def collect_images(paths: list[str]) -> list[Path]:
@@ -92,7 +97,8 @@ def label_from_name(path: Path) -> int | None:
 
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
-                  ensemble: str = "mean", debug_steps=None, rejector=None, model=None):
+                  ensemble: str = "mean", debug_steps=None, rejector=None, model=None,
+                  max_digits: int = 1):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
@@ -101,7 +107,8 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     are not digits; an image in which preprocessing finds no ink is rejected too.
     ``model``: a network already loaded (:func:`cnn.tasks.predictor.load_predictor`), used
     instead of ``weights`` (a Dask worker holds one for every partition,
-    :mod:`cnn.tasks.distributed`).
+    :mod:`cnn.tasks.distributed`). ``max_digits`` > 1 reads whole numbers too
+    (:func:`cnn.tasks.numbers.attach_numbers`); 1 (the default) reads one digit per file.
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
@@ -146,6 +153,11 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                 pred.uncertain = pred.confidence < min_confidence
                 mark_rejection(pred, rejector, bool(rejected[i]),
                                None if p_not is None else float(p_not[i]))
+    if max_digits > 1:
+        from cnn.tasks.numbers import attach_numbers
+
+        attach_numbers(predictions, files, model, rejector, polarity, max_digits,
+                       min_confidence)
     if save_transformed or plot:
         _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
         if problems:

@@ -73,6 +73,9 @@ def add_parser(subparsers, common) -> None:
                         "without this, new names are taken, and --out must not exist)")
     p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
+    p.add_argument("--max-digits", type=positive_int, default=12, metavar="N",
+                   help="read the whole number in each image, up to N digits (12); "
+                        "1 reads one digit per image")
     p.add_argument("--debug-steps", metavar="DIR", default=None,
                    help="write each preprocessing stage of each image as PNG into DIR "
                         "(<name>_<stage>.png; existing files are kept, a free name is used)")
@@ -114,6 +117,12 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
             if p.label is not None:
                 line += f"  label {p.label} WRONG"
             print(line)
+            continue
+        if len(p.digits) > 1:
+            each = ", ".join("?" if d["digit"] is None else f"{d['digit']} {percent(d['confidence'])}"
+                             for d in p.digits)
+            line = f"{name:<{width}}  -> number {p.number}  digits: {each}"
+            print(line + ("  (uncertain)" if p.uncertain else ""))
             continue
         top3 = np.argsort(p.probabilities)[::-1][:3]
         top = ", ".join(f"{d} {percent(p.probabilities[d])}" for d in top3)
@@ -209,7 +218,8 @@ def run(args) -> int:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
     model, predictions, inputs = predict_files(
         files, args.weights, args.min_confidence, args.polarity, ensemble=args.ensemble,
-        debug_steps=args.debug_steps, rejector=rejector_from_args(args))
+        debug_steps=args.debug_steps, rejector=rejector_from_args(args),
+        max_digits=args.max_digits)
     if args.json:
         print(json.dumps({
             "model": model.model_string,

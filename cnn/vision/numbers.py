@@ -1,0 +1,336 @@
+"""Several digits in one picture: the main line of writing cut into digits, left to right.
+
+The ink is found by the single-digit stages (:mod:`cnn.vision.polarity`,
+:mod:`cnn.vision.illumination`, :mod:`cnn.vision.segment`: ruled lines and boxes removed);
+then :func:`read_line`
+
+1. keeps the **main line**: the largest ink component and the components beside it
+   (overlapping its height band by at least 30 % of their own height, no farther than 1.5 line
+   heights from the line's ink), specks dropped;
+2. merges components that stand over one another (a "5" whose bar is apart, a broken "4") into
+   **blobs**; a gap wider than a quarter of the line height between blobs is always a cut;
+3. offers **candidate cuts** inside blobs (minima of the ink's column profile and a grid of
+   a sixth of the line height), so touching or overlapping neighbours ("20" written in one
+   stroke) can be taken apart;
+4. chooses the cuts by **recognition**: every candidate segment is normalised to 28 x 28
+   (:mod:`cnn.vision.normalize`) and scored by the classifier (``score``), and dynamic
+   programming picks the segmentation with the highest total score, a cut through ink
+   costing ``_CUT_COST`` (so half a "3" read as "1" does not win) and a segment spanning a
+   blank gap ``_MERGE_COST`` (a "7" and a "1" squeezed together read "7"; recognition-driven
+   segmentation: R. G. Casey and E. Lecolinet, "A survey of methods and strategies in
+   character segmentation", IEEE PAMI 18(7), 1996, Section 4; the "over-segment, then let
+   the recogniser choose" scheme of Fujisawa, Nakano & Kurino, Proc. IEEE 80(7), 1992).
+
+Boxes are given in the original image's pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from cnn.errors import UserError
+from cnn.vision.decode import _to_gray
+from cnn.vision.illumination import (
+    _flatten_illumination,
+    _hard_shadow,
+    _mask_cluttered_desk,
+    _median_background,
+    _pad_frame,
+    _shrink,
+)
+from cnn.vision.measures import _MIN_CONTRAST
+from cnn.vision.normalize import _normalise
+from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign
+from cnn.vision.segment import _remove_frames, _remove_long_lines, _threshold
+
+MAX_DIGITS = 12  # default longest number read
+
+_BAND_OVERLAP = 0.3  # a component joins the line when this much of its height is in the band
+_LINE_GAP = 1.5  # ... and lies no farther than this many line heights from the line's ink
+_SURE_GAP = 0.25  # a gap between blobs wider than this (x line height) is always a cut
+_GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
+_MAX_WIDTH = 1.5  # widest segment considered (x line height)
+_WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
+_WIDE_COST = 3.0
+_CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
+_MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
+_FLOOR = 1e-4  # smallest segment score probability (log taken)
+
+
+@dataclass
+class Segment:
+    """One digit candidate of a line: ``image`` float32 (28, 28) in [0, 1] (MNIST form),
+    ``box`` (x0, y0, x1, y1) in the original image's pixels (exclusive ends), ``score`` the
+    classifier's log score that chose it."""
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+    score: float = 0.0
+
+
+def ink_map(image: np.ndarray, polarity: str = "auto"):
+    """The ink of a picture as the single-digit stages find it (lines and boxes removed).
+
+    Args:
+        image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
+        polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
+    Returns:
+        ``(ink, mask, thresh, pad, scale)``: float32 (H', W') ink strength, uint8 (H', W')
+        binary ink, the threshold, the padding in pixels, and ``(sx, sy)`` from working to
+        original pixels.
+    Raises:
+        UserError: an unknown polarity, an unusable array, or no ink at all.
+    """
+    if polarity not in POLARITIES:
+        raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    gray, from_alpha = _to_gray(image)
+    if from_alpha:
+        polarity = "auto"
+    ink_sign = _ink_sign(gray, polarity)
+    work = _shrink(gray if ink_sign > 0 else 1.0 - gray)
+    scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
+    if ink_sign < 0:
+        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+    work, pad = _pad_frame(work)
+    background, median = "local", None
+    if ink_sign < 0 and min(work.shape) >= 48:
+        median = _median_background(work)
+        if _hard_shadow(work, pad, median):
+            background = "median"
+    ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
+                                       median=median)
+    if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
+        raise UserError("no digit found: the image is blank (no ink)")
+    mask, thresh = _threshold(ink, noise)
+    mask = _remove_frames(_remove_long_lines(mask, pad))
+    return ink, mask, thresh, pad, scale
+
+
+def main_line(mask: np.ndarray, pad: int):
+    """The components of the main line of writing, left to right.
+
+    Returns:
+        ``(labels, comps, height)``: int32 (H, W) component labels, a list of
+        ``(label, x0, y0, x1, y1, area)`` sorted by x0, and the line height in pixels.
+        ``comps`` is empty when there is no ink.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return labels, [], 0
+    side = max(mask.shape) - 2 * pad
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    seed = 1 + int(np.argmax(areas))
+    keep = [i for i in range(1, n)
+            if max(stats[i, 2], stats[i, 3]) >= max(2, 0.02 * side)
+            and stats[i, cv2.CC_STAT_AREA] >= 0.03 * areas.max()]
+    if seed not in keep:
+        return labels, [], 0  # the largest ink is a speck: nothing on a line
+    sy0, sy1 = stats[seed, 1], stats[seed, 1] + stats[seed, 3]
+    band = [i for i in keep
+            if min(sy1, stats[i, 1] + stats[i, 3]) - max(sy0, stats[i, 1])
+            >= _BAND_OVERLAP * stats[i, 3]]
+    tall = sorted(stats[i, 3] for i in band)
+    height = float(np.median([t for t in tall if t >= 0.5 * tall[-1]]))
+    # Chain outwards from the seed: no farther than _LINE_GAP line heights from the line.
+    band.sort(key=lambda i: stats[i, 0])
+    start = band.index(seed)
+    line = [seed]
+    for direction in (1, -1):
+        edge = (stats[seed, 0] + stats[seed, 2]) if direction > 0 else stats[seed, 0]
+        k = start + direction
+        while 0 <= k < len(band):
+            i = band[k]
+            x0, x1 = stats[i, 0], stats[i, 0] + stats[i, 2]
+            gap = x0 - edge if direction > 0 else edge - x1
+            if gap > _LINE_GAP * height:
+                break
+            line.append(i)
+            edge = max(edge, x1) if direction > 0 else min(edge, x0)
+            k += direction
+    comps = sorted(((int(i), int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 0] + stats[i, 2]),
+                     int(stats[i, 1] + stats[i, 3]), int(stats[i, 4])) for i in line),
+                   key=lambda c: c[1])
+    return labels, comps, height
+
+
+def _blobs(comps: list, height: float) -> list[list]:
+    """Components grouped into blobs: those whose column ranges overlap by half the narrower."""
+    blobs: list[list] = []
+    for c in comps:
+        if blobs:
+            b = blobs[-1]
+            bx0, bx1 = min(d[1] for d in b), max(d[3] for d in b)
+            overlap = min(bx1, c[3]) - max(bx0, c[1])
+            if overlap >= 0.5 * min(c[3] - c[1], bx1 - bx0) or (
+                    overlap > 0 and c[4] - c[2] < 0.4 * height):
+                b.append(c)
+                continue
+        blobs.append([c])
+    return blobs
+
+
+def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
+    """Candidate cut columns inside a blob (absolute x): column-profile minima and a grid."""
+    width = mask_crop.shape[1]
+    if width < 0.5 * height:
+        return []
+    profile = mask_crop.sum(axis=0).astype(np.float32)
+    smooth = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
+    margin = max(2, int(0.15 * height))
+    found = set()
+    for x in range(margin, width - margin):
+        if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1] and \
+                smooth[x] < 0.5 * smooth.max():
+            found.add(x)
+    step = max(2, int(_GRID * height))
+    found.update(range(margin, width - margin, step))
+    merged: list[int] = []
+    for x in sorted(found):
+        if not merged or x - merged[-1] >= max(2, 0.05 * height):
+            merged.append(x)
+    return [x0 + x for x in merged]
+
+
+def read_line(image: np.ndarray, score, polarity: str = "auto",
+              max_digits: int = MAX_DIGITS) -> list[Segment]:
+    """The digits of the main line of writing in ``image``, left to right.
+
+    Args:
+        image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
+        score: a function from a float32 ``(K, 28, 28)`` batch of candidate digits to ``K``
+            scores in (0, 1] (e.g. the classifier's top probability times P(a digit)); the
+            segmentation with the largest sum of log scores wins.
+        polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
+        max_digits: the longest number read (>= 1); a line with more segments raises.
+    Returns:
+        list of :class:`Segment`, at least one.
+    Raises:
+        UserError: no ink, only specks, or more than ``max_digits`` digits.
+    """
+    ink, mask, thresh, pad, (sx, sy) = ink_map(image, polarity)
+    labels, comps, height = main_line(mask, pad)
+    if not comps:
+        raise UserError("no digit found: only specks of ink, no stroke")
+    blobs = _blobs(comps, height)
+    # The line height from whole digits (a "5" whose bar stands apart is one blob).
+    height = max(height, float(np.percentile([max(d[4] for d in b) - min(d[2] for d in b)
+                                              for b in blobs], 75)))
+    # Candidate cut positions: blob boundaries (sure or optional) and cuts inside blobs.
+    chunks: list[list] = [[]]  # runs of blobs with no sure cut between them
+    for k, blob in enumerate(blobs):
+        if k:
+            prev = max(d[3] for d in blobs[k - 1])
+            if min(d[1] for d in blob) - prev > _SURE_GAP * height:
+                chunks.append([])
+        chunks[-1].append(blob)
+    segments: list[Segment] = []
+    for chunk in chunks:
+        segments += _read_chunk(chunk, labels, ink, thresh, height, score)
+        if len(segments) > max_digits:
+            raise UserError(f"more than {max_digits} digits on the line; raise --max-digits "
+                            "if that is right")
+    if not segments:
+        raise UserError("no digit found: no part of the line reads as a digit")
+    for s in segments:
+        x0, y0, x1, y1 = s.box
+        s.box = (int(max(0, (x0 - pad) * sx)), int(max(0, (y0 - pad) * sy)),
+                 int(np.ceil((x1 - pad) * sx)), int(np.ceil((y1 - pad) * sy)))
+    return segments
+
+
+def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: float,
+                height: float, score) -> list[Segment]:
+    """Dynamic programming over the candidate cuts of one run of blobs (see the module)."""
+    comps = [c for blob in chunk for c in blob]
+    x_lo, x_hi = min(c[1] for c in comps), max(c[3] for c in comps)
+    y_lo, y_hi = min(c[2] for c in comps), max(c[4] for c in comps)
+    crop_labels = labels[y_lo:y_hi, x_lo:x_hi]
+    member = np.isin(crop_labels, [c[0] for c in comps])
+    cuts = {x_lo, x_hi}
+    inside: set[int] = set()
+    for k, blob in enumerate(chunk):
+        bx0, bx1 = min(d[1] for d in blob), max(d[3] for d in blob)
+        if k:
+            cuts.add((max(d[3] for d in chunk[k - 1]) + bx0) // 2)
+        inside.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
+    gaps = cuts - {x_lo, x_hi}
+    inside -= cuts
+    cuts |= inside
+    cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
+    if len(cuts) < 2:
+        cuts = [x_lo, x_hi]
+    regions = {c[0]: crop_labels == c[0] for c in comps}
+    centres = {c[0]: 0.5 * (c[1] + c[3]) for c in comps}
+    spans = {c[0]: (c[1], c[3]) for c in comps}
+
+    def crosses(cut: int, label: int) -> bool:
+        a, b = spans[label]
+        margin = 0.15 * (b - a)
+        return a + margin < cut < b - margin
+
+    pieces: dict[tuple[int, int], tuple[np.ndarray, tuple]] = {}
+    for i in range(len(cuts)):
+        for j in range(i + 1, len(cuts)):
+            a, b = cuts[i], cuts[j]
+            if b - a > _MAX_WIDTH * height:
+                break
+            sel = np.zeros_like(member)
+            for c in comps:
+                label = c[0]
+                region = regions[label]
+                if crosses(a, label) or crosses(b, label):
+                    cols = np.zeros(member.shape[1], bool)
+                    cols[a - x_lo:b - x_lo] = True
+                    sel |= region & cols[None, :]
+                elif a <= centres[label] < b:
+                    sel |= region
+            ys, xs = np.nonzero(sel)
+            if ys.size < 4 or ys.max() - ys.min() + 1 < 0.3 * height and \
+                    xs.max() - xs.min() + 1 < 0.3 * height:
+                continue
+            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            pieces[(i, j)] = (sel, box)
+    if not pieces:
+        return []
+    keys = list(pieces)
+    images, boxes = [], []
+    ink_crop = ink[y_lo:y_hi, x_lo:x_hi]
+    for key in keys:
+        sel, box = pieces[key]
+        try:
+            images.append(_normalise(ink_crop, sel, box, thresh))
+        except UserError:
+            images.append(np.zeros((28, 28), np.float32))
+        boxes.append(box)
+    raw = np.asarray(score(np.stack(images)), np.float64)
+    logs = np.log(np.clip(raw, _FLOOR, 1.0))
+    for k, key in enumerate(keys):
+        bw = (boxes[k][2] - boxes[k][0]) / height
+        logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
+        if cuts[key[1]] in inside:
+            logs[k] -= _CUT_COST
+        logs[k] -= _MERGE_COST * sum(cuts[key[0]] < g < cuts[key[1]] for g in gaps)
+    index = {key: k for k, key in enumerate(keys)}
+    best = [-np.inf] * len(cuts)
+    back = [-1] * len(cuts)
+    best[0] = 0.0
+    for j in range(1, len(cuts)):
+        for i in range(j):
+            k = index.get((i, j))
+            if k is not None and best[i] > -np.inf and best[i] + logs[k] > best[j]:
+                best[j], back[j] = best[i] + logs[k], i
+    if best[-1] == -np.inf:
+        return []
+    chosen = []
+    j = len(cuts) - 1
+    while j > 0:
+        i = back[j]
+        k = index[(i, j)]
+        x0, y0, x1, y1 = boxes[k]
+        chosen.append(Segment(images[k], (x0 + x_lo, y0 + y_lo, x1 + x_lo, y1 + y_lo),
+                              float(logs[k])))
+        j = i
+    return chosen[::-1]

@@ -1,0 +1,146 @@
+"""Reading whole numbers (issue 29): segmentation, recognition-driven cuts, the CLI's fields."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cnn.cli.main import main
+from cnn.errors import UserError
+from cnn.tasks.numbers import read_number
+from cnn.tasks.predictor import load_predictor
+from cnn.vision.numbers import read_line
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
+
+
+def _module(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def make_numbers():
+    return _module("make_numbers")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_predictor(None)[1]
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    """MNIST test digits of the committed subset, grouped by label."""
+    with np.load(SUBSET) as d:
+        x, y = d["x_test"], d["y_test"]
+    return {k: x[y == k] for k in range(10)}
+
+
+def clean_photo(ink: np.ndarray, margin: int = 40) -> np.ndarray:
+    """Dark ink on white paper, uint8 grey (H, W)."""
+    page = np.pad(ink, margin)
+    return np.clip(255 * (1 - 0.85 * page), 0, 255).astype(np.uint8)
+
+
+def pick(test_digits, text: str, k: int = 0):
+    return [test_digits[int(c)][k] for c in text]
+
+
+@pytest.mark.parametrize("text", ["40517", "2026", "73", "918264"])
+def test_clean_numbers_are_read_whole(make_numbers, model, test_digits, text):
+    rng = np.random.default_rng(5)
+    ink = make_numbers.number_ink(pick(test_digits, text), 90, rng)
+    reading = read_number(clean_photo(ink), model)
+    assert reading.number == text
+    assert len(reading.digits) == len(text)
+    xs = [d["box"][0] for d in reading.digits]
+    assert xs == sorted(xs)
+
+
+def test_a_touching_pair_is_split_by_the_classifier(make_numbers, model, test_digits):
+    rng = np.random.default_rng(3)
+    ink = make_numbers.number_ink(pick(test_digits, "20", 1), 90, rng, touching=True)
+    # The two digits are one blob of ink: only a cut inside it can give two digits.
+    n, _ = cv2.connectedComponents((ink > 0.3).astype(np.uint8))
+    assert n - 1 == 1
+    assert read_number(clean_photo(ink), model).number == "20"
+
+
+def test_boxes_are_in_original_pixels_of_a_large_photo(model, test_digits):
+    # A 1500 px wide photo is shrunk to 1000 px inside; the boxes must come back scaled.
+    page = np.zeros((600, 1500), np.float32)
+    spots = [(150, 200), (150, 550), (150, 900)]
+    for (top, left), digit in zip(spots, pick(test_digits, "358")):
+        page[top:top + 280, left:left + 280] = cv2.resize(digit.astype(np.float32) / 255,
+                                                         (280, 280))
+    reading = read_number(clean_photo(page, 0), model)
+    assert reading.number == "358"
+    for (top, left), d in zip(spots, reading.digits):
+        x0, y0, x1, y1 = d["box"]
+        assert left - 10 <= x0 < x1 <= left + 290 and top - 10 <= y0 < y1 <= top + 290
+        assert x1 - x0 > 60 and y1 - y0 > 150
+
+
+def test_max_digits_and_no_ink_give_one_clear_error(make_numbers, model, test_digits):
+    from cnn.tasks.numbers import segment_scorer
+
+    ink = make_numbers.number_ink(pick(test_digits, "4051"), 90, np.random.default_rng(1))
+    with pytest.raises(UserError, match="more than 2 digits"):
+        read_line(clean_photo(ink), segment_scorer(model), max_digits=2)
+    with pytest.raises(UserError, match="no digit found"):
+        read_line(np.full((200, 300), 230, np.uint8), segment_scorer(model))
+
+
+def test_predict_json_has_number_and_digits(make_numbers, test_digits, tmp_path, capsys):
+    ink = make_numbers.number_ink(pick(test_digits, "4205"), 90, np.random.default_rng(2))
+    photo = clean_photo(ink)
+    cv2.imwrite(str(tmp_path / "number.png"), photo)
+    cv2.imwrite(str(tmp_path / "7_one.png"), clean_photo(cv2.resize(
+        test_digits[7][0].astype(np.float32) / 255, (120, 120))))
+    assert main(["predict", "--json", str(tmp_path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    by_name = {Path(p["file"]).name: p for p in result["predictions"]}
+    many, one = by_name["number.png"], by_name["7_one.png"]
+    assert many["number"] == "4205" and many["digit"] is None
+    assert [d["digit"] for d in many["digits"]] == [4, 2, 0, 5]
+    h, w = photo.shape
+    for d in many["digits"]:
+        x0, y0, x1, y1 = d["box"]
+        assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+        assert d["top3"][0][0] == d["digit"] and d["top3"][0][1] == d["confidence"]
+        assert d["top3"][0][1] >= d["top3"][1][1] >= d["top3"][2][1]
+    assert one["digit"] == 7 and one["number"] == "7" and len(one["digits"]) == 1
+    assert one["digits"][0]["confidence"] == one["confidence"]
+    # the text output shows the number
+    assert main(["predict", str(tmp_path / "number.png")]) == 0
+    assert "number 4205" in capsys.readouterr().out
+
+
+def test_single_digit_answers_are_unchanged(capsys):
+    samples = sorted((ROOT / "custom_test_images").iterdir())[::6]
+    paths = [str(p) for p in samples]
+    main(["predict", "--json", "--max-digits", "1", *paths])
+    before = json.loads(capsys.readouterr().out)["predictions"]
+    main(["predict", "--json", *paths])
+    after = json.loads(capsys.readouterr().out)["predictions"]
+    assert [p["digit"] for p in after] == [p["digit"] for p in before]
+    assert [p["confidence"] for p in after] == [p["confidence"] for p in before]
+    assert all(p["number"] == str(p["digit"]) for p in after)
+    assert all(p["number"] is None for p in before)  # one digit per file: no number read
+
+
+def test_a_blank_page_has_no_number(tmp_path, capsys):
+    cv2.imwrite(str(tmp_path / "blank.png"), np.full((300, 400), 235, np.uint8))
+    main(["predict", "--json", str(tmp_path / "blank.png")])
+    (p,) = json.loads(capsys.readouterr().out)["predictions"]
+    assert p["number"] is None and p["digits"] == [] and p["rejected"]
+    assert "no digit found" in p["reason"]
