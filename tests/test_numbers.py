@@ -106,7 +106,7 @@ def test_predict_json_has_number_and_digits(make_numbers, test_digits, tmp_path,
     cv2.imwrite(str(tmp_path / "number.png"), photo)
     cv2.imwrite(str(tmp_path / "7_one.png"), clean_photo(cv2.resize(
         test_digits[7][0].astype(np.float32) / 255, (120, 120))))
-    assert main(["predict", "--json", str(tmp_path)]) == 0
+    assert main(["predict", "--json", "--max-digits", "12", str(tmp_path)]) == 0
     result = json.loads(capsys.readouterr().out)
     by_name = {Path(p["file"]).name: p for p in result["predictions"]}
     many, one = by_name["number.png"], by_name["7_one.png"]
@@ -121,7 +121,7 @@ def test_predict_json_has_number_and_digits(make_numbers, test_digits, tmp_path,
     assert one["digit"] == 7 and one["number"] == "7" and len(one["digits"]) == 1
     assert one["digits"][0]["confidence"] == one["confidence"]
     # the text output shows the number
-    assert main(["predict", str(tmp_path / "number.png")]) == 0
+    assert main(["predict", "--max-digits", "12", str(tmp_path / "number.png")]) == 0
     assert "number 4205" in capsys.readouterr().out
 
 
@@ -130,7 +130,7 @@ def test_single_digit_answers_are_unchanged(capsys):
     paths = [str(p) for p in samples]
     main(["predict", "--json", "--max-digits", "1", *paths])
     before = json.loads(capsys.readouterr().out)["predictions"]
-    main(["predict", "--json", *paths])
+    main(["predict", "--json", "--max-digits", "12", *paths])
     after = json.loads(capsys.readouterr().out)["predictions"]
     assert [p["digit"] for p in after] == [p["digit"] for p in before]
     assert [p["confidence"] for p in after] == [p["confidence"] for p in before]
@@ -140,7 +140,7 @@ def test_single_digit_answers_are_unchanged(capsys):
 
 def test_a_blank_page_has_no_number(tmp_path, capsys):
     cv2.imwrite(str(tmp_path / "blank.png"), np.full((300, 400), 235, np.uint8))
-    main(["predict", "--json", str(tmp_path / "blank.png")])
+    main(["predict", "--json", "--max-digits", "12", str(tmp_path / "blank.png")])
     (p,) = json.loads(capsys.readouterr().out)["predictions"]
     assert p["number"] is None and p["digits"] == [] and p["rejected"]
     assert "no digit found" in p["reason"]
