@@ -42,6 +42,7 @@ EXAMPLE = """examples:
   cnn predict hard_photo.jpg --debug-steps /tmp/steps
   cnn predict my_digits/ --out results.jsonl --resume
   cnn predict my_digits/ --workers 2 --out results.csv   # Dask: docs/millions.md
+  cnn predict meter.jpg --max-digits 12       # the whole number: docs/numbers.md
 """
 
 
