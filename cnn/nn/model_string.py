@@ -249,6 +249,7 @@ def parse_model(text: str, num_classes: int | None = 10,
     if not cleaned:
         fail("it is empty; expected tokens joined by '-', e.g. C(8,5)-P2-C(16,3)-P2-FC128-FC10")
     specs: list[Spec] = []
+    flat = None  # the last FC or GAP token so far (nothing spatial may follow it)
     for i, token in enumerate(cleaned.split("-"), start=1):
         odd = next((ch for ch in token if ch.isdigit() and not "0" <= ch <= "9"), None)
         if odd is not None:
@@ -272,10 +273,11 @@ def parse_model(text: str, num_classes: int | None = 10,
             where = "first" if prev is None else f"after {str(prev)!r}"
             fail(f"token {i} 'BN' comes {where}; BN normalizes the pre-activation of a "
                  "C or FC token, so put it right after one, e.g. C(16,3)-BN")
-        flat = next((s for s in reversed(specs) if isinstance(s, FLAT)), None)  # D between too
-        if flat is not None and not isinstance(spec, (FC, BatchNorm, Dropout)):
+        if flat is not None and not isinstance(spec, (FC, BatchNorm, Dropout)):  # D between too
             fail(f"token {i} {token!r} follows {str(flat)!r}, whose output is a vector; "
                  "put convolution, pooling and residual blocks before the FC and GAP layers")
+        if isinstance(spec, FLAT):
+            flat = spec  # the last token whose output is a vector, kept as the loop goes
         specs.append(spec)
     if not isinstance(specs[-1], FC):
         fail(f"the last token {str(specs[-1])!r} should be FC{num_classes or '<classes>'} "
