@@ -21,7 +21,7 @@ from cnn.cli.commands.common import (
     seed_int,
 )
 from cnn.cli.commands.summary import print_summary
-from cnn.data.augment import augment_batch
+from cnn.data.augment import AUGMENT_RECIPES, AUGMENTATIONS
 from cnn.data.kaggle import is_csv
 from cnn.data.mnist import find_mnist
 from cnn.errors import UserError
@@ -98,8 +98,19 @@ def add_parser(subparsers, common) -> None:
                    "(5000, or a tenth of --limit when that is smaller)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N",
                    help="train on the first N training images only (quick runs)")
-    p.add_argument("--augment", action="store_true",
-                   help="random shifts, rotations, scaling and stroke widths while training")
+    p.add_argument("--augment", nargs="?", const="basic", default=None,
+                   choices=["basic", "robust"],
+                   help="augment every batch: 'basic' (the default with a bare --augment): "
+                   "random shifts, rotations, scaling and stroke widths; 'robust': also elastic "
+                   "distortion, shear, hollow strokes, background offsets, contrast, gamma, "
+                   "blur, pixelation, lines, specks and noise (docs/robustness.md)")
+    p.add_argument("--photos", type=int, default=0, metavar="N",
+                   help="add N training digits rendered as photos and read back through the "
+                   "photo pipeline of cnn predict (about 10 ms each; 0: none)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="after training, fit a softmax temperature on the validation split (as "
+                   "is, augmented, and rendered as photos) and fold it into the last layer, so "
+                   "confidences are calibrated (docs/robustness.md; needs --validation > 0)")
     p.add_argument("--out", metavar="PATH", default=None,
                    help="weights file (default weight_output/weight_details<model>.npz)")
     p.add_argument("--overwrite", action="store_true",
@@ -180,7 +191,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
                    lr_decay=None, optimizer="adam", seed=0, validation=None, limit=None,
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
                    show_summary=False, init=None, freeze=0, repeat=1, schedule=None,
-                   warmup=0.0, label_smoothing=0.0) -> dict:
+                   warmup=0.0, label_smoothing=0.0, photos=0,
+                   calibrate=False) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
     Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
@@ -198,6 +210,13 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     ``repeat``: how often each folder image appears per epoch. ``schedule``, ``warmup``
     (epochs) and ``label_smoothing``: the learning-rate schedule
     (:func:`cnn.nn.schedule.make_schedule`) and the loss's label smoothing. ``lr``,
+    ``augment``: ``False``/``None`` (none), ``True`` or ``"basic"``
+    (:func:`cnn.data.augment.augment_batch`) or ``"robust"``
+    (:func:`cnn.data.augment.robust_batch`). ``photos``: that many training digits (drawn
+    with the run's generator) are rendered as photos and read back through the photo pipeline
+    (:func:`cnn.data.photo_render.render_through_pipeline`) and added to the training set.
+    ``calibrate``: fit and fold a softmax temperature on the validation split after training
+    (:func:`cnn.tasks.calibrate.calibrate_model`).
     ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
     (:func:`cnn.nn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
     decay is given).
@@ -227,6 +246,11 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
                                  overwrite=overwrite, quiet=quiet, check_target=check_target)
     repeat = 1 if repeat is None else repeat
+    augment = {True: "basic", False: None}.get(augment, augment)
+    if augment not in (None, *AUGMENTATIONS):
+        raise UserError(f"--augment {augment}: choose one of {', '.join(AUGMENTATIONS)}")
+    if not (isinstance(photos, int) and photos >= 0):
+        raise UserError(f"--photos {photos} should be a whole number >= 0")
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
     for name, value in (("--lr", lr), ("--lr-decay", lr_decay)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -263,6 +287,17 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
         print_summary(model)
     x_train, y_train, x_val, y_val = td.x_train, td.y_train, td.x_val, td.y_val
     x_test, y_test = td.x_test, td.y_test
+    if calibrate and not len(x_val):
+        raise UserError("--calibrate needs held-out images: give --validation N (e.g. 5000)")
+    if photos:
+        from cnn.data.photo_render import render_through_pipeline
+
+        pick = rng.choice(len(x_train), size=min(photos, len(x_train)), replace=False)
+        if not quiet:
+            print(f"rendering {len(pick):,} training digits as photos and reading them back "
+                  "through the photo pipeline")
+        x_train = np.concatenate([x_train, render_through_pipeline(x_train[pick], rng)])
+        y_train = np.concatenate([y_train, y_train[pick]])
     scored_on = "test"
     if x_test is None:  # a Kaggle train.csv or folders alone: score the held-out images
         x_test, y_test, scored_on = x_val, y_val, "validation"
@@ -272,13 +307,17 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
               f"batch {batch_size}, {optimizer} lr {lr:g} "
               f"({describe_schedule(schedule, lr_decay, warmup)})"
               f"{f', label smoothing {label_smoothing:g}' if label_smoothing else ''}, seed {seed}"
-              f"{', augmented' if augment else ''}")
+              f"{f', augmented ({augment})' if augment else ''}"
+              f"{f', {len(pick):,} of them photo renderings' if photos else ''}")
     saver = EpochSaver(model, target, overwrite, {
         "batch_size": batch_size, "lr": lr, "lr_decay": lr_decay, "optimizer": optimizer,
         "schedule": schedule, "warmup_epochs": warmup, "label_smoothing": label_smoothing,
-        "seed": seed, "augment": augment, "train_images": len(x_train),
+        "seed": seed, "augment": augment or False, "train_images": len(x_train),
+        "photo_renderings": photos,
         "validation_images": len(x_val), "scored_on": scored_on,
         "data": ", ".join(td.sources), "classes": td.num_classes})
+    if augment:
+        saver.metadata["augment_recipe"] = AUGMENT_RECIPES[augment]
     if init is not None:
         saver.metadata.update(init=str(init), freeze=freeze)
     opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
@@ -300,7 +339,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
             history = fit(model, x_train, y_train, optimizer=opt, rng=rng, epochs=epochs,
                           batch_size=batch_size, schedule=lr_at,
                           label_smoothing=label_smoothing, validation=(x_val, y_val),
-                          augment=augment_batch if augment else None, progress=not quiet,
+                          augment=AUGMENTATIONS[augment] if augment else None,
+                          progress=not quiet,
                           on_epoch_end=on_epoch_end)
         result.update(history=history, interrupted=history.interrupted,
                       diverged=history.diverged)
@@ -319,6 +359,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
             print(f"interrupted: keeping the weights of the last finished epoch ({done} of "
                   f"{epochs}), saved in {saver.path}", file=sys.stderr)
             fault_point("interrupted")
+        if calibrate and not history.interrupted and not history.diverged:
+            calibrate_run(model, saver.metadata, x_val, y_val, rng,
+                          AUGMENTATIONS[augment] if augment else None, quiet)
         fault_point("test")
         report = evaluate(model, x_test, y_test)
         saver.metadata["total_seconds"] = time.perf_counter() - start
@@ -357,6 +400,28 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     if curve:
         print(f"loss curve saved to {curve}")
     return result
+
+
+def calibrate_run(model, metadata: dict, x_val, y_val, rng, augment, quiet: bool) -> None:
+    """``--calibrate``: a 10-class model gets a softmax temperature
+    (:func:`cnn.tasks.calibrate.calibrate_model`), an 11-class gate its not-a-digit threshold
+    (:func:`cnn.tasks.calibrate.calibrate_gate`); what was fitted goes into ``metadata``."""
+    from cnn.tasks.calibrate import CALIBRATION_KEYS, calibrate_gate, calibrate_model
+
+    if model.num_classes == 11:
+        digits = y_val < 10  # the held-out digits (MNIST's, and a folder's digit classes)
+        cal = calibrate_gate(model, x_val[digits], y_val[digits], rng, augment)
+        metadata.update(reject_threshold=model.metadata["reject_threshold"],
+                        reject_calibration=model.metadata["reject_calibration"])
+        if not quiet:
+            print(f"calibrated: not-a-digit threshold {cal['threshold']:.4f} turns away "
+                  f"{percent(cal['rejected'])} of {cal['n']:,} validation views of real digits")
+        return
+    cal = calibrate_model(model, x_val, y_val, rng, augment)
+    metadata.update({k: model.metadata[k] for k in CALIBRATION_KEYS})
+    if not quiet:
+        print(f"calibrated: temperature {cal['temperature']:.3f}, ECE on {cal['n']:,} "
+              f"validation views {percent(cal['ece_before'])} -> {percent(cal['ece_after'])}")
 
 
 def describe_schedule(schedule: str, lr_decay: float, warmup: float) -> str:
@@ -402,7 +467,8 @@ def run(args) -> int:
         validation=args.validation, limit=args.limit, augment=args.augment, out=args.out,
         overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
         init=args.init, freeze=args.freeze, repeat=args.repeat, schedule=args.schedule,
-        warmup=args.warmup, label_smoothing=args.label_smoothing)
+        warmup=args.warmup, label_smoothing=args.label_smoothing, photos=args.photos,
+        calibrate=args.calibrate)
     if result["diverged"]:
         return 1
     if result["interrupted"]:

@@ -131,13 +131,15 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         before["folder"] = _score(model, *val)
     if mnist:
         before["mnist"] = _score(model, *mnist[1])
-    from cnn.data.augment import augment_batch
+    from cnn.data.augment import AUGMENTATIONS
 
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):
         history = finetune(model, td.x_train, td.y_train, recipe=recipe, epochs=epochs, rng=rng,
                            validation=val, replay=replay,
-                           augment=augment_batch if recipe.augment else None, progress=not quiet)
+                           augment=AUGMENTATIONS["robust" if recipe.augment == "robust" else
+                                                 "basic"] if recipe.augment else None,
+                           progress=not quiet)
     seconds = time.perf_counter() - start
     result = {"weights": None, "history": history, "report": None,
               "interrupted": history.interrupted, "diverged": history.diverged}

@@ -1,0 +1,254 @@
+"""The whole robustness table for any weights file, in one run (docs/robustness.md).
+
+For a classifier (one weights file, or several: an ensemble) and the not-a-digit gate, this
+prints one row per test set, each made by the project's *test* generators (never used in
+training: the training augmentation, ``cnn/data/augment.py``, the photo renderer,
+``cnn/data/photo_render.py``, and the gate's negatives, ``scripts/make_gate_negatives.py``, are
+separate code):
+
+==================  =============================================================  =========
+set                 generator                                                      held out
+==================  =============================================================  =========
+mnist               MNIST test, 10,000 raw arrays                                   no
+corrupt_c           ``scripts/corrupt_mnist_c.py`` (MNIST-C's corruptions,          no
+                    re-implemented), raw arrays
+corrupt_c_predict   the same as 28 x 28 PNG files through ``cnn predict`` (gate on)  no
+corrupt_d           ``scripts/corrupt_degrade.py`` (document/sensor degradation)    yes
+corrupt_d_predict   the same through ``cnn predict``                                yes
+photos_a, photos_b  ``scripts/make_hard_photos.py`` styles a and b                  no
+phone               ``scripts/make_phone_photos.py`` (a camera model, other code)  yes
+writers_*           ``scripts/make_writer_sets.py`` (hershey, pen, euro) test       no
+                    splits; ``scripts/make_hershey_digits.py`` (outline lettering)
+nondigit_a, _b      ``scripts/make_non_digits.py`` styles a and b                   no
+nondigit_hand       ``scripts/make_non_digits_b.py`` (hand-drawn things, cut and    yes
+                    paired digits)
+custom              ``custom_test_images/`` (50 files)                               no
+==================  =============================================================  =========
+
+"Held out" sets run only with ``--held-out``: they were looked at once, at the end, after the
+model and gate were chosen (docs/robustness.md says when).
+
+Columns: ``accuracy`` is top-1 over every labelled input (an input with no answer, "not a
+digit" or no ink found, counts as wrong); ``turned away``: the share of real digits the gate
+rejected; ``ECE``: expected calibration error (15 bins) of the answered inputs' confidence;
+``uncertain x``: how many times more often answers with confidence below the model's
+``uncertain_below`` are wrong than the rest; for non-digit sets, ``rejected`` is the share
+answered "not a digit". Corruption suites report the mean error over their corruptions
+(identity excluded), as MNIST-C does.
+
+Usage::
+
+    python benchmarks/robustness.py [--weights FILE ...] [--gate FILE] [--sets DIR]
+        [--only mnist,photos_a] [--held-out] [--json OUT.json] [--detail]
+
+The sets are generated into ``--sets`` (default ``/tmp/cnn_robustness_sets``) on first use,
+with fixed seeds (a few minutes); later runs reuse them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn.data.mnist import load_mnist
+from cnn.tasks.calibrate import UNCERTAIN_BELOW, expected_calibration_error
+from cnn.tasks.predict import collect_images, predict_files
+from cnn.tasks.predictor import load_predictor
+from cnn.tasks.reject import Rejector
+
+SCRIPTS = ROOT / "scripts"
+SEED = 11  # the test sets' seed: not the seeds the docs' other examples use
+
+# name -> (kind, generator command (without --out), held out)
+SETS = {
+    "mnist": ("arrays", None, False),
+    "corrupt_c": ("suite", ["corrupt_mnist_c.py", "--n", "2000"], False),
+    "corrupt_c_predict": ("suite_files", ["corrupt_mnist_c.py", "--n", "100", "--png"], False),
+    "corrupt_d": ("suite", ["corrupt_degrade.py", "--n", "2000"], True),
+    "corrupt_d_predict": ("suite_files", ["corrupt_degrade.py", "--n", "100", "--png"], True),
+    "photos_a": ("digits", ["make_hard_photos.py", "--style", "a", "--per-condition", "20"],
+                 False),
+    "photos_b": ("digits", ["make_hard_photos.py", "--style", "b", "--per-condition", "20"],
+                 False),
+    "phone": ("digits", ["make_phone_photos.py", "--per-condition", "20"], True),
+    "writers": ("writer_sets", ["make_writer_sets.py"], False),
+    "writers_outline": ("folder_classes", ["make_hershey_digits.py", "--per-class", "30"],
+                        False),
+    "nondigit_a": ("nondigits", ["make_non_digits.py", "--style", "a", "--per-kind", "40"],
+                   False),
+    "nondigit_b": ("nondigits", ["make_non_digits.py", "--style", "b", "--per-kind", "40"],
+                   False),
+    "nondigit_hand": ("nondigits", ["make_non_digits_b.py", "--per-kind", "30"], True),
+    "custom": ("custom", None, False),
+}
+
+
+def generate(name: str, folder: Path) -> Path:
+    """Make set ``name`` in ``folder`` with its generator unless it is there already."""
+    command = SETS[name][1]
+    if command is None or (folder.exists() and any(folder.iterdir())):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating {name} into {folder}", file=sys.stderr)
+    subprocess.run([sys.executable, str(SCRIPTS / command[0]), *command[1:], "--out",
+                    str(folder), "--seed", str(SEED)], check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def score_predictions(predictions) -> dict:
+    """Accuracy, turned-away share, ECE and the uncertain ratio over labelled predictions."""
+    labelled = [p for p in predictions if p.label is not None]
+    n = len(labelled)
+    right = sum(p.digit == p.label for p in labelled)
+    away = sum(p.digit is None for p in labelled)
+    answered = [p for p in labelled if p.digit is not None and p.probabilities]
+    out = {"n": n, "accuracy": right / n if n else None, "turned_away": away / n if n else None}
+    if answered:
+        probs = np.array([p.probabilities for p in answered])
+        labels = np.array([p.label for p in answered])
+        out["ece"] = expected_calibration_error(probs, labels)
+        conf = probs.max(axis=1)
+        wrong = probs.argmax(axis=1) != labels
+        low = conf < UNCERTAIN_BELOW
+        if low.any() and (~low).any() and wrong[~low].mean() > 0:
+            out["uncertain_ratio"] = float(wrong[low].mean() / wrong[~low].mean())
+    return out
+
+
+def run_files(files, model, rejector) -> list:
+    """``cnn predict``'s reading of ``files`` (one digit per file, gate on)."""
+    return predict_files(files, model=model, rejector=rejector)[1]
+
+
+def score_arrays(model, x, y) -> dict:
+    """Accuracy and ECE of raw 28 x 28 arrays (no pipeline, no gate)."""
+    probs = np.concatenate([model.predict_proba(x[i:i + 1000]) for i in range(0, len(x), 1000)])
+    probs = probs[:, :10]
+    return {"n": len(x), "accuracy": float((probs.argmax(1) == y).mean()),
+            "ece": expected_calibration_error(probs / probs.sum(1, keepdims=True), y)}
+
+
+def score_set(name: str, folder: Path, model, rejector, detail: dict) -> dict:
+    """One row of the table (and per-condition details into ``detail``)."""
+    kind = SETS[name][0]
+    if kind == "arrays":
+        _, (x, y) = load_mnist()
+        return score_arrays(model, x, y)
+    if kind == "suite":
+        errors = {}
+        for f in sorted(folder.glob("*.npz")):
+            with np.load(f) as d:
+                errors[f.stem] = 1 - score_arrays(model, d["x_test"], d["y_test"])["accuracy"]
+        detail[name] = errors
+        used = {k: v for k, v in errors.items() if k != "identity"}
+        return {"n": len(used), "mean_error": float(np.mean(list(used.values())))}
+    if kind == "suite_files":
+        errors, turned = {}, {}
+        for sub in sorted(p for p in (folder / "png").iterdir() if p.is_dir()):
+            s = score_predictions(run_files(collect_images([str(sub)]), model, rejector))
+            errors[sub.name], turned[sub.name] = 1 - s["accuracy"], s["turned_away"]
+        detail[name] = {k: f"{errors[k]:.3f} (away {turned[k]:.3f})" for k in errors}
+        used = [k for k in errors if k != "identity"]
+        return {"n": len(used), "mean_error": float(np.mean([errors[k] for k in used])),
+                "turned_away": float(np.mean([turned[k] for k in used]))}
+    if kind in ("digits", "folder_classes", "custom"):
+        source = ROOT / "custom_test_images" if kind == "custom" else folder
+        files = collect_images([str(source)])
+        preds = run_files(files, model, rejector)
+        if kind == "digits":
+            per = defaultdict(list)
+            for p in preds:
+                parts = Path(p.file).stem.split("_")
+                per[parts[1] if len(parts) > 2 else "other"].append(p)
+            detail[name] = {c: score_predictions(ps)["accuracy"] for c, ps in sorted(per.items())}
+        if kind == "folder_classes":
+            for p in preds:
+                p.label = int(Path(p.file).parent.name)
+        return score_predictions(preds)
+    if kind == "writer_sets":
+        rows, merged = {}, []
+        for sub in sorted(p for p in folder.iterdir() if (p / "test").is_dir()):
+            files = collect_images([str(sub / "test")])
+            preds = run_files(files, model, rejector)
+            for p in preds:
+                p.label = int(Path(p.file).parent.name)
+            rows[sub.name] = score_predictions(preds)["accuracy"]
+            merged += preds
+        detail[name] = rows
+        return score_predictions(merged)
+    if kind == "nondigits":
+        preds = run_files(collect_images([str(folder)]), model, rejector)
+        per = defaultdict(list)
+        for p in preds:
+            per[Path(p.file).stem.split("_")[1]].append(p.digit is None)
+        detail[name] = {k: float(np.mean(v)) for k, v in sorted(per.items())}
+        return {"n": len(preds), "rejected": float(np.mean([p.digit is None for p in preds]))}
+    raise ValueError(name)
+
+
+def fmt(value, pct: bool = True) -> str:
+    if value is None:
+        return "-"
+    return f"{100 * value:.1f}%" if pct else f"{value:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--weights", nargs="*", default=None,
+                        help="classifier weights (several: an ensemble); default: the default")
+    parser.add_argument("--gate", default=None, help="gate weights (default: the shipped gate)")
+    parser.add_argument("--threshold", type=float, default=None, help="gate threshold")
+    parser.add_argument("--sets", default="/tmp/cnn_robustness_sets")
+    parser.add_argument("--only", default=None, help="comma-separated set names")
+    parser.add_argument("--held-out", action="store_true", help="also the held-out sets")
+    parser.add_argument("--json", default=None, help="write the results here")
+    parser.add_argument("--detail", action="store_true", help="per-condition tables too")
+    args = parser.parse_args(argv)
+    names = [n for n in SETS if (args.held_out or not SETS[n][2])]
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = [n for n in wanted if n not in SETS]
+        if unknown:
+            parser.error(f"unknown set(s) {', '.join(unknown)}; known: {', '.join(SETS)}")
+        names = [n for n in wanted if args.held_out or not SETS[n][2]]
+    label, model = load_predictor(args.weights)
+    rejector = Rejector.default(args.threshold, args.gate)
+    print(f"classifier: {label} ({getattr(model, 'model_string', 'ensemble')}); "
+          f"{rejector.describe()}")
+    results, detail = {}, {}
+    for name in names:
+        start = time.perf_counter()
+        folder = generate(name, Path(args.sets) / name)
+        results[name] = score_set(name, folder, model, rejector, detail)
+        results[name]["seconds"] = time.perf_counter() - start
+        print(f"  {name}: {results[name]}", file=sys.stderr)
+    print("\n| set | n | accuracy | mean error | turned away | rejected (non-digits) | ECE "
+          "| uncertain x |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name, r in results.items():
+        tag = f"{name}{' (held out)' if SETS[name][2] else ''}"
+        print(f"| {tag} | {r['n']} | {fmt(r.get('accuracy'))} | {fmt(r.get('mean_error'))} | "
+              f"{fmt(r.get('turned_away'))} | {fmt(r.get('rejected'))} | {fmt(r.get('ece'))} | "
+              f"{fmt(r.get('uncertain_ratio'), pct=False)} |")
+    if args.detail:
+        for name, rows in detail.items():
+            print(f"\n{name}: " + ", ".join(
+                f"{k} {v if isinstance(v, str) else fmt(v)}" for k, v in rows.items()))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"classifier": label, "gate": rejector.describe(),
+                                               "results": results, "detail": detail}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

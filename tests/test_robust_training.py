@@ -1,0 +1,157 @@
+"""The robust training recipe: augmentation, photo renderings, temperature scaling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from cnn.data.augment import AUGMENT_RECIPES, AUGMENTATIONS, robust_batch
+from cnn.data.photo_render import render_photo, render_through_pipeline
+from cnn.errors import UserError
+from cnn.nn.model import Sequential
+from cnn.tasks.calibrate import (
+    expected_calibration_error,
+    fit_temperature,
+    fold_temperature,
+    softmax,
+    uncertainty_ratio,
+)
+
+
+def test_robust_batch_keeps_shape_dtype_and_is_reproducible(subset):
+    (x, _), _ = subset
+    a = robust_batch(x[:64], np.random.default_rng(3))
+    b = robust_batch(x[:64], np.random.default_rng(3))
+    assert a.shape == (64, 28, 28) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert (a != x[:64]).any(axis=(1, 2)).mean() > 0.9  # nearly every digit changed
+
+
+def test_robust_batch_clean_share_adds_no_background():
+    blank = np.zeros((200, 28, 28), np.uint8)
+    clean = robust_batch(blank, np.random.default_rng(0), clean=1.0)
+    assert clean.max() == 0  # geometry and stroke changes alone keep a blank image blank
+    damaged = robust_batch(blank, np.random.default_rng(0), clean=0.0)
+    # offsets, background fields, lines, specks, noise: many blank images are no longer blank
+    assert (damaged.max(axis=(1, 2)) > 20).mean() > 0.5
+
+
+def test_robust_batch_keeps_the_digit_in_the_frame(subset):
+    (x, _), _ = subset
+    out = robust_batch(x[:256], np.random.default_rng(1), clean=1.0).astype(np.float64)
+    mass = out.sum(axis=(1, 2))
+    assert (mass > 0.3 * x[:256].sum(axis=(1, 2))).all()  # no digit warped out of view
+    yy = (out.sum(axis=2) * np.arange(28)).sum(axis=1) / mass
+    assert np.abs(yy - 14).max() < 7
+
+
+def test_augmentations_have_recorded_recipes():
+    assert set(AUGMENTATIONS) == set(AUGMENT_RECIPES) == {"basic", "robust"}
+
+
+def test_render_photo_is_dark_ink_on_lighter_paper(subset):
+    (x, _), _ = subset
+    photo = render_photo(x[0], np.random.default_rng(0))
+    assert photo.dtype == np.uint8 and 56 <= photo.shape[0] <= 168 * 4 // 3 + 1
+    assert np.median(photo) > np.percentile(photo, 1) + 30  # paper lighter than the ink
+
+
+def test_rendered_digits_stay_readable(subset):
+    from cnn.io.catalog import default_weights
+    from cnn.io.weights import load_model
+
+    (x, y), _ = subset
+    out = render_through_pipeline(x[:40], np.random.default_rng(5))
+    assert out.shape == (40, 28, 28) and out.dtype == np.uint8
+    model = load_model(default_weights())
+    right = (model.predict_proba(out).argmax(axis=1) == y[:40]).mean()
+    assert right >= 0.85  # the renderer changes the look, not the digit
+
+
+def test_ece_is_small_for_calibrated_and_large_for_overconfident_answers():
+    rng = np.random.default_rng(0)
+    n = 20000
+    conf = rng.uniform(0.1, 1.0, n)
+    labels = np.zeros(n, int)
+    correct = rng.random(n) < conf
+    probs = np.zeros((n, 10))
+    probs[:, 0] = np.where(correct, conf, 0.0)
+    probs[:, 1] = np.where(correct, 1 - conf, conf)  # wrong: class 1 gets the top share
+    probs[~correct, 0] = 1 - conf[~correct]
+    assert expected_calibration_error(probs, labels) < 0.02
+    sure = np.zeros((n, 10))
+    sure[np.arange(n), np.where(correct, 0, 1)] = 1.0  # always 100 % sure, right at mean(conf)
+    assert expected_calibration_error(sure, labels) > 0.3
+
+
+def test_fit_temperature_recovers_a_known_temperature():
+    rng = np.random.default_rng(1)
+    z = rng.normal(0, 3, (5000, 10))
+    labels = np.array([rng.choice(10, p=p) for p in softmax(z)])
+    t = fit_temperature(z * 2.5, labels)  # logits 2.5x too sharp
+    assert abs(t - 2.5) / 2.5 < 0.1
+
+
+def test_fold_temperature_divides_the_logits_and_keeps_the_argmax(subset):
+    (x, _), _ = subset
+    model = Sequential("C(4,3)-P2-FC10", np.random.default_rng(0))
+    model.metadata = {}
+    model.eval()
+    before = model.logits(x[:20])
+    fold_temperature(model, 0.5)
+    after = model.logits(x[:20])
+    np.testing.assert_allclose(after, before / 0.5, rtol=1e-4, atol=1e-4)
+    assert model.metadata["temperature"] == 0.5
+
+
+def test_uncertainty_ratio_counts_flagged_errors():
+    probs = np.array([[0.4, 0.35, 0.25] + [0] * 7, [0.9, 0.1] + [0] * 8, [0.95, 0.05] + [0] * 8,
+                      [0.3, 0.7] + [0] * 8])
+    r = uncertainty_ratio(probs, np.array([1, 0, 0, 0]))
+    assert r["flagged"] == 1 and r["error_flagged"] == 1.0 and r["error_rest"] == 1 / 3
+
+
+def test_train_robust_and_calibrate_records_the_recipe(tmp_path, subset):
+    from cnn.cli.commands.train import train_and_save
+
+    data = tmp_path / "mnist.npz"
+    (x, y), (xt, yt) = subset
+    np.savez(data, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    out = tmp_path / "w.npz"
+    result = train_and_save("C(4,5)-P2-FC10", epochs=1, data=str(data), validation=300,
+                            augment="robust", photos=50, calibrate=True, out=str(out),
+                            plot=False, quiet=True)
+    with np.load(result["weights"]) as f:
+        meta = json.loads(str(f["metadata"]))
+    assert meta["augment"] == "robust" and meta["augment_recipe"].startswith("robust:")
+    assert meta["photo_renderings"] == 50 and meta["train_images"] == len(x) - 300 + 50
+    assert meta["temperature"] > 0 and meta["ece_validation_after"] <= \
+        meta["ece_validation_before"] + 1e-9
+
+
+def test_calibrate_without_validation_is_refused(tmp_path, subset):
+    from cnn.cli.commands.train import train_and_save
+
+    data = tmp_path / "mnist.npz"
+    (x, y), (xt, yt) = subset
+    np.savez(data, x_train=x, y_train=y, x_test=xt, y_test=yt)
+    with pytest.raises(UserError, match="--calibrate needs held-out images"):
+        train_and_save("C(4,5)-P2-FC10", data=str(data), validation=0, calibrate=True,
+                       out=str(tmp_path / "w.npz"), plot=False, quiet=True)
+
+
+def test_calibrate_gate_turns_away_the_chosen_share_of_validation_digits(subset):
+    from cnn.tasks.calibrate import calibrate_gate
+
+    (x, y), _ = subset
+    gate = Sequential("C(4,5)-P2-FC11", np.random.default_rng(0), num_classes=11)
+    gate.metadata = {}
+    cal = calibrate_gate(gate, x[:300], y[:300], np.random.default_rng(0), photos=30,
+                         rate=0.05)
+    assert cal["n"] == 630 and abs(cal["rejected"] - 0.05) < 0.02
+    assert gate.metadata["reject_threshold"] == round(cal["threshold"], 4)
+    with pytest.raises(ValueError, match="a gate gives 11"):
+        calibrate_gate(Sequential("C(4,5)-P2-FC10", np.random.default_rng(0)), x[:10], y[:10],
+                       np.random.default_rng(0))
