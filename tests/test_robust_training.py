@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,20 @@ def test_calibrate_gate_turns_away_the_chosen_share_of_validation_digits(subset)
     with pytest.raises(ValueError, match="a gate gives 11"):
         calibrate_gate(Sequential("C(4,5)-P2-FC10", np.random.default_rng(0)), x[:10], y[:10],
                        np.random.default_rng(0))
+
+
+def test_calibrate_weights_script_refuses_a_file_without_validation_split(tmp_path):
+    import subprocess
+    import sys
+
+    from cnn.io.weights import save_model
+
+    model = Sequential("C(4,5)-P2-FC10", np.random.default_rng(0))
+    model.metadata = {"validation_images": 0}
+    path = save_model(model, tmp_path / "w.npz")
+    done = subprocess.run([sys.executable, "scripts/calibrate_weights.py", str(path), "--out",
+                           str(tmp_path / "c.npz")], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "needs a file trained with a validation split" in done.stderr
+    assert not (tmp_path / "c.npz").exists()

@@ -21,6 +21,7 @@ from cnn.nn.model import Sequential, to_input
 from cnn.nn.module import Tape
 from cnn.nn.optim import Optimizer
 from cnn.nn.schedule import make_schedule
+from cnn.tasks.calibrate import expected_calibration_error, softmax
 from cnn.tasks.metrics import classification_report
 
 
@@ -56,8 +57,9 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
         images: uint8 ``(N, 28, 28)`` (or float in [0, 1]); labels: integer ``(N,)``.
     Returns:
         :func:`cnn.tasks.metrics.classification_report`'s dict plus ``loss`` (mean softmax
-        cross-entropy, nats), ``seconds`` (wall clock of the forward passes) and
-        ``predictions`` (int array ``(N,)``).
+        cross-entropy, nats), ``seconds`` (wall clock of the forward passes),
+        ``predictions`` (int array ``(N,)``) and ``ece`` (expected calibration error of the
+        top-1 softmax confidence over the digit images, 15 bins, in [0, 1]).
     """
     was_training = model.training
     model.eval()
@@ -74,6 +76,8 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
     report["loss"] = softmax_cross_entropy(logits.astype(np.float64), labels.astype(np.int64))[0]
     report["seconds"] = seconds
     report["predictions"] = predictions
+    digits = labels < 10
+    report["ece"] = expected_calibration_error(softmax(logits[digits][:, :10]), labels[digits])
     return report
 
 

@@ -61,13 +61,21 @@ def score_probabilities(probabilities: np.ndarray, labels: np.ndarray,
             ensemble's majority vote.
     Returns:
         :func:`cnn.tasks.metrics.classification_report`'s dict plus ``loss``, the mean negative log
-        probability of the true class (nats; the softmax cross-entropy for one network).
+        probability of the true class (nats; the softmax cross-entropy for one network), and
+        ``ece``, the expected calibration error of the top-1 confidence (15 bins, in [0, 1];
+        :func:`cnn.tasks.calibrate.expected_calibration_error`; over the digit images).
     """
+    from cnn.tasks.calibrate import expected_calibration_error
+
     if predictions is None:
         predictions = probabilities.argmax(axis=1)
     report = classification_report(labels, predictions, probabilities.shape[1])
     true_class = probabilities[np.arange(len(labels)), labels.astype(np.int64)]
     report["loss"] = float(-np.log(np.maximum(true_class.astype(np.float64), 1e-30)).mean())
+    digits = np.asarray(labels) < 10
+    p = probabilities[digits][:, :10].astype(np.float64)
+    report["ece"] = expected_calibration_error(p / np.maximum(p.sum(1, keepdims=True), 1e-30),
+                                               np.asarray(labels)[digits])
     return report
 
 
@@ -170,6 +178,7 @@ def print_report(report: dict) -> None:
           f"({report['errors']} errors)")
     print(f"macro precision: {percent(report['macro_precision'])}, "
           f"macro recall: {percent(report['macro_recall'])}")
+    print(f"expected calibration error (15 bins): {percent(report['ece'])}")
     print(f"mean loss: {report['loss']:.4f}; {report['seconds']:.2f} s "
           f"({report['n'] / max(report['seconds'], 1e-9):,.0f} images/s)")
     print("digit  precision  recall")
