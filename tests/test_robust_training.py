@@ -173,3 +173,23 @@ def test_calibrate_weights_script_refuses_a_file_without_validation_split(tmp_pa
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "needs a file trained with a validation split" in done.stderr
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_a_28_by_28_input_is_offered_to_the_network_as_it_is(subset):
+    from cnn.vision.pipeline import to_mnist
+
+    (x, _), _ = subset
+    grey = (60 + x[7].astype(np.float32) * (195 / 255)).astype(np.uint8)  # white on grey
+    even = to_mnist(grey, choose=lambda batch: np.full(len(batch), 0.5))
+    np.testing.assert_allclose(even, grey / 255.0, atol=1e-6)  # equal scores: as it is wins
+    segmented = to_mnist(grey)  # no scorer: the first segmented candidate, as before
+    assert segmented.min() == 0.0 and not np.allclose(segmented, grey / 255.0, atol=0.05)
+    big = cv2_resize(grey, 56)
+    out = to_mnist(big, choose=lambda batch: np.full(len(batch), 0.5))
+    assert out.min() == 0.0  # larger images are always segmented
+
+
+def cv2_resize(image, side):
+    import cv2
+
+    return cv2.resize(image, (side, side), interpolation=cv2.INTER_LINEAR)

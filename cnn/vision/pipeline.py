@@ -39,6 +39,10 @@ _SURE = 0.9  # a local-background candidate this confident needs no flat-backgro
 _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local ones
 
 
+_MIN_RAW_CONTRAST = 0.2  # a 28 x 28 input is its own candidate when its ink stands out this much
+_RAW_BONUS = 0.15  # ... and it is preferred: it is already framed as the network expects
+
+
 def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None,
                     steps: dict | None = None) -> np.ndarray:
     """Read an image file and turn it into an MNIST-like digit: :func:`read_image` + :func:`to_mnist`.
@@ -77,7 +81,9 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         choose: ``None`` (take the first candidate segmentation: the largest ink with what
             lies near it) or a function from a float32 ``(K, 28, 28)`` batch of candidates to
             ``K`` scores (e.g. a classifier's top softmax probability); the best-scoring
-            candidate is returned (recognition-driven segmentation, as OCR systems do).
+            candidate is returned (recognition-driven segmentation, as OCR systems do). A
+            28 x 28 input (MNIST's own format) is then also offered as it is, polarity
+            corrected and not re-thresholded.
         steps: ``None`` or a dict that receives each stage as a float32 image in [0, 1]
             (name -> (H, W) array, in pipeline order), to show why an image failed.
     Returns:
@@ -144,6 +150,15 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         candidates += found
         if candidates and choose is None:
             break
+    if choose is not None and gray.shape == (28, 28):
+        # Already MNIST's format (a 28 x 28 array saved as an image): the image as it is is one
+        # more candidate, so that what the pipeline's thresholding would lose (a grey
+        # background, fog, stripes) is left to the network, which wins when it is surer.
+        for raw in (gray, 1.0 - gray):
+            raw = np.clip(raw, 0.0, 1.0).astype(np.float32)
+            if float(raw.max() - np.median(raw)) >= _MIN_RAW_CONTRAST:
+                candidates.append(raw)
+                scores.append(float(np.asarray(choose(raw[None]))[0]) + _RAW_BONUS)
     if not candidates:
         if not scores and "noise" in locals() and float(ink.max()) < max(_MIN_CONTRAST, 8 * noise):
             raise UserError("no digit found: the image is blank (no ink)")
