@@ -14,12 +14,12 @@ import numpy as np
 
 from cnn.errors import UserError
 from cnn.vision.decode import decode_image_bytes
-from cnn.vision.pipeline import to_mnist
+from cnn.vision.pipeline import DECODE_LONG_SIDE, to_mnist
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # largest request body accepted, bytes
 
 
-def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
+def decode_image(data: bytes, name: str = "upload", reduce_to: int | None = None) -> np.ndarray:
     """Decode an uploaded image as stored (``cv2.IMREAD_UNCHANGED``), after checking it: the
     upload limit here, then the checks ``cnn predict`` makes of a file
     (:func:`cnn.vision.decode_image_bytes`).
@@ -27,6 +27,7 @@ def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
     Args:
         data: the encoded file's bytes, at most :data:`MAX_UPLOAD_BYTES`.
         name: what to call the image in messages (the upload's file name, or ``"canvas"``).
+        reduce_to: as :func:`cnn.vision.decode_image_bytes` (a large JPEG decoded reduced).
     Returns:
         ``(H, W)``, ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA) array, uint8 or uint16.
     Raises:
@@ -37,7 +38,7 @@ def decode_image(data: bytes, name: str = "upload") -> np.ndarray:
     if size > MAX_UPLOAD_BYTES:
         raise UserError(f"cannot read image {name!r}: the file is {size / 2**20:,.1f} MB, more "
                         f"than the {MAX_UPLOAD_BYTES // 2**20} MB allowed; save a smaller copy")
-    return decode_image_bytes(data, name)
+    return decode_image_bytes(data, name, reduce_to)
 
 
 class NoInk(UserError):
@@ -61,7 +62,7 @@ def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
             no digit (a blank canvas). The message starts with the name, as ``cnn
             predict``'s does with the file name.
     """
-    image = decode_image(data, name)
+    image = decode_image(data, name, reduce_to=DECODE_LONG_SIDE)  # as cnn predict reads files
     try:
         return to_mnist(image, polarity=polarity, choose=choose)
     except UserError as exc:

@@ -98,7 +98,7 @@ def label_from_name(path: Path) -> int | None:
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
                   ensemble: str = "mean", debug_steps=None, rejector=None, model=None,
-                  max_digits: int = 1):
+                  max_digits: int = 1, workers: int = 1):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
@@ -109,31 +109,33 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     instead of ``weights`` (a Dask worker holds one for every partition,
     :mod:`cnn.tasks.distributed`). ``max_digits`` > 1 reads whole numbers too
     (:func:`cnn.tasks.numbers.attach_numbers`); 1 (the default) reads one digit per file.
+    ``workers`` > 1 reads the files in that many worker processes (:func:`read_in_pool`:
+    chunks of files, results in input order, the same answers); it applies when the network
+    comes from ``weights`` (not ``model``) and there are no ``debug_steps``.
 
     Returns:
         ``(model, predictions, inputs)``: the model, one :class:`Prediction` per file in
         order, and a dict file -> float32 ``(28, 28)`` network input for the files that worked.
     """
+    model_given = model
     if model is None:
         _, model = load_predictor([weights] if isinstance(weights, (str, Path)) else weights,
                                   ensemble)
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
-    for f, pred in progress.bar(list(zip(files, predictions)), desc="reading images",
-                                unit="image"):
-        steps: dict | None = {} if debug_steps else None
-        try:
-            inputs[pred.file] = preprocess_file(f, polarity, choose=confidence_of(model),
-                                                steps=steps)
-        except UserError as e:
-            pred.error = str(e)
-            if rejector is not None and no_ink(f, e):
-                reason = without_path(str(e), f)
-                pred.error, pred.rejected, pred.reason = None, True, f"not a digit: {reason}"
-        except MemoryError:
-            pred.error = f"{str(f)!r}: out of memory while reading it; save a smaller copy"
-        if debug_steps:
-            write_debug_steps(Path(debug_steps), f, steps)
+    if workers > 1 and len(files) > 1 and not debug_steps and model_given is None:
+        read = read_in_pool(files, workers, polarity, rejector is not None,
+                            [weights] if isinstance(weights, (str, Path)) else weights, ensemble)
+    else:
+        read = (read_one(f, model, polarity, rejector is not None, debug_steps)
+                for f in progress.bar(files, desc="reading images", unit="image"))
+    for pred, (x, error, no_digit) in zip(predictions, read):
+        if x is not None:
+            inputs[pred.file] = x
+        elif no_digit is not None:
+            pred.rejected, pred.reason = True, f"not a digit: {no_digit}"
+        else:
+            pred.error = error
     if inputs:
         x = np.stack(list(inputs.values()))
         digits, raw = decide(model, x)
@@ -163,6 +165,138 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
         if problems:
             raise UserError(problems[0])
     return model, predictions, inputs
+
+
+def read_one(f: Path, model, polarity: str = "auto", rejecting: bool = False,
+             debug_steps=None) -> tuple[np.ndarray | None, str | None, str | None]:
+    """Read one file into the network input, as :func:`predict_files` does.
+
+    Returns:
+        ``(x, error, no_digit)``: the float32 ``(28, 28)`` input (else ``None``); the one-line
+        error of a file that failed; and, when ``rejecting`` and the file was read but holds
+        no digit, the reason (without the path) in place of the error.
+    """
+    steps: dict | None = {} if debug_steps else None
+    result: tuple = (None, None, None)
+    try:
+        result = (preprocess_file(f, polarity, choose=confidence_of(model), steps=steps),
+                  None, None)
+    except UserError as e:
+        result = (None, str(e), without_path(str(e), f) if rejecting and no_ink(f, e) else None)
+    except MemoryError:
+        result = (None, f"{str(f)!r}: out of memory while reading it; save a smaller copy", None)
+    if debug_steps:
+        write_debug_steps(Path(debug_steps), f, steps)
+    return result
+
+
+POOL_MIN_FILES = 16  # folders at least this large are read by a pool of processes by default
+
+
+POOL_CHUNK = 8  # files per task sent to a worker process
+
+
+def default_workers(n_files: int) -> int:
+    """Worker processes for reading ``n_files`` images: one per CPU this process may use (at
+    most 4) for :data:`POOL_MIN_FILES` files or more, else 1 (starting a worker, which
+    imports NumPy, OpenCV and SciPy and loads the network, costs about a second)."""
+    if n_files < POOL_MIN_FILES:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
+
+
+_worker_model = None  # the network of a worker process of read_in_pool
+
+
+def _start_worker(weights, ensemble: str) -> None:
+    """A worker process's set-up: one thread for OpenCV (the process is one of a pool, one
+    per core), no progress bars, and the network loaded once."""
+    global _worker_model
+    import cv2
+
+    cv2.setNumThreads(1)
+    progress.set_quiet(True)
+    _, _worker_model = load_predictor(weights, ensemble)
+
+
+def _read_chunk(files: list[Path], polarity: str, rejecting: bool) -> list[tuple]:
+    """:func:`read_one` of each file of a chunk, in a worker process."""
+    return [read_one(f, _worker_model, polarity, rejecting) for f in files]
+
+
+def read_in_pool(files: list[Path], workers: int, polarity: str, rejecting: bool, weights,
+                 ensemble: str = "mean"):
+    """:func:`read_one` of every file, in ``workers`` processes: yields its triple per file in
+    input order, with a progress bar.
+
+    The files go out in chunks of :data:`POOL_CHUNK` to a
+    :class:`concurrent.futures.ProcessPoolExecutor` of fresh interpreters ("spawn": nothing
+    inherited from this process's threads), each with one thread for NumPy's BLAS, cnn and
+    OpenCV, and its own copy of the network (``weights``, ``ensemble``) to score candidate
+    segmentations. The workers are started with Ctrl-C ignored (it is this process's to
+    handle): on Ctrl-C, or any error here, they are killed and the exception goes on, so the
+    command prints ``cnn: interrupted`` and exits 130 with no traceback from any worker.
+
+    Raises:
+        UserError: a worker process died (killed, out of memory).
+    """
+    import multiprocessing
+    import signal
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    chunks = [files[i:i + POOL_CHUNK] for i in range(0, len(files), POOL_CHUNK)]
+    workers = max(1, min(workers, len(chunks)))
+    one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                  "CNN_NUM_THREADS": "1"}
+    saved_env = {k: os.environ.get(k) for k in one_thread}
+    # Children inherit an ignored SIGINT through exec, and Python then keeps it ignored.
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.environ.update(one_thread)
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=_start_worker, initargs=(weights, ensemble))
+        futures = {executor.submit(_read_chunk, chunk, polarity, rejecting): k
+                   for k, chunk in enumerate(chunks)}
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        signal.signal(signal.SIGINT, handler)
+    done: dict[int, list] = {}
+    next_chunk = 0
+    try:
+        with progress.bar(total=len(files), desc="reading images", unit="image") as bar:
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                bar.update(len(done[futures[future]]))
+                while next_chunk in done:
+                    yield from done.pop(next_chunk)
+                    next_chunk += 1
+    except BrokenProcessPool:
+        _stop(executor)
+        raise UserError("a worker process reading the images died (out of memory, or "
+                        "killed); run again with --workers 1") from None
+    except BaseException:
+        _stop(executor)
+        raise
+    executor.shutdown()
+
+
+def _stop(executor) -> None:
+    """Kill an executor's worker processes now, dropping the chunks not yet done."""
+    for process in list((getattr(executor, "_processes", None) or {}).values()):
+        try:
+            process.kill()
+        except (OSError, AttributeError):
+            pass
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def mark_rejection(pred: Prediction, rejector, rejected: bool, p_not: float | None) -> None:

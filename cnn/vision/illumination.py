@@ -99,8 +99,8 @@ def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
-                          relative: bool = False, median: np.ndarray | None = None
-                          ) -> tuple[np.ndarray, float]:
+                          relative: bool = False, median: np.ndarray | None = None,
+                          uniform: bool = False) -> tuple[np.ndarray, float]:
     """Ink above the local background: the image minus its grey-level opening, >= 0.
 
     Exists for: hard shadows, light gradients, a sheet lying on a darker desk. A grey-level
@@ -113,7 +113,10 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     tight crop of a thick marker digit whose strokes are wider than the square;
     ``background="median"`` takes :func:`_median_background` instead of the opening (tried
     first under a hard shadow, :func:`_hard_shadow`; ``median``, if given, is that background
-    already computed for ``work``). With
+    already computed for ``work``). ``uniform`` (a clean canvas, whose padded corner is its
+    background level): when no square of the opening's side fits inside the ink
+    (:func:`_opening_is_flat`), the opening is that level everywhere, taken as it is
+    without computing the opening. With
     ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
     paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
     relative contrast as one in full light and one threshold fits both. Returns float32
@@ -133,8 +136,11 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
         background = _median_background(work) if median is None else median
     else:
         size = max(3, int(_OPENING * min(h, w)))
-        background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
-        background = _reconstruct(background, work)
+        if uniform and _opening_is_flat(work, size):
+            background = np.full_like(work, work[0, 0])
+        else:
+            background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
+            background = _reconstruct(background, work)
     residual = work - background
     if relative:
         residual = residual / np.maximum(1.0 - background, 0.35)
@@ -145,6 +151,23 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     inner = inner - float(np.median(inner))
     out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _opening_is_flat(work: np.ndarray, size: int) -> bool:
+    """True if the grey-level opening of ``work`` (float32 (H, W), ink bright, its corner
+    pixel the background level and nothing below it) by a ``size`` x ``size`` square is that
+    level everywhere: no such square fits inside the pixels above the level (chessboard
+    distance to the background at most ``size / 2 - 1``, so not even an even-sided square
+    fits). Then :func:`_reconstruct` adds nothing either: every pixel is at least the level.
+    """
+    level = work[0, 0]
+    if float(work.min()) < float(level):
+        return False
+    above = (work > level).astype(np.uint8)
+    if not above.any():
+        return True
+    depth = cv2.distanceTransform(above, cv2.DIST_C, 3)
+    return 2.0 * float(depth.max()) + 2.0 <= size
 
 
 def _median_background(work: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 from cnn.errors import UserError
 from cnn.vision.decode import _to_gray, read_image
 from cnn.vision.illumination import (
+    _WORK_SIZE,
     _flatten_illumination,
     _hard_shadow,
     _mask_cluttered_desk,
@@ -20,7 +21,7 @@ from cnn.vision.illumination import (
     _pad_frame,
     _shrink,
 )
-from cnn.vision.measures import _MIN_CONTRAST
+from cnn.vision.measures import _MIN_CONTRAST, _border_ring
 from cnn.vision.normalize import _normalise
 from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign
 from cnn.vision.segment import (
@@ -42,10 +43,19 @@ _FALLBACK_PENALTY = 0.15  # handicap of flat-background candidates against local
 _MIN_RAW_CONTRAST = 0.2  # a 28 x 28 input is its own candidate when its ink stands out this much
 _RAW_BONUS = 0.15  # ... and it is preferred: it is already framed as the network expects
 
+# A JPEG at least twice the working image's long side (``_WORK_SIZE``) is decoded reduced to
+# at least this long side (cnn.vision.decode.jpeg_reduction): the pipeline shrinks it anyway.
+DECODE_LONG_SIDE = _WORK_SIZE
+
 
 def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None,
                     steps: dict | None = None) -> np.ndarray:
     """Read an image file and turn it into an MNIST-like digit: :func:`read_image` + :func:`to_mnist`.
+
+    A JPEG far larger than the pipeline's working size is decoded reduced (grey, 1/2 .. 1/8
+    by the JPEG decoder, long side at least :data:`DECODE_LONG_SIDE`): the pipeline would
+    shrink it to that size anyway, and decoding and the polarity stage then touch a fraction
+    of the pixels.
 
     Args:
         path: image file with one digit in it.
@@ -58,7 +68,7 @@ def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None
         UserError: if the file cannot be read or holds no digit; the message starts with the
             file name.
     """
-    image = read_image(path)
+    image = read_image(path, reduce_to=DECODE_LONG_SIDE)
     try:
         return to_mnist(image, polarity=polarity, choose=choose, steps=steps)
     except UserError as exc:
@@ -102,9 +112,11 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         polarity = "auto"
     _record(steps, "1_gray", gray)
 
-    ink_sign = _ink_sign(gray, polarity)
+    canvas = _clean_canvas(gray) if polarity == "auto" else None
+    # A clean canvas's ink is plainly darker or lighter than its one background level.
+    ink_sign = (-1.0 if canvas > 0.5 else 1.0) if canvas is not None else _ink_sign(gray, polarity)
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
-    if ink_sign < 0:
+    if ink_sign < 0 and canvas is None:
         work = _mask_cluttered_desk(work, _bright_sheet(gray))
     work, pad = _pad_frame(work)
     _record(steps, "2_ink_bright_padded", work)
@@ -112,7 +124,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     scores: list[float] = []
     passes = ("local", "flat")
     median = None  # the median background, computed once for the test and the pass
-    if ink_sign < 0 and min(work.shape) >= 48:
+    if ink_sign < 0 and min(work.shape) >= 48 and canvas is None:  # a canvas casts no shadow
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             passes = ("median", "local", "flat")
@@ -121,7 +133,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
                                      or (scores and max(scores) >= _SURE)):
             break
         ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
-                                           median=median)
+                                           median=median, uniform=canvas is not None)
         _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
         if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
             continue
@@ -167,6 +179,27 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     for k, candidate in enumerate(candidates):
         _record(steps, f"7_candidate_{k}" + ("_chosen" if k == best else ""), candidate)
     return candidates[best]
+
+
+def _clean_canvas(gray: np.ndarray) -> float | None:
+    """The background level of a clean canvas, or None: a picture (float32 (H, W) in [0, 1])
+    whose border is one exact grey level, near white (>= 0.75) or near black (<= 0.25), that
+    also covers at least half of it: a digit drawn on a drawing page's canvas, a scan
+    cleaned to pure white.
+
+    Exists for: ``cnn serve``'s canvas and drawn PNGs, which need none of the photo stages:
+    their polarity is plain (ink is the other side of the background), and they have no
+    desk, no shadow and no uneven light, so the local background is the one level
+    (:func:`cnn.vision.illumination._flatten_illumination` with ``uniform``). A photo never
+    has a border of one exact level (sensor noise, JPEG), so it takes the photo stages.
+    """
+    ring = _border_ring(gray, 1)
+    level = ring[0]
+    if 0.25 < level < 0.75 or not np.all(ring == level):
+        return None
+    if np.count_nonzero(gray == level) < 0.5 * gray.size:
+        return None
+    return float(level)
 
 
 def _record(steps: dict | None, name: str, image: np.ndarray) -> None:

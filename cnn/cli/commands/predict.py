@@ -25,6 +25,7 @@ from cnn.tasks.predict import (
     Prediction,
     accuracy_of,
     collect_images,
+    default_workers,
     predict_files,
     write_outputs,
 )
@@ -89,7 +90,10 @@ def add_parser(subparsers, common) -> None:
                       help="run on the Dask cluster of this scheduler (tcp://HOST:8786); "
                            "needs --out and pip install 'cnn[dask]'")
     many.add_argument("--workers", type=positive_int, default=None, metavar="N",
-                      help="run on a Dask cluster of N worker processes on this machine")
+                      help="without --out: read the images in N processes on this machine "
+                           "(default: one per core, at most 4, for 16 images or more; 1: in "
+                           "this process); with --out: run on a Dask cluster of N worker "
+                           "processes on this machine")
     many.add_argument("--resume", action="store_true",
                       help="skip the images already in the --out file (a run that was stopped "
                            "goes on where it stopped)")
@@ -196,6 +200,10 @@ def run(args) -> int:
     from cnn.cli.commands.predict_cluster import run as run_stream
     from cnn.cli.commands.predict_cluster import wants_stream
 
+    local_workers = None
+    if args.workers and not (args.out or args.scheduler or args.resume
+                             or args.paths_from is not None):
+        local_workers, args.workers = args.workers, None  # a process pool, not Dask
     if wants_stream(args):  # --out results file, --scheduler, --workers, --resume
         return run_stream(args)
     if args.csv or args.out:
@@ -221,7 +229,8 @@ def run(args) -> int:
     model, predictions, inputs = predict_files(
         files, args.weights, args.min_confidence, args.polarity, ensemble=args.ensemble,
         debug_steps=args.debug_steps, rejector=rejector_from_args(args),
-        max_digits=args.max_digits)
+        max_digits=args.max_digits,
+        workers=local_workers if local_workers else default_workers(len(files)))
     if args.json:
         print(json.dumps({
             "model": model.model_string,
