@@ -30,9 +30,17 @@ def run_json(args, capsys):
 
 
 @needs_shipped
-def test_default_model_is_the_most_accurate_shipped_file():
-    best = max(SHIPPED, key=lambda w: w.accuracy or 0.0)
-    assert default_weights().resolve() == best.path.resolve()
+def test_default_model_has_the_best_recorded_selection_score():
+    """The default is chosen by the documented selection score (clean MNIST, the corruption
+    suite, both hard-photo styles, the writer sets: benchmarks/robustness.py --score), not by
+    clean accuracy alone; it is a robust-trained, calibrated file."""
+    entries = json.loads((ROOT / "weight_output" / "shipped.json").read_text())["files"]
+    scored = [e for e in entries if "selection_score" in e]
+    assert len(scored) >= 2
+    assert max(scored, key=lambda e: e["selection_score"])["role"] == "default"
+    with np.load(default_weights()) as f:
+        meta = json.loads(str(f["metadata"]))
+    assert meta["augment"] == "robust" and 0.2 < meta["temperature"] < 5
 
 
 @needs_shipped
