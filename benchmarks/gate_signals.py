@@ -59,10 +59,24 @@ def signals(classifier, gate, x: np.ndarray) -> dict[str, np.ndarray]:
             "disagree": 1 - g_digits[np.arange(len(x)), p.argmax(axis=1)]}
 
 
-def load_files(folder: Path, choose) -> tuple[np.ndarray, int]:
-    """Network inputs of every image under ``folder`` and the count with no ink found."""
+def image_folders(root: Path, name: str) -> list[Path]:
+    """The flat image folders of set ``name``: one per corruption of a ``_predict`` suite, one
+    per digit of each writer's test split, or the set's own folder."""
+    folder = root / name
+    if name.endswith("_predict"):
+        return sorted(p for p in (folder / "png").iterdir() if p.is_dir())
+    if name == "writers":
+        return [w / "test" / str(d) for w in sorted(folder.iterdir()) if (w / "test").is_dir()
+                for d in range(10) if (w / "test" / str(d)).is_dir()]
+    if (folder / "0").is_dir():
+        return [folder / str(d) for d in range(10) if (folder / str(d)).is_dir()]
+    return [folder]
+
+
+def load_files(folders: list[Path], choose) -> tuple[np.ndarray, int]:
+    """Network inputs of every image in ``folders`` and the count with no ink found."""
     inputs, blank = [], 0
-    for f in collect_images([str(folder)]):
+    for f in collect_images([str(f) for f in folders]):
         try:
             inputs.append(preprocess_file(f, choose=choose))
         except UserError:
@@ -89,14 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     non_sets = NONDIGIT_SETS + (HELD_OUT["non"] if args.held_out else [])
     rows: dict[str, dict[str, float]] = {k: {} for k in [*val, "gate+disagree"]}
     for name in digit_sets + non_sets:
-        folder = Path(args.sets) / name
-        if name.endswith("_predict"):
-            folder = folder / "png"
-        if not folder.exists():
+        if not (Path(args.sets) / name).exists():
             print(f"skipping {name}: not generated (run benchmarks/robustness.py first)",
                   file=sys.stderr)
             continue
-        x, blank = load_files(folder, choose)
+        x, blank = load_files(image_folders(Path(args.sets), name), choose)
         s = signals(classifier, gate, x)
         n = len(x) + blank
         for k in val:
