@@ -6,13 +6,13 @@ import importlib.util
 import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from tests.conftest import ROOT
-
+ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_gate_negatives.py"
 _spec = importlib.util.spec_from_file_location("make_gate_negatives", SCRIPT)
 neg = importlib.util.module_from_spec(_spec)
