@@ -503,3 +503,14 @@ def test_import_of_a_torch_onnx_export_gives_torch_logits(images, tmp_path):
         expected = net(torch.from_numpy(to_nchw(images))).numpy()
     assert_same_logits(model.logits(images), expected)
     assert_same_logits(run_onnxruntime(path, images), expected)
+
+
+def test_shape_arithmetic_with_a_missing_input_gives_one_line(tmp_path):
+    # Found by benchmarks/fuzz.py: a Gather in the Reshape's shape path with one input only
+    # crashed with IndexError instead of a one-line error.
+    proto = lenet_graph(reshape="view")
+    gather = next(n for n in proto.graph.node if n.op_type == "Gather")
+    del gather.input[1:]
+    path = tmp_path / "gather.onnx"
+    path.write_bytes(proto.SerializeToString())
+    assert "Gather needs 2" in one_line_error(path)

@@ -15,6 +15,10 @@ ALIASES = ("Identity", "Dropout")
 BATCH = 1_000_003  # a stand-in batch size, to see where a computed shape copies N
 
 
+# Inputs the shape arithmetic's operators need (opset 10+ Slice: data, starts, ends).
+SHAPE_OP_INPUTS = {"Gather": 2, "Slice": 3}
+
+
 class Mismatch(Exception):
     """A mismatch found while walking the graph (turned into a UserError with the path)."""
 
@@ -98,6 +102,9 @@ class Graph:
                 raise Mismatch(f"{where(node)} reads '{node.input[0]}', not the tensor it reshapes")
             return np.array(dims, np.int64)[a.get("start", 0):a.get("end", None)]
         args = [self.shape_value(i, data, dims) if i else None for i in node.input]
+        need = SHAPE_OP_INPUTS.get(op, 1)
+        if len(args) < need or any(v is None for v in args[:need]):
+            raise Mismatch(f"{where(node)} has {len(args)} input(s); {op} needs {need}")
         x = args[0]
         if op == "Gather":
             return np.take(x, args[1].astype(np.int64), axis=a.get("axis", 0))
