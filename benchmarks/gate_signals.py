@@ -35,9 +35,10 @@ from cnn.data.mnist import load_mnist
 from cnn.errors import UserError
 from cnn.io.catalog import default_weights
 from cnn.io.weights import load_model
+from cnn.nn.losses import softmax
 from cnn.tasks.calibrate import validation_views
 from cnn.tasks.predict import collect_images, confidence_of
-from cnn.tasks.reject import find_gate
+from cnn.tasks.reject import confidence_scores, find_gate
 from cnn.vision.pipeline import preprocess_file
 
 RATE = 0.003
@@ -49,13 +50,11 @@ HELD_OUT = {"digits": ["phone", "corrupt_d_predict"], "non": ["nondigit_hand"]}
 def signals(classifier, gate, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every signal for float ``(N, 28, 28)`` inputs, ``(N,)`` each."""
     logits = classifier.logits(x)[:, :10].astype(np.float64)
-    m = logits.max(axis=1, keepdims=True)
-    e = np.exp(logits - m)
-    p = e / e.sum(axis=1, keepdims=True)
+    msp, negative_energy = confidence_scores(logits)
+    p = softmax(logits)
     g = gate.predict_proba(x).astype(np.float64)
     g_digits = g[:, :10] / np.maximum(g[:, :10].sum(axis=1, keepdims=True), 1e-12)
-    return {"gate": g[:, 10], "msp": 1 - p.max(axis=1),
-            "energy": -(m[:, 0] + np.log(e.sum(axis=1))),
+    return {"gate": g[:, 10], "msp": 1 - msp, "energy": -negative_energy,
             "disagree": 1 - g_digits[np.arange(len(x)), p.argmax(axis=1)]}
 
 

@@ -38,16 +38,8 @@ from cnn.errors import UserError
 from cnn.io.catalog import default_weights
 from cnn.io.weights import load_model, save_model
 from cnn.tasks.predict import confidence_of
-from cnn.tasks.reject import NOT_A_DIGIT
+from cnn.tasks.reject import NOT_A_DIGIT, confidence_scores
 from cnn.vision.pipeline import preprocess_file
-
-
-def scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Max softmax probability and negative energy (logsumexp of the logits), ``(N,)`` each;
-    both are high for in-distribution inputs."""
-    m = logits.max(axis=1, keepdims=True)
-    e = np.exp(logits - m)
-    return (e.max(axis=1) / e.sum(axis=1)), m[:, 0] + np.log(e.sum(axis=1))
 
 
 def load_set(folder: str, choose=None) -> tuple[dict[str, np.ndarray], collections.Counter]:
@@ -103,14 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     custom = np.stack([preprocess_file(f, choose=choose)
                        for f in sorted(Path(args.custom).iterdir())
                        if f.suffix.lower() in {".png", ".jpg", ".jpeg"}])
-    msp_t, en_t = scores(classifier.logits(x_test))
-    msp_c, en_c = scores(classifier.logits(custom))
+    msp_t, en_t = confidence_scores(classifier.logits(x_test))
+    msp_c, en_c = confidence_scores(classifier.logits(custom))
     rules = {
         f"gate P(not a digit) >= {threshold:.4f}": (lambda x: p_not(x) >= threshold),
         "max softmax (1% of MNIST test)": (
-            lambda x, t=np.quantile(msp_t, 0.01): scores(classifier.logits(x))[0] < t),
+            lambda x, t=np.quantile(msp_t, 0.01): confidence_scores(classifier.logits(x))[0] < t),
         "energy (1% of MNIST test)": (
-            lambda x, t=np.quantile(en_t, 0.01): scores(classifier.logits(x))[1] < t),
+            lambda x, t=np.quantile(en_t, 0.01): confidence_scores(classifier.logits(x))[1] < t),
     }
     print(f"classifier {classifier.model_string}; gate {gate.model_string} ({args.gate})")
     sets = {folder: load_set(folder, choose) for folder in args.folders}

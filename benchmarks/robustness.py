@@ -61,7 +61,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cnn.data.mnist import load_mnist
-from cnn.tasks.calibrate import UNCERTAIN_BELOW, expected_calibration_error
+from cnn.tasks.calibrate import UNCERTAIN_BELOW, expected_calibration_error, uncertainty_ratio
 from cnn.tasks.predict import collect_images, predict_files
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import Rejector
@@ -130,11 +130,9 @@ def score_predictions(predictions) -> dict:
         probs = np.array([p.probabilities for p in answered])
         labels = np.array([p.label for p in answered])
         out["ece"] = expected_calibration_error(probs, labels)
-        conf = probs.max(axis=1)
-        wrong = probs.argmax(axis=1) != labels
-        low = conf < UNCERTAIN_BELOW
-        if low.any() and (~low).any() and wrong[~low].mean() > 0:
-            out["uncertain_ratio"] = float(wrong[low].mean() / wrong[~low].mean())
+        ratio = uncertainty_ratio(probs, labels, UNCERTAIN_BELOW)["ratio"]
+        if ratio is not None:
+            out["uncertain_ratio"] = ratio
     return out
 
 
@@ -151,8 +149,7 @@ def run_files(files, model, rejector) -> list:
 
 def score_arrays(model, x, y) -> dict:
     """Accuracy and ECE of raw 28 x 28 arrays (no pipeline, no gate)."""
-    probs = np.concatenate([model.predict_proba(x[i:i + 1000]) for i in range(0, len(x), 1000)])
-    probs = probs[:, :10]
+    probs = model.predict_proba(x)[:, :10]
     return {"n": len(x), "accuracy": float((probs.argmax(1) == y).mean()),
             "ece": expected_calibration_error(probs / probs.sum(1, keepdims=True), y)}
 

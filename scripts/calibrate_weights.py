@@ -26,7 +26,7 @@ from cnn.data.augment import AUGMENTATIONS
 from cnn.data.mnist import load_mnist
 from cnn.errors import UserError
 from cnn.io.weights import load_model, save_model
-from cnn.tasks.calibrate import calibrate_gate, calibrate_model
+from cnn.tasks.calibrate import calibrate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,15 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         (x_train, y_train), _ = load_mnist(args.data)
         x_val, y_val = x_train[-n:], y_train[-n:]
         augment = AUGMENTATIONS.get(model.metadata.get("augment") or "", None)
-        rng = np.random.default_rng(args.seed)
-        if model.num_classes == 11:
-            cal = calibrate_gate(model, x_val, y_val, rng, augment)
-            print(f"not-a-digit threshold {cal['threshold']:.4f}: turns away "
-                  f"{cal['rejected']:.2%} of {cal['n']:,} validation views")
-        else:
-            cal = calibrate_model(model, x_val, y_val, rng, augment)
-            print(f"temperature {cal['temperature']:.3f}; ECE on {cal['n']:,} validation views "
-                  f"{cal['ece_before']:.2%} -> {cal['ece_after']:.2%}")
+        print(calibrate(model, x_val, y_val, np.random.default_rng(args.seed), augment))
         model.metadata["calibrated_by"] = "scripts/calibrate_weights.py"
         print(f"saved {save_model(model, args.out, overwrite=args.overwrite)}")
     except UserError as e:

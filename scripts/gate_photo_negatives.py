@@ -5,9 +5,9 @@ gate meets in ``cnn predict`` is the photo pipeline's output: a letter or a stai
 paper, thresholded, one component picked, re-centred. This script takes a folder of negatives
 (``IN/noise/*.png``) and writes, into ``OUT/noise/``:
 
-- ``photo_*``: a share of them rendered as small photos of ink on paper
-  (:func:`cnn.data.photo_render.render_photo`, the training renderer, not a test generator) and
-  read back with :func:`cnn.vision.pipeline.to_mnist`, as ``predict`` would;
+- ``photo_*``: a share of them rendered as small photos of ink on paper and read back with
+  :func:`cnn.vision.pipeline.to_mnist`, as ``predict`` would
+  (:func:`cnn.data.photo_render.read_back_photo`: the training renderer, not a test generator);
 - ``pen_*``: glyphs (``glyphs_*`` files) turned into pen strokes: thinned to a one-pixel
   skeleton (Zhang & Suen, "A fast parallel algorithm for thinning digital patterns", CACM 1984)
   and redrawn with a round pen of random width, so that typeset characters look handwritten;
@@ -32,9 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cnn.data.photo_render import render_photo
-from cnn.errors import UserError
-from cnn.vision.pipeline import to_mnist
+from cnn.data.photo_render import read_back_photo
 
 
 def thin(mask: np.ndarray) -> np.ndarray:
@@ -71,14 +69,6 @@ def pen_stroke(glyph: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(stroke, (28, 28), interpolation=cv2.INTER_AREA)
 
 
-def through_pipeline(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """``image`` (uint8 28 x 28, white on black) photographed and read back, or ``None``."""
-    try:
-        return np.rint(to_mnist(render_photo(image, rng)) * 255).astype(np.uint8)
-    except UserError:
-        return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", help="folder made by make_gate_negatives.py (has noise/)")
@@ -105,12 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             counts["pen"] += 1
             image = pen  # the photo below then shows the pen version
         if rng.random() < args.share:
-            seen = through_pipeline(image, rng)
+            seen = read_back_photo(image, rng)
             if seen is not None:
                 cv2.imwrite(str(out / f"photo_{f.name}"), seen)
                 counts["photo"] += 1
     for k in range(args.paper):
-        seen = through_pipeline(np.zeros((28, 28), np.uint8), rng)
+        seen = read_back_photo(np.zeros((28, 28), np.uint8), rng)
         if seen is not None:
             cv2.imwrite(str(out / f"paper_{k:05d}.png"), seen)
             counts["paper"] += 1

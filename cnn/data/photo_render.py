@@ -62,10 +62,25 @@ def render_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.imdecode(jpeg, cv2.IMREAD_GRAYSCALE) if ok else photo
 
 
+def read_back_photo(image: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """``image`` rendered as a photo (:func:`render_photo`) and read back with
+    :func:`cnn.vision.pipeline.to_mnist` (first candidate), as ``cnn predict`` would.
+
+    Args:
+        image: uint8 ``(28, 28)``, white ink on black.
+        rng: the caller's generator.
+    Returns:
+        uint8 ``(28, 28)``, or ``None`` when the pipeline finds no ink in the photo.
+    """
+    try:
+        return np.rint(to_mnist(render_photo(image, rng)) * 255).astype(np.uint8)
+    except UserError:
+        return None
+
+
 def render_through_pipeline(images: np.ndarray, rng: np.random.Generator,
                             desc: str = "rendering photos") -> np.ndarray:
-    """Render each digit as a photo (:func:`render_photo`) and read it back with
-    :func:`cnn.vision.pipeline.to_mnist`, as ``cnn predict`` would (first candidate).
+    """:func:`read_back_photo` of every digit.
 
     Args:
         images: uint8 ``(N, 28, 28)`` MNIST digits (training split only: never render test
@@ -78,8 +93,6 @@ def render_through_pipeline(images: np.ndarray, rng: np.random.Generator,
     """
     out = np.empty_like(images)
     for i in progress.bar(range(len(images)), desc=desc, unit="img"):
-        try:
-            out[i] = np.rint(to_mnist(render_photo(images[i], rng)) * 255).astype(np.uint8)
-        except UserError:
-            out[i] = images[i]
+        seen = read_back_photo(images[i], rng)
+        out[i] = images[i] if seen is None else seen
     return out

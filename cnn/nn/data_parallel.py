@@ -58,7 +58,7 @@ from cnn.nn.batchnorm import BATCH_SUM, BatchNorm
 from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
-from cnn.parallel.threads import batch_slices, get_num_threads, no_split
+from cnn.parallel.threads import ONE_THREAD_ENV, batch_slices, get_num_threads, no_split
 from cnn.parallel.workers import (
     ArrayLayout,
     Worker,
@@ -233,8 +233,7 @@ def _get_workers(count: int) -> list[_Worker]:
     for worker in _workers[max(count, get_num_threads() - 1):]:  # fewer threads since
         _workers.remove(worker)
         worker.close()
-    env = dict(os.environ, CNN_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-               OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = dict(os.environ, **ONE_THREAD_ENV)
     while len(_workers) < count:
         _workers.append(_Worker(WORKER, env))
     return _workers[:count]

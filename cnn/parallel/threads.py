@@ -50,6 +50,21 @@ _pool: ThreadPoolExecutor | None = None
 _blas_limit = None  # the threadpoolctl limiter while BLAS is held to one thread
 
 
+# The environment of a worker process that is one of a pool, one per core: one thread for
+# cnn's layers and for every BLAS / OpenMP library.
+ONE_THREAD_ENV = {"CNN_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+                  "MKL_NUM_THREADS": "1"}
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask on Linux, else ``os.cpu_count()``),
+    at least 1."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def default_num_threads() -> int:
     """``CNN_NUM_THREADS`` if set, else the CPUs this process may run on.
 
@@ -69,10 +84,7 @@ def default_num_threads() -> int:
         if n < 1:
             raise UserError(message)
         return n
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return available_cpus()
 
 
 def set_num_threads(n: int) -> None:

@@ -25,20 +25,25 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 
 from cnn.nn.dense import Dense
-from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.losses import softmax, softmax_cross_entropy
+from cnn.tasks.metrics import percent
 
 ECE_BINS = 15
 UNCERTAIN_BELOW = 0.5  # calibrated: an answer below it is more likely wrong than right
 CALIBRATION_KEYS = ("temperature", "calibration", "ece_validation_before",
                     "ece_validation_after", "uncertain_below", "uncertain_error_ratio")
+GATE_CALIBRATION_KEYS = ("reject_threshold", "reject_calibration")
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of float ``(N, K)`` logits (max-shifted), float64."""
-    z = np.asarray(logits, np.float64)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+def eval_logits(model, x: np.ndarray) -> np.ndarray:
+    """``model.logits(x)`` (chunked by the model) in eval mode, the model's mode restored:
+    float32 ``(N, num_classes)``."""
+    was_training = model.training
+    model.eval()
+    try:
+        return model.logits(x)
+    finally:
+        model.train(was_training)
 
 
 def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray,
@@ -174,13 +179,7 @@ def calibrate_model(model, images: np.ndarray, labels: np.ndarray, rng: np.rando
         ``n`` (images used) and the :func:`uncertainty_ratio` after calibration.
     """
     x, y = validation_views(images, labels, rng, augment, photos)
-    was_training = model.training
-    model.eval()
-    try:
-        logits = np.concatenate([model.logits(x[i:i + 1000]) for i in range(0, len(x), 1000)])
-    finally:
-        model.train(was_training)
-    logits = logits[:, :10] if logits.shape[1] > 10 else logits
+    logits = eval_logits(model, x)[:, :10].astype(np.float64)
     before = expected_calibration_error(softmax(logits), y)
     t = fit_temperature(logits, y)
     after_p = softmax(logits / t)
@@ -223,13 +222,7 @@ def calibrate_gate(model, images: np.ndarray, labels: np.ndarray, rng: np.random
         raise ValueError(f"{model.model_string} gives {model.num_classes} classes; a gate "
                          "gives 11")
     x, _ = validation_views(images, labels, rng, augment, photos)
-    was_training = model.training
-    model.eval()
-    try:
-        p_not = np.concatenate([model.predict_proba(x[i:i + 1000])[:, 10]
-                                for i in range(0, len(x), 1000)])
-    finally:
-        model.train(was_training)
+    p_not = softmax(eval_logits(model, x))[:, 10]
     threshold = float(np.clip(np.quantile(p_not, 1 - rate), 0.05, 0.995))
     rejected = float((p_not >= threshold).mean())
     model.metadata.update(
@@ -238,3 +231,28 @@ def calibrate_gate(model, images: np.ndarray, labels: np.ndarray, rng: np.random
                             f"digits ({len(images):,} held-out training images as is, "
                             f"augmented, and {min(photos, len(images)):,} rendered as photos)"))
     return {"threshold": threshold, "n": len(x), "rejected": rejected}
+
+
+def calibrate(model, images: np.ndarray, labels: np.ndarray, rng: np.random.Generator,
+              augment=None) -> str:
+    """What ``cnn train --calibrate`` and ``scripts/calibrate_weights.py`` do: a 10-class model
+    gets a softmax temperature (:func:`calibrate_model`), an 11-class gate its not-a-digit
+    threshold (:func:`calibrate_gate`, on the digits of ``images`` only).
+
+    Args:
+        model: a :class:`cnn.nn.model.Sequential` with a ``metadata`` dict (changed in place:
+            :data:`CALIBRATION_KEYS` or :data:`GATE_CALIBRATION_KEYS`).
+        images, labels: held-out validation images, uint8 ``(N, 28, 28)``, labels ``(N,)``
+            (label 10, not a digit, is left out for a gate).
+        rng, augment: as :func:`validation_views`.
+    Returns:
+        one line saying what was fitted, for the user.
+    """
+    if model.num_classes == 11:
+        digits = labels < 10
+        cal = calibrate_gate(model, images[digits], labels[digits], rng, augment)
+        return (f"calibrated: not-a-digit threshold {cal['threshold']:.4f} turns away "
+                f"{percent(cal['rejected'])} of {cal['n']:,} validation views of real digits")
+    cal = calibrate_model(model, images, labels, rng, augment)
+    return (f"calibrated: temperature {cal['temperature']:.3f}, ECE on {cal['n']:,} "
+            f"validation views {percent(cal['ece_before'])} -> {percent(cal['ece_after'])}")

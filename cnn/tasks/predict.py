@@ -18,6 +18,7 @@ from cnn.data.folders import without_path
 from cnn.errors import UserError
 from cnn.files import file_id, os_error_message, output_names
 from cnn.io.catalog import shipped_folder
+from cnn.parallel.threads import ONE_THREAD_ENV, available_cpus
 from cnn.tasks.ensemble import decide
 from cnn.tasks.metrics import percent
 from cnn.tasks.predictor import load_predictor
@@ -202,11 +203,7 @@ def default_workers(n_files: int) -> int:
     imports NumPy, OpenCV and SciPy and loads the network, costs about a second)."""
     if n_files < POOL_MIN_FILES:
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
+    return min(4, available_cpus())
 
 
 _worker_model = None  # the network of a worker process of read_in_pool
@@ -251,13 +248,11 @@ def read_in_pool(files: list[Path], workers: int, polarity: str, rejecting: bool
 
     chunks = [files[i:i + POOL_CHUNK] for i in range(0, len(files), POOL_CHUNK)]
     workers = max(1, min(workers, len(chunks)))
-    one_thread = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                  "CNN_NUM_THREADS": "1"}
-    saved_env = {k: os.environ.get(k) for k in one_thread}
+    saved_env = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
     # Children inherit an ignored SIGINT through exec, and Python then keeps it ignored.
     handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        os.environ.update(one_thread)
+        os.environ.update(ONE_THREAD_ENV)
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                        initializer=_start_worker, initargs=(weights, ensemble))
         futures = {executor.submit(_read_chunk, chunk, polarity, rejecting): k

@@ -52,6 +52,21 @@ def find_gate() -> Path | None:
     return None
 
 
+def confidence_scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A classifier's own in-distribution scores, both high for a digit it knows.
+
+    Args:
+        logits: float ``(N, K)``.
+    Returns:
+        ``(msp, negative_energy)``, ``(N,)`` each: the max softmax probability, in (0, 1]
+        (Hendrycks & Gimpel, ICLR 2017), and the logsumexp of the logits, minus the energy
+        score of Liu et al. (NeurIPS 2020), in logit units.
+    """
+    m = logits.max(axis=1, keepdims=True)
+    e = np.exp(logits - m)
+    return (e.max(axis=1) / e.sum(axis=1)), m[:, 0] + np.log(e.sum(axis=1))
+
+
 def split_not_digit(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Split an 11-class softmax into digit probabilities and the not-a-digit probability.
 

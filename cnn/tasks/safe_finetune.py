@@ -54,8 +54,9 @@ class Recipe:
         repeat: passes over the folder's training images per epoch (>= 1).
         patience: stop after this many epochs without a better validation score (>= 1).
         batch_size: images per step, folder and replay together (>= 2).
-        augment: random shifts, rotations, scaling and stroke widths of every batch
-            (:func:`cnn.data.augment.augment_batch`).
+        augment: ``False``, or the name of the augmentation applied to every batch
+            (``"basic"``: random shifts, rotations, scaling and stroke widths; ``"robust"``;
+            :data:`cnn.data.augment.AUGMENTATIONS`).
     """
 
     lr: float = 1e-3
@@ -67,7 +68,7 @@ class Recipe:
     repeat: int = 4
     patience: int = 2
     batch_size: int = 64
-    augment: bool = False
+    augment: bool | str = False
 
     def describe(self, replaying: bool, validating: bool = True) -> str:
         """A few words for the run's first line, e.g. ``'adam lr 0.0001 (constant), MNIST

@@ -15,13 +15,13 @@ from tqdm import tqdm
 
 from cnn import progress
 from cnn.nn import data_parallel
-from cnn.nn.losses import softmax_cross_entropy
+from cnn.nn.losses import softmax, softmax_cross_entropy
 from cnn.nn.memory import check_training_batch
 from cnn.nn.model import Sequential, to_input
 from cnn.nn.module import Tape
 from cnn.nn.optim import Optimizer
 from cnn.nn.schedule import make_schedule
-from cnn.tasks.calibrate import expected_calibration_error, softmax
+from cnn.tasks.calibrate import expected_calibration_error
 from cnn.tasks.metrics import classification_report
 
 
@@ -77,7 +77,8 @@ def evaluate(model: Sequential, images: np.ndarray, labels: np.ndarray,
     report["seconds"] = seconds
     report["predictions"] = predictions
     digits = labels < 10
-    report["ece"] = expected_calibration_error(softmax(logits[digits][:, :10]), labels[digits])
+    report["ece"] = expected_calibration_error(
+        softmax(logits[digits][:, :10].astype(np.float64)), labels[digits])
     return report
 
 

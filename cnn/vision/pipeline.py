@@ -166,11 +166,11 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         # Already MNIST's format (a 28 x 28 array saved as an image): the image as it is is one
         # more candidate, so that what the pipeline's thresholding would lose (a grey
         # background, fog, stripes) is left to the network, which wins when it is surer.
-        for raw in (gray, 1.0 - gray):
-            raw = np.clip(raw, 0.0, 1.0).astype(np.float32)
-            if float(raw.max() - np.median(raw)) >= _MIN_RAW_CONTRAST:
-                candidates.append(raw)
-                scores.append(float(np.asarray(choose(raw[None]))[0]) + _RAW_BONUS)
+        raws = [raw for raw in (np.clip(v, 0.0, 1.0).astype(np.float32) for v in (gray, 1 - gray))
+                if float(raw.max() - np.median(raw)) >= _MIN_RAW_CONTRAST]
+        if raws:
+            candidates += raws
+            scores += [float(c) + _RAW_BONUS for c in np.asarray(choose(np.stack(raws)))]
     if not candidates:
         if not scores and "noise" in locals() and float(ink.max()) < max(_MIN_CONTRAST, 8 * noise):
             raise UserError("no digit found: the image is blank (no ink)")

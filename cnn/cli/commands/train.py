@@ -235,6 +235,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     from cnn.data.sources import load_training_sources
     from cnn.tasks.finetune import trainable_parameters
 
+    augment = {True: "basic", False: None}.get(augment, augment)
+    if augment not in (None, *AUGMENTATIONS):
+        raise UserError(f"--augment {augment}: choose one of {', '.join(AUGMENTATIONS)}")
     values = [str(data)] if isinstance(data, (str, Path)) else list(data or [])
     if init is not None and values and all(is_folder(v) for v in values) and lr_decay is None \
             and not label_smoothing and optimizer == "adam":
@@ -246,9 +249,6 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
                                  overwrite=overwrite, quiet=quiet, check_target=check_target)
     repeat = 1 if repeat is None else repeat
-    augment = {True: "basic", False: None}.get(augment, augment)
-    if augment not in (None, *AUGMENTATIONS):
-        raise UserError(f"--augment {augment}: choose one of {', '.join(AUGMENTATIONS)}")
     if not (isinstance(photos, int) and photos >= 0):
         raise UserError(f"--photos {photos} should be a whole number >= 0")
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
@@ -403,25 +403,16 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
 
 
 def calibrate_run(model, metadata: dict, x_val, y_val, rng, augment, quiet: bool) -> None:
-    """``--calibrate``: a 10-class model gets a softmax temperature
-    (:func:`cnn.tasks.calibrate.calibrate_model`), an 11-class gate its not-a-digit threshold
-    (:func:`cnn.tasks.calibrate.calibrate_gate`); what was fitted goes into ``metadata``."""
-    from cnn.tasks.calibrate import CALIBRATION_KEYS, calibrate_gate, calibrate_model
+    """``--calibrate``: :func:`cnn.tasks.calibrate.calibrate` (a temperature for a 10-class
+    model, the not-a-digit threshold for an 11-class gate); what was fitted goes into
+    ``metadata``."""
+    from cnn.tasks.calibrate import CALIBRATION_KEYS, GATE_CALIBRATION_KEYS, calibrate
 
-    if model.num_classes == 11:
-        digits = y_val < 10  # the held-out digits (MNIST's, and a folder's digit classes)
-        cal = calibrate_gate(model, x_val[digits], y_val[digits], rng, augment)
-        metadata.update(reject_threshold=model.metadata["reject_threshold"],
-                        reject_calibration=model.metadata["reject_calibration"])
-        if not quiet:
-            print(f"calibrated: not-a-digit threshold {cal['threshold']:.4f} turns away "
-                  f"{percent(cal['rejected'])} of {cal['n']:,} validation views of real digits")
-        return
-    cal = calibrate_model(model, x_val, y_val, rng, augment)
-    metadata.update({k: model.metadata[k] for k in CALIBRATION_KEYS})
+    line = calibrate(model, x_val, y_val, rng, augment)
+    metadata.update({k: model.metadata[k] for k in (*CALIBRATION_KEYS, *GATE_CALIBRATION_KEYS)
+                     if k in model.metadata})
     if not quiet:
-        print(f"calibrated: temperature {cal['temperature']:.3f}, ECE on {cal['n']:,} "
-              f"validation views {percent(cal['ece_before'])} -> {percent(cal['ece_after'])}")
+        print(line)
 
 
 def describe_schedule(schedule: str, lr_decay: float, warmup: float) -> str:

@@ -78,11 +78,12 @@ def _score(model, images, labels) -> tuple[dict, str]:
 
 
 def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedule=None,
-                      freeze=0, repeat=None, batch_size=None, seed=0, augment=False, out=None,
+                      freeze=0, repeat=None, batch_size=None, seed=0, augment=None, out=None,
                       overwrite=False, quiet=False, check_target=None) -> dict:
     """Fine-tune the network in ``init`` on folder data sets and save it (see the module
     docstring); the options given replace the recipe's (``lr``, ``schedule`` cosine or
-    constant, ``freeze``, ``repeat``, ``batch_size``). ``check_target``: ``train``'s check
+    constant, ``freeze``, ``repeat``, ``batch_size``; ``augment``: ``None`` or the name of an
+    augmentation in :data:`cnn.data.augment.AUGMENTATIONS`). ``check_target``: ``train``'s check
     of the --out path (``f(path)``, raises UserError), passed in so that this module imports
     nothing from ``cnn.cli.commands.train``, its caller.
 
@@ -103,7 +104,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         raise UserError(f"--schedule {schedule} with --init and folder data: give cosine or "
                         "step (constant)")
     recipe = with_options(DEFAULT_RECIPE, lr=lr, freeze=freeze or None, repeat=repeat,
-                          batch_size=batch_size, augment=augment or None,
+                          batch_size=batch_size, augment=augment,
                           schedule={"step": "constant"}.get(schedule, schedule))
     check_target = check_target or (lambda path: None)
     rng = np.random.default_rng(seed)
@@ -137,8 +138,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
     with np.errstate(over="ignore", invalid="ignore"):
         history = finetune(model, td.x_train, td.y_train, recipe=recipe, epochs=epochs, rng=rng,
                            validation=val, replay=replay,
-                           augment=AUGMENTATIONS["robust" if recipe.augment == "robust" else
-                                                 "basic"] if recipe.augment else None,
+                           augment=AUGMENTATIONS[recipe.augment] if recipe.augment else None,
                            progress=not quiet)
     seconds = time.perf_counter() - start
     result = {"weights": None, "history": history, "report": None,
