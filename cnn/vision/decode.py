@@ -213,6 +213,9 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str,
     Shared by :func:`read_image` (files) and ``cnn serve``'s uploads, so both give the same
     one-line messages for the same bytes.
 
+    The image comes back upright: an EXIF orientation tag (phones save photos turned, with
+    the tag) is applied as Pillow's ``ImageOps.exif_transpose`` does (:func:`apply_orientation`).
+
     Args:
         data: the encoded image, ``bytes`` or a uint8 ``(n,)`` array.
         name: what to call the image in messages (its path, or the upload's name).
@@ -225,9 +228,6 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str,
             JPEGs, are decoded as stored.
     Returns:
         as :func:`read_image`; a reduced JPEG is uint8 ``(ceil(H / k), ceil(W / k))``.
-    The image comes back upright: an EXIF orientation tag (phones save photos turned, with
-    the tag) is applied as Pillow's ``ImageOps.exif_transpose`` does (:func:`apply_orientation`).
-
     Raises:
         UserError: empty, a format whose size cannot be read from its header (not decoded),
             too many pixels (declared or decoded), a truncated JPEG, not an image or corrupt,
