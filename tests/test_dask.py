@@ -356,15 +356,15 @@ def test_a_file_that_breaks_the_pipeline_costs_only_its_own_line(images, monkeyp
     from cnn.tasks import predict
 
     folder, expected = images
-    real = predict.preprocess_file
+    real = predict.read_image_reduced
     broken = sorted(expected)[5]
 
-    def preprocess_file(path, *args, **kwargs):
+    def read_image_reduced(path, *args, **kwargs):
         if str(path) == broken:
             raise RuntimeError("decoder crashed\nsecond line")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(predict, "preprocess_file", preprocess_file)
+    monkeypatch.setattr(predict, "read_image_reduced", read_image_reduced)
     paths = sorted(expected)[:12]
     records = predict_partition_here(paths)
     assert [r["file"] for r in records] == paths

@@ -54,8 +54,11 @@ PARTITION_SIZE = 256
 INSTALL_HINT = "pip install 'cnn[dask]'"
 
 
-CSV_FIELDS = ["file", "digit", "confidence", "label", "uncertain", "rejected", "reason",
-              "not_digit", "error"] + [f"p{d}" for d in range(10)]
+CSV_FIELDS_V1 = ["file", "digit", "confidence", "label", "uncertain", "rejected", "reason",
+                 "not_digit", "error"] + [f"p{d}" for d in range(10)]  # before numbers
+
+
+CSV_FIELDS = CSV_FIELDS_V1 + ["number"]
 
 
 WORKER_WAIT_S = 60  # how long --scheduler waits for a first worker to join
@@ -159,7 +162,8 @@ _one_thread_set = False
 
 
 def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
-                      polarity: str = "auto", one_thread: bool = False) -> list[dict]:
+                      polarity: str = "auto", one_thread: bool = False,
+                      max_digits: int = 12) -> list[dict]:
     """Decode and predict one partition of image files (runs on a Dask worker).
 
     Args:
@@ -167,7 +171,7 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
             paths: a shared or copied file system).
         predictor: ``(model, rejector)``: a :class:`cnn.model.Sequential` or
             :class:`cnn.ensemble.Ensemble`, and a :class:`cnn.reject.Rejector` or ``None``.
-        min_confidence, polarity: as ``cnn predict``'s options.
+        min_confidence, polarity, max_digits: as ``cnn predict``'s options.
         one_thread: run cnn's layers and OpenCV on one thread (a Dask worker: its processes
             are the parallelism; set once per process).
     Returns:
@@ -191,7 +195,8 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
     files = [Path(p) for p in paths]
     try:
         _, predictions, _ = predict_files(files, min_confidence=min_confidence,
-                                          polarity=polarity, rejector=rejector, model=model)
+                                          polarity=polarity, rejector=rejector, model=model,
+                                          max_digits=max_digits)
         return [_record(p, name) for p, name in zip(predictions, paths)]
     except Exception:  # noqa: BLE001 - find the file that failed, keep the others
         pass
@@ -199,7 +204,8 @@ def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
     for f, name in zip(files, paths):
         try:
             _, (pred,), _ = predict_files([f], min_confidence=min_confidence,
-                                          polarity=polarity, rejector=rejector, model=model)
+                                          polarity=polarity, rejector=rejector, model=model,
+                                          max_digits=max_digits)
         except Exception as e:  # noqa: BLE001
             pred = Prediction(name, label=label_from_name(f),
                               error=f"{name!r}: {type(e).__name__}: {e}".split("\n")[0])
@@ -230,7 +236,8 @@ def error_records(paths: list[str], message: str) -> list[dict]:
 
 def stream_predictions(parts: Iterable[list[str]], predictor, client=None,
                        min_confidence: float = 0.5, polarity: str = "auto",
-                       in_flight_per_thread: int = 2) -> Iterator[list[dict]]:
+                       in_flight_per_thread: int = 2, max_digits: int = 12
+                       ) -> Iterator[list[dict]]:
     """Predict every partition and yield its records as each partition finishes.
 
     Args:
@@ -247,7 +254,8 @@ def stream_predictions(parts: Iterable[list[str]], predictor, client=None,
         UserError: a worker that cannot run the task at all (cnn missing on it, or another
             version), with what Dask said.
     """
-    kwargs = {"min_confidence": min_confidence, "polarity": polarity}
+    kwargs = {"min_confidence": min_confidence, "polarity": polarity,
+              "max_digits": max_digits}
     if client is None:
         for part in parts:
             yield predict_partition(part, predictor, **kwargs)
@@ -314,10 +322,13 @@ def results_format(out: str) -> str:
     raise UserError(f"--out {out}: give a .jsonl or .csv results file (one line per image)")
 
 
-def _csv_row(record: dict) -> list:
+def _csv_row(record: dict, fields: list[str]) -> list:
     probabilities = record.get("probabilities") or [None] * 10
-    return [("" if record.get(k) is None else record[k]) for k in CSV_FIELDS[:9]] + \
+    row = [("" if record.get(k) is None else record[k]) for k in CSV_FIELDS[:9]] + \
         ["" if p is None else p for p in probabilities]
+    if len(fields) > len(row):
+        row.append("" if record.get("number") is None else record["number"])
+    return row
 
 
 class ResultsWriter:
@@ -326,7 +337,8 @@ class ResultsWriter:
     last line is cut short; :func:`read_done` drops it).
 
     JSONL: one ``cnn predict --json`` prediction object per line. CSV: a header, then
-    ``file,digit,confidence,label,uncertain,rejected,reason,not_digit,error,p0..p9``.
+    ``file,digit,confidence,label,uncertain,rejected,reason,not_digit,error,p0..p9,number``
+    (a file begun before numbers were read, without ``number``, goes on without it).
     ``out`` ``-`` writes JSONL to standard output.
     """
 
@@ -336,14 +348,19 @@ class ResultsWriter:
         self.file = sys.stdout if self.stdout else open(out, "a", encoding="utf-8",
                                                          errors="surrogateescape", newline="")
         self.csv = csv.writer(self.file, lineterminator="\n") if fmt == "csv" else None
+        self.fields = CSV_FIELDS
         if self.csv is not None and self.file.tell() == 0:
             self.csv.writerow(CSV_FIELDS)
+        elif self.csv is not None:
+            with open(out, encoding="utf-8", errors="surrogateescape", newline="") as f:
+                if next(csv.reader(f), None) == CSV_FIELDS_V1:
+                    self.fields = CSV_FIELDS_V1
 
     def write(self, records: list[dict]) -> None:
         """Write ``records`` (dicts of :func:`predict_partition`), one line each."""
         if self.csv is not None:
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows(_csv_row(r) for r in records)
+            csv.writer(buffer, lineterminator="\n").writerows(_csv_row(r, self.fields) for r in records)
             text = buffer.getvalue()
         else:
             text = "".join(json.dumps(r) + "\n" for r in records)
@@ -425,7 +442,7 @@ def read_done(out: str, fmt: str) -> DoneSet:
             if fmt == "csv":
                 rows = csv.reader(f)
                 header = next(rows, None)
-                if header is not None and header != CSV_FIELDS:
+                if header is not None and header not in (CSV_FIELDS, CSV_FIELDS_V1):
                     raise UserError(f"--out {out} is not a cnn results CSV (its header is "
                                     f"{','.join(header)[:80]!r}); give another file to --out")
                 for row in rows:

@@ -21,10 +21,11 @@ from cnn.io.catalog import shipped_folder
 from cnn.parallel.threads import ONE_THREAD_ENV, available_cpus
 from cnn.tasks.ensemble import decide
 from cnn.tasks.metrics import percent
+from cnn.tasks.numbers import MAX_DIGITS, attach_numbers, read_file_number
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.decode import read_image
-from cnn.vision.pipeline import preprocess_file
+from cnn.vision.decode import read_image, read_image_reduced
+from cnn.vision.pipeline import DECODE_LONG_SIDE, to_mnist
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -99,7 +100,7 @@ def label_from_name(path: Path) -> int | None:
 def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                   polarity: str = "auto", save_transformed=None, plot=None,
                   ensemble: str = "mean", debug_steps=None, rejector=None, model=None,
-                  max_digits: int = 1, workers: int = 1):
+                  max_digits: int = MAX_DIGITS, workers: int = 1):
     """Preprocess and classify every file; a file that fails gets an error, the rest go on.
 
     With ``debug_steps`` (a folder), every preprocessing stage of every file is written there
@@ -108,8 +109,8 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     are not digits; an image in which preprocessing finds no ink is rejected too.
     ``model``: a network already loaded (:func:`cnn.tasks.predictor.load_predictor`), used
     instead of ``weights`` (a Dask worker holds one for every partition,
-    :mod:`cnn.tasks.distributed`). ``max_digits`` > 1 reads whole numbers too
-    (:func:`cnn.tasks.numbers.attach_numbers`); 1 (the default) reads one digit per file.
+    :mod:`cnn.tasks.distributed`). ``max_digits`` > 1 (the default, 12) reads whole numbers
+    too (:func:`cnn.tasks.numbers.attach_numbers`); 1 reads one digit per file.
     ``workers`` > 1 reads the files in that many worker processes (:func:`read_in_pool`:
     chunks of files, results in input order, the same answers); it applies when the network
     comes from ``weights`` (not ``model``) and there are no ``debug_steps``.
@@ -125,12 +126,14 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     predictions = [Prediction(str(f), label=label_from_name(f)) for f in files]
     inputs: dict[str, np.ndarray] = {}
     if workers > 1 and len(files) > 1 and not debug_steps and model_given is None:
-        read = read_in_pool(files, workers, polarity, rejector is not None,
+        read = read_in_pool(files, workers, polarity, rejector, max_digits,
                             [weights] if isinstance(weights, (str, Path)) else weights, ensemble)
     else:
-        read = (read_one(f, model, polarity, rejector is not None, debug_steps)
+        read = (read_one(f, model, polarity, rejector, debug_steps, max_digits)
                 for f in progress.bar(files, desc="reading images", unit="image"))
-    for pred, (x, error, no_digit) in zip(predictions, read):
+    readings = []
+    for pred, (x, error, no_digit, reading) in zip(predictions, read):
+        readings.append(reading)
         if x is not None:
             inputs[pred.file] = x
         elif no_digit is not None:
@@ -157,10 +160,7 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
                 mark_rejection(pred, rejector, bool(rejected[i]),
                                None if p_not is None else float(p_not[i]))
     if max_digits > 1:
-        from cnn.tasks.numbers import attach_numbers
-
-        attach_numbers(predictions, files, model, rejector, polarity, max_digits,
-                       min_confidence)
+        attach_numbers(predictions, readings, min_confidence)
     if save_transformed or plot:
         _, problems = write_outputs(predictions, inputs, files, save_transformed, plot)
         if problems:
@@ -168,26 +168,40 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
     return model, predictions, inputs
 
 
-def read_one(f: Path, model, polarity: str = "auto", rejecting: bool = False,
-             debug_steps=None) -> tuple[np.ndarray | None, str | None, str | None]:
-    """Read one file into the network input, as :func:`predict_files` does.
+def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=None,
+             max_digits: int = 1) -> tuple:
+    """Read one file into the network input, as :func:`predict_files` does: decoded once
+    (reduced, :func:`cnn.vision.decode.read_image_reduced`), then the single-digit pipeline
+    and, with ``max_digits`` > 1, the number reader (:func:`cnn.tasks.numbers.read_file_number`).
 
     Returns:
-        ``(x, error, no_digit)``: the float32 ``(28, 28)`` input (else ``None``); the one-line
-        error of a file that failed; and, when ``rejecting`` and the file was read but holds
-        no digit, the reason (without the path) in place of the error.
+        ``(x, error, no_digit, reading)``: the float32 ``(28, 28)`` input (else ``None``); the
+        one-line error of a file that failed; when a ``rejector`` is given and the file was
+        read but holds no digit, the reason (without the path) in place of the error; and the
+        number reading (None with ``max_digits`` 1 or when there is no line to read).
     """
     steps: dict | None = {} if debug_steps else None
-    result: tuple = (None, None, None)
+    result: tuple = (None, None, None, None)
     try:
-        result = (preprocess_file(f, polarity, choose=confidence_of(model), steps=steps),
-                  None, None)
+        image, reduction = read_image_reduced(f, DECODE_LONG_SIDE)
+        try:
+            x = to_mnist(image, polarity=polarity, choose=confidence_of(model), steps=steps)
+        except UserError as exc:
+            raise UserError(f"{os.fspath(f)!r}: {exc}") from exc
+        result = (x, None, None, None)
     except UserError as e:
-        result = (None, str(e), without_path(str(e), f) if rejecting and no_ink(f, e) else None)
+        image = None
+        result = (None, str(e), without_path(str(e), f) if rejector is not None
+                  and no_ink(f, e) else None, None)
     except MemoryError:
-        result = (None, f"{str(f)!r}: out of memory while reading it; save a smaller copy", None)
+        image = None
+        result = (None, f"{str(f)!r}: out of memory while reading it; save a smaller copy",
+                  None, None)
     if debug_steps:
         write_debug_steps(Path(debug_steps), f, steps)
+    if max_digits > 1 and image is not None:
+        result = result[:3] + (read_file_number(f, model, rejector, polarity, max_digits,
+                                                image, float(reduction)),)
     return result
 
 
@@ -209,26 +223,32 @@ def default_workers(n_files: int) -> int:
 _worker_model = None  # the network of a worker process of read_in_pool
 
 
-def _start_worker(weights, ensemble: str) -> None:
+_worker_rejector = None  # ... and its rejection gate (a pickled copy of the caller's)
+
+
+def _start_worker(weights, ensemble: str, rejector=None) -> None:
     """A worker process's set-up: one thread for OpenCV (the process is one of a pool, one
     per core), no progress bars, and the network loaded once."""
-    global _worker_model
+    global _worker_model, _worker_rejector
     import cv2
 
     cv2.setNumThreads(1)
     progress.set_quiet(True)
     _, _worker_model = load_predictor(weights, ensemble)
+    _worker_rejector = rejector
 
 
-def _read_chunk(files: list[Path], polarity: str, rejecting: bool) -> list[tuple]:
+def _read_chunk(files: list[Path], polarity: str, max_digits: int) -> list[tuple]:
     """:func:`read_one` of each file of a chunk, in a worker process."""
-    return [read_one(f, _worker_model, polarity, rejecting) for f in files]
+    return [read_one(f, _worker_model, polarity, _worker_rejector, None, max_digits)
+            for f in files]
 
 
-def read_in_pool(files: list[Path], workers: int, polarity: str, rejecting: bool, weights,
-                 ensemble: str = "mean"):
-    """:func:`read_one` of every file, in ``workers`` processes: yields its triple per file in
-    input order, with a progress bar.
+def read_in_pool(files: list[Path], workers: int, polarity: str, rejector, max_digits: int,
+                 weights, ensemble: str = "mean"):
+    """:func:`read_one` of every file, in ``workers`` processes: yields its result per file
+    in input order, with a progress bar. ``rejector`` (or None) is copied to every worker:
+    the number reader applies it per segment there.
 
     The files go out in chunks of :data:`POOL_CHUNK` to a
     :class:`concurrent.futures.ProcessPoolExecutor` of fresh interpreters ("spawn": nothing
@@ -254,8 +274,9 @@ def read_in_pool(files: list[Path], workers: int, polarity: str, rejecting: bool
     try:
         os.environ.update(ONE_THREAD_ENV)
         executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start_worker, initargs=(weights, ensemble))
-        futures = {executor.submit(_read_chunk, chunk, polarity, rejecting): k
+                                       initializer=_start_worker,
+                                       initargs=(weights, ensemble, rejector))
+        futures = {executor.submit(_read_chunk, chunk, polarity, max_digits): k
                    for k, chunk in enumerate(chunks)}
     finally:
         for key, value in saved_env.items():

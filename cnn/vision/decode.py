@@ -155,6 +155,12 @@ def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def read_image(path: str | os.PathLike, reduce_to: int | None = None) -> np.ndarray:
+    """:func:`read_image_reduced` without the reduction factor: the array only (see there)."""
+    return read_image_reduced(path, reduce_to)[0]
+
+
+def read_image_reduced(path: str | os.PathLike, reduce_to: int | None = None
+                       ) -> tuple[np.ndarray, int]:
     """Read an image file exactly as stored, with no conversion (or a JPEG reduced, see
     ``reduce_to``).
 
@@ -172,8 +178,10 @@ def read_image(path: str | os.PathLike, reduce_to: int | None = None) -> np.ndar
             decoder itself (``cv2.IMREAD_REDUCED_GRAYSCALE_k``, :func:`jpeg_reduction`), to
             a long side of at least ``reduce_to``; see :func:`decode_image_bytes`.
     Returns:
-        the raw array: shape ``(H, W)`` (grey) or ``(H, W, 3)`` (BGR) or ``(H, W, 4)`` (BGRA),
-        dtype uint8 or uint16 (16-bit PNG/TIFF), possibly float32 for some TIFF/EXR files.
+        ``(image, k)``: the raw array, shape ``(H, W)`` (grey) or ``(H, W, 3)`` (BGR) or
+        ``(H, W, 4)`` (BGRA), dtype uint8 or uint16 (16-bit PNG/TIFF), possibly float32 for
+        some TIFF/EXR files; and the decoder's reduction ``k`` (1, 2, 4 or 8: one pixel of
+        the array is ``k`` x ``k`` pixels of the file).
     Raises:
         UserError: if the file does not exist, is a folder or a special file, is empty (0
             bytes) or too large, declares too many pixels, is not an image or is corrupt
@@ -201,7 +209,7 @@ def read_image(path: str | os.PathLike, reduce_to: int | None = None) -> np.ndar
         data = np.fromfile(name, dtype=np.uint8)
     except OSError as exc:
         raise UserError(f"cannot read image {name!r}: {exc.strerror or exc}") from exc
-    return decode_image_bytes(data, name, reduce_to)
+    return _decode(data, name, reduce_to)
 
 
 def decode_image_bytes(data: bytes | np.ndarray, name: str,
@@ -233,6 +241,12 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str,
             too many pixels (declared or decoded), a truncated JPEG, not an image or corrupt,
             or no pixels once decoded.
     """
+    return _decode(data, name, reduce_to)[0]
+
+
+def _decode(data: bytes | np.ndarray, name: str, reduce_to: int | None
+            ) -> tuple[np.ndarray, int]:
+    """:func:`decode_image_bytes` and the reduction the decoder applied (1, 2, 4 or 8)."""
     if not isinstance(data, np.ndarray):
         data = np.frombuffer(data, np.uint8)
     if data.size == 0:
@@ -274,7 +288,7 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str,
             f"cannot read image {name!r}: it has {image.shape[1]:,} x {image.shape[0]:,} "
             f"pixels, more than the {MAX_PIXELS // 1_000_000} megapixels allowed; save a "
             "smaller copy")
-    return np.ascontiguousarray(apply_orientation(image, orientation))
+    return np.ascontiguousarray(apply_orientation(image, orientation)), reduction
 
 
 def _to_gray(image: np.ndarray) -> tuple[np.ndarray, bool]:

@@ -21,6 +21,11 @@ then :func:`read_line`
    character segmentation", IEEE PAMI 18(7), 1996, Section 4; the "over-segment, then let
    the recogniser choose" scheme of Fujisawa, Nakano & Kurino, Proc. IEEE 80(7), 1992).
 
+:func:`read_line` also gives the **whole line as one digit** (every component of the line
+normalised together): the caller weighs "one digit" against "several digits" with it
+(:func:`cnn.tasks.numbers.read_number`), so a single digit broken in two by a shadow or an
+underline is not read as two.
+
 Boxes are given in the original image's pixels.
 """
 
@@ -58,6 +63,16 @@ _WIDE_COST = 3.0
 _CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
 _MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
 _FLOOR = 1e-4  # smallest segment score probability (log taken)
+
+
+@dataclass
+class Line:
+    """What :func:`read_line` found: ``segments`` (:class:`Segment`, left to right, at least
+    one) and ``whole``, the whole main line normalised as one digit (a :class:`Segment` with
+    score 0), or None when it could not be normalised."""
+
+    segments: list
+    whole: Segment | None = None
 
 
 @dataclass
@@ -195,7 +210,7 @@ def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
 
 
 def read_line(image: np.ndarray, score, polarity: str = "auto",
-              max_digits: int = MAX_DIGITS) -> list[Segment]:
+              max_digits: int = MAX_DIGITS, box_scale: float = 1.0) -> Line:
     """The digits of the main line of writing in ``image``, left to right.
 
     Args:
@@ -205,8 +220,11 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
             segmentation with the largest sum of log scores wins.
         polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
         max_digits: the longest number read (>= 1); a line with more segments raises.
+        box_scale: original pixels per pixel of ``image`` (a JPEG decoded reduced 2, 4 or 8
+            times: :func:`cnn.vision.decode.read_image_reduced`), so boxes come back in the
+            file's own pixels.
     Returns:
-        list of :class:`Segment`, at least one.
+        a :class:`Line`: its segments (at least one) and the whole line as one digit.
     Raises:
         UserError: no ink, only specks, or more than ``max_digits`` digits.
     """
@@ -234,11 +252,26 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
                             "if that is right")
     if not segments:
         raise UserError("no digit found: no part of the line reads as a digit")
-    for s in segments:
+    whole = _whole_line(comps, labels, ink, thresh)
+    sx, sy = sx * box_scale, sy * box_scale
+    for s in segments + ([whole] if whole else []):
         x0, y0, x1, y1 = s.box
         s.box = (int(max(0, (x0 - pad) * sx)), int(max(0, (y0 - pad) * sy)),
                  int(np.ceil((x1 - pad) * sx)), int(np.ceil((y1 - pad) * sy)))
-    return segments
+    return Line(segments, whole)
+
+
+def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
+                ) -> Segment | None:
+    """Every component of the line normalised together as one digit (None if it cannot be)."""
+    x0, y0 = min(c[1] for c in comps), min(c[2] for c in comps)
+    x1, y1 = max(c[3] for c in comps), max(c[4] for c in comps)
+    sel = np.isin(labels[y0:y1, x0:x1], [c[0] for c in comps])
+    try:
+        image = _normalise(ink[y0:y1, x0:x1], sel, (0, 0, x1 - x0, y1 - y0), thresh)
+    except UserError:
+        return None
+    return Segment(image, (x0, y0, x1, y1))
 
 
 def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: float,

@@ -20,6 +20,7 @@ from cnn.cli.commands.common import (
 from cnn.errors import UserError
 from cnn.tasks.ensemble import decide
 from cnn.tasks.metrics import percent
+from cnn.tasks.numbers import MAX_DIGITS
 from cnn.tasks.predict import (
     DEFAULT_FOLDER,
     Prediction,
@@ -43,7 +44,8 @@ EXAMPLE = """examples:
   cnn predict hard_photo.jpg --debug-steps /tmp/steps
   cnn predict my_digits/ --out results.jsonl --resume
   cnn predict my_digits/ --workers 2 --out results.csv   # Dask: docs/millions.md
-  cnn predict meter.jpg --max-digits 12       # the whole number: docs/numbers.md
+  cnn predict meter.jpg                        # the whole number: docs/numbers.md
+  cnn predict digits/ --max-digits 1           # one digit per image, never a number
 """
 
 
@@ -75,10 +77,9 @@ def add_parser(subparsers, common) -> None:
                         "without this, new names are taken, and --out must not exist)")
     p.add_argument("--min-confidence", type=finite_float, default=0.5, metavar="P",
                    help="flag answers whose softmax confidence is below P as uncertain (0.5)")
-    p.add_argument("--max-digits", type=positive_int, default=1, metavar="N",
-                   help="read the whole number in each image, up to N digits (e.g. 12); the "
-                        "default 1 reads one digit per image (docs/numbers.md: the number "
-                        "reader still costs single-digit photos 0.7 points, so it is opt-in)")
+    p.add_argument("--max-digits", type=positive_int, default=MAX_DIGITS, metavar="N",
+                   help=f"read the whole number in each image, up to N digits ({MAX_DIGITS}); "
+                        "1 reads one digit per image (docs/numbers.md)")
     p.add_argument("--debug-steps", metavar="DIR", default=None,
                    help="write each preprocessing stage of each image as PNG into DIR "
                         "(<name>_<stage>.png; existing files are kept, a free name is used)")

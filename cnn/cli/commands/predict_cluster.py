@@ -145,11 +145,12 @@ def run(args) -> int:
         bar = stack.enter_context(tqdm(unit="img", desc="predict", file=sys.stderr,
                                        disable=args.quiet or args.out == "-", mininterval=1))
         for records in stream_predictions(todo(), predictor, client, args.min_confidence,
-                                          args.polarity):
+                                          args.polarity, max_digits=args.max_digits):
             writer.write(records)
             bar.update(len(records))
             counts["predicted"] += len(records)
-            counts["answered"] += sum(r["digit"] is not None for r in records)
+            counts["answered"] += sum(r["digit"] is not None or bool(r.get("number"))
+                                      for r in records)
             counts["rejected"] += sum(bool(r["rejected"]) for r in records)
             counts["errors"] += sum(r["error"] is not None for r in records)
             labelled += sum(r["label"] is not None for r in records)
