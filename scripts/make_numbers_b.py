@@ -470,6 +470,7 @@ class Page:
     digit_px: float
     rng: np.random.Generator
     w_number_mm: float = 0.0
+    extent_mm: tuple = (0.0, 0.0)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -510,13 +511,16 @@ class Page:
 
     def lay(self, ground: np.ndarray, sheet: np.ndarray, size_mm, angle: float,
             lift: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
-        """A sheet of ``size_mm`` laid on ``ground`` around the number (which lands at a random
-        spot inside it, 10 % from its edges at least), with a soft contact shadow. Returns the
-        albedo (h, w, 3) and the sheet's coverage (h, w)."""
+        """A sheet of ``size_mm`` laid on ``ground`` around the number, which lands at a
+        random spot on it with everything written (``extent_mm``) at least 4 mm inside its
+        edges when the sheet is large enough, with a soft contact shadow. Returns the albedo
+        (h, w, 3) and the sheet's coverage (h, w)."""
         rng = self.rng
         sw, sh = size_mm[0] * self.mm, size_mm[1] * self.mm
-        dx = rng.uniform(-0.3, 0.3) * sw
-        dy = rng.uniform(-0.3, 0.3) * sh
+        room_x = max(0.0, sw / 2 - (self.extent_mm[0] / 2 + 4) * self.mm)
+        room_y = max(0.0, sh / 2 - (self.extent_mm[1] / 2 + 4) * self.mm)
+        dx = rng.uniform(-1, 1) * min(room_x, 0.3 * sw)
+        dy = rng.uniform(-1, 1) * min(room_y, 0.3 * sh)
         t = np.deg2rad(angle)
         centre = (self.cx + dx * np.cos(t) - dy * np.sin(t), self.cy + dx * np.sin(t)
                   + dy * np.cos(t))
@@ -850,8 +854,14 @@ def render_number(digits: list[np.ndarray], condition: str, rng: np.random.Gener
     look = LOOKS.get(condition, {})
     pose = phone.plan_pose(rng, (width, height), at, digit_h, TILT.get(condition, 22))
     mm = pose.digit_h / rng.uniform(*DIGIT_MM[condition])
+    extent = line_w / 2 + 0.4                        # half the written width, digit heights
+    if condition == "exam":
+        extent = line_w / 2 + 3.2                     # the word and box left of the number
+    elif condition == "comb":
+        extent = number.comb[0] * number.comb[2]      # all the boxes
     page = Page(pose.size[1], pose.size[0], mm, pose.digit[0], pose.digit[1], pose.digit_h, rng,
-                line_w * pose.digit_h / mm)
+                line_w * pose.digit_h / mm,
+                (2 * extent * pose.digit_h / mm, 1.5 * line_h * pose.digit_h / mm))
     scene = SCENES[condition](page, number, rng)
     diffuse, spec = phone.irradiance(rng, pose, scene, look)
     radiance = scene.albedo * diffuse[..., None] + spec[..., None]
