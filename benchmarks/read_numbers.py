@@ -8,8 +8,9 @@ with ``max_digits=12`` and the shipped gate). Usage::
     flock /tmp/cnn-bench.lock python benchmarks/read_numbers.py /tmp/numbers [--limit N]
         [--weights FILE] [--no-reject] [--threads 2] [--json out.json]
 
-The folder's ``index.csv`` gives each file's condition and label. Conditions in
-``scripts/make_numbers.HELD_OUT`` are marked (held back while tuning).
+The folder's ``index.csv`` gives each file's condition and label. Held-out conditions (held
+back while tuning) are marked: those the folder's ``held_out.txt`` lists (one a line, written
+by ``scripts/make_numbers_b.py``), else those of ``scripts/make_numbers.HELD_OUT``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,19 @@ def digit_accuracy(read: str, label: str) -> float:
     return max(0.0, 1.0 - edit_distance(read, label) / len(label))
 
 
+def held_out_conditions(folder: Path) -> set[str]:
+    """The held-out conditions of a generated set: ``held_out.txt`` in the folder if present,
+    else ``scripts/make_numbers.HELD_OUT``."""
+    listed = folder / "held_out.txt"
+    if listed.is_file():
+        return {line.strip() for line in listed.read_text(encoding="utf-8").splitlines()
+                if line.strip()}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from make_numbers import HELD_OUT
+
+    return set(HELD_OUT)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder")
@@ -47,14 +61,12 @@ def main(argv=None) -> int:
     parser.add_argument("--show-wrong", action="store_true")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from make_numbers import HELD_OUT
-
     from cnn.tasks.predict import predict_files
     from cnn.tasks.predictor import load_predictor
     from cnn.tasks.reject import Rejector
 
     folder = Path(args.folder)
+    held_out = held_out_conditions(folder)
     with open(folder / "index.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     _, model = load_predictor([args.weights] if args.weights else None)
@@ -80,7 +92,7 @@ def main(argv=None) -> int:
         everything += items
         results[cond] = _summary(items)
         r = results[cond]
-        mark = " (held out)" if cond in HELD_OUT else ""
+        mark = " (held out)" if cond in held_out else ""
         print(f"{cond:12s} {r['photos']:6d} {r['whole']:7.1%} {r['digits']:7.1%} "
               f"{r['median_s']:8.3f}{mark}")
     results["all"] = _summary(everything)
