@@ -127,7 +127,7 @@ def draw(pg, strokes) -> None:
 
 def test_drawn_mnist_test_digits_are_read(page, subset):
     _, (x_test, y_test) = subset
-    size = page.locator("#pad").bounding_box()["width"]
+    size = page.locator("#pad").bounding_box()["height"]  # a 2:1 canvas: a digit fills its height
     read = []
     for image, label in zip(x_test[:20], y_test[:20]):
         page.click("#clear")
@@ -146,9 +146,52 @@ def test_drawn_mnist_test_digits_are_read(page, subset):
     assert 40 < lit_pixels(page, "#input28") < 400  # a digit's worth of bright pixels in the 28 x 28 input
 
 
+def test_two_digits_drawn_side_by_side_read_as_a_number_with_a_box_each(page, subset):
+    _, (x_test, y_test) = subset
+    size = page.locator("#pad").bounding_box()["height"]
+    four, two = (int(np.nonzero(y_test == d)[0][0]) for d in (4, 2))
+    draw(page, digit_strokes(x_test[four], size))
+    draw(page, [[(x + size, y) for x, y in s] for s in digit_strokes(x_test[two], size)])
+    wait_for_answer(page)
+    assert page.text_content("#digit") == "42"
+    assert page.get_attribute("#result", "data-number") == "42"
+    boxes = page.locator("#pad-boxes .box")
+    assert boxes.count() == 2
+    pad = page.locator("#pad").bounding_box()
+    first, second = boxes.nth(0).bounding_box(), boxes.nth(1).bounding_box()
+    middle = pad["x"] + pad["width"] / 2  # the 4 left of the middle, the 2 right of it
+    assert pad["x"] < first["x"] and first["x"] + first["width"] < middle < second["x"]
+    assert second["x"] + second["width"] < pad["x"] + pad["width"]
+    assert page.locator("#number-bars .digit-row").count() == 2
+    assert page.locator("#number-bars .digit-row").nth(0).locator(".mini li").count() == 10
+    assert page.locator("#number-bars .digit-row li.top").all_text_contents() == ["4", "2"]
+    assert not page.is_visible("#bars")
+    # The first digit goes through the layer view; picking the 2 shows the 2's input and maps.
+    assert "digit 1 of 2 (4)" in page.text_content("#input-heading")
+    four_input = lit_pixels(page, "#input28")
+    page.locator("#digit .pick").nth(1).click()
+    assert "digit 2 of 2 (2)" in page.text_content("#input-heading")
+    assert "picked" in boxes.nth(1).get_attribute("class")
+    assert lit_pixels(page, "#input28") != four_input
+    assert page.locator("#maps .token").count() == 6
+    # The boxes are an overlay: the drawing holds only black and white pixels of ink.
+    colours = page.evaluate(
+        "() => { const d = document.querySelector('#pad').getContext('2d')"
+        ".getImageData(0, 0, 560, 280).data; const s = new Set();"
+        " for (let i = 0; i < d.length; i += 4) if (d[i] !== d[i + 2]) s.add(d[i]);"
+        " return s.size; }")
+    assert colours == 0
+    # One digit again: no boxes, the single-digit bars.
+    page.click("#clear")
+    draw(page, digit_strokes(x_test[four], size))
+    wait_for_answer(page)
+    assert page.text_content("#digit") == "4" and boxes.count() == 0
+    assert page.is_visible("#bars") and not page.is_visible("#number-bars")
+
+
 def test_undo_and_clear_with_buttons_and_keys(page, subset):
     _, (x_test, _) = subset
-    size = page.locator("#pad").bounding_box()["width"]
+    size = page.locator("#pad").bounding_box()["height"]
     strokes = digit_strokes(x_test[0], size)  # a 7
     draw(page, strokes)
     wait_for_answer(page)
@@ -265,7 +308,7 @@ def test_openapi_docs_render_offline(page, server):
 
 def test_screenshot_for_the_readme(page, subset, tmp_path):
     _, (x_test, _) = subset
-    size = page.locator("#pad").bounding_box()["width"]
+    size = page.locator("#pad").bounding_box()["height"]
     draw(page, digit_strokes(x_test[1], size))  # a 2
     wait_for_answer(page)
     out = tmp_path / "serve.png"

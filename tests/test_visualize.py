@@ -281,3 +281,43 @@ def test_cli_out_of_range_channel_exits_2_with_one_line(weights, capsys):
     assert err.strip().splitlines() == [
         "cnn: error: channel 10 is out of range: layer 6 FC10 (class logits, 10 units) "
         "has channels 0..9; or give 'all'"]
+
+
+def number_image(subset, digits, path: Path) -> Path:
+    """MNIST test digits pasted side by side, dark on a white 280-high page: a number."""
+    _, (x_test, y_test) = subset
+    page = np.full((280, 60 + 220 * len(digits)), 255, np.uint8)
+    for k, d in enumerate(digits):
+        image = x_test[int(np.nonzero(y_test == d)[0][0])]
+        page[40:240, 40 + 220 * k:240 + 220 * k] = 255 - cv2.resize(image, (200, 200))
+    cv2.imwrite(str(path), page)
+    return path
+
+
+def test_cli_digit_picks_one_digit_of_a_number_and_out_of_range_is_one_line(
+        weights, subset, tmp_path, capsys):
+    image = number_image(subset, (4, 2), tmp_path / "42.png")
+    base = ["visualize", "--weights", str(weights), "--layer", "3", "--image", str(image),
+            "--top", "1", "--out", str(tmp_path / "out"), "--steps", "4", "-q"]
+    assert main(base) == 0
+    out = capsys.readouterr().out
+    assert f"{image}: the number 42; visualizing digit 1 of 2, a 4; --digit K picks another" in out
+    assert "read as 4" in out
+    assert main(base + ["--digit", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "visualizing digit 2 of 2, a 2\n" in out and "read as 2" in out
+    assert main(base + ["--digit", "3"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"cnn: error: --digit 3: {image} holds the number 42, 2 digits; give --digit 1 to 2"]
+    single = ["visualize", "--weights", str(weights), "--image", str(INPUT), "--digit", "2"]
+    assert main(single) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"cnn: error: --digit 2: {INPUT} holds one digit, not a number; leave out --digit"]
+
+
+def test_the_menu_asks_for_a_digit_only_for_an_image_of_a_number(weights, subset, tmp_path):
+    from cnn.cli.menu import number_in
+
+    given = number_in(weights, str(number_image(subset, (4, 2), tmp_path / "42.png")))
+    assert (given.number, given.count) == ("42", 2)
+    assert number_in(weights, str(INPUT)) is None  # the default input: one "2"

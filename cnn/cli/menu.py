@@ -209,6 +209,20 @@ def training_images(data: str | None) -> int | None:
         return None
 
 
+def number_in(weights: Path, image: str):
+    """What ``cnn visualize --image`` reads in ``image`` when it holds a number of two or
+    more digits (:class:`cnn.tasks.visualize_input.VisualizeInput`), else None (one digit,
+    or an image the command itself will report on)."""
+    from cnn.io.weights import load_model
+    from cnn.tasks.visualize_input import default_rejector, read_visualize_input
+
+    try:
+        given = read_visualize_input(image, load_model(weights), default_rejector())
+    except UserError:
+        return None
+    return given if given.number else None
+
+
 def default_folder() -> str:
     """``custom_test_images/`` here, else the project's own, else the name (to be typed)."""
     if (Path.cwd() / DEFAULT_FOLDER).is_dir():
@@ -506,11 +520,16 @@ class Menu:
         if weights is None:
             return
         image = self.ask("Image file", default_image(), image_file)
+        given = number_in(weights, image)
+        digit = [] if given is None else ["--digit", str(self.ask(
+            f"It holds the number {given.number}: which digit to use (1-{given.count}, left "
+            "to right)", 1, whole_number(1, given.count)))]
         layer = self.choose_layer(weights)
         top = self.ask(f"How many of its most active {layer.unit} to show", min(5, layer.count),
                        whole_number(1, layer.count))
         self.run_cli(["visualize", "--weights", display_path(weights),
-                      "--layer", str(layer.number), "--image", image, "--top", str(top)])
+                      "--layer", str(layer.number), "--image", image, "--top", str(top)]
+                     + digit)
 
     def evaluate(self) -> None:
         """Action 5: top-1 accuracy and friends on the MNIST test set."""

@@ -16,6 +16,15 @@ Routes:
         "scale", "data"}``, ``data`` the base64 of ``uint8`` values ``q`` in ``(C, H, W)``
         order with ``a = offset + q * scale / 255`` (``offset`` 0 for maps after a ReLU, else
         the smallest value; an ensemble's maps are its first member's).
+        ``max_digits=N`` (1..16; 1, the default: one digit, as ``cnn predict`` without
+        ``--max-digits``; the page asks for 12) reads a whole number as ``cnn predict
+        --max-digits N`` does: ``number`` (``"42"``; ``"7"`` for a single digit; null
+        for "not a digit") and ``digits``, per digit ``box`` ``[x0, y0, x1, y1]`` in the posted
+        image's pixels, ``digit``, ``confidence``, ``top3``, ``not_digit``, ``probabilities``
+        (ten floats), ``input`` (its 28 x 28) and, with ``activations=1``, its
+        ``activations``. A number of two or more digits has ``digit``, ``confidence`` null and
+        ``probabilities`` empty, and its first digit's ``input`` and ``activations`` at the top
+        level; a single digit keeps the single-digit answer.
     ``GET /api/models``: the networks to pick from: the one served (``--weights``) first, then
         the other shipped models (never a file of the user's); each with ``id``, ``name``,
         ``model``, ``accuracy`` (recorded top-1 on the MNIST test set, or null) and
@@ -47,7 +56,8 @@ from starlette.concurrency import run_in_threadpool
 
 from cnn import __version__
 from cnn.errors import UserError
-from cnn.server.images import MAX_UPLOAD_BYTES, preprocess_upload
+from cnn.server.images import MAX_UPLOAD_BYTES
+from cnn.server.numbers import DEFAULT_MAX_DIGITS, MAX_DIGITS_LIMIT, parse_max_digits
 
 MULTIPART_OVERHEAD = 64 * 1024  # bytes of multipart framing allowed beside the 10 MB file
 DEFAULT_MIN_CONFIDENCE = 0.5
@@ -160,13 +170,17 @@ def encode_maps(maps: list[tuple[str, np.ndarray]]) -> list[dict]:
 
 
 def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
-                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, rejector=None) -> dict:
+                  min_confidence: float = DEFAULT_MIN_CONFIDENCE, rejector=None,
+                  max_digits: int = 1) -> dict:
     """Preprocess one uploaded image and classify it with ``entry``'s network.
 
     ``rejector`` (a :class:`cnn.tasks.reject.Rejector`, or ``None`` for no rejection) answers "not a
     digit" as ``cnn predict`` does: ``digit`` null, ``rejected`` true and a one-line
     ``reason``, for an image the gate rejects and for one with no ink at all (a blank canvas);
-    the digit probabilities are still given.
+    the digit probabilities are still given. ``max_digits`` > 1 reads a whole number too, as
+    ``cnn predict --max-digits`` does (:func:`cnn.server.numbers.attach_number`): ``number``
+    and ``digits``, each digit with its ``input`` (and ``activations`` when asked); a number of
+    two or more digits gives its first digit's as the top-level ``input`` and ``activations``.
 
     Returns:
         the response object (see the module docstring).
@@ -175,7 +189,8 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     """
     from cnn.nn.losses import softmax
     from cnn.server.activations import activation_maps
-    from cnn.server.images import NoInk
+    from cnn.server.images import NoInk, decode_upload, to_digit, upright_size
+    from cnn.server.numbers import attach_number
     from cnn.tasks.ensemble import Ensemble, decide
     from cnn.tasks.predict import (
         Prediction,
@@ -186,8 +201,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     from cnn.tasks.reject import split_not_digit
 
     network = entry.network
+    image = decode_upload(data, name)
     try:
-        x = preprocess_upload(data, name, choose=confidence_of(network))  # as cnn predict does
+        x = to_digit(image, name, choose=confidence_of(network))  # as cnn predict does
     except NoInk as exc:
         if rejector is None:
             raise
@@ -195,9 +211,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
         pred = Prediction(name, rejected=True, reason=f"not a digit: {reason}",
                           label=label_from_name(Path(name)))
         return dict(vars(pred), model=network.model_string, weights=entry.id, input=None)
+    first = network.members[0][1] if isinstance(network, Ensemble) else network
     maps = None
     if activations:
-        first = network.members[0][1] if isinstance(network, Ensemble) else network
         maps, logits = activation_maps(first, x)
     if activations and not isinstance(network, Ensemble):
         raw = softmax(logits[None])
@@ -213,12 +229,31 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
         rejected, p_not = rejector.judge(x[None], raw)
         mark_rejection(pred, rejector, bool(rejected[0]),
                        None if p_not is None else float(p_not[0]))
+    number = None
+    if max_digits > 1:
+        number = attach_number(pred, image, network, rejector, max_digits, min_confidence,
+                               upright_size(data, image))
+        del image  # a photo's pixels: not kept while the maps are encoded
     result = dict(vars(pred))
-    result.update(model=network.model_string, weights=entry.id,
-                  input=np.rint(x * 255).astype(np.uint8).tolist())
+    result.update(model=network.model_string, weights=entry.id, input=as_rows(x))
     if maps is not None:
         result["activations"] = encode_maps(maps)
+    if number is not None:  # each digit its own 28 x 28 and maps; the first at the top level
+        for d, crop in zip(result["digits"], number[0]):
+            d["input"] = as_rows(crop)
+            if activations:
+                d["activations"] = encode_maps(activation_maps(first, crop)[0])
+        result["input"] = result["digits"][0]["input"]
+        if activations:
+            result["activations"] = result["digits"][0]["activations"]
+    elif result["digits"]:
+        result["digits"][0]["input"] = result["input"]
     return result
+
+
+def as_rows(x: np.ndarray) -> list[list[int]]:
+    """A float ``(28, 28)`` image in [0, 1] as rows of integers 0..255 (JSON)."""
+    return np.rint(x * 255).astype(np.uint8).tolist()
 
 
 async def read_body(request, limit: int) -> bytes:
@@ -370,12 +405,21 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
     def models() -> dict:
         return {"default": store.default_id, "models": store.listing()}
 
-    @app.post("/api/predict", summary="Read the digit in one image", openapi_extra=PREDICT_BODY)
+    @app.post("/api/predict", summary="Read the digit, or the number, in one image",
+              openapi_extra=PREDICT_BODY)
     async def predict(request: Request,
                       activations: bool = Query(False, description="add activation maps"),
                       model: str | None = Query(None, description="an id from /api/models"),
                       name: str | None = Query(None, description="the image's name in the "
-                                               "answer and in messages (raw bodies)")):
+                                               "answer and in messages (raw bodies)"),
+                      max_digits: str | None = Query(
+                          None, description="read a whole number of up to this many digits, "
+                          f"1 to {MAX_DIGITS_LIMIT} (default {DEFAULT_MAX_DIGITS}: one digit, "
+                          "as cnn predict; the page asks for 12)")):
+        try:
+            digits_wanted = parse_max_digits(max_digits)
+        except UserError as e:
+            raise RequestError(422, str(e)) from None
         content_type = request.headers.get("content-type", "")
         is_multipart = content_type.lower().startswith("multipart/form-data")
         body = await read_body(request, MAX_UPLOAD_BYTES + (MULTIPART_OVERHEAD if is_multipart
@@ -389,7 +433,8 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         entry = store.get(model)
         try:
             result = await run_in_threadpool(bounded, predict_image, entry, data, name,
-                                             activations, min_confidence, rejector)
+                                             activations, min_confidence, rejector,
+                                             digits_wanted)
         except UserError as e:
             message = str(e)
             status = 413 if "allowed" in message else 422 if "no digit" in message else 400

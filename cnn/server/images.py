@@ -48,7 +48,7 @@ class NoInk(UserError):
 
 def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
                       choose=None) -> np.ndarray:
-    """Uploaded bytes -> MNIST-like digit: :func:`decode_image` + :func:`cnn.vision.to_mnist`.
+    """Uploaded bytes -> MNIST-like digit: :func:`decode_upload` + :func:`to_digit`.
 
     Args:
         data: the encoded image (a canvas PNG, a photo's JPEG, ...).
@@ -62,8 +62,54 @@ def preprocess_upload(data: bytes, name: str = "upload", polarity: str = "auto",
             no digit (a blank canvas). The message starts with the name, as ``cnn
             predict``'s does with the file name.
     """
-    image = decode_image(data, name, reduce_to=DECODE_LONG_SIDE)  # as cnn predict reads files
+    return to_digit(decode_upload(data, name), name, polarity, choose)
+
+
+def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
+    """:func:`decode_image` as ``cnn predict`` reads files: a JPEG far larger than the
+    pipeline's working size decoded reduced (:data:`cnn.vision.pipeline.DECODE_LONG_SIDE`;
+    :func:`upright_size` gives the size the boxes of a number are scaled back to)."""
+    return decode_image(data, name, reduce_to=DECODE_LONG_SIDE)
+
+
+def to_digit(image: np.ndarray, name: str = "upload", polarity: str = "auto",
+             choose=None) -> np.ndarray:
+    """A decoded upload -> the 28 x 28 network input (:func:`cnn.vision.to_mnist`).
+
+    Returns:
+        float32 ``(28, 28)`` in [0, 1], white digit on black.
+    Raises:
+        NoInk: no digit in the image; the message starts with ``name``.
+    """
     try:
         return to_mnist(image, polarity=polarity, choose=choose)
     except UserError as exc:
         raise NoInk(f"{name!r}: {exc}") from exc
+
+
+def upright_size(data: bytes, decoded: np.ndarray) -> tuple[int, int]:
+    """``(width, height)`` of the posted image, the right way up, in its own pixels.
+
+    Only a JPEG is ever decoded reduced (:func:`decode_upload`); its stored size comes from
+    the header (Pillow, no decoding), turned for an EXIF orientation of 5..8. Every other
+    image: the decoded array's own size.
+
+    Args:
+        data: the encoded bytes, already decoded into ``decoded`` (``(H, W)`` or
+            ``(H, W, C)``).
+    """
+    h, w = decoded.shape[:2]
+    if bytes(data[:3]) != b"\xff\xd8\xff":
+        return w, h
+    import io
+
+    from PIL import Image
+
+    from cnn.vision.decode import read_header
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            sw, sh = (int(v) for v in im.size)
+    except Exception:  # noqa: BLE001 - it decoded, so this is unexpected: the array's size
+        return w, h
+    return (sh, sw) if read_header(data)[1] in (5, 6, 7, 8) else (sw, sh)

@@ -9,7 +9,9 @@ Two modes (see ``cnn.tasks.visualize`` for the method):
 - ``--image PATH`` (the default mode, input ``feature_visualize/input.jpg``): rank the channels
   of ``--layer`` by the image's mean activation and write ``mean_activation_bar.png``, the
   visualizations of the ``--top`` channels, ``collaged_feature_visualize.png`` and (for
-  convolution and pooling layers) ``feature_maps.png``.
+  convolution and pooling layers) ``feature_maps.png``. An image of a number (read as ``cnn
+  predict --max-digits 12`` reads one) gives one digit's 28 x 28: ``--digit K`` (1-based, left
+  to right), by default the first.
 
 Files go to ``--out`` (default ``feature_visualize/output/``, created if missing); files of the
 same name are replaced, other files there are left alone.
@@ -49,6 +51,7 @@ EXAMPLE = """examples:
   cnn visualize --layer 6 --channel 3          # what the network thinks a 3 looks like
   cnn visualize --layer 1 --channel all --objective neuron
   cnn visualize --layer 3 --image my_digit.jpg --top 5
+  cnn visualize --layer 3 --image my_number.jpg --digit 2   # the second digit of a number
   cnn summary --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
 
 layer numbers are the ones 'cnn summary' prints; channels are numbered from 0, so channel d
@@ -77,6 +80,9 @@ def add_parser(subparsers, common) -> None:
                            f"(default mode, default image {DEFAULT_INPUT})")
     p.add_argument("--top", type=positive_int, default=None, metavar="N",
                    help="with --image: visualize the N most excited channels (5)")
+    p.add_argument("--digit", type=positive_int, default=None, metavar="K",
+                   help="with --image of a number: use its K-th digit, 1-based, left to right "
+                        "(default: the first)")
     p.add_argument("--out", metavar="DIR", default=str(DEFAULT_OUTPUT),
                    help=f"output folder, created if missing ({DEFAULT_OUTPUT})")
     g = p.add_argument_group("optimization")
@@ -166,12 +172,36 @@ def visualize_channel_mode(model, args, folder: Path) -> list[Path]:
     return written
 
 
+def pick_digit(model, path: Path, digit: int | None):
+    """The 28 x 28 to visualize from ``path``: its single digit, or digit ``digit`` (1-based;
+    None: the first) of the number it holds, saying which in one line.
+
+    Returns:
+        ``(x, which)``: float32 ``(28, 28)`` in [0, 1], and ``" (digit K of N)"`` for a
+        number (``""`` for a single digit), for the plots' titles.
+    Raises:
+        UserError: ``digit`` beyond the digits the image holds.
+    """
+    from cnn.tasks.visualize_input import default_rejector, read_visualize_input
+
+    given = read_visualize_input(path, model, default_rejector())  # as predict's number rule
+    k = digit or 1
+    if k > given.count:
+        holds = (f"holds the number {given.number}, {given.count} digits; give --digit 1 to "
+                 f"{given.count}" if given.number else
+                 "holds one digit, not a number; leave out --digit")
+        raise UserError(f"--digit {k}: {path} {holds}")
+    if given.number is None:
+        return given.digit(1), ""
+    print(f"{path}: the number {given.number}; visualizing digit {k} of {given.count}, a "
+          f"{given.number[k - 1]}" + ("; --digit K picks another" if digit is None else ""))
+    return given.digit(k), f" (digit {k} of {given.count})"
+
+
 def visualize_image_mode(model, args, folder: Path) -> list[Path]:
     """Rank the layer's channels for one image and visualize the top ones."""
-    from cnn.vision.pipeline import preprocess_file
-
     path = Path(args.image) if args.image else default_input()
-    x = preprocess_file(path)
+    x, which = pick_digit(model, path, args.digit)
     layer = args.layer
     order, means = vis.rank_channels(model, layer, x)
     top = [int(k) for k in order[: min(args.top or 5, len(order))]]
@@ -185,7 +215,7 @@ def visualize_image_mode(model, args, folder: Path) -> list[Path]:
     start = time.perf_counter()
     images = vis.visualize_channels(model, layer, top, **optimization_settings(args))
     seconds = time.perf_counter() - start
-    title = f"{path.name}, {vis.describe_layer(model, layer)}, {model.model_string}"
+    title = f"{path.name}{which}, {vis.describe_layer(model, layer)}, {model.model_string}"
     written = [vis_out.plot_mean_activation_bar(
         means, folder / "mean_activation_bar.png", title=title, highlight=top,
         ylabel="mean activation" + (" (after ReLU)" if relu else
@@ -207,8 +237,9 @@ def visualize_image_mode(model, args, folder: Path) -> list[Path]:
 def run(args) -> int:
     model = load_model(single_weights(args.weights, 'visualize'))
     vis.check_layer(model, args.layer)
-    if args.channel is not None and args.top is not None:
-        raise UserError("--top goes with --image (the image mode), not with --channel")
+    for given, name in ((args.top, "--top"), (args.digit, "--digit")):
+        if args.channel is not None and given is not None:
+            raise UserError(f"{name} goes with --image (the image mode), not with --channel")
     folder = Path(args.out)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--out {folder} is a file; give a folder")

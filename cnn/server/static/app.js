@@ -1,9 +1,13 @@
 // cnn serve: the drawing page. Plain JavaScript, no library, no build step.
-// The canvas is sent as a PNG to POST /api/predict?activations=1 (debounced while drawing);
-// the answer fills the bars, the 28 x 28 network input and the activation maps.
+// The canvas is sent as a PNG to POST /api/predict?activations=1&max_digits=12 (debounced while
+// drawing); the answer fills the bars, the 28 x 28 network input and the activation maps. A
+// number of two or more digits is shown big, with a box over each digit (an overlay, never
+// painted into the drawing), one row of bars per digit, and one digit (picked on the number or
+// its row; the first by default) through the 28 x 28 input and the activation maps.
 "use strict";
 
-const STROKE = 20;        // px on the 280 px canvas: a 200 px digit gets MNIST's stroke ratio
+const STROKE = 20;        // px on the 280 px tall canvas: a 200 px digit gets MNIST's stroke ratio
+const MAX_DIGITS = 12;    // the longest number read (the API's max_digits)
 const DEBOUNCE_MS = 120;  // wait this long after the last pen move before asking
 const $ = (id) => document.getElementById(id);
 const pad = $("pad");
@@ -17,6 +21,8 @@ const state = {
   timer: null,
   asked: 0,          // number of the latest request; older answers are dropped
   model: null,       // id from /api/models
+  number: null,      // the shown answer when it is a number of 2+ digits
+  picked: 0,         // which of its digits goes through the input and maps view
 };
 
 // ---------------------------------------------------------------- drawing
@@ -93,7 +99,7 @@ document.addEventListener("keydown", (e) => {
 
 // ---------------------------------------------------------------- asking the server
 function url(extra) {
-  const q = new URLSearchParams({ activations: "1" });
+  const q = new URLSearchParams({ activations: "1", max_digits: String(MAX_DIGITS) });
   if (state.model) q.set("model", state.model);
   for (const [k, v] of Object.entries(extra || {})) q.set(k, v);
   return "/api/predict?" + q.toString();
@@ -153,6 +159,7 @@ function showEmpty() {
   $("error").hidden = true;
   $("rejected").hidden = true;
   for (const li of bars) setBar(li, 0, false);
+  clearNumber();
   const c = $("input28").getContext("2d");
   c.clearRect(0, 0, 28, 28);
   $("maps").replaceChildren();
@@ -169,6 +176,7 @@ function setBar(li, p, top) {
 function show(answer, revision, source) {
   const result = $("result");
   result.dataset.revision = String(revision);
+  clearNumber();
   if (answer.error) {
     result.dataset.state = "error";
     $("error").textContent = answer.error;
@@ -195,6 +203,7 @@ function show(answer, revision, source) {
     drawMaps(answer.activations || []);
     return;
   }
+  if (answer.digits && answer.digits.length > 1) { showNumber(answer, source); return; }
   result.dataset.state = "done";
   $("rejected").hidden = true;
   $("digit").textContent = String(answer.digit);
@@ -265,6 +274,125 @@ function drawMaps(tokens) {
   });
 }
 
+// ---------------------------------------------------------------- numbers
+function clearNumber() {
+  state.number = null;
+  state.picked = 0;
+  delete $("result").dataset.number;
+  delete $("result").dataset.picked;
+  $("pick-hint").hidden = true;
+  $("number-bars").hidden = true;
+  $("number-bars").replaceChildren();
+  $("bars").hidden = false;
+  $("input-which").textContent = "";
+  $("pad-boxes").replaceChildren();
+  $("photo-boxes").replaceChildren();
+}
+
+function showNumber(answer, source) {
+  const result = $("result");
+  result.dataset.state = "done";
+  result.dataset.number = answer.number;
+  state.number = answer;
+  $("rejected").hidden = true;
+  $("unsure").hidden = !answer.uncertain;
+  const n = answer.digits.length;
+  const big = $("digit");
+  big.replaceChildren();
+  big.dataset.digit = answer.number;
+  answer.digits.forEach((d, k) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "pick";
+    b.textContent = d.digit == null ? "?" : String(d.digit);
+    b.setAttribute("aria-label", `digit ${k + 1} of ${n}: ${b.textContent}, ${pct(d.confidence)} sure; show its layers`);
+    b.addEventListener("click", () => pick(k));
+    big.appendChild(b);
+  });
+  $("confidence").textContent = `a number of ${n} digits (${answer.file})`;
+  $("pick-hint").hidden = false;
+  $("bars").hidden = true;
+  const rows = $("number-bars");
+  rows.hidden = false;
+  answer.digits.forEach((d, k) => {
+    const row = document.createElement("div");
+    row.className = "digit-row";
+    const label = document.createElement("button");
+    label.type = "button";
+    label.className = "row-label";
+    label.textContent = d.digit == null ? "?" : String(d.digit);
+    label.setAttribute("aria-label", `digit ${k + 1} of ${n}: show its layers`);
+    label.addEventListener("click", () => pick(k));
+    const mini = document.createElement("ol");
+    mini.className = "mini";
+    mini.setAttribute("aria-label", `digit ${k + 1} of ${n}: probability of each digit`);
+    (d.probabilities || []).forEach((p, c) => {
+      const li = document.createElement("li");
+      li.classList.toggle("top", c === d.digit);
+      li.setAttribute("aria-label", `${c}: ${pct(p)}`);
+      li.title = `${c}: ${pct(p)}`;
+      li.innerHTML = `<span class="col"><span style="height:${(100 * p).toFixed(1)}%"></span></span><span class="c">${c}</span>`;
+      mini.appendChild(li);
+    });
+    const p = document.createElement("span");
+    p.className = "p";
+    p.textContent = pct(d.confidence);
+    row.append(label, mini, p);
+    rows.appendChild(row);
+  });
+  const preview = $("photo-preview");
+  if (source === "photo" && !(preview.complete && preview.naturalWidth)) {
+    preview.addEventListener("load", () => { if (state.number === answer) drawBoxes(answer, source); },
+                             { once: true });
+  } else {
+    drawBoxes(answer, source);
+  }
+  pick(0);
+}
+
+// A box over each digit, in percent of the posted image (the canvas, or the photo as shown).
+function drawBoxes(answer, source) {
+  const photo = source === "photo";
+  const layer = photo ? $("photo-boxes") : $("pad-boxes");
+  const width = photo ? $("photo-preview").naturalWidth : pad.width;
+  const height = photo ? $("photo-preview").naturalHeight : pad.height;
+  layer.replaceChildren();
+  answer.digits.forEach((d, k) => {
+    if (!d.box || !width || !height) return;
+    const [x0, y0, x1, y1] = d.box;
+    const box = document.createElement("span");
+    box.className = "box";
+    box.dataset.k = String(k);
+    box.classList.toggle("picked", k === state.picked);
+    box.style.left = `${(100 * x0 / width).toFixed(2)}%`;
+    box.style.top = `${(100 * y0 / height).toFixed(2)}%`;
+    box.style.width = `${(100 * (x1 - x0) / width).toFixed(2)}%`;
+    box.style.height = `${(100 * (y1 - y0) / height).toFixed(2)}%`;
+    box.textContent = String(k + 1);
+    if (photo) box.addEventListener("click", () => pick(k));  // the canvas is for drawing
+    layer.appendChild(box);
+  });
+}
+
+function pick(k) {
+  const answer = state.number;
+  if (!answer || k < 0 || k >= answer.digits.length) return;
+  state.picked = k;
+  const d = answer.digits[k];
+  $("result").dataset.picked = String(k);
+  $("digit").querySelectorAll(".pick").forEach((b, i) => b.setAttribute("aria-pressed", String(i === k)));
+  $("number-bars").querySelectorAll(".digit-row").forEach((r, i) => r.classList.toggle("picked", i === k));
+  for (const layer of [$("pad-boxes"), $("photo-boxes")]) {
+    layer.querySelectorAll(".box").forEach((b) => b.classList.toggle("picked", b.dataset.k === String(k)));
+  }
+  $("input-which").textContent = ` of digit ${k + 1} of ${answer.digits.length} (${d.digit == null ? "?" : d.digit})`;
+  if (d.input) {
+    drawInput($("input28"), d.input);
+    if (state.source === "photo") drawInput($("photo28"), d.input);
+  }
+  drawMaps(d.activations || []);
+}
+
 // ---------------------------------------------------------------- photos
 function usePhoto(file) {
   if (!file) return;
@@ -274,7 +402,7 @@ function usePhoto(file) {
   if (preview.src) URL.revokeObjectURL(preview.src);
   preview.src = URL.createObjectURL(file);
   preview.alt = `the photo ${file.name}`;
-  preview.parentElement.hidden = false;
+  preview.closest(".photo-row").hidden = false;
   predictPhoto();
 }
 $("photo").addEventListener("change", (e) => usePhoto(e.target.files[0]));

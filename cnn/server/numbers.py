@@ -1,0 +1,117 @@
+"""Whole numbers in an upload: ``number`` and ``digits`` of ``POST /api/predict``.
+
+The same reading as ``cnn predict --max-digits N`` (:func:`cnn.tasks.numbers.read_number`,
+trusted over the single-digit answer only when :func:`cnn.tasks.numbers.convincing`, as
+:func:`cnn.tasks.numbers.attach_numbers` decides per file), applied to an image already decoded
+in memory, with what the drawing page needs on top: per digit its ten probabilities (the bars),
+its 28 x 28 input and, when asked, its activation maps (the layer view of one digit).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn.errors import UserError
+
+# A request without max_digits reads one digit, as cnn predict does without --max-digits: the
+# number reader still turns some non-digits (letters, textures) into numbers and costs hard
+# single-digit photos 0.7 points (docs/numbers.md), so it is asked for (the page asks for 12,
+# the number reader's own longest line, cnn.vision.numbers.MAX_DIGITS).
+DEFAULT_MAX_DIGITS = 1
+# The most a request may ask for: reading costs grow with the line's length, and 16 covers a
+# card number or an international phone number (E.164: at most 15 digits).
+MAX_DIGITS_LIMIT = 16
+
+
+def parse_max_digits(text: str | None) -> int:
+    """The ``max_digits`` request field: a whole number from 1 (one digit only, the
+    single-digit answer alone) to :data:`MAX_DIGITS_LIMIT`; missing: :data:`DEFAULT_MAX_DIGITS`.
+
+    Raises:
+        UserError: anything else, with the value received.
+    """
+    if text is None:
+        return DEFAULT_MAX_DIGITS
+    value = text.strip()
+    if value.isascii() and value.isdigit() and 1 <= int(value) <= MAX_DIGITS_LIMIT:
+        return int(value)
+    shown = text if len(text) <= 40 else text[:40] + "..."
+    raise UserError(f"max_digits {shown!r} should be a whole number from 1 to "
+                    f"{MAX_DIGITS_LIMIT} (1, the default, reads one digit; 12 a number of up "
+                    "to 12 digits)")
+
+
+def _scaled_box(box, scale: tuple[float, float], size: tuple[int, int]) -> list[int] | None:
+    """A box ``[x0, y0, x1, y1]`` (exclusive ends) of the decoded image in the posted image's
+    pixels: times ``scale`` (``(sx, sy)``), outward, clipped to ``size`` ``(W, H)``."""
+    if box is None:
+        return None
+    (sx, sy), (w, h) = scale, size
+    x0, y0, x1, y1 = box
+    return [int(min(w, max(0, np.floor(x0 * sx)))), int(min(h, max(0, np.floor(y0 * sy)))),
+            int(min(w, np.ceil(x1 * sx))), int(min(h, np.ceil(y1 * sy)))]
+
+
+def attach_number(pred, image: np.ndarray, network, rejector=None,
+                  max_digits: int = DEFAULT_MAX_DIGITS, min_confidence: float = 0.5,
+                  size: tuple[int, int] | None = None):
+    """Fill ``pred.number`` and ``pred.digits`` of one upload, as ``cnn predict`` does.
+
+    A line that does not convincingly hold two or more digits keeps the single-digit answer
+    (``digit``, ``confidence``, rejection unchanged) and gets ``number`` = that digit (None
+    when rejected, and ``digits`` stays empty then) with one ``digits`` entry; a convincing
+    number of two or more digits clears ``digit``, ``confidence`` and ``probabilities``, sets
+    ``rejected`` False and ``uncertain`` when a digit is under ``min_confidence``. A line of
+    more than ``max_digits`` digits keeps the single-digit answer and, unless rejected, says
+    so in ``reason``. Each ``digits`` entry has ``box`` (``[x0, y0, x1, y1]`` in the posted
+    image's pixels, exclusive ends; None when the single-digit answer has no one segment),
+    ``digit``, ``confidence``, ``top3``, ``not_digit``, and ``probabilities`` (ten floats).
+
+    Args:
+        pred: the :class:`cnn.tasks.predict.Prediction` of the single-digit answer.
+        image: the decoded upload, as :func:`cnn.vision.pipeline.to_mnist` takes it.
+        network: a classifier with ``predict_proba`` (10 or 11 classes) or an ensemble.
+        rejector: a :class:`cnn.tasks.reject.Rejector`, or None.
+        max_digits: the longest number read, >= 2 (1: call nothing).
+        size: the posted image's ``(width, height)``, the right way up, when ``image`` was
+            decoded reduced (:func:`cnn.server.images.upright_size`); None: ``image``'s size.
+    Returns:
+        ``(inputs, probabilities)`` of a number: float32 ``(K, 28, 28)`` and ``(K, 10)``, one
+        row per digit; None when the single-digit answer stands.
+    """
+    from cnn.tasks.ensemble import decide
+    from cnn.tasks.numbers import convincing, read_number
+    from cnn.tasks.reject import split_not_digit
+
+    h, w = image.shape[:2]
+    size = size or (w, h)
+    scale = (size[0] / w, size[1] / h)
+    reading = None
+    try:
+        reading = read_number(image, network, rejector, "auto", max_digits)
+    except UserError as e:  # no digit on the line, or more than max_digits
+        if "more than" in str(e) and not pred.rejected:
+            pred.reason = str(e).replace("raise --max-digits", "ask with a larger max_digits")
+    except MemoryError:  # the single-digit answer stands
+        pass
+    accepted = [] if reading is None else [d for d in reading.digits if d["digit"] is not None]
+    if len(accepted) >= 2 and convincing(reading):
+        probabilities = split_not_digit(decide(network, reading.images)[1])[0]
+        for d, p in zip(reading.digits, probabilities):
+            d["box"] = _scaled_box(d["box"], scale, size)
+            d["probabilities"] = [float(v) for v in p]
+        pred.number, pred.digits = reading.number, reading.digits
+        pred.digit, pred.confidence, pred.probabilities = None, None, []
+        pred.rejected, pred.reason, pred.not_digit = False, None, None
+        pred.uncertain = any(d["confidence"] < min_confidence for d in reading.digits)
+        return reading.images, probabilities
+    if pred.digit is None:
+        return None
+    p = np.asarray(pred.probabilities)
+    top = np.argsort(p)[::-1][:3]
+    box = _scaled_box(accepted[0]["box"], scale, size) if len(accepted) == 1 else None
+    pred.number = str(pred.digit)
+    pred.digits = [{"box": box, "digit": pred.digit, "confidence": pred.confidence,
+                    "top3": [[int(d), float(p[d])] for d in top],
+                    "not_digit": pred.not_digit, "probabilities": list(pred.probabilities)}]
+    return None
