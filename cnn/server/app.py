@@ -16,9 +16,8 @@ Routes:
         "scale", "data"}``, ``data`` the base64 of ``uint8`` values ``q`` in ``(C, H, W)``
         order with ``a = offset + q * scale / 255`` (``offset`` 0 for maps after a ReLU, else
         the smallest value; an ensemble's maps are its first member's).
-        ``max_digits=N`` (1..16; 1, the default: one digit, as ``cnn predict`` without
-        ``--max-digits``; the page asks for 12) reads a whole number as ``cnn predict
-        --max-digits N`` does: ``number`` (``"42"``; ``"7"`` for a single digit; null
+        ``max_digits=N`` (1..16; 12, the default, as ``cnn predict``; 1: one digit only)
+        reads a whole number as ``cnn predict --max-digits N`` does: ``number`` (``"42"``; ``"7"`` for a single digit; null
         for "not a digit") and ``digits``, per digit ``box`` ``[x0, y0, x1, y1]`` in the posted
         image's pixels, ``digit``, ``confidence``, ``top3``, ``not_digit``, ``probabilities``
         (ten floats), ``input`` (its 28 x 28) and, with ``activations=1``, its
@@ -171,7 +170,7 @@ def encode_maps(maps: list[tuple[str, np.ndarray]]) -> list[dict]:
 
 def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
                   min_confidence: float = DEFAULT_MIN_CONFIDENCE, rejector=None,
-                  max_digits: int = 1) -> dict:
+                  max_digits: int = DEFAULT_MAX_DIGITS) -> dict:
     """Preprocess one uploaded image and classify it with ``entry``'s network.
 
     ``rejector`` (a :class:`cnn.tasks.reject.Rejector`, or ``None`` for no rejection) answers "not a
@@ -414,8 +413,8 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
                                                "answer and in messages (raw bodies)"),
                       max_digits: str | None = Query(
                           None, description="read a whole number of up to this many digits, "
-                          f"1 to {MAX_DIGITS_LIMIT} (default {DEFAULT_MAX_DIGITS}: one digit, "
-                          "as cnn predict; the page asks for 12)")):
+                          f"1 to {MAX_DIGITS_LIMIT} (default {DEFAULT_MAX_DIGITS}, as cnn predict; "
+                          "1: one digit only)")):
         try:
             digits_wanted = parse_max_digits(max_digits)
         except UserError as e:

@@ -12,12 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.tasks.numbers import MAX_DIGITS
 
-# A request without max_digits reads one digit, as cnn predict does without --max-digits: the
-# number reader still turns some non-digits (letters, textures) into numbers and costs hard
-# single-digit photos 0.7 points (docs/numbers.md), so it is asked for (the page asks for 12,
-# the number reader's own longest line, cnn.vision.numbers.MAX_DIGITS).
-DEFAULT_MAX_DIGITS = 1
+# A request without max_digits reads a whole number, as cnn predict does without --max-digits.
+DEFAULT_MAX_DIGITS = MAX_DIGITS
 # The most a request may ask for: reading costs grow with the line's length, and 16 covers a
 # card number or an international phone number (E.164: at most 15 digits).
 MAX_DIGITS_LIMIT = 16
@@ -37,8 +35,8 @@ def parse_max_digits(text: str | None) -> int:
         return int(value)
     shown = text if len(text) <= 40 else text[:40] + "..."
     raise UserError(f"max_digits {shown!r} should be a whole number from 1 to "
-                    f"{MAX_DIGITS_LIMIT} (1, the default, reads one digit; 12 a number of up "
-                    "to 12 digits)")
+                    f"{MAX_DIGITS_LIMIT} (1 reads one digit; {DEFAULT_MAX_DIGITS}, the default, a "
+                    f"number of up to {DEFAULT_MAX_DIGITS} digits)")
 
 
 def _scaled_box(box, scale: tuple[float, float], size: tuple[int, int]) -> list[int] | None:
@@ -80,38 +78,22 @@ def attach_number(pred, image: np.ndarray, network, rejector=None,
         row per digit; None when the single-digit answer stands.
     """
     from cnn.tasks.ensemble import decide
-    from cnn.tasks.numbers import convincing, read_number
+    from cnn.tasks.numbers import apply_reading, read_file_number
     from cnn.tasks.reject import split_not_digit
 
     h, w = image.shape[:2]
     size = size or (w, h)
     scale = (size[0] / w, size[1] / h)
-    reading = None
-    try:
-        reading = read_number(image, network, rejector, "auto", max_digits)
-    except UserError as e:  # no digit on the line, or more than max_digits
-        if "more than" in str(e) and not pred.rejected:
-            pred.reason = str(e).replace("raise --max-digits", "ask with a larger max_digits")
-    except MemoryError:  # the single-digit answer stands
-        pass
-    accepted = [] if reading is None else [d for d in reading.digits if d["digit"] is not None]
-    if len(accepted) >= 2 and convincing(reading):
+    reading = read_file_number(None, network, rejector, "auto", max_digits, image)
+    if isinstance(reading, str):  # more than max_digits: said in the request's own terms
+        reading = reading.replace("raise --max-digits", "ask with a larger max_digits")
+    if apply_reading(pred, reading, min_confidence):
         probabilities = split_not_digit(decide(network, reading.images)[1])[0]
         for d, p in zip(reading.digits, probabilities):
             d["box"] = _scaled_box(d["box"], scale, size)
             d["probabilities"] = [float(v) for v in p]
-        pred.number, pred.digits = reading.number, reading.digits
-        pred.digit, pred.confidence, pred.probabilities = None, None, []
-        pred.rejected, pred.reason, pred.not_digit = False, None, None
-        pred.uncertain = any(d["confidence"] < min_confidence for d in reading.digits)
         return reading.images, probabilities
-    if pred.digit is None:
-        return None
-    p = np.asarray(pred.probabilities)
-    top = np.argsort(p)[::-1][:3]
-    box = _scaled_box(accepted[0]["box"], scale, size) if len(accepted) == 1 else None
-    pred.number = str(pred.digit)
-    pred.digits = [{"box": box, "digit": pred.digit, "confidence": pred.confidence,
-                    "top3": [[int(d), float(p[d])] for d in top],
-                    "not_digit": pred.not_digit, "probabilities": list(pred.probabilities)}]
+    for d in pred.digits:  # the single-digit answer
+        d["box"] = _scaled_box(d["box"], scale, size)
+        d["probabilities"] = list(pred.probabilities)
     return None

@@ -28,13 +28,14 @@ class NumberReading:
     ``not_digit`` P(not a digit) or None), ``images`` float32 (K, 28, 28) (what each segment
     became), ``line_score`` the sum over the digits of log(p x (1 - P(not a digit))) and
     ``whole_score`` the same for the whole line read as one digit (natural log, <= 0;
-    ``-inf`` when it could not be normalised)."""
+    ``-inf`` when it could not be normalised; None without a gate: the classifier alone
+    reads two digits squeezed together as one with confidence, so only a gate can judge)."""
 
     number: str
     digits: list[dict] = field(default_factory=list)
     images: np.ndarray | None = None
     line_score: float = 0.0
-    whole_score: float = float("-inf")
+    whole_score: float | None = None
 
 
 def segment_scorer(model, rejector=None):
@@ -100,9 +101,9 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
                     "top3": [[int(d), float(p[d])] for d in top],
                     "not_digit": None if p_not is None else float(p_not[k])})
         text.append(NOT_READ if digit is None else str(digit))
+    whole = None if p_not is None else float(goodness[n]) if line.whole else float("-inf")
     return NumberReading("".join(text), out, x[span.start:span.stop],
-                         float(goodness[kept].sum()),
-                         float(goodness[n]) if line.whole else float("-inf"))
+                         float(goodness[kept].sum()), whole)
 
 
 _FLOOR = 1e-4  # smallest probability whose log enters a score
@@ -127,7 +128,9 @@ def convincing(reading: NumberReading, picture_rejected: bool = False) -> bool:
        times likelier than the whole line read as one digit (``line_score - whole_score``:
        a likelihood-ratio test between the two hypotheses, as recognition-driven
        segmentation weighs its alternatives, Casey & Lecolinet 1996). A "5" that a shadow
-       or an underline broke in two reads well as one digit; "47" does not.
+       or an underline broke in two reads well as one digit; "47" does not. Only with a
+       gate (``whole_score`` not None): a classifier alone reads "42" squeezed into one
+       28 x 28 as a confident "4".
     2. **Digits, not strokes.** Mean confidence at least ``_SURE_MEAN``, none under
        ``_SURE_MIN``, and "1"s no more than half the digits (fewer than half from 3 digits
        on): the vertical strokes of letters, words and textures otherwise read as strings of
@@ -140,7 +143,8 @@ def convincing(reading: NumberReading, picture_rejected: bool = False) -> bool:
     A segment the gate rejected (``?``, inside the number) is not counted in 2 and 3.
     """
     digits = [d for d in reading.digits if d["digit"] is not None]
-    if len(digits) < 2 or reading.line_score - reading.whole_score <= _MARGIN:
+    if len(digits) < 2 or (reading.whole_score is not None
+                           and reading.line_score - reading.whole_score <= _MARGIN):
         return False
     confidence = [d["confidence"] for d in digits]
     if np.mean(confidence) < _SURE_MEAN or min(confidence) < _SURE_MIN:
