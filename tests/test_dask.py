@@ -181,6 +181,27 @@ def test_csv_results_round_trip_through_the_resume_reader(tmp_path):
         [True, True, False]
 
 
+def test_csv_results_carry_the_number_and_an_older_file_goes_on_without_it(tmp_path):
+    import csv
+
+    record = {"file": "meter.jpg", "digit": None, "confidence": None, "label": None,
+              "uncertain": False, "rejected": False, "reason": None, "not_digit": None,
+              "error": None, "probabilities": [], "number": "40517"}
+    new, old = tmp_path / "new.csv", tmp_path / "old.csv"
+    writer = dist.ResultsWriter(str(new), "csv")
+    writer.write([record])
+    writer.close()
+    rows = list(csv.reader(new.open()))
+    assert rows[0][-1] == "number" and rows[1][-1] == "40517" and len(rows[1]) == len(rows[0])
+    old.write_text(",".join(dist.CSV_FIELDS_V1) + "\n")  # begun before numbers were read
+    writer = dist.ResultsWriter(str(old), "csv")
+    writer.write([record])
+    writer.close()
+    rows = list(csv.reader(old.open()))
+    assert rows[0] == dist.CSV_FIELDS_V1 and len(rows[1]) == len(dist.CSV_FIELDS_V1)
+    assert dist.read_done(str(old), "csv").contains(["meter.jpg"]).tolist() == [True]
+
+
 def test_a_results_file_is_not_replaced_without_resume_or_overwrite(images, tmp_path, capsys):
     folder, _ = images
     out = tmp_path / "r.jsonl"

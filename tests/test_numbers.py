@@ -144,3 +144,70 @@ def test_a_blank_page_has_no_number(tmp_path, capsys):
     (p,) = json.loads(capsys.readouterr().out)["predictions"]
     assert p["number"] is None and p["digits"] == [] and p["rejected"]
     assert "no digit found" in p["reason"]
+
+
+class BlotGate:
+    """A stand-in gate: P(not a digit) 1 for a blot (100 px of ink or more filling its box),
+    else 0."""
+
+    threshold = 0.5
+
+    def not_digit_probability(self, images, raw):
+        out = []
+        for image in np.asarray(images):
+            ys, xs = np.nonzero(image > 0.5)
+            if ys.size == 0:
+                out.append(0.0)
+                continue
+            w, h = np.ptp(xs) + 1, np.ptp(ys) + 1
+            out.append(float(ys.size >= 100 and ys.size / (w * h) > 0.8))
+        return np.asarray(out, np.float32)
+
+    def judge(self, images, raw):
+        p = self.not_digit_probability(images, raw)
+        return p >= self.threshold, p
+
+
+def test_a_segment_the_gate_rejects_is_a_question_mark_inside_and_dropped_at_the_ends(
+        model, test_digits):
+    from cnn.tasks.numbers import NOT_READ
+
+    four, seven = pick(test_digits, "47")
+    page = np.zeros((140, 560), np.float32)
+    for k, d in enumerate((four, None, seven, None)):
+        if d is None:  # a blot narrower than half its height: no cut is tried inside it
+            page[30:110, 50 + 140 * k:90 + 140 * k] = 1.0
+        else:
+            page[20:120, 20 + 140 * k:120 + 140 * k] = cv2.resize(d.astype(np.float32) / 255,
+                                                                  (100, 100))
+    reading = read_number(clean_photo(page), model, BlotGate())
+    assert reading.number == f"4{NOT_READ}7"  # the blot after the 7 is not part of the number
+    assert [d["digit"] for d in reading.digits] == [4, None, 7]
+    assert reading.images.shape == (3, 28, 28)
+    assert reading.whole_score is not None and reading.line_score > reading.whole_score
+
+
+def test_a_picture_narrower_than_two_mnist_fields_is_one_digit(model, test_digits):
+    from cnn.tasks.numbers import MIN_NUMBER_WIDTH, read_file_number
+
+    small = clean_photo(cv2.resize(np.hstack(pick(test_digits, "42")).astype(np.float32) / 255,
+                                   (MIN_NUMBER_WIDTH - 8, 24)), 2)
+    assert small.shape[1] < MIN_NUMBER_WIDTH
+    assert read_file_number(None, model, image=small) is None
+    big = cv2.resize(small, None, fx=4, fy=4, interpolation=cv2.INTER_CUBIC)
+    assert read_file_number(None, model, image=big).number == "42"
+
+
+def test_convincing_weighs_the_line_as_one_digit_against_the_digits():
+    from cnn.tasks.numbers import NumberReading, convincing
+
+    digits = [{"digit": 4, "confidence": 0.99, "not_digit": 0.01},
+              {"digit": 2, "confidence": 0.98, "not_digit": 0.02}]
+    assert convincing(NumberReading("42", digits, None, -0.05, -9.2))
+    assert not convincing(NumberReading("42", digits, None, -0.05, -0.5))  # one digit reads well
+    assert convincing(NumberReading("42", digits, None, -0.05, None))  # no gate: no such test
+    assert convincing(NumberReading("42", digits, None, -0.05, -9.2), picture_rejected=True)
+    doubtful = [dict(d, not_digit=0.3) for d in digits]
+    assert not convincing(NumberReading("42", doubtful, None, -0.7, -9.2), picture_rejected=True)
+    ones = [dict(d, digit=1) for d in digits]
+    assert not convincing(NumberReading("11", ones, None, -0.05, -9.2))

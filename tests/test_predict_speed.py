@@ -114,6 +114,13 @@ def test_the_process_pool_gives_the_same_answers_in_order(tmp_path, capsys):
     for f in sorted(IMAGES.glob("*.png"))[:10]:
         shutil.copy(f, folder / f.name)
     (folder / "broken.png").write_bytes(b"not an image")
+    page = np.full((200, 420), 255, np.uint8)  # a number, read in the worker processes too
+    with np.load(ROOT / "tests" / "data" / "mnist_subset.npz") as data:
+        x_test, y_test = data["x_test"], data["y_test"]
+    for k, d in enumerate((3, 5, 8)):
+        digit = x_test[int(np.nonzero(y_test == d)[0][0])]
+        page[40:160, 20 + 130 * k:140 + 130 * k] = 255 - cv2.resize(digit, (120, 120))
+    cv2.imwrite(str(folder / "number.png"), page)
     answers = []
     for workers in ("1", "2"):
         status = main(["predict", str(folder), "--json", "--workers", workers])
@@ -121,9 +128,12 @@ def test_the_process_pool_gives_the_same_answers_in_order(tmp_path, capsys):
         assert status == 1  # the broken file
     one, two = answers
     assert [p["file"] for p in one["predictions"]] == [p["file"] for p in two["predictions"]]
-    assert [p["digit"] for p in one["predictions"]] == [p["digit"] for p in two["predictions"]]
+    for key in ("digit", "number", "digits", "rejected"):
+        assert [p[key] for p in one["predictions"]] == [p[key] for p in two["predictions"]], key
     assert [p["error"] is None for p in two["predictions"]].count(False) == 1
-    assert two["accuracy"] == one["accuracy"] and one["answered"] == 10
+    assert two["accuracy"] == one["accuracy"] and one["answered"] == 11
+    (number,) = [p for p in two["predictions"] if p["file"].endswith("number.png")]
+    assert number["number"] == "358" and number["digit"] is None
 
 
 def test_workers_with_a_results_file_is_still_the_dask_run(monkeypatch):

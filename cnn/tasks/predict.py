@@ -341,6 +341,11 @@ def no_ink(path, error: UserError) -> bool:
     return True
 
 
+def has_answer(pred: Prediction) -> bool:
+    """Whether a prediction answers: a digit, or a number of two or more digits."""
+    return pred.digit is not None or bool(pred.number)
+
+
 def accuracy_of(predictions: list[Prediction]) -> float | None:
     """Fraction of labelled files predicted right; a file with no answer (unreadable, or
     rejected as not a digit) counts as wrong (None if no file is labelled)."""

@@ -27,6 +27,7 @@ from cnn.tasks.predict import (
     accuracy_of,
     collect_images,
     default_workers,
+    has_answer,
     predict_files,
     write_outputs,
 )
@@ -146,7 +147,7 @@ def print_predictions(model, predictions: list[Prediction], weights_name: str) -
         print(f"not a digit: {rejected} of {len(predictions)} file(s)")
     if labelled:
         right = sum(p.digit == p.label for p in labelled)
-        unanswered = sum(p.digit is None for p in labelled)
+        unanswered = sum(not has_answer(p) for p in labelled)
         print(f"accuracy: {right}/{len(labelled)} labelled files ({unanswered} without an "
               f"answer) = {percent(right / len(labelled))}")
     if failed:
@@ -238,8 +239,8 @@ def run(args) -> int:
             "predictions": [vars(p) for p in predictions],
             "rejected": sum(p.rejected for p in predictions),
             "accuracy": accuracy_of(predictions),
-            "answered": sum(p.digit is not None for p in predictions),
-            "unanswered": sum(p.digit is None for p in predictions),
+            "answered": sum(has_answer(p) for p in predictions),
+            "unanswered": sum(not has_answer(p) for p in predictions),
             "labelled": sum(p.label is not None for p in predictions),
         }))
         for p in predictions:
