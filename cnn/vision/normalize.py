@@ -88,9 +88,10 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     # most 2 lifts blurred strokes (e.g. from a tiny image) so ~40 % of the ink reaches 1.0.
     # It is applied before centring, as clipping moves the centre of mass.
     out = _place(digit)
-    out /= float(out.max())
+    peak = float(out.max())
+    out /= peak
     core = float(np.percentile(out[out > 0.05], 60))
-    gain = 1.0 / (float(_place(digit).max()) * max(core, 0.5))
+    gain = 1.0 / (peak * max(core, 0.5))
     out = _place(np.clip(digit * gain, 0.0, 1.0))
     return np.clip(out / float(out.max()), 0.0, 1.0).astype(np.float32)
 
