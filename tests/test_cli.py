@@ -20,6 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from conftest import full_mnist_path
@@ -203,6 +204,14 @@ def prepare(line: str, folder: Path) -> list[str]:
                 target.mkdir()
                 for image in IMAGES.glob("?_1.*"):
                     shutil.copy(image, target / image.name)
+            elif IMAGE_NAME.search(token) and "number" in token:  # MNIST test digits "358"
+                with np.load(SUBSET) as d:
+                    x, y = d["x_test"], d["y_test"]
+                page = np.full((200, 420), 255, np.uint8)
+                for k, digit in enumerate((3, 5, 8)):
+                    ink = cv2.resize(x[int(np.nonzero(y == digit)[0][0])], (120, 120))
+                    page[40:160, 20 + 130 * k:140 + 130 * k] = 255 - ink
+                cv2.imwrite(str(target), page)
             elif IMAGE_NAME.search(token):
                 shutil.copy(IMAGES / "7_1.jpg", target)
             elif token in ("train.csv", "test.csv"):  # Kaggle's layout, from the subset
