@@ -82,19 +82,19 @@ class BatchNorm(Module):
         if self.training:
             m = x2.size // c
             total = BATCH_SUM.get()  # the other slices' sums, under data parallelism
-            if total is None:
-                mean = self._channel_sums(x2, r) / m
-            else:  # the count and the sums over every slice of the batch
-                sums = total(np.concatenate([np.array([m], x2.dtype),
-                                             self._channel_sums(x2, r)]))
-                m, mean = round(float(sums[0])), sums[1:] / sums[0]
+            mean = self._channel_sums(x2, r) / m  # this slice's
             xc = x2 - np.tile(mean, r)  # centred; kept for backward (xhat = xc * inv_std)
             out = np.multiply(xc, xc)  # the squares; then the output, in the same array
             squares = self._channel_sums(out, r)
-            var = (squares if total is None else total(squares)) / m
+            delta = None  # the batch's mean minus this slice's (data parallelism)
+            if total is None:
+                var = squares / m
+            else:
+                m, mean, var, delta = self._batch_moments(total, m, mean, squares)
             inv_std = 1.0 / np.sqrt(var + self.eps)
-            np.multiply(xc, np.tile(gamma * inv_std, r), out=out)  # gamma * xhat, scales folded
-            shift = beta
+            scale = gamma * inv_std
+            np.multiply(xc, np.tile(scale, r), out=out)  # gamma * xhat, scales folded
+            shift = beta if delta is None else beta - delta * scale
             mom = self.momentum
             rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
             self.buffers["running_mean"] = ((1 - mom) * rm + mom * mean).astype(rm.dtype)
@@ -111,8 +111,32 @@ class BatchNorm(Module):
             np.maximum(out, np.tile(-shift, r), out=out)
         out += np.tile(shift, r)
         if tape is not None:
-            tape.save(self, saved + ((out > 0) if relu else None,))
+            tape.save(self, saved + ((out > 0) if relu else None,
+                                     delta if self.training else None))
         return out.reshape(x.shape)
+
+    def _batch_moments(self, total, m: int, mean: np.ndarray, squares: np.ndarray):
+        """The batch's count, mean and biased variance from this slice's, in one exchange.
+
+        Each slice sends its count ``m_i``, sum ``S_i`` and ``Q_i = M2_i + S_i^2 / m_i``
+        (``M2_i`` its sum of squares about its own mean) in float64; the sums give ``mean =
+        sum S / sum m`` and ``var = sum Q / sum m - mean^2``, the batch's moments
+        (Chan, Golub & LeVeque, "Updating Formulae and a Pairwise Algorithm for Computing
+        Sample Variances", 1979: ``M2 = sum M2_i + sum m_i (mean_i - mean)^2``; as PyTorch's
+        ``SyncBatchNorm`` gathers each slice's mean and variance). The mean and the variance
+        used to take two exchanges, the mean first (issue 33). Returns ``(m, mean, var,
+        delta)``, ``delta`` the batch's mean minus this slice's, in the input's dtype."""
+        c = self.channels
+        local = mean.astype(np.float64)
+        sums = local * m
+        moments = total(np.concatenate([[float(m)], sums,
+                                        squares.astype(np.float64) + sums * local]))
+        count = moments[0]
+        batch_mean = moments[1 : c + 1] / count
+        var = np.maximum(moments[c + 1 :] / count - batch_mean * batch_mean, 0.0)
+        dtype = mean.dtype
+        return (round(float(count)), batch_mean.astype(dtype), var.astype(dtype),
+                (batch_mean - local).astype(dtype))
 
     def fused_relu(self, tape) -> bool:
         """Whether this layer's forward pass on ``tape`` applied the ReLU (``relu=True``)."""
@@ -125,7 +149,9 @@ class BatchNorm(Module):
         Raises:
             RuntimeError: for ``relu=True`` after a forward pass without the ReLU.
         """
-        m, saved, inv_std, mask = tape.load(self)  # m: the batch statistics' count; 0 in eval
+        # m: the batch statistics' count, 0 in eval mode; delta: the batch's mean minus this
+        # slice's, which centred ``saved`` (data parallelism), else None
+        m, saved, inv_std, mask, delta = tape.load(self)
         if relu and mask is None:
             raise RuntimeError("BatchNorm.backward(relu=True) after a forward pass without "
                                "its ReLU")
@@ -138,7 +164,10 @@ class BatchNorm(Module):
         xc = saved if m else saved - np.tile(self.buffers["running_mean"], r)
         dbeta = self._channel_sums(d2, r)
         work = np.multiply(d2, xc)
-        dgamma = self._channel_sums(work, r) * inv_std
+        dgamma = self._channel_sums(work, r)
+        if delta is not None:  # centred by the batch's mean: xc - delta
+            dgamma -= delta * dbeta
+        dgamma *= inv_std
         if tape.param_grads:  # this slice's share; data parallelism adds the slices' shares
             self.grads["weight"], self.grads["bias"] = dgamma, dbeta
         if not need_dx:
@@ -154,7 +183,8 @@ class BatchNorm(Module):
         # dx = gamma / sigma * (dout - mean(dout) - xhat * mean(dout * xhat)), the standard
         # simplification of the backward pass through the batch statistics, with xhat = xc /
         # sigma folded into one per-channel factor.
-        dx -= np.multiply(xc, np.tile(scale * inv_std * dgamma / m, r),
-                          out=d2 if relu else None)
-        dx -= np.tile(scale * dbeta / m, r)
+        k1 = scale * inv_std * dgamma / m
+        dx -= np.multiply(xc, np.tile(k1, r), out=d2 if relu else None)
+        k2 = scale * dbeta / m
+        dx -= np.tile(k2 if delta is None else k2 - delta * k1, r)  # xc - delta, as above
         return dx.reshape(dout.shape)
