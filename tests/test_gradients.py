@@ -15,6 +15,7 @@ from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
 from cnn.nn.pooling import AvgPool2D, GlobalAvgPool, MaxPool2D
+from cnn.parallel.threads import no_split
 
 EPS = 1e-6
 
@@ -102,6 +103,23 @@ def test_maxpool_backward_sends_a_tie_to_one_position_only():
     pool.forward(x, tape)
     dx = pool.backward(np.ones((1, 1, 1, 1)), tape)
     assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
+
+
+@pytest.mark.parametrize("c,p", [(2, 1), (3, 0)])
+def test_conv2d_weight_gradient_by_shifted_gemms_matches_numerical_gradient(monkeypatch, c, p):
+    # blocks of one image whose columns are not kept: the weight gradient of a stride-1
+    # layer with few channels goes through Conv2D._shifted_weight_grad (issue 33)
+    import cnn.nn.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "IM2COL_BLOCK", 1)
+    monkeypatch.setattr(conv_module, "IM2COL_KEEP", 1)
+    rng = np.random.default_rng(16)
+    layer = Conv2D(c, 3, 3, 1, p, rng=rng)
+    x = rng.standard_normal((3, 5, 6, c))
+    with no_split():  # one batch slice, cut into blocks of one image
+        assert layer._plan(3, 5 - 2 + 2 * p, 6 - 2 + 2 * p) == [[slice(0, 1), slice(1, 2),
+                                                                  slice(2, 3)]]
+        check_module(layer, x, rng)
 
 
 @pytest.mark.parametrize("size, h, w", [(2, 7, 6), (3, 8, 7), (2, 26, 26)])
