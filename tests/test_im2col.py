@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cnn.nn.conv import Conv2D, pad_reused, scratch, zero_pad
+from cnn.nn.conv import SCRATCH_MAX_VALUES, Conv2D, pad_reused, scratch, zero_pad
 from cnn.nn.im2col import col2im, conv_output_size, im2col, window_view
 
 
@@ -118,3 +118,6 @@ def test_scratch_buffers_belong_to_one_thread():
     thread.join()
     assert not np.shares_memory(mine, theirs[0])
     assert np.shares_memory(mine, scratch("test", 1, (3,), np.float64))
+    huge = SCRATCH_MAX_VALUES + 1  # a very wide layer's buffer lives for its call only
+    assert not np.shares_memory(scratch("test", huge, (1,), np.float32),
+                                scratch("test", huge, (1,), np.float32))

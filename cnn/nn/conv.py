@@ -30,22 +30,29 @@ def zero_pad(x: np.ndarray, p: int) -> np.ndarray:
 
 
 # Per-thread work buffers, reused from call to call (and step to step): the padded input block
-# and the column matrix of the blocks whose columns are not kept (see scratch).
+# and the column matrix of the blocks whose columns are not kept (see scratch). A buffer of more
+# than SCRATCH_MAX_VALUES values (16 MiB in float32: one image's columns of a very wide layer)
+# is made for the call only, so that a thread does not keep it for the rest of its life.
 _scratch = threading.local()
+SCRATCH_MAX_VALUES = 1 << 22
 
 
 def scratch(key, n: int, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
     """This thread's work array ``key`` of shape ``(n, *shape)``: the first ``n`` rows of one
     buffer per thread, key, shape and dtype, grown when a call needs more rows and otherwise
-    reused as it is (allocated with zeros when ``zeros``). Only for values used within one
-    call: the next call with the same key overwrites them. Each thread has its own, so the
+    reused as it is (allocated with zeros when ``zeros``; a new array, not kept, above
+    :data:`SCRATCH_MAX_VALUES` values). Only for values used within one call: the next call
+    with the same key overwrites them. Each thread has its own, so the
     threads of :func:`cnn.parallel.threads.parallel_map` and a server's request threads never
     share one."""
+    make = np.zeros if zeros else np.empty
+    if n * int(np.prod(shape)) > SCRATCH_MAX_VALUES:  # a huge layer's: not kept past the call
+        return make((n, *shape), dtype)
     store = _scratch.__dict__.setdefault("arrays", {})
     full = (key, tuple(shape), np.dtype(dtype))
     buffer = store.get(full)
     if buffer is None or len(buffer) < n:
-        buffer = store[full] = (np.zeros if zeros else np.empty)((n, *shape), dtype)
+        buffer = store[full] = make((n, *shape), dtype)
     return buffer[:n]
 
 
