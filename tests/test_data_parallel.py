@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from cnn.nn import data_parallel
+from cnn.nn.batchnorm import BatchNorm
 from cnn.nn.data_parallel import DataParallel
 from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
@@ -262,6 +263,47 @@ def test_synchronized_batch_norm_gives_the_whole_batchs_step(two_threads, model_
     for key, value in buffers_of(twin).items():
         np.testing.assert_allclose(buffers_of(model)[key], value, rtol=1e-12 if tight else 1e-5,
                                    err_msg=key)
+
+
+def test_synchronized_batch_norm_takes_two_exchanges_per_layer_and_step(two_threads,
+                                                                         monkeypatch):
+    # one for the mean and variance together, one for the backward pass's sums (issue 33)
+    rng = np.random.default_rng(25)
+    model = Sequential(BN_MODELS[1], rng)
+    x, y = rng.standard_normal((32, 28, 28, 1)).astype(np.float32), rng.integers(0, 10, 32)
+    parallel = DataParallel(model, 32)
+    original = data_parallel._Worker.reply
+    asked = []
+
+    def counted(self, expected=b"K"):
+        asked.append(expected)
+        return original(self, expected)
+    monkeypatch.setattr(data_parallel._Worker, "reply", counted)
+    parallel.gradients(x, y)
+    layers = sum(isinstance(m, BatchNorm) for m in model.modules())
+    assert layers == 6 and asked.count(b"P") == 2 * layers
+
+
+def test_batch_moments_from_slices_far_apart_match_the_whole_batchs():
+    # Chan et al.'s combination: slices whose means differ by 1e4 times their spread
+    rng = np.random.default_rng(26)
+    bn = BatchNorm(3)
+    parts = [rng.standard_normal((n, 3)) * 0.01 + shift for n, shift in ((5, 100.0), (7, -3.0),
+                                                                         (4, 100.5))]
+    sent = []
+
+    def moments(part, total):
+        centred = part - part.mean(0)
+        return bn._batch_moments(total, len(part), part.mean(0), (centred ** 2).sum(0))
+    for part in parts:  # what each slice sends
+        moments(part, lambda partial: sent.append(partial) or np.ones_like(partial))
+    got = {i: moments(part, lambda _: np.sum(sent, axis=0)) for i, part in enumerate(parts)}
+    whole = np.concatenate(parts)
+    for i, (m, mean, var, delta) in got.items():
+        assert m == len(whole)
+        np.testing.assert_allclose(mean, whole.mean(0), rtol=1e-13)
+        np.testing.assert_allclose(var, whole.var(0), rtol=1e-9)
+        np.testing.assert_allclose(delta, whole.mean(0) - parts[i].mean(0), rtol=1e-12)
 
 
 def test_batch_norm_in_eval_mode_steps_here_with_the_running_statistics(two_threads):

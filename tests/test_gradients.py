@@ -15,6 +15,7 @@ from cnn.nn.losses import softmax_cross_entropy
 from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
 from cnn.nn.pooling import AvgPool2D, GlobalAvgPool, MaxPool2D
+from cnn.parallel.threads import no_split
 
 EPS = 1e-6
 
@@ -104,6 +105,23 @@ def test_maxpool_backward_sends_a_tie_to_one_position_only():
     assert dx.sum() == 1.0 and dx[0, 0, 0, 0] == 1.0
 
 
+@pytest.mark.parametrize("c,p", [(2, 1), (3, 0)])
+def test_conv2d_weight_gradient_by_shifted_gemms_matches_numerical_gradient(monkeypatch, c, p):
+    # blocks of one image whose columns are not kept: the weight gradient of a stride-1
+    # layer with few channels goes through Conv2D._shifted_weight_grad (issue 33)
+    import cnn.nn.conv as conv_module
+
+    monkeypatch.setattr(conv_module, "IM2COL_BLOCK", 1)
+    monkeypatch.setattr(conv_module, "IM2COL_KEEP", 1)
+    rng = np.random.default_rng(16)
+    layer = Conv2D(c, 3, 3, 1, p, rng=rng)
+    x = rng.standard_normal((3, 5, 6, c))
+    with no_split():  # one batch slice, cut into blocks of one image
+        assert layer._plan(3, 5 - 2 + 2 * p, 6 - 2 + 2 * p) == [[slice(0, 1), slice(1, 2),
+                                                                  slice(2, 3)]]
+        check_module(layer, x, rng)
+
+
 @pytest.mark.parametrize("size, h, w", [(2, 7, 6), (3, 8, 7), (2, 26, 26)])
 def test_maxpool_matches_a_naive_loop_with_many_ties_and_partial_windows(size, h, w):
     """Forward max and backward routing (to the first maximum of each window in row-major
@@ -158,6 +176,65 @@ def test_batchnorm_eval_mode_backward_matches_numerical_gradient():
     bn.buffers["running_mean"] = rng.standard_normal(3).astype(np.float32)
     bn.buffers["running_var"] = rng.random(3).astype(np.float32) + 0.5
     check_module(bn.eval(), rng.standard_normal((2, 3, 2, 3)), rng)
+
+
+class FusedBNReLU:
+    """A batch norm run with its ReLU fused (``relu=True``), as a module for check_module."""
+
+    def __init__(self, bn):
+        self.bn = bn
+
+    def astype(self, dtype):
+        self.bn.astype(dtype)
+
+    def named_slots(self):
+        return self.bn.named_slots()
+
+    def forward(self, x, tape=None):
+        return self.bn.forward(x, tape, relu=True)
+
+    def backward(self, dout, tape):
+        return self.bn.backward(dout, tape, relu=True)
+
+
+@pytest.mark.parametrize("shape,train", [((4, 3, 3, 5), True), ((6, 4), True),
+                                         ((3, 2, 3, 4), False)])
+def test_batchnorm_with_fused_relu_backward_matches_numerical_gradient(shape, train):
+    rng = np.random.default_rng(12)
+    c = shape[-1]
+    bn = BatchNorm(c).train(train)
+    bn.params["weight"] = rng.standard_normal(c).astype(np.float32)  # negative scales too
+    bn.params["bias"] = rng.standard_normal(c).astype(np.float32) * 0.5
+    bn.buffers["running_mean"] = rng.standard_normal(c).astype(np.float32) * 0.3
+    x = rng.standard_normal(shape) * 2 + 1
+    fused = FusedBNReLU(bn)
+    fused.astype(np.float64)
+    pre = bn.forward(x)
+    x[np.abs(pre) < 0.05] += 0.3  # keep away from the ReLU's kink (statistics move a little)
+    assert np.abs(bn.forward(x)).min() > 1e-3
+    check_module(fused, x, rng)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_fused_batchnorm_relu_equals_batchnorm_then_relu(train):
+    # the naive reference: the two layers one after the other, forward and backward
+    rng = np.random.default_rng(13)
+    bn = BatchNorm(5).train(train).astype(np.float64)
+    bn.params["weight"] = rng.standard_normal(5)
+    bn.params["bias"] = rng.standard_normal(5)
+    x, g = rng.standard_normal((2, 4, 3, 3, 5)) + 0.5
+    tape, fused_tape = Tape(), Tape()
+    relu = ReLU()
+    out = relu.forward(bn.forward(x, tape), tape)
+    dx = bn.backward(relu.backward(g, tape), tape)
+    grads = dict(bn.grads)
+    fused_out = bn.forward(x, fused_tape, relu=True)
+    np.testing.assert_array_equal(fused_out, out)
+    np.testing.assert_allclose(bn.backward(g, fused_tape, relu=True), dx, rtol=1e-12, atol=1e-12)
+    for key, value in grads.items():
+        np.testing.assert_allclose(bn.grads[key], value, rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="without its ReLU"):
+        bn.backward(g, tape, relu=True)
 
 
 def test_dropout_backward_matches_numerical_gradient_with_a_fixed_mask():
@@ -285,3 +362,19 @@ def test_out_tap_of_a_convolution_before_max_pooling_is_its_relu():
     assert (taps["1.pre"] < 0).any()
     np.testing.assert_array_equal(taps["1.out"], np.maximum(taps["1.pre"], 0))
     np.testing.assert_array_equal(taps["2.out"], np.maximum(taps["2.pre"], 0))
+
+
+def test_bn_token_block_runs_fused_and_backpropagates_from_either_tap():
+    model = Sequential("C(3,3)-BN-FC10", np.random.default_rng(14), input_shape=(5, 5, 1))
+    model.astype(np.float64)
+    block = model.block(2)
+    assert block.bn_relu
+    rng = np.random.default_rng(15)
+    x, g = rng.standard_normal((2, 4, 3, 3, 3))
+    for start in ("pre", "out"):
+        fused_tape, tape = Tape(), Tape()
+        out = block.forward(x, fused_tape)
+        _, reference = block.run(x, tape)  # bn, then relu, one after the other
+        np.testing.assert_array_equal(out, reference)
+        np.testing.assert_allclose(block.backward(g, fused_tape, start=start),
+                                   block.backward(g, tape, start=start), rtol=1e-12, atol=1e-12)

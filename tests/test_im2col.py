@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cnn.nn.conv import Conv2D
-from cnn.nn.im2col import col2im, conv_output_size, im2col
+from cnn.nn.conv import SCRATCH_MAX_VALUES, Conv2D, pad_reused, scratch, zero_pad
+from cnn.nn.im2col import col2im, conv_output_size, im2col, window_view
 
 
 def naive_conv(x, w, b, stride=1, padding=0):
@@ -86,3 +86,38 @@ def test_single_channel_im2col_has_the_same_rows_as_the_window_view():
 def test_im2col_rejects_a_kernel_larger_than_the_input():
     with pytest.raises(ValueError, match="does not fit"):
         im2col(np.zeros((1, 3, 3, 1)), 4)
+
+
+def test_im2col_into_a_reused_buffer_gives_the_same_matrix_each_call():
+    # Conv2D writes the columns of most blocks into one buffer per thread (issue 33).
+    rng = np.random.default_rng(4)
+    buffer = np.full((2 * 3 * 4, 27), np.nan)
+    for _ in range(2):
+        x = rng.standard_normal((2, 5, 6, 3))
+        cols = im2col(x, 3, out=buffer)
+        assert cols is buffer
+        np.testing.assert_array_equal(cols, np.ascontiguousarray(window_view(x, 3)).reshape(
+            24, 27))
+
+
+def test_reused_padded_buffer_keeps_its_zero_border_across_calls_and_shapes():
+    rng = np.random.default_rng(5)
+    for n in (3, 2, 4, 1):  # shrinking and growing batches reuse or regrow one buffer
+        x = rng.standard_normal((n, 4, 5, 2))
+        np.testing.assert_array_equal(pad_reused(x, 2), zero_pad(x, 2))
+    assert pad_reused(x, 0) is x
+
+
+def test_scratch_buffers_belong_to_one_thread():
+    import threading
+
+    mine = scratch("test", 2, (3,), np.float64)
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(scratch("test", 2, (3,), np.float64)))
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(mine, theirs[0])
+    assert np.shares_memory(mine, scratch("test", 1, (3,), np.float64))
+    huge = SCRATCH_MAX_VALUES + 1  # a very wide layer's buffer lives for its call only
+    assert not np.shares_memory(scratch("test", huge, (1,), np.float32),
+                                scratch("test", huge, (1,), np.float32))

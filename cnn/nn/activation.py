@@ -8,13 +8,23 @@ import numpy as np
 from cnn.nn.module import Module
 
 
+def relu(x: np.ndarray) -> np.ndarray:
+    """``max(x, 0)``, a new array of ``x``'s shape and dtype. Taken against a row of zeros over
+    a 2-D view with one row per example (``np.maximum`` with a scalar 0 ran 2-3x slower on
+    float32 on this project's machine; issue 33)."""
+    if x.ndim < 2 or not x.size:
+        return np.maximum(x, 0)
+    x2 = np.ascontiguousarray(x).reshape(len(x), -1)
+    return np.maximum(x2, np.zeros(x2.shape[1], x.dtype)).reshape(x.shape)
+
+
 class ReLU(Module):
     """Rectified linear unit, ``max(x, 0)``; the gradient at 0 is taken as 0. Any shape."""
 
     def forward(self, x, tape=None):
         if tape is not None:
             tape.save(self, x > 0)
-        return np.maximum(x, 0)
+        return relu(x)
 
     def backward(self, dout, tape, need_dx=True):
         mask = tape.load(self)

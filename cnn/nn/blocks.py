@@ -69,11 +69,22 @@ class Block(Module):
                 pre = x
         return pre, x
 
+    @property
+    def bn_relu(self) -> bool:
+        """Whether the block is a batch norm and its ReLU, which :meth:`forward` runs as one
+        fused pass (:meth:`cnn.nn.batchnorm.BatchNorm.forward` with ``relu=True``); the
+        ``pre`` tap (:meth:`run`) still comes from the two layers one after the other."""
+        return list(self.children) == ["bn", "relu"]
+
     def forward(self, x, tape=None):
+        if self.bn_relu:
+            return self.children["bn"].forward(x, tape, relu=True)
         return self.run(x, tape)[1]
 
     def backward(self, dout, tape, need_dx=True, start: str = "out"):
         """Backpropagate from tap ``start`` (``'pre'`` or ``'out'``) to the block's input."""
+        if self.bn_relu and self.children["bn"].fused_relu(tape):  # forward ran fused
+            return self.children["bn"].backward(dout, tape, need_dx, relu=start == "out")
         names = list(self.children)
         if start == "pre":
             names = names[: names.index(self.pre_after) + 1]
@@ -111,8 +122,9 @@ class ResidualBlock(Block):
 
     def run(self, x, tape=None):
         c = self.children
-        h = c["bn1"].forward(c["conv1"].forward(x, tape), tape)
-        h = c["bn2"].forward(c["conv2"].forward(c["relu1"].forward(h, tape), tape), tape)
+        # bn1 and relu1 in one fused pass (cnn.nn.batchnorm.BatchNorm.forward, relu=True)
+        h = c["bn1"].forward(c["conv1"].forward(x, tape), tape, relu=True)
+        h = c["bn2"].forward(c["conv2"].forward(h, tape), tape)
         if "proj" in c:
             h += c["proj_bn"].forward(c["proj"].forward(x, tape), tape)
         else:
@@ -123,8 +135,8 @@ class ResidualBlock(Block):
         c = self.children
         d = c["relu"].backward(dout, tape) if start == "out" else dout
         dh = c["bn2"].backward(d, tape)
-        dh = c["relu1"].backward(c["conv2"].backward(dh, tape), tape)
-        dx = c["conv1"].backward(c["bn1"].backward(dh, tape), tape, need_dx)
+        dh = c["bn1"].backward(c["conv2"].backward(dh, tape), tape, relu=True)
+        dx = c["conv1"].backward(dh, tape, need_dx)
         if "proj" in c:
             dsc = c["proj"].backward(c["proj_bn"].backward(d, tape), tape, need_dx)
         else:

@@ -7,6 +7,7 @@ All activations are channels-last, ``(N, H, W, C)``; the weight is kept in PyTor
 
 from __future__ import annotations
 
+import threading
 from functools import reduce
 
 import numpy as np
@@ -24,6 +25,46 @@ def zero_pad(x: np.ndarray, p: int) -> np.ndarray:
         return x
     n, h, w, c = x.shape
     xp = np.zeros((n, h + 2 * p, w + 2 * p, c), x.dtype)
+    xp[:, p:p + h, p:p + w, :] = x
+    return xp
+
+
+# Per-thread work buffers, reused from call to call (and step to step): the padded input block
+# and the column matrix of the blocks whose columns are not kept (see scratch). A buffer of more
+# than SCRATCH_MAX_VALUES values (16 MiB in float32: one image's columns of a very wide layer)
+# is made for the call only, so that a thread does not keep it for the rest of its life.
+_scratch = threading.local()
+SCRATCH_MAX_VALUES = 1 << 22
+
+
+def scratch(key, n: int, shape: tuple[int, ...], dtype, zeros: bool = False) -> np.ndarray:
+    """This thread's work array ``key`` of shape ``(n, *shape)``: the first ``n`` rows of one
+    buffer per thread, key, shape and dtype, grown when a call needs more rows and otherwise
+    reused as it is (allocated with zeros when ``zeros``; a new array, not kept, above
+    :data:`SCRATCH_MAX_VALUES` values). Only for values used within one call: the next call
+    with the same key overwrites them. Each thread has its own, so the
+    threads of :func:`cnn.parallel.threads.parallel_map` and a server's request threads never
+    share one."""
+    make = np.zeros if zeros else np.empty
+    if n * int(np.prod(shape)) > SCRATCH_MAX_VALUES:  # a huge layer's: not kept past the call
+        return make((n, *shape), dtype)
+    store = _scratch.__dict__.setdefault("arrays", {})
+    full = (key, tuple(shape), np.dtype(dtype))
+    buffer = store.get(full)
+    if buffer is None or len(buffer) < n:
+        buffer = store[full] = make((n, *shape), dtype)
+    return buffer[:n]
+
+
+def pad_reused(x: np.ndarray, p: int) -> np.ndarray:
+    """``zero_pad(x, p)`` written into this thread's padded buffer for ``x``'s shape and ``p``
+    (:func:`scratch`): its border was zeroed once when it was made and only its interior is
+    ever written, so a call copies ``x`` in and allocates nothing. Valid until the next call
+    with the same shape on this thread; ``x`` itself when ``p`` is 0."""
+    if not p:
+        return x
+    n, h, w, c = x.shape
+    xp = scratch(("pad", p), n, (h + 2 * p, w + 2 * p, c), x.dtype, zeros=True)
     xp[:, p:p + h, p:p + w, :] = x
     return xp
 
@@ -48,6 +89,13 @@ IM2COL_BLOCK = 1 << 18
 IM2COL_KEEP = 1 << 20
 
 
+# Stride-1 layers with at most this many input channels compute the weight gradient of the
+# blocks whose columns are not kept by shifted GEMMs instead of im2col (Conv2D.
+# _shifted_weight_grad): 14% faster for a 28 x 28 x 16 -> 16 layer's backward pass, 15%
+# slower at 32 channels, where im2col's rows are long enough to copy fast (issue 33).
+SHIFTED_MAX_CHANNELS = 16
+
+
 def _sum_rows(x2: np.ndarray) -> np.ndarray:
     """Column sums of a narrow ``(M, C)`` array as a GEMV (10x faster than ``sum(axis=0)``)."""
     return np.ones(len(x2), x2.dtype) @ x2
@@ -58,7 +106,9 @@ class Conv2D(Module):
 
     Forward is one GEMM on the im2col matrix of the zero-padded input:
     ``out = im2col(pad(x), k, s) @ W.reshape(k*k*C, F) + b``, run per batch slice (one per
-    thread, :mod:`cnn.threads`) and per cache block of a few images (``IM2COL_BLOCK``). With a
+    thread, :mod:`cnn.threads`) and per cache block of a few images (``IM2COL_BLOCK``); each
+    block is padded into, and unfolded into, per-thread buffers reused from call to call
+    (:func:`pad_reused`, :func:`scratch`), so a step allocates no padded copies. With a
     tape, the forward pass keeps a reference to ``x`` itself (backward rebuilds the im2col
     blocks from it): do not change ``x`` in place before ``backward``.
 
@@ -101,8 +151,44 @@ class Conv2D(Module):
         k, s, p = self.kernel, self.stride, self.padding
         return (conv_output_size(h, k, s, p), conv_output_size(w, k, s, p), self.filters)
 
-    def _padded(self, x: np.ndarray) -> np.ndarray:
-        return zero_pad(x, self.padding)
+    def _columns(self, x: np.ndarray, keep: bool = False, padding: int | None = None,
+                 stride: int | None = None) -> np.ndarray:
+        """im2col of ``x`` zero-padded by ``padding`` (default: the layer's) with the layer's
+        kernel: through this thread's reused padded buffer, into a new matrix when ``keep``,
+        else into this thread's reused column buffer (valid until the next such call)."""
+        p = self.padding if padding is None else padding
+        s = self.stride if stride is None else stride
+        k = self.kernel
+        xp = pad_reused(x, p)
+        n, h, w, c = xp.shape
+        rows = conv_output_size(h, k, s) * conv_output_size(w, k, s)
+        cols = None if keep or c == 1 else scratch("cols", n * rows, (k * k * c,), x.dtype)
+        return im2col(xp, k, s, out=cols)
+
+    def _shifted_weight_grad(self, x: np.ndarray, dout: np.ndarray) -> np.ndarray:
+        """The weight gradient of one block of a stride-1 convolution without im2col: one
+        ``(C, R) x (R, F)`` GEMM per kernel offset over the flattened padded input.
+
+        On the padded grid (``Hp x Wp`` pixels per image, flattened to rows ``r``), the output
+        gradient placed at its output pixel's row (zeros elsewhere) and the padded input
+        shifted by ``p * Wp + q`` rows are two contiguous matrices, and
+        ``dW[p, q] = x_shifted.T @ dout_on_grid``: the ``k*k`` column blocks of im2col are
+        never built (1.3-1.5x faster than im2col and one GEMM for ``C <= 16``, where each
+        im2col row is short; BENCHMARKS.md, issue 33)."""
+        k, p = self.kernel, self.padding
+        b, h_out, w_out, f = dout.shape
+        xp = pad_reused(x, p)
+        _, hp, wp, c = xp.shape
+        grid = scratch(("grid", h_out, w_out), b, (hp, wp, f), dout.dtype, zeros=True)
+        grid[:, :h_out, :w_out] = dout  # the rest stays zero
+        rows = (b - 1) * hp * wp + (h_out - 1) * wp + w_out  # up to the last output pixel
+        flat_x, flat_d = xp.reshape(-1, c), grid.reshape(-1, f)[:rows]
+        grad = np.empty((k, k, c, f), np.result_type(x, dout))
+        for a in range(k):
+            for q in range(k):
+                shift = a * wp + q
+                np.matmul(flat_x[shift:shift + rows].T, flat_d, out=grad[a, q])
+        return grad.reshape(-1, f)
 
     def _plan(self, n: int, h_out: int, w_out: int) -> list[list[slice]]:
         """How a batch of ``n`` is worked: one batch slice per thread (a single slice when the
@@ -133,15 +219,17 @@ class Conv2D(Module):
         plan = self._plan(n, h_out, w_out)
 
         def part(blocks):  # pad, im2col and one GEMM per cache block of one batch slice
+            # a slice of one block keeps its columns for the weight gradient (a new array);
+            # larger ones go through this thread's reused buffer and are recomputed there
+            # block by block (a 9x larger matrix would leave the cache)
+            keep = len(blocks) == 1
             for block in blocks:
                 out2 = out[block].reshape(-1, f)
-                cols = im2col(self._padded(x[block]), self.kernel, self.stride)
+                cols = self._columns(x[block], keep)
                 np.matmul(cols, w2, out=out2)
                 if bias is not None:
                     out2 += bias
-            # a slice of one block keeps its columns for the weight gradient; larger ones
-            # are recomputed there block by block (a 9x larger matrix would leave the cache)
-            return cols if len(blocks) == 1 else None
+            return cols if keep else None
 
         kept = parallel_map(part, plan)
         if tape is not None:
@@ -170,20 +258,23 @@ class Conv2D(Module):
             w_by_offset = np.ascontiguousarray(w.reshape(k * k, c, f).transpose(0, 2, 1))
             dx = np.zeros((n, x.shape[1] + 2 * p, x.shape[2] + 2 * p, c), dtype=dout.dtype)
         hs, ws = st * (h_out - 1) + 1, st * (w_out - 1) + 1
+        shifted = st == 1 and c <= SHIFTED_MAX_CHANNELS
 
         def part(i):  # weight gradient (a partial sum) and dx for one slice of the batch
             grad_w = grad_b = None
             for block in plan[i]:
                 dout2 = dout[block].reshape(-1, f)
-                if want_grads:
+                if want_grads and kept[i] is None and shifted:
+                    grad_w = add_to(grad_w, self._shifted_weight_grad(x[block], dout[block]))
+                elif want_grads:
                     cols = kept[i] if kept[i] is not None else \
-                        im2col(self._padded(x[block]), k, st)  # again, while in cache
+                        self._columns(x[block])  # again, while in cache
                     grad_w = add_to(grad_w, cols.T @ dout2)
-                    if has_bias:
-                        grad_b = add_to(grad_b, _sum_rows(dout2))
+                if want_grads and has_bias:
+                    grad_b = add_to(grad_b, _sum_rows(dout2))
                 if need_dx and full:
-                    np.matmul(im2col(zero_pad(dout[block], k - 1 - p), k), w_flip,
-                              out=dx[block].reshape(-1, c))
+                    np.matmul(self._columns(dout[block], padding=k - 1 - p, stride=1),
+                              w_flip, out=dx[block].reshape(-1, c))
                 elif need_dx:
                     dx_block = dx[block]
                     scratch = np.empty((len(dout2), c), dtype=dout.dtype)

@@ -7,9 +7,9 @@ slice order, and the optimizer takes one step in this process, as
 ``torch.nn.parallel.DistributedDataParallel`` does across processes (Li et al., "PyTorch
 Distributed: Experiences on Accelerating Data Parallel Training", VLDB 2020). The loss is the
 mean over the batch, so each slice's gradient is scaled by its share of the batch. Batch norm
-is synchronized, as PyTorch's ``SyncBatchNorm``: each process sends its per-channel sums (for
-the mean, then the variance, then the two sums of the backward pass) to this one, which adds
-them in slice order and sends the batch's sums back, so every slice is normalized with the
+is synchronized, as PyTorch's ``SyncBatchNorm``: each process sends its per-channel sums (its
+count, sum and sum of squares in one exchange for the mean and variance, then the two sums of
+the backward pass) to this one, which adds them in slice order and sends the batch's sums back, so every slice is normalized with the
 statistics of the whole batch. The gradient is that of one pass over the whole batch up to
 float rounding, and does not depend on timing.
 

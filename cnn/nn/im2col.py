@@ -8,10 +8,11 @@ column matrix's rows are output pixels and its columns are one ``k x k x C`` rec
 
 and one GEMM ``cols @ W`` with ``W`` of shape ``(k*k*C, F)`` gives the output already in the
 next layer's layout ``(N, H_out, W_out, F)``, with no transpose. Padding is applied by the
-caller (``Conv2D`` pads once with ``numpy.pad``); these functions see the padded input.
+caller (``Conv2D`` copies each block into a reused zero-bordered buffer,
+:func:`cnn.nn.conv.pad_reused`); these functions see the padded input.
 
-The window view is built with ``numpy.lib.stride_tricks.as_strided`` (no copy) and copied to a
-contiguous matrix in one call; ``col2im`` is the adjoint, a scatter-add done as ``k*k`` strided
+The windows are a strided view (no copy), copied to a contiguous matrix in one call, a window
+row of ``k * C`` values at a time; ``col2im`` is the adjoint, a scatter-add done as ``k*k`` strided
 slice adds, one per kernel offset (no loop over images or pixels). Method as in the CS231n
 ``im2col`` / ``fast_layers`` reference code and Chellapilla et al., "High Performance
 Convolutional Neural Networks for Document Processing" (2006).
@@ -67,34 +68,52 @@ def window_view(x: np.ndarray, kernel: int, stride: int = 1) -> np.ndarray:
     )
 
 
-def im2col(x: np.ndarray, kernel: int, stride: int = 1) -> np.ndarray:
+def im2col(x: np.ndarray, kernel: int, stride: int = 1, out: np.ndarray | None = None
+           ) -> np.ndarray:
     """Unfold every ``k x k`` window of ``x`` (step ``stride``) into one row of a column matrix.
 
     Args:
         x: input batch, shape ``(N, H, W, C)``, float32 or float64, already zero-padded.
         kernel: square kernel side ``k``.
         stride: window step ``s``.
+        out: optional C-contiguous ``(N * H_out * W_out, k * k * C)`` array of ``x``'s dtype
+            to write into (a buffer reused across calls); ignored for ``C == 1``.
     Returns:
         matrix of shape ``(N * H_out * W_out, k * k * C)``, dtype of ``x``; column
         ``(p * k + q) * C + c`` of row ``(n * H_out + i) * W_out + j`` holds
-        ``x[n, s*i + p, s*j + q, c]``. For ``C > 1`` it is C-contiguous (one strided copy of
-        the window view). For ``C == 1`` (the first layer) it is the transpose of a
-        C-contiguous ``(k*k, N*H_out*W_out)`` array built with one copy per kernel offset,
-        which is 3-5x faster than copying 1-pixel-deep windows; BLAS reads either layout.
+        ``x[n, s*i + p, s*j + q, c]``. For ``C > 1`` it is C-contiguous (``out`` when given):
+        one window row ``x[n, s*i + p, s*j : s*j + k, :]`` is ``k * C`` contiguous values, so
+        the copy moves whole window rows as single items of a ``k*C``-value void dtype, which
+        is 1.3-1.7x faster than copying the float window view (NumPy's inner loop then runs
+        over pixels, not over the ``k*C`` values of one row; BENCHMARKS.md, issue 33). For
+        ``C == 1`` (the first layer) it is the transpose of a C-contiguous
+        ``(k*k, N*H_out*W_out)`` array built with one copy per kernel offset, which is 3-5x
+        faster than copying 1-pixel-deep windows; BLAS reads either layout.
     Raises:
         ValueError: if the kernel does not fit (see :func:`window_view`).
     """
-    view = window_view(x, kernel, stride)
-    n, h_out, w_out = view.shape[:3]
+    if x.ndim != 4:
+        raise ValueError(f"im2col expects (N, H, W, C), got shape {x.shape}")
+    n, h, w, c = x.shape
+    h_out, w_out = conv_output_size(h, kernel, stride), conv_output_size(w, kernel, stride)
+    if kernel < 1 or stride < 1 or h_out < 1 or w_out < 1:
+        raise ValueError(f"kernel {kernel} (stride {stride}) does not fit a {h} x {w} input")
     rows = n * h_out * w_out
-    if x.shape[3] == 1:
+    if c == 1:
         cols_t = np.empty((kernel, kernel, n, h_out, w_out), dtype=x.dtype)
         hs, ws = stride * (h_out - 1) + 1, stride * (w_out - 1) + 1
         for p in range(kernel):
             for q in range(kernel):
                 cols_t[p, q] = x[:, p : p + hs : stride, q : q + ws : stride, 0]
         return cols_t.reshape(kernel * kernel, rows).T
-    return np.ascontiguousarray(view).reshape(rows, kernel * kernel * x.shape[3])
+    x = np.ascontiguousarray(x)
+    if out is None:
+        out = np.empty((rows, kernel * kernel * c), dtype=x.dtype)
+    row = np.dtype((np.void, kernel * c * x.itemsize))  # one window row, k*C values
+    sn, sh, sw, _ = x.strides
+    windows = np.ndarray((n, h_out, w_out, kernel), row, x, 0, (sn, sh * stride, sw * stride, sh))
+    out.view(row).reshape(n, h_out, w_out, kernel)[...] = windows
+    return out
 
 
 def col2im(dcols: np.ndarray, x_shape: tuple[int, int, int, int], kernel: int,
