@@ -255,7 +255,8 @@ def serve_until_healthy(argv: list[str], cwd, env) -> None:
 
 @pytest.mark.parametrize(
     "where, line",
-    [pytest.param(w, l, marks=[pytest.mark.slow] if l.startswith("cnn train") else [],
+    [pytest.param(w, l, marks=[pytest.mark.slow] if l.startswith("cnn train") or " --out " in l
+                  else [],
                   id=l) for w, l in EXAMPLES])
 def test_help_example_runs_as_written(where, line, tmp_path):
     env = subset_env()

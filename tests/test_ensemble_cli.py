@@ -75,6 +75,7 @@ def test_evaluate_runs_one_pass_per_member(members, monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["ensemble"] == "vote"
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_predict_with_an_ensemble_reads_the_samples(capsys):
     if len(SHIPPED) < 2:
         pytest.skip("needs at least two shipped weights files")

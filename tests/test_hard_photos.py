@@ -94,6 +94,7 @@ def test_each_condition_is_read_right(condition, model, gate, test_digits):
     assert right >= PER_CONDITION - 1, f"{condition}: (answer, label) {answers}"
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_a_4000_by_3000_photo_is_read_right(model, gate, test_digits):
     (image, label), = rendered("big4000", test_digits, seed=7, count=1)
     assert image.shape[:2] in ((3000, 4000), (4000, 3000))
@@ -122,6 +123,7 @@ def test_unknown_condition_is_rejected(test_digits):
         generator().render(test_digits[0][0], "fog", np.random.default_rng(0))
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_hard_shadows_keep_dark_ink_polarity(test_digits):
     """A dark shadow over most of the frame's border seldom turns the lit paper into "light
     ink": the border rule alone did so for 4 of these 100 style-b pictures, with the median

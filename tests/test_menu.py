@@ -178,6 +178,7 @@ def train_tiny(child, epochs: str = "1") -> None:
     answer(child, "(of 2,000) [200]: ", "")
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_menu_session_trains_predicts_visualizes_evaluates_and_quits_despite_bad_answers(
         session):
     child, tmp = session

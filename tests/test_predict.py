@@ -43,6 +43,7 @@ def test_default_model_has_the_best_recorded_selection_score():
     assert meta["augment"] == "robust" and 0.2 < meta["temperature"] < 5
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 @needs_shipped
 def test_shipped_samples_are_read_right_by_the_default_model(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)

@@ -126,6 +126,7 @@ def test_the_shipped_gate_rejects_none_of_the_sample_digits(capsys, monkeypatch)
     assert result["accuracy"] >= 0.97
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 @needs_gate
 def test_the_shipped_gate_rejects_generated_non_digits(tmp_path, capsys):
     # A seed and style never used for training the gate (README "Not a digit").

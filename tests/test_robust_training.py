@@ -114,6 +114,7 @@ def test_uncertainty_ratio_counts_flagged_errors():
     assert r["flagged"] == 1 and r["error_flagged"] == 1.0 and r["error_rest"] == 1 / 3
 
 
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_train_robust_and_calibrate_records_the_recipe(tmp_path, subset):
     from cnn.cli.commands.train import train_and_save
 

@@ -298,6 +298,7 @@ def test_names_from_requests_are_never_paths(client):
 
 
 # ---------------------------------------------------------------- "not a digit"
+@pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, capsys):
     import importlib.util
 
