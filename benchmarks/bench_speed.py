@@ -197,6 +197,21 @@ def worker(task: dict) -> dict:
         else:
             opt = torch.optim.Adam(net.parameters(), lr=1e-3)
             sched = torch.optim.lr_scheduler.ExponentialLR(opt, task.get("lr_decay", 1.0))
+            per_batch = None
+            if kind == "to_accuracy" and task.get("recipe_epochs") and \
+                    task.get("torch_recipe") == "onecycle":
+                # the same recipe as cnn's: OneCycleLR, the same peak, phases and epochs
+                # (cnn.nn.schedule's onecycle: pct_start 0.3, cosine, /25 up, /1e4 at the end;
+                # no momentum cycling, which cnn's Adam does not do either)
+                from cnn.nn.schedule import DEFAULT_LR
+
+                epochs = task["recipe_epochs"]
+                opt = torch.optim.Adam(net.parameters(), lr=DEFAULT_LR)
+                per_batch = torch.optim.lr_scheduler.OneCycleLR(
+                    opt, max_lr=DEFAULT_LR, total_steps=epochs * -(-len(xt) // batch),
+                    pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
+                    final_div_factor=1e4, cycle_momentum=False)
+                sched = torch.optim.lr_scheduler.ExponentialLR(opt, 1.0)
             loss_fn = torch.nn.CrossEntropyLoss()
             gen = torch.Generator().manual_seed(task.get("seed", 0))
             result["epoch_seconds"], result["test_accuracy"] = [], []
@@ -210,6 +225,8 @@ def worker(task: dict) -> dict:
                     loss = loss_fn(net(xt[idx]), yt[idx])
                     loss.backward()
                     opt.step()
+                    if per_batch is not None:
+                        per_batch.step()
                 result["epoch_seconds"].append(time.perf_counter() - start)
                 sched.step()
                 if kind == "to_accuracy":
@@ -265,6 +282,10 @@ def main() -> None:
                         help="time to accuracy: cnn trains with cnn train's default recipe "
                         "(onecycle, peak 3e-3) planned over E epochs, PyTorch with Adam 1e-3 "
                         "and lr x0.7 per epoch; 0: both with the PyTorch recipe (4)")
+    parser.add_argument("--torch-recipe", choices=("step", "onecycle"), default="step",
+                        help="time to accuracy with --recipe-epochs E: PyTorch's recipe, Adam "
+                        "1e-3 with lr x0.7 per epoch ('step'), or the same onecycle as cnn's "
+                        "(torch's OneCycleLR, same peak and epochs: 'onecycle')")
     parser.add_argument("--accuracy-only", action="store_true",
                         help="only the time-to-accuracy row")
     parser.add_argument("--limit", type=int, default=None, metavar="N",
@@ -347,7 +368,8 @@ def main() -> None:
               + (f"{max(rss['torch']):.0f} MB" if "torch" in rss else "-") + " |  |  |")
     if not args.quick and not args.no_accuracy and not args.only_epochs:
         results = measure(kind="to_accuracy", model=LARGE, epochs=args.max_epochs,
-                          lr_decay=0.7, target=0.992, recipe_epochs=args.recipe_epochs)
+                          lr_decay=0.7, target=0.992, recipe_epochs=args.recipe_epochs,
+                          torch_recipe=args.torch_recipe)
         times, detail = {}, {}
         for fw, rs in results.items():
             for r in rs:
@@ -357,8 +379,10 @@ def main() -> None:
                 detail.setdefault(fw, []).append([round(a, 4) for a in r["test_accuracy"]])
         recipe = (f"cnn: its default recipe, onecycle peak 3e-3 over {args.recipe_epochs} "
                   "epochs; PyTorch: " if args.recipe_epochs else "")
-        row(f"training time to >= 99.2% test top-1, {LARGE} ({recipe}Adam 1e-3, lr x0.7/epoch, "
-            f"<= {args.max_epochs} epochs)", times, "s")
+        torch_side = (f"OneCycleLR, the same peak and {args.recipe_epochs} epochs"
+                      if args.recipe_epochs and args.torch_recipe == "onecycle"
+                      else f"Adam 1e-3, lr x0.7/epoch, <= {args.max_epochs} epochs")
+        row(f"training time to >= 99.2% test top-1, {LARGE} ({recipe}{torch_side})", times, "s")
         if args.recipe_epochs:
             print(f"\n(cnn's runs end after the {args.recipe_epochs} epochs its schedule plans; "
                   "'not reached' if 99.2% was not reached by then)")
