@@ -377,15 +377,15 @@ def test_a_file_that_breaks_the_pipeline_costs_only_its_own_line(images, monkeyp
     from cnn.tasks import predict
 
     folder, expected = images
-    real = predict.read_image_reduced
+    real = predict.preprocess_file_keeping_image
     broken = sorted(expected)[5]
 
-    def read_image_reduced(path, *args, **kwargs):
+    def preprocess_file_keeping_image(path, *args, **kwargs):
         if str(path) == broken:
             raise RuntimeError("decoder crashed\nsecond line")
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(predict, "read_image_reduced", read_image_reduced)
+    monkeypatch.setattr(predict, "preprocess_file_keeping_image", preprocess_file_keeping_image)
     paths = sorted(expected)[:12]
     records = predict_partition_here(paths)
     assert [r["file"] for r in records] == paths

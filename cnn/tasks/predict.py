@@ -24,8 +24,8 @@ from cnn.tasks.metrics import percent
 from cnn.tasks.numbers import MAX_DIGITS, attach_numbers, read_file_number
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.decode import read_image, read_image_reduced
-from cnn.vision.pipeline import DECODE_LONG_SIDE, to_mnist
+from cnn.vision.decode import read_image
+from cnn.vision.pipeline import preprocess_file_keeping_image
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm",
                     ".ppm", ".pbm", ".jp2"}
@@ -171,8 +171,9 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
 def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=None,
              max_digits: int = 1) -> tuple:
     """Read one file into the network input, as :func:`predict_files` does: decoded once
-    (reduced, :func:`cnn.vision.decode.read_image_reduced`), then the single-digit pipeline
-    and, with ``max_digits`` > 1, the number reader (:func:`cnn.tasks.numbers.read_file_number`).
+    (:func:`cnn.vision.pipeline.preprocess_file_keeping_image`), the single-digit pipeline
+    and, with ``max_digits`` > 1, the number reader (:func:`cnn.tasks.numbers.read_file_number`)
+    on the same decoded image.
 
     Returns:
         ``(x, error, no_digit, reading)``: the float32 ``(28, 28)`` input (else ``None``); the
@@ -183,11 +184,9 @@ def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=
     steps: dict | None = {} if debug_steps else None
     result: tuple = (None, None, None, None)
     try:
-        image, reduction = read_image_reduced(f, DECODE_LONG_SIDE)
-        try:
-            x = to_mnist(image, polarity=polarity, choose=confidence_of(model), steps=steps)
-        except UserError as exc:
-            raise UserError(f"{os.fspath(f)!r}: {exc}") from exc
+        x, image, reduction = preprocess_file_keeping_image(f, polarity,
+                                                            choose=confidence_of(model),
+                                                            steps=steps)
         result = (x, None, None, None)
     except UserError as e:
         image = None

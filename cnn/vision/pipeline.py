@@ -11,7 +11,7 @@ import os
 import numpy as np
 
 from cnn.errors import UserError
-from cnn.vision.decode import _to_gray, read_image
+from cnn.vision.decode import _to_gray, read_image_reduced
 from cnn.vision.illumination import (
     _WORK_SIZE,
     _flatten_illumination,
@@ -68,9 +68,25 @@ def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None
         UserError: if the file cannot be read or holds no digit; the message starts with the
             file name.
     """
-    image = read_image(path, reduce_to=DECODE_LONG_SIDE)
+    return preprocess_file_keeping_image(path, polarity, choose, steps)[0]
+
+
+def preprocess_file_keeping_image(path: str | os.PathLike, polarity: str = "auto", choose=None,
+                                  steps: dict | None = None
+                                  ) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`preprocess_file`, also giving what was decoded, for a second reading of the
+    same picture (the number reader, :mod:`cnn.tasks.numbers`) without decoding it again.
+
+    Returns:
+        ``(x, image, k)``: the float32 ``(28, 28)`` digit, the decoded image as
+        :func:`cnn.vision.decode.read_image_reduced` gives it, and the decoder's reduction
+        ``k`` (1, 2, 4 or 8: one pixel of ``image`` is ``k`` x ``k`` pixels of the file).
+    Raises:
+        UserError: as :func:`preprocess_file`.
+    """
+    image, reduction = read_image_reduced(path, reduce_to=DECODE_LONG_SIDE)
     try:
-        return to_mnist(image, polarity=polarity, choose=choose, steps=steps)
+        return to_mnist(image, polarity=polarity, choose=choose, steps=steps), image, reduction
     except UserError as exc:
         raise UserError(f"{os.fspath(path)!r}: {exc}") from exc
 
