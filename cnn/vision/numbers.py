@@ -325,31 +325,29 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
                     xs.max() - xs.min() + 1 < 0.3 * height:
                 continue
             box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            pieces[(i, j)] = (sel, box, (box, ys.size, int(xs.sum())))
+            pieces[(i, j)] = (sel, box)
     if not pieces:
         return []
     keys = list(pieces)
-    images, boxes = [], []
     ink_crop = ink[y_lo:y_hi, x_lo:x_hi]
-    # Cuts through empty columns give the same ink: each distinct selection is normalised and
-    # scored once (same box, pixel count and column sum: the same pixels in practice).
+    # Cuts through empty columns select the same pixels: each distinct selection (its box and
+    # its pixels inside it) is normalised and scored once; which[k] is key k's.
     distinct: dict[tuple, int] = {}
+    unique, which, boxes = [], [], []
     for key in keys:
-        sel, box, same = pieces[key]
-        if same in distinct:
-            images.append(images[distinct[same]])
-        else:
-            distinct[same] = len(images)
+        sel, box = pieces[key]
+        x0, y0, x1, y1 = box
+        same = (box, sel[y0:y1, x0:x1].tobytes())
+        if same not in distinct:
+            distinct[same] = len(unique)
             try:
-                images.append(_normalise(ink_crop, sel, box, thresh))
+                unique.append(_normalise(ink_crop, sel, box, thresh))
             except UserError:
-                images.append(np.zeros((28, 28), np.float32))
+                unique.append(np.zeros((28, 28), np.float32))
+        which.append(distinct[same])
         boxes.append(box)
-    first = sorted(set(distinct.values()))
-    scored = np.asarray(score(np.stack([images[k] for k in first])), np.float64)
-    raw = np.empty(len(images), np.float64)
-    for key, k in zip(keys, range(len(keys))):
-        raw[k] = scored[first.index(distinct[pieces[key][2]])]
+    raw = np.asarray(score(np.stack(unique)), np.float64)[which]
+    images = [unique[k] for k in which]
     logs = np.log(np.clip(raw, _FLOOR, 1.0))
     for k, key in enumerate(keys):
         bw = (boxes[k][2] - boxes[k][0]) / height
