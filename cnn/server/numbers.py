@@ -77,9 +77,7 @@ def attach_number(pred, image: np.ndarray, network, rejector=None,
         ``(inputs, probabilities)`` of a number: float32 ``(K, 28, 28)`` and ``(K, 10)``, one
         row per digit; None when the single-digit answer stands.
     """
-    from cnn.tasks.ensemble import decide
     from cnn.tasks.numbers import apply_reading, read_file_number
-    from cnn.tasks.reject import split_not_digit
 
     h, w = image.shape[:2]
     size = size or (w, h)
@@ -88,11 +86,10 @@ def attach_number(pred, image: np.ndarray, network, rejector=None,
     if isinstance(reading, str):  # more than max_digits: said in the request's own terms
         reading = reading.replace("raise --max-digits", "ask with a larger max_digits")
     if apply_reading(pred, reading, min_confidence):
-        probabilities = split_not_digit(decide(network, reading.images)[1])[0]
-        for d, p in zip(reading.digits, probabilities):
+        for d, p in zip(reading.digits, reading.probabilities):
             d["box"] = _scaled_box(d["box"], scale, size)
             d["probabilities"] = [float(v) for v in p]
-        return reading.images, probabilities
+        return reading.images, reading.probabilities
     for d in pred.digits:  # the single-digit answer
         d["box"] = _scaled_box(d["box"], scale, size)
         d["probabilities"] = list(pred.probabilities)

@@ -29,13 +29,15 @@ class NumberReading:
     became), ``line_score`` the sum over the digits of log(p x (1 - P(not a digit))) and
     ``whole_score`` the same for the whole line read as one digit (natural log, <= 0;
     ``-inf`` when it could not be normalised; None without a gate: the classifier alone
-    reads two digits squeezed together as one with confidence, so only a gate can judge)."""
+    reads two digits squeezed together as one with confidence, so only a gate can judge), and
+    ``probabilities`` float32 (K, 10), each segment's ten digit probabilities."""
 
     number: str
     digits: list[dict] = field(default_factory=list)
     images: np.ndarray | None = None
     line_score: float = 0.0
     whole_score: float | None = None
+    probabilities: np.ndarray | None = None
 
 
 def segment_scorer(model, rejector=None):
@@ -89,7 +91,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     n = len(segments)
     kept = [k for k in range(n) if not rejected[k]]
     if not kept:
-        return NumberReading("", [], x[:0])
+        return NumberReading("", [], x[:0], probabilities=probabilities[:0])
     span = range(kept[0], kept[-1] + 1)
     out, text = [], []
     for k in span:
@@ -103,7 +105,8 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         text.append(NOT_READ if digit is None else str(digit))
     whole = None if p_not is None else float(goodness[n]) if line.whole else float("-inf")
     return NumberReading("".join(text), out, x[span.start:span.stop],
-                         float(goodness[kept].sum()), whole)
+                         float(goodness[kept].sum()), whole,
+                         probabilities[span.start:span.stop])
 
 
 _FLOOR = 1e-4  # smallest probability whose log enters a score
