@@ -47,6 +47,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.tasks.numbers import MAX_DIGITS
 
 PARTITION_SIZE = 256
 
@@ -163,7 +164,7 @@ _one_thread_set = False
 
 def predict_partition(paths: list[str], predictor, min_confidence: float = 0.5,
                       polarity: str = "auto", one_thread: bool = False,
-                      max_digits: int = 12) -> list[dict]:
+                      max_digits: int = MAX_DIGITS) -> list[dict]:
     """Decode and predict one partition of image files (runs on a Dask worker).
 
     Args:
@@ -236,7 +237,7 @@ def error_records(paths: list[str], message: str) -> list[dict]:
 
 def stream_predictions(parts: Iterable[list[str]], predictor, client=None,
                        min_confidence: float = 0.5, polarity: str = "auto",
-                       in_flight_per_thread: int = 2, max_digits: int = 12
+                       in_flight_per_thread: int = 2, max_digits: int = MAX_DIGITS
                        ) -> Iterator[list[dict]]:
     """Predict every partition and yield its records as each partition finishes.
 
@@ -360,7 +361,8 @@ class ResultsWriter:
         """Write ``records`` (dicts of :func:`predict_partition`), one line each."""
         if self.csv is not None:
             buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="\n").writerows(_csv_row(r, self.fields) for r in records)
+            csv.writer(buffer, lineterminator="\n").writerows(_csv_row(r, self.fields)
+                                                              for r in records)
             text = buffer.getvalue()
         else:
             text = "".join(json.dumps(r) + "\n" for r in records)

@@ -15,7 +15,7 @@ import numpy as np
 
 from cnn.tasks.ensemble import decide
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.numbers import MAX_DIGITS, read_line
+from cnn.vision.numbers import MAX_DIGITS, SCORE_FLOOR, read_line
 
 NOT_READ = "?"  # the character a segment the gate rejects gets in the number
 
@@ -87,7 +87,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     rejected, p_not = (rejector.judge(x, raw) if rejector is not None
                        else (np.zeros(len(x), bool), None))
     goodness = np.log(np.clip(probabilities.max(axis=1) * (
-        1.0 if p_not is None else 1.0 - p_not), _FLOOR, 1.0))
+        1.0 if p_not is None else 1.0 - p_not), SCORE_FLOOR, 1.0))
     n = len(segments)
     kept = [k for k in range(n) if not rejected[k]]
     if not kept:
@@ -107,9 +107,6 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     return NumberReading("".join(text), out, x[span.start:span.stop],
                          float(goodness[kept].sum()), whole,
                          probabilities[span.start:span.stop])
-
-
-_FLOOR = 1e-4  # smallest probability whose log enters a score
 
 
 _SURE_MEAN = 0.7  # a number: mean digit confidence at least

@@ -62,7 +62,7 @@ _WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line 
 _WIDE_COST = 3.0
 _CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
 _MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
-_FLOOR = 1e-4  # smallest segment score probability (log taken)
+SCORE_FLOOR = 1e-4  # smallest probability whose log enters a segment's score
 
 
 @dataclass
@@ -348,7 +348,7 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
         boxes.append(box)
     raw = np.asarray(score(np.stack(unique)), np.float64)[which]
     images = [unique[k] for k in which]
-    logs = np.log(np.clip(raw, _FLOOR, 1.0))
+    logs = np.log(np.clip(raw, SCORE_FLOOR, 1.0))
     for k, key in enumerate(keys):
         bw = (boxes[k][2] - boxes[k][0]) / height
         logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
