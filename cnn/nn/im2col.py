@@ -39,6 +39,23 @@ def pool_output_size(size: int, window: int) -> int:
     return -(-size // window)
 
 
+def _windows(x: np.ndarray, kernel: int, stride: int, caller: str) -> tuple[int, ...]:
+    """``(N, H, W, C, H_out, W_out)`` of the ``kernel`` x ``kernel`` windows (step ``stride``)
+    of a 4-D ``x``.
+
+    Raises:
+        ValueError: ``x`` is not 4-D (the message names ``caller``), or the kernel does not
+            fit in ``H x W``.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"{caller} expects (N, H, W, C), got shape {x.shape}")
+    n, h, w, c = x.shape
+    h_out, w_out = conv_output_size(h, kernel, stride), conv_output_size(w, kernel, stride)
+    if kernel < 1 or stride < 1 or h_out < 1 or w_out < 1:
+        raise ValueError(f"kernel {kernel} (stride {stride}) does not fit a {h} x {w} input")
+    return n, h, w, c, h_out, w_out
+
+
 def window_view(x: np.ndarray, kernel: int, stride: int = 1) -> np.ndarray:
     """Read-only strided view of every ``kernel x kernel`` window of ``x``; no copy.
 
@@ -52,12 +69,7 @@ def window_view(x: np.ndarray, kernel: int, stride: int = 1) -> np.ndarray:
     Raises:
         ValueError: if ``x`` is not 4-D or the kernel does not fit in ``H x W``.
     """
-    if x.ndim != 4:
-        raise ValueError(f"window_view expects (N, H, W, C), got shape {x.shape}")
-    n, h, w, c = x.shape
-    h_out, w_out = conv_output_size(h, kernel, stride), conv_output_size(w, kernel, stride)
-    if kernel < 1 or stride < 1 or h_out < 1 or w_out < 1:
-        raise ValueError(f"kernel {kernel} (stride {stride}) does not fit a {h} x {w} input")
+    n, _, _, c, h_out, w_out = _windows(x, kernel, stride, "window_view")
     x = np.ascontiguousarray(x)
     sn, sh, sw, sc = x.strides
     return as_strided(
@@ -92,12 +104,7 @@ def im2col(x: np.ndarray, kernel: int, stride: int = 1, out: np.ndarray | None =
     Raises:
         ValueError: if the kernel does not fit (see :func:`window_view`).
     """
-    if x.ndim != 4:
-        raise ValueError(f"im2col expects (N, H, W, C), got shape {x.shape}")
-    n, h, w, c = x.shape
-    h_out, w_out = conv_output_size(h, kernel, stride), conv_output_size(w, kernel, stride)
-    if kernel < 1 or stride < 1 or h_out < 1 or w_out < 1:
-        raise ValueError(f"kernel {kernel} (stride {stride}) does not fit a {h} x {w} input")
+    n, _, _, c, h_out, w_out = _windows(x, kernel, stride, "im2col")
     rows = n * h_out * w_out
     if c == 1:
         cols_t = np.empty((kernel, kernel, n, h_out, w_out), dtype=x.dtype)
