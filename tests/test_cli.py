@@ -273,3 +273,14 @@ def test_help_example_runs_as_written(where, line, tmp_path):
     assert result.returncode == 0, (f"example from '{where} --help' failed: {line}\n"
                                     f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     assert "Traceback" not in result.stderr
+
+
+def test_the_command_line_starts_without_heavy_imports():
+    # what runs before main()'s try block is where a Ctrl-C would be a traceback: keep it to
+    # the standard library and cnn's small helpers (tqdm, NumPy, OpenCV come later, inside it)
+    code = ("import sys, cnn.cli.main; heavy = {'tqdm', 'numpy', 'cv2', 'scipy'} & "
+            "set(sys.modules); print(sorted(heavy))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
