@@ -211,3 +211,67 @@ def test_convincing_weighs_the_line_as_one_digit_against_the_digits():
     assert not convincing(NumberReading("42", doubtful, None, -0.7, -9.2), picture_rejected=True)
     ones = [dict(d, digit=1) for d in digits]
     assert not convincing(NumberReading("11", ones, None, -0.05, -9.2))
+
+
+def underlined(ink: np.ndarray) -> np.ndarray:
+    """``ink`` on a wide page with a wavy hand-drawn underline below it, larger in area
+    than any digit and short of the page's width (so no long-line removal takes it)."""
+    page = np.pad(ink, ((40, 40), (200, 200)))
+    under = np.zeros((60, page.shape[1]), np.float32)
+    xs = np.linspace(190, page.shape[1] - 190, 40)
+    ys = 25 + 10 * np.sin(np.linspace(0, 3, 40))
+    cv2.polylines(under, [np.stack([xs, ys], 1).astype(np.int32)], False, 1.0, 12)
+    return clean_photo(np.vstack([page, under]), 0)
+
+
+@pytest.mark.parametrize("text", ["473", "61"])
+def test_an_underline_larger_than_the_digits_is_not_read_as_the_line(
+        make_numbers, model, test_digits, text):
+    from cnn.vision.numbers import candidate_lines, ink_map
+
+    image = underlined(make_numbers.number_ink(pick(test_digits, text), 90,
+                                               np.random.default_rng(2)))
+    _, mask, _, pad, _, _ = ink_map(image)
+    _, lines = candidate_lines(mask, pad)
+    # the largest ink is the underline: a line of one wide, flat component comes first
+    (first, _), *others = lines
+    assert len(first) == 1 and first[0][3] - first[0][1] > 4 * (first[0][4] - first[0][2])
+    assert others, "the digits' line must be a candidate too"
+    assert read_number(image, model).number == text
+
+
+def test_a_doubtful_reading_is_read_again_in_the_other_polarity(
+        make_numbers, model, test_digits, monkeypatch):
+    from cnn.vision import numbers
+
+    image = clean_photo(make_numbers.number_ink(pick(test_digits, "358"), 90,
+                                                np.random.default_rng(4)))
+    # the polarity stage gets this photo wrong (as it can a card on a dark desk)
+    monkeypatch.setattr(numbers, "_ink_sign", lambda gray, polarity: 1.0)
+    try:  # the paper read as ink: no digits, or not these
+        wrong = read_number(image, model, polarity="light-on-dark").number
+    except UserError:
+        wrong = None
+    assert wrong != "358"
+    from cnn.tasks.reject import Rejector
+
+    gate = Rejector.default()  # the shipped gate, as predict reads numbers
+    assert read_number(image, model, gate).number == "358"  # auto: recognition decides
+
+
+def test_a_box_drawn_at_a_slant_around_the_number_is_not_part_of_the_line():
+    from cnn.vision.numbers import _best_run, _drop_enclosures
+
+    mask = np.zeros((300, 500), np.uint8)
+    box = cv2.boxPoints(((250, 150), (400, 160), 6)).astype(np.int32)
+    cv2.polylines(mask, [box], True, 1, 4)  # tilted 6 degrees: no axis-aligned side
+    for x in (110, 210, 310):
+        cv2.rectangle(mask, (x, 100), (x + 50, 200), 1, -1)  # three "digits" inside it
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    kept = _drop_enclosures(list(range(1, n)), stats)
+    assert len(kept) == 3 and all(stats[i, 2] == 51 for i in kept)
+    # a lone ring encloses nothing and stays (a "0")
+    assert _drop_enclosures([1], stats[:2]) == [1]
+    # a line's quality is its best-reading run: a word beside the number does not sink it
+    assert _best_run([0.6, 0.6, -8.0, -8.0]) == pytest.approx(1.2)
+    assert _best_run([-1.0]) == 0.0

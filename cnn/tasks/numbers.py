@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnn.errors import UserError
 from cnn.tasks.ensemble import decide
 from cnn.tasks.reject import split_not_digit
 from cnn.vision.numbers import MAX_DIGITS, SCORE_FLOOR, read_line
+from cnn.vision.polarity import POLARITIES
 
 NOT_READ = "?"  # the character a segment the gate rejects gets in the number
 
@@ -61,7 +63,9 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
 
     A segment the gate rejects at either end of the line (a smudge, the frame's edge, a
     printed word before the number) is left out of the number; one between digits stays,
-    as ``?``.
+    as ``?``. With ``polarity="auto"``, a doubtful reading (neither :func:`convincing` nor
+    one sure digit other than 1) is read again in the other polarity, and that reading is
+    taken when it is convincing with every digit sure (as for a picture the gate rejected).
 
     Args:
         image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
@@ -77,7 +81,49 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     Raises:
         UserError: no ink, or more than ``max_digits`` digits on the line.
     """
-    line = read_line(image, segment_scorer(model, rejector), polarity, max_digits, box_scale)
+    try:
+        reading, used = _read_once(image, model, rejector, polarity, max_digits, box_scale)
+    except UserError as e:
+        if polarity != "auto" or "more than" in str(e):
+            raise
+        reading, used, error = None, None, e
+    if polarity != "auto" or not _doubtful(reading):
+        return reading
+    # Recognition has the last word on the polarity: a sheet or a card smaller than the
+    # darker desk around it, or a whiteboard's glare, can pass for light ink on a dark ground,
+    # and the edges then read as a row of 1s. A doubtful reading (or none) is read again in
+    # the other polarity, which wins only when it is convincing with every digit sure (the
+    # test for a picture in doubt): the polarity stage voted against it.
+    for other in POLARITIES[1:]:
+        if other == used:
+            continue
+        try:
+            second, _ = _read_once(image, model, rejector, other, max_digits, box_scale,
+                                   check=False)
+        except UserError:
+            continue
+        if convincing(second, picture_rejected=True):  # sure: the polarity stage said no
+            return second
+    if reading is None:
+        raise error
+    return reading
+
+
+def _doubtful(reading: NumberReading | None) -> bool:
+    """No reading, or neither a :func:`convincing` number nor one sure digit other than 1."""
+    if reading is None:
+        return True
+    if convincing(reading):
+        return False
+    sure = [d for d in reading.digits if d["digit"] is not None]
+    return not (len(sure) == 1 and sure[0]["digit"] != 1
+                and sure[0]["confidence"] >= _SURE_MEAN)
+
+
+def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=True):
+    """:func:`read_number` in one polarity: ``(NumberReading, polarity used)``."""
+    line = read_line(image, segment_scorer(model, rejector), polarity, max_digits, box_scale,
+                     check)
     segments = line.segments
     x = np.stack([s.image for s in segments] + ([line.whole.image] if line.whole else []))
     digits, raw = decide(model, x)
@@ -91,7 +137,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     n = len(segments)
     kept = [k for k in range(n) if not rejected[k]]
     if not kept:
-        return NumberReading("", [], x[:0], probabilities=probabilities[:0])
+        return NumberReading("", [], x[:0], probabilities=probabilities[:0]), line.polarity
     span = range(kept[0], kept[-1] + 1)
     out, text = [], []
     for k in span:
@@ -106,7 +152,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     whole = None if p_not is None else float(goodness[n]) if line.whole else float("-inf")
     return NumberReading("".join(text), out, x[span.start:span.stop],
                          float(goodness[kept].sum()), whole,
-                         probabilities[span.start:span.stop])
+                         probabilities[span.start:span.stop]), line.polarity
 
 
 _SURE_MEAN = 0.7  # a number: mean digit confidence at least

@@ -4,9 +4,12 @@ The ink is found by the single-digit stages (:mod:`cnn.vision.polarity`,
 :mod:`cnn.vision.illumination`, :mod:`cnn.vision.segment`: ruled lines and boxes removed);
 then :func:`read_line`
 
-1. keeps the **main line**: the largest ink component and the components beside it
-   (overlapping its height band by at least 30 % of their own height, no farther than 1.5 line
-   heights from the line's ink), specks dropped;
+1. finds **candidate lines**: each grown from one of the largest ink components, with the
+   components beside it (overlapping its height band by at least 30 % of their own height, no
+   farther than 1.5 line heights from the line's ink), specks dropped; steps 2-4 read each,
+   and the line whose segments read best wins (the sum of their log scores above log 0.5:
+   the largest ink is not always the writing, but an underline, a box's edge or a printed
+   word, and none of those reads as confident digits);
 2. merges components that stand over one another (a "5" whose bar is apart, a broken "4") into
    **blobs**; a gap wider than a quarter of the line height between blobs is always a cut;
 3. offers **candidate cuts** inside blobs (minima of the ink's column profile and a grid of
@@ -63,16 +66,22 @@ _WIDE_COST = 3.0
 _CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
 _MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
 SCORE_FLOOR = 1e-4  # smallest probability whose log enters a segment's score
+_SEEDS = 3  # lines tried, grown from the largest components (see candidate_lines)
+_SEED_AREA = 0.15  # a later seed has at least this part of the largest component's area
+_GOOD = np.log(0.5)  # a line's quality counts each segment's log score above this
+_ENCLOSURE_FILL = 0.2  # a component around others filling less of its box is an enclosure
 
 
 @dataclass
 class Line:
     """What :func:`read_line` found: ``segments`` (:class:`Segment`, left to right, at least
-    one) and ``whole``, the whole main line normalised as one digit (a :class:`Segment` with
-    score 0), or None when it could not be normalised."""
+    one), ``whole``, the whole line normalised as one digit (a :class:`Segment` with score
+    0), or None when it could not be normalised, and ``polarity``, the one the ink was read
+    in (``"dark-on-light"`` or ``"light-on-dark"``)."""
 
     segments: list
     whole: Segment | None = None
+    polarity: str = "dark-on-light"
 
 
 @dataclass
@@ -86,16 +95,20 @@ class Segment:
     score: float = 0.0
 
 
-def ink_map(image: np.ndarray, polarity: str = "auto"):
+def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
     """The ink of a picture as the single-digit stages find it (lines and boxes removed).
 
     Args:
         image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
         polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
+        check: with a forced polarity, refuse a picture whose ink is all of the other one
+            (a user's mistake); False trusts the polarity given (a second reading in the
+            other polarity, :func:`cnn.tasks.numbers.read_number`).
     Returns:
-        ``(ink, mask, thresh, pad, scale)``: float32 (H', W') ink strength, uint8 (H', W')
-        binary ink, the threshold, the padding in pixels, and ``(sx, sy)`` from working to
-        original pixels.
+        ``(ink, mask, thresh, pad, scale, found)``: float32 (H', W') ink strength, uint8
+        (H', W') binary ink, the threshold, the padding in pixels, ``(sx, sy)`` from working
+        to original pixels, and the polarity used (``"dark-on-light"`` or
+        ``"light-on-dark"``).
     Raises:
         UserError: an unknown polarity, an unusable array, or no ink at all.
     """
@@ -104,7 +117,10 @@ def ink_map(image: np.ndarray, polarity: str = "auto"):
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
-    ink_sign = _ink_sign(gray, polarity)
+    if check or polarity == "auto":
+        ink_sign = _ink_sign(gray, polarity)
+    else:
+        ink_sign = 1.0 if polarity == "light-on-dark" else -1.0
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)
     scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
     if ink_sign < 0:
@@ -121,28 +137,88 @@ def ink_map(image: np.ndarray, polarity: str = "auto"):
         raise UserError("no digit found: the image is blank (no ink)")
     mask, thresh = _threshold(ink, noise)
     mask = _remove_frames(_remove_long_lines(mask, pad))
-    return ink, mask, thresh, pad, scale
+    return ink, mask, thresh, pad, scale, POLARITIES[1 if ink_sign < 0 else 2]
 
 
 def main_line(mask: np.ndarray, pad: int):
-    """The components of the main line of writing, left to right.
+    """The components of the main line of writing, left to right: the line grown from the
+    largest ink component (the first of :func:`candidate_lines`).
 
     Returns:
         ``(labels, comps, height)``: int32 (H, W) component labels, a list of
         ``(label, x0, y0, x1, y1, area)`` sorted by x0, and the line height in pixels.
         ``comps`` is empty when there is no ink.
     """
+    labels, lines = candidate_lines(mask, pad, 1)
+    return (labels, *lines[0]) if lines else (labels, [], 0)
+
+
+def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
+    """Lines of writing grown from the ``seeds`` largest ink components, largest first.
+
+    A line grows from its seed component: the components overlapping the seed's height band
+    by at least ``_BAND_OVERLAP`` of their own height, chained outwards no farther than
+    ``_LINE_GAP`` line heights apart; specks (under 2 % of the picture's side or 3 % of the
+    largest component's area) are dropped. Seeds after the first must have at least
+    ``_SEED_AREA`` of the largest component's area and lie outside the lines found so far:
+    the largest ink is not always the writing (an underline, a box's edge, a printed word).
+
+    Args:
+        mask: uint8 (H, W) binary ink, ``pad`` pixels of frame around the picture.
+        pad: the frame's width in pixels.
+        seeds: the most lines returned (>= 1).
+    Returns:
+        ``(labels, lines)``: int32 (H, W) component labels and a list of ``(comps, height)``
+        (``comps`` as :func:`main_line` gives them), empty when there is no usable ink.
+    """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
-        return labels, [], 0
+        return labels, []
     side = max(mask.shape) - 2 * pad
     areas = stats[1:, cv2.CC_STAT_AREA]
-    seed = 1 + int(np.argmax(areas))
     keep = [i for i in range(1, n)
             if max(stats[i, 2], stats[i, 3]) >= max(2, 0.02 * side)
             and stats[i, cv2.CC_STAT_AREA] >= 0.03 * areas.max()]
-    if seed not in keep:
-        return labels, [], 0  # the largest ink is a speck: nothing on a line
+    keep = _drop_enclosures(keep, stats)
+    order = sorted(keep, key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
+    if not order or stats[order[0], 4] < 0.03 * areas.max():
+        return labels, []  # the largest ink is a speck: nothing on a line
+    lines, used = [], set()
+    for seed in order:
+        if len(lines) >= seeds or stats[seed, 4] < _SEED_AREA * areas.max():
+            break
+        if seed in used:
+            continue
+        line, height = _grow_line(seed, keep, stats)
+        used.update(line)
+        lines.append((sorted(((int(i), int(stats[i, 0]), int(stats[i, 1]),
+                               int(stats[i, 0] + stats[i, 2]), int(stats[i, 1] + stats[i, 3]),
+                               int(stats[i, 4])) for i in line), key=lambda c: c[1]), height))
+    return labels, lines
+
+
+def _drop_enclosures(keep: list, stats: np.ndarray) -> list:
+    """``keep`` without its enclosures: components whose bounding box holds the centre of
+    another kept component and whose ink fills under ``_ENCLOSURE_FILL`` of that box (a box
+    drawn around the number at a slant, which the axis-aligned frame removal of
+    :func:`cnn.vision.segment._remove_frames` misses; a circle round a score). All of
+    ``keep`` when nothing else would be left."""
+    x0, y0 = stats[keep, 0], stats[keep, 1]
+    x1, y1 = x0 + stats[keep, 2], y0 + stats[keep, 3]
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    out = []
+    for k, i in enumerate(keep):
+        inside = (x0[k] < cx) & (cx < x1[k]) & (y0[k] < cy) & (cy < y1[k])
+        inside[k] = False
+        sparse = stats[i, 4] < _ENCLOSURE_FILL * stats[i, 2] * stats[i, 3]
+        if not (inside.any() and sparse):
+            out.append(i)
+    return out or keep
+
+
+def _grow_line(seed: int, keep: list, stats: np.ndarray) -> tuple[list, float]:
+    """The components of the line through ``seed`` and its height (see
+    :func:`candidate_lines`)."""
     sy0, sy1 = stats[seed, 1], stats[seed, 1] + stats[seed, 3]
     band = [i for i in keep
             if min(sy1, stats[i, 1] + stats[i, 3]) - max(sy0, stats[i, 1])
@@ -165,10 +241,7 @@ def main_line(mask: np.ndarray, pad: int):
             line.append(i)
             edge = max(edge, x1) if direction > 0 else min(edge, x0)
             k += direction
-    comps = sorted(((int(i), int(stats[i, 0]), int(stats[i, 1]), int(stats[i, 0] + stats[i, 2]),
-                     int(stats[i, 1] + stats[i, 3]), int(stats[i, 4])) for i in line),
-                   key=lambda c: c[1])
-    return labels, comps, height
+    return line, height
 
 
 def _blobs(comps: list, height: float) -> list[list]:
@@ -210,8 +283,8 @@ def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
 
 
 def read_line(image: np.ndarray, score, polarity: str = "auto",
-              max_digits: int = MAX_DIGITS, box_scale: float = 1.0) -> Line:
-    """The digits of the main line of writing in ``image``, left to right.
+              max_digits: int = MAX_DIGITS, box_scale: float = 1.0, check: bool = True) -> Line:
+    """The digits of the line of writing in ``image`` that reads best, left to right.
 
     Args:
         image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
@@ -223,15 +296,68 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
         box_scale: original pixels per pixel of ``image`` (a JPEG decoded reduced 2, 4 or 8
             times: :func:`cnn.vision.decode.read_image_reduced`), so boxes come back in the
             file's own pixels.
+        check: see :func:`ink_map`.
     Returns:
         a :class:`Line`: its segments (at least one) and the whole line as one digit.
     Raises:
         UserError: no ink, only specks, or more than ``max_digits`` digits.
     """
-    ink, mask, thresh, pad, (sx, sy) = ink_map(image, polarity)
-    labels, comps, height = main_line(mask, pad)
-    if not comps:
+    _, segments, whole, pad, (sx, sy), used = _read_ink(image, score, polarity, max_digits,
+                                                         check)
+    sx, sy = sx * box_scale, sy * box_scale
+    for s in segments + ([whole] if whole else []):
+        x0, y0, x1, y1 = s.box
+        s.box = (int(max(0, (x0 - pad) * sx)), int(max(0, (y0 - pad) * sy)),
+                 int(np.ceil((x1 - pad) * sx)), int(np.ceil((y1 - pad) * sy)))
+    return Line(segments, whole, used)
+
+
+def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: bool = True):
+    """The best-reading line of ``image`` in one polarity: ``(quality, segments, whole, pad,
+    scale, polarity used)``, boxes in working pixels (see :func:`read_line`).
+
+    Raises:
+        UserError: no ink, only specks, no line that reads, or a line too long.
+    """
+    ink, mask, thresh, pad, scale, used = ink_map(image, polarity, check)
+    labels, lines = candidate_lines(mask, pad)
+    if not lines:
         raise UserError("no digit found: only specks of ink, no stroke")
+    best, too_long = None, None
+    for comps, height in lines:
+        try:
+            segments = _read_one_line(comps, height, labels, ink, thresh, score, max_digits)
+        except UserError as e:
+            too_long = too_long or e
+            continue
+        quality = _best_run([s.score - _GOOD for s in segments])
+        if segments and (best is None or quality > best[0]):
+            best = (quality, segments, comps)
+    if best is None or (too_long is not None and best[0] <= 0):
+        raise too_long or UserError("no digit found: no part of the line reads as a digit")
+    quality, segments, comps = best
+    return quality, segments, _whole_line(comps, labels, ink, thresh), pad, scale, used
+
+
+def _best_run(values: list) -> float:
+    """The largest sum of a run of consecutive ``values`` (0 for none): the best-reading
+    stretch of a line, so a printed word beside the number does not sink the line
+    (Kadane's maximum-subarray algorithm; J. Bentley, "Programming Pearls: Algorithm
+    Design Techniques", CACM 27(9), 1984)."""
+    best = run = 0.0
+    for v in values:
+        run = max(0.0, run + v)
+        best = max(best, run)
+    return best
+
+
+def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarray,
+                   thresh: float, score, max_digits: int) -> list[Segment]:
+    """The segments of one line of components (see the module docstring, steps 2-4).
+
+    Raises:
+        UserError: more than ``max_digits`` segments.
+    """
     blobs = _blobs(comps, height)
     # The line height from whole digits (a "5" whose bar stands apart is one blob).
     height = max(height, float(np.percentile([max(d[4] for d in b) - min(d[2] for d in b)
@@ -250,15 +376,7 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
         if len(segments) > max_digits:
             raise UserError(f"more than {max_digits} digits on the line; raise --max-digits "
                             "if that is right")
-    if not segments:
-        raise UserError("no digit found: no part of the line reads as a digit")
-    whole = _whole_line(comps, labels, ink, thresh)
-    sx, sy = sx * box_scale, sy * box_scale
-    for s in segments + ([whole] if whole else []):
-        x0, y0, x1, y1 = s.box
-        s.box = (int(max(0, (x0 - pad) * sx)), int(max(0, (y0 - pad) * sy)),
-                 int(np.ceil((x1 - pad) * sx)), int(np.ceil((y1 - pad) * sy)))
-    return Line(segments, whole)
+    return segments
 
 
 def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
@@ -304,6 +422,9 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
         margin = 0.15 * (b - a)
         return a + margin < cut < b - margin
 
+    # a cut inside a blob that passes between its components (two "1"s slanted side by side)
+    # cuts no ink and pays nothing
+    through = {x for x in inside if any(crosses(x, c[0]) for c in comps)}
     pieces: dict[tuple[int, int], tuple[np.ndarray, tuple]] = {}
     for i in range(len(cuts)):
         for j in range(i + 1, len(cuts)):
@@ -352,7 +473,7 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
     for k, key in enumerate(keys):
         bw = (boxes[k][2] - boxes[k][0]) / height
         logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
-        if cuts[key[1]] in inside:
+        if cuts[key[1]] in through:
             logs[k] -= _CUT_COST
         logs[k] -= _MERGE_COST * sum(cuts[key[0]] < g < cuts[key[1]] for g in gaps)
     index = {key: k for k, key in enumerate(keys)}
