@@ -64,7 +64,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     A segment the gate rejects at either end of the line (a smudge, the frame's edge, a
     printed word before the number) is left out of the number; one between digits stays,
     as ``?``. With ``polarity="auto"``, a doubtful reading (neither :func:`convincing` nor
-    one sure digit other than 1) is read again in the other polarity, and that reading is
+    one sure digit) is read again in the other polarity, and that reading is
     taken when it is convincing with every digit sure (as for a picture the gate rejected).
 
     Args:
@@ -110,14 +110,14 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
 
 
 def _doubtful(reading: NumberReading | None) -> bool:
-    """No reading, or neither a :func:`convincing` number nor one sure digit other than 1."""
+    """No reading, or neither a :func:`convincing` number nor one sure digit (a lone "1" on a
+    page read in the other polarity gave numbers from the page's own edges)."""
     if reading is None:
         return True
     if convincing(reading):
         return False
     sure = [d for d in reading.digits if d["digit"] is not None]
-    return not (len(sure) == 1 and sure[0]["digit"] != 1
-                and sure[0]["confidence"] >= _SURE_MEAN)
+    return not (len(sure) == 1 and sure[0]["confidence"] >= _SURE_MEAN)
 
 
 def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=True):

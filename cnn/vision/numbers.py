@@ -6,10 +6,11 @@ then :func:`read_line`
 
 1. finds **candidate lines**: each grown from one of the largest ink components, with the
    components beside it (overlapping its height band by at least 30 % of their own height, no
-   farther than 1.5 line heights from the line's ink), specks dropped; steps 2-4 read each,
-   and the line whose segments read best wins (the sum of their log scores above log 0.5:
-   the largest ink is not always the writing, but an underline, a box's edge or a printed
-   word, and none of those reads as confident digits);
+   farther than 1.5 line heights from the line's ink), specks and enclosures (a box drawn
+   at a slant around the number) dropped; steps 2-4 read each, and the line with the
+   best-reading run of consecutive segments wins (the largest sum of log scores above
+   log 0.5: the largest ink is not always the writing, but an underline, a sheet's edge or
+   a printed word, and none of those reads as a run of confident digits);
 2. merges components that stand over one another (a "5" whose bar is apart, a broken "4") into
    **blobs**; a gap wider than a quarter of the line height between blobs is always a cut;
 3. offers **candidate cuts** inside blobs (minima of the ink's column profile and a grid of
@@ -140,19 +141,6 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
     return ink, mask, thresh, pad, scale, POLARITIES[1 if ink_sign < 0 else 2]
 
 
-def main_line(mask: np.ndarray, pad: int):
-    """The components of the main line of writing, left to right: the line grown from the
-    largest ink component (the first of :func:`candidate_lines`).
-
-    Returns:
-        ``(labels, comps, height)``: int32 (H, W) component labels, a list of
-        ``(label, x0, y0, x1, y1, area)`` sorted by x0, and the line height in pixels.
-        ``comps`` is empty when there is no ink.
-    """
-    labels, lines = candidate_lines(mask, pad, 1)
-    return (labels, *lines[0]) if lines else (labels, [], 0)
-
-
 def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
     """Lines of writing grown from the ``seeds`` largest ink components, largest first.
 
@@ -168,8 +156,9 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
         pad: the frame's width in pixels.
         seeds: the most lines returned (>= 1).
     Returns:
-        ``(labels, lines)``: int32 (H, W) component labels and a list of ``(comps, height)``
-        (``comps`` as :func:`main_line` gives them), empty when there is no usable ink.
+        ``(labels, lines)``: int32 (H, W) component labels and a list of ``(comps, height)``:
+        ``comps`` the line's ``(label, x0, y0, x1, y1, area)`` sorted by x0, ``height`` its
+        height in pixels; empty when there is no usable ink.
     """
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if n <= 1:
@@ -181,8 +170,8 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
             and stats[i, cv2.CC_STAT_AREA] >= 0.03 * areas.max()]
     keep = _drop_enclosures(keep, stats)
     order = sorted(keep, key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
-    if not order or stats[order[0], 4] < 0.03 * areas.max():
-        return labels, []  # the largest ink is a speck: nothing on a line
+    if not order:
+        return labels, []  # only specks: nothing on a line
     lines, used = [], set()
     for seed in order:
         if len(lines) >= seeds or stats[seed, 4] < _SEED_AREA * areas.max():
