@@ -201,8 +201,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
 
     network = entry.network
     image = decode_upload(data, name)
+    keep: dict = {}  # the ink found for the digit, which the number reader starts from
     try:
-        x = to_digit(image, name, choose=confidence_of(network))  # as cnn predict does
+        x = to_digit(image, name, choose=confidence_of(network), keep=keep)  # as cnn predict
     except NoInk as exc:
         if rejector is None:
             raise
@@ -231,8 +232,8 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     number = None
     if max_digits > 1:
         number = attach_number(pred, image, network, rejector, max_digits, min_confidence,
-                               upright_size(data, image))
-        del image  # a photo's pixels: not kept while the maps are encoded
+                               upright_size(data, image), keep.get("ink_map"))
+        del image, keep  # a photo's pixels: not kept while the maps are encoded
     result = dict(vars(pred))
     result.update(model=network.model_string, weights=entry.id, input=as_rows(x))
     if maps is not None:

@@ -86,12 +86,18 @@ class Segment:
     score: float = 0.0
 
 
-def ink_map(image: np.ndarray, polarity: str = "auto"):
+def ink_map(image: np.ndarray, polarity: str = "auto", known: dict | None = None):
     """The ink of a picture as the single-digit stages find it (lines and boxes removed).
 
     Args:
         image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
         polarity: ``"auto"``, ``"dark-on-light"`` or ``"light-on-dark"``.
+        known: ``None``, or what :func:`cnn.vision.pipeline.to_mnist` found for the same
+            image (its ``keep["ink_map"]``): taken instead of finding the ink again when it is
+            the same: always for a photo (its first pass is this computation), and for a clean
+            canvas on pure white or black when these stages would also take it as one (the
+            same polarity, no desk to mask, no hard shadow: then the canvas's uniform
+            background is exactly the opening's).
     Returns:
         ``(ink, mask, thresh, pad, scale)``: float32 (H', W') ink strength, uint8 (H', W')
         binary ink, the threshold, the padding in pixels, and ``(sx, sy)`` from working to
@@ -101,20 +107,29 @@ def ink_map(image: np.ndarray, polarity: str = "auto"):
     """
     if polarity not in POLARITIES:
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    if known is not None and known["polarity"] != polarity:
+        known = None  # found for another polarity
+    if known is not None and known["canvas"] is None:
+        return known["map"]
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
     ink_sign = _ink_sign(gray, polarity)
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)
     scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
+    desk = False
     if ink_sign < 0:
-        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+        masked = _mask_cluttered_desk(work, _bright_sheet(gray))
+        work, desk = masked, masked is not work
     work, pad = _pad_frame(work)
     background, median = "local", None
     if ink_sign < 0 and min(work.shape) >= 48:
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             background = "median"
+    if (known is not None and known["canvas"] == ink_sign and not desk
+            and background == "local" and float(work[0, 0]) == 0.0):
+        return known["map"]
     ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
                                        median=median)
     if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
@@ -210,7 +225,8 @@ def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
 
 
 def read_line(image: np.ndarray, score, polarity: str = "auto",
-              max_digits: int = MAX_DIGITS, box_scale: float = 1.0) -> Line:
+              max_digits: int = MAX_DIGITS, box_scale: float = 1.0,
+              known: dict | None = None) -> Line:
     """The digits of the main line of writing in ``image``, left to right.
 
     Args:
@@ -223,12 +239,13 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
         box_scale: original pixels per pixel of ``image`` (a JPEG decoded reduced 2, 4 or 8
             times: :func:`cnn.vision.decode.read_image_reduced`), so boxes come back in the
             file's own pixels.
+        known: the single-digit pipeline's ink of ``image``, as :func:`ink_map` takes it.
     Returns:
         a :class:`Line`: its segments (at least one) and the whole line as one digit.
     Raises:
         UserError: no ink, only specks, or more than ``max_digits`` digits.
     """
-    ink, mask, thresh, pad, (sx, sy) = ink_map(image, polarity)
+    ink, mask, thresh, pad, (sx, sy) = ink_map(image, polarity, known)
     labels, comps, height = main_line(mask, pad)
     if not comps:
         raise UserError("no digit found: only specks of ink, no stroke")
