@@ -7,6 +7,7 @@ and its API.
   --max-digits`` reads it, with each digit's bars, 28 x 28 and maps for the page;
 - :mod:`cnn.server.activations`: the activation maps of every convolution / pooling / residual
   token, labelled as ``cnn summary`` names them;
+- :mod:`cnn.server.workers`: ``--workers N``, N processes answering on one socket;
 - :mod:`cnn.server.app`: the FastAPI application (``/``, ``/api/predict``, ``/api/models``,
   ``/api/health``, ``/docs``);
 - ``static/``: the page (HTML, JavaScript, CSS) shipped as package data: no CDN, no build step.

@@ -28,7 +28,8 @@ Routes:
         the other shipped models (never a file of the user's); each with ``id``, ``name``,
         ``model``, ``accuracy`` (recorded top-1 on the MNIST test set, or null) and
         ``default``.
-    ``GET /api/health``: ``{"status": "ok", ...}``.
+    ``GET /api/health``: ``{"status": "ok", "version", "model", "weights", "pid"}`` (``pid``:
+        the process that answered, one of ``cnn serve --workers N``'s).
     ``/docs``: FastAPI's OpenAPI page (Swagger UI served locally by fastapi-offline, part of the
         serve extra, so it works offline; ``/openapi.json`` is the schema).
 
@@ -42,6 +43,7 @@ most 10 MB, and multipart bodies are parsed there (python-multipart's streaming 
 from __future__ import annotations
 
 import base64
+import os
 import threading
 from dataclasses import dataclass, field
 from importlib import resources
@@ -201,8 +203,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
 
     network = entry.network
     image = decode_upload(data, name)
+    keep: dict = {}  # the ink found for the digit, which the number reader starts from
     try:
-        x = to_digit(image, name, choose=confidence_of(network))  # as cnn predict does
+        x = to_digit(image, name, choose=confidence_of(network), keep=keep)  # as cnn predict
     except NoInk as exc:
         if rejector is None:
             raise
@@ -231,8 +234,8 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     number = None
     if max_digits > 1:
         number = attach_number(pred, image, network, rejector, max_digits, min_confidence,
-                               upright_size(data, image))
-        del image  # a photo's pixels: not kept while the maps are encoded
+                               upright_size(data, image), keep.get("ink_map"))
+        del image, keep  # a photo's pixels: not kept while the maps are encoded
     result = dict(vars(pred))
     result.update(model=network.model_string, weights=entry.id, input=as_rows(x))
     if maps is not None:
@@ -398,7 +401,7 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
     @app.get("/api/health", summary="Is the server up, and what does it serve")
     def health() -> dict:
         return {"status": "ok", "version": __version__, "model": store.get(None).model,
-                "weights": store.default_id}
+                "weights": store.default_id, "pid": os.getpid()}
 
     @app.get("/api/models", summary="The networks to choose from (the shipped ones)")
     def models() -> dict:

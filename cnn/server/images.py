@@ -73,8 +73,9 @@ def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
 
 
 def to_digit(image: np.ndarray, name: str = "upload", polarity: str = "auto",
-             choose=None) -> np.ndarray:
-    """A decoded upload -> the 28 x 28 network input (:func:`cnn.vision.to_mnist`).
+             choose=None, keep: dict | None = None) -> np.ndarray:
+    """A decoded upload -> the 28 x 28 network input (:func:`cnn.vision.to_mnist`; ``keep``
+    receives its ink for the number reader, as ``to_mnist``'s).
 
     Returns:
         float32 ``(28, 28)`` in [0, 1], white digit on black.
@@ -82,7 +83,7 @@ def to_digit(image: np.ndarray, name: str = "upload", polarity: str = "auto",
         NoInk: no digit in the image; the message starts with ``name``.
     """
     try:
-        return to_mnist(image, polarity=polarity, choose=choose)
+        return to_mnist(image, polarity=polarity, choose=choose, keep=keep)
     except UserError as exc:
         raise NoInk(f"{name!r}: {exc}") from exc
 

@@ -52,7 +52,7 @@ def _scaled_box(box, scale: tuple[float, float], size: tuple[int, int]) -> list[
 
 def attach_number(pred, image: np.ndarray, network, rejector=None,
                   max_digits: int = DEFAULT_MAX_DIGITS, min_confidence: float = 0.5,
-                  size: tuple[int, int] | None = None):
+                  size: tuple[int, int] | None = None, known: dict | None = None):
     """Fill ``pred.number`` and ``pred.digits`` of one upload, as ``cnn predict`` does.
 
     A line that does not convincingly hold two or more digits keeps the single-digit answer
@@ -73,6 +73,9 @@ def attach_number(pred, image: np.ndarray, network, rejector=None,
         max_digits: the longest number read, >= 2 (1: call nothing).
         size: the posted image's ``(width, height)``, the right way up, when ``image`` was
             decoded reduced (:func:`cnn.server.images.upright_size`); None: ``image``'s size.
+        known: the ink the single-digit answer found in ``image`` (``to_digit``'s ``keep``
+            ``["ink_map"]``): the reader starts from it instead of finding it again
+            (:func:`cnn.vision.numbers.ink_map` says when it may).
     Returns:
         ``(inputs, probabilities)`` of a number: float32 ``(K, 28, 28)`` and ``(K, 10)``, one
         row per digit; None when the single-digit answer stands.
@@ -82,7 +85,7 @@ def attach_number(pred, image: np.ndarray, network, rejector=None,
     h, w = image.shape[:2]
     size = size or (w, h)
     scale = (size[0] / w, size[1] / h)
-    reading = read_file_number(None, network, rejector, "auto", max_digits, image)
+    reading = read_file_number(None, network, rejector, "auto", max_digits, image, known=known)
     if isinstance(reading, str):  # more than max_digits: said in the request's own terms
         reading = reading.replace("raise --max-digits", "ask with a larger max_digits")
     if apply_reading(pred, reading, min_confidence):

@@ -58,7 +58,8 @@ def segment_scorer(model, rejector=None):
 
 
 def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
-                max_digits: int = MAX_DIGITS, box_scale: float = 1.0) -> NumberReading:
+                max_digits: int = MAX_DIGITS, box_scale: float = 1.0,
+                known: dict | None = None) -> NumberReading:
     """Read the number written in ``image`` (see the module docstring).
 
     A segment the gate rejects at either end of the line (a smudge, the frame's edge, a
@@ -75,6 +76,8 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         max_digits: the longest number read.
         box_scale: original pixels per pixel of ``image`` (see
             :func:`cnn.vision.numbers.read_line`).
+        known: the single-digit pipeline's ink of ``image`` (``to_mnist(..., keep=d)``'s
+            ``d["ink_map"]``), so it is not found again (:func:`cnn.vision.numbers.ink_map`).
     Returns:
         a :class:`NumberReading`; ``number`` is ``""`` and ``digits`` empty when the gate
         rejects every segment.
@@ -82,7 +85,8 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         UserError: no ink, or more than ``max_digits`` digits on the line.
     """
     try:
-        reading, used = _read_once(image, model, rejector, polarity, max_digits, box_scale)
+        reading, used = _read_once(image, model, rejector, polarity, max_digits, box_scale,
+                                   known=known)
     except UserError as e:
         if polarity != "auto" or "more than" in str(e):
             raise
@@ -120,10 +124,11 @@ def _doubtful(reading: NumberReading | None) -> bool:
     return not (len(sure) == 1 and sure[0]["confidence"] >= _SURE_MEAN)
 
 
-def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=True):
+def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=True,
+               known=None):
     """:func:`read_number` in one polarity: ``(NumberReading, polarity used)``."""
     line = read_line(image, segment_scorer(model, rejector), polarity, max_digits, box_scale,
-                     check)
+                     check, known)
     segments = line.segments
     x = np.stack([s.image for s in segments] + ([line.whole.image] if line.whole else []))
     digits, raw = decide(model, x)
@@ -205,13 +210,15 @@ def convincing(reading: NumberReading, picture_rejected: bool = False) -> bool:
 
 
 def read_file_number(path, model, rejector=None, polarity: str = "auto",
-                     max_digits: int = MAX_DIGITS, image=None, box_scale: float = 1.0):
+                     max_digits: int = MAX_DIGITS, image=None, box_scale: float = 1.0,
+                     known: dict | None = None):
     """:func:`read_number` of a file for :func:`attach_numbers`: a :class:`NumberReading`,
     or a one-line reason (str) when the line is longer than ``max_digits``, or None (no
     line to read: no ink, a picture too small to hold two digits, out of memory).
 
     ``image`` (decoded already, ``box_scale`` original pixels per pixel) saves decoding the
-    file again. A picture under :data:`MIN_NUMBER_WIDTH` pixels wide (MNIST's 28 x 28 and
+    file again (``known``, its ink as the single-digit pipeline found it, saves finding that
+    again: :func:`read_number`). A picture under :data:`MIN_NUMBER_WIDTH` pixels wide (MNIST's 28 x 28 and
     the like) holds one digit and is not read as a number.
     """
     from cnn.errors import UserError
@@ -222,7 +229,7 @@ def read_file_number(path, model, rejector=None, polarity: str = "auto",
             image = read_image(path)
         if image.shape[1] * box_scale < MIN_NUMBER_WIDTH:
             return None
-        return read_number(image, model, rejector, polarity, max_digits, box_scale)
+        return read_number(image, model, rejector, polarity, max_digits, box_scale, known)
     except UserError as e:
         return str(e) if "more than" in str(e) else None
     except MemoryError:

@@ -96,7 +96,8 @@ class Segment:
     score: float = 0.0
 
 
-def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
+def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
+            known: dict | None = None):
     """The ink of a picture as the single-digit stages find it (lines and boxes removed).
 
     Args:
@@ -105,6 +106,12 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
         check: with a forced polarity, refuse a picture whose ink is all of the other one
             (a user's mistake); False trusts the polarity given (a second reading in the
             other polarity, :func:`cnn.tasks.numbers.read_number`).
+        known: ``None``, or what :func:`cnn.vision.pipeline.to_mnist` found for the same
+            image (its ``keep["ink_map"]``): taken instead of finding the ink again when it is
+            the same: always for a photo (its first pass is this computation), and for a clean
+            canvas on pure white or black when these stages would also take it as one (the
+            same polarity, no desk to mask, no hard shadow: then the canvas's uniform
+            background is exactly the opening's).
     Returns:
         ``(ink, mask, thresh, pad, scale, found)``: float32 (H', W') ink strength, uint8
         (H', W') binary ink, the threshold, the padding in pixels, ``(sx, sy)`` from working
@@ -115,6 +122,10 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
     """
     if polarity not in POLARITIES:
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    if known is not None and known["polarity"] != polarity:
+        known = None  # found for another polarity
+    if known is not None and known["canvas"] is None:
+        return (*known["map"], POLARITIES[1 if known["sign"] < 0 else 2])
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
@@ -124,14 +135,19 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True):
         ink_sign = 1.0 if polarity == "light-on-dark" else -1.0
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)
     scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
+    desk = False
     if ink_sign < 0:
-        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+        masked = _mask_cluttered_desk(work, _bright_sheet(gray))
+        work, desk = masked, masked is not work
     work, pad = _pad_frame(work)
     background, median = "local", None
     if ink_sign < 0 and min(work.shape) >= 48:
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             background = "median"
+    if (known is not None and known["canvas"] == ink_sign and not desk
+            and background == "local" and float(work[0, 0]) == 0.0):
+        return (*known["map"], POLARITIES[1 if ink_sign < 0 else 2])
     ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
                                        median=median)
     if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
@@ -272,7 +288,8 @@ def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
 
 
 def read_line(image: np.ndarray, score, polarity: str = "auto",
-              max_digits: int = MAX_DIGITS, box_scale: float = 1.0, check: bool = True) -> Line:
+              max_digits: int = MAX_DIGITS, box_scale: float = 1.0, check: bool = True,
+              known: dict | None = None) -> Line:
     """The digits of the line of writing in ``image`` that reads best, left to right.
 
     Args:
@@ -286,13 +303,14 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
             times: :func:`cnn.vision.decode.read_image_reduced`), so boxes come back in the
             file's own pixels.
         check: see :func:`ink_map`.
+        known: the single-digit pipeline's ink of ``image``, as :func:`ink_map` takes it.
     Returns:
         a :class:`Line`: its segments (at least one) and the whole line as one digit.
     Raises:
         UserError: no ink, only specks, or more than ``max_digits`` digits.
     """
     _, segments, whole, pad, (sx, sy), used = _read_ink(image, score, polarity, max_digits,
-                                                         check)
+                                                         check, known)
     sx, sy = sx * box_scale, sy * box_scale
     for s in segments + ([whole] if whole else []):
         x0, y0, x1, y1 = s.box
@@ -301,14 +319,15 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
     return Line(segments, whole, used)
 
 
-def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: bool = True):
+def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: bool = True,
+              known: dict | None = None):
     """The best-reading line of ``image`` in one polarity: ``(quality, segments, whole, pad,
     scale, polarity used)``, boxes in working pixels (see :func:`read_line`).
 
     Raises:
         UserError: no ink, only specks, no line that reads, or a line too long.
     """
-    ink, mask, thresh, pad, scale, used = ink_map(image, polarity, check)
+    ink, mask, thresh, pad, scale, used = ink_map(image, polarity, check, known)
     labels, lines = candidate_lines(mask, pad)
     if not lines:
         raise UserError("no digit found: only specks of ink, no stroke")

@@ -92,7 +92,7 @@ def preprocess_file_keeping_image(path: str | os.PathLike, polarity: str = "auto
 
 
 def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
-             steps: dict | None = None) -> np.ndarray:
+             steps: dict | None = None, keep: dict | None = None) -> np.ndarray:
     """Turn a picture of one digit into a 28 x 28 MNIST-like image (see the module docstring).
 
     Args:
@@ -112,6 +112,9 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
             corrected and not re-thresholded.
         steps: ``None`` or a dict that receives each stage as a float32 image in [0, 1]
             (name -> (H, W) array, in pipeline order), to show why an image failed.
+        keep: ``None`` or a dict that receives, under ``"ink_map"``, the first segmentation
+            pass's ink for :func:`cnn.vision.numbers.ink_map` (its ``known``), so that the
+            number reader does not find the same ink a second time.
     Returns:
         float32 array of shape ``(28, 28)``, values in [0, 1] (MNIST pixels / 255), maximum
         1.0: white digit on black, bounding box of its non-zero pixels within 20 x 20 (long
@@ -123,6 +126,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     """
     if polarity not in POLARITIES:
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
+    asked = polarity
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
@@ -132,6 +136,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     # A clean canvas's ink is plainly darker or lighter than its one background level.
     ink_sign = (-1.0 if canvas > 0.5 else 1.0) if canvas is not None else _ink_sign(gray, polarity)
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
+    scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
     if ink_sign < 0 and canvas is None:
         work = _mask_cluttered_desk(work, _bright_sheet(gray))
     work, pad = _pad_frame(work)
@@ -159,6 +164,9 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         _record(steps, f"5_lines_removed_{background}", mask)
         mask = _remove_frames(mask)
         _record(steps, f"6_boxes_removed_{background}", mask)
+        if keep is not None and background == passes[0]:
+            keep["ink_map"] = {"polarity": asked, "map": (ink, mask, thresh, pad, scale),
+                               "canvas": None if canvas is None else ink_sign, "sign": ink_sign}
         found = []
         handicaps = []
         for selected, box, handicap in _candidate_digits(mask, pad):

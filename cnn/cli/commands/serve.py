@@ -16,6 +16,7 @@ EXAMPLE = """examples:
   cnn serve                      # then open http://127.0.0.1:8000/
   cnn serve --port 8080 --weights "weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10.npz"
   cnn serve --weights shipped    # an ensemble of every shipped model
+  cnn serve --workers 1          # one process (the default: one per core, at most 4)
 """
 INSTALL_HINT = "cnn serve needs FastAPI and uvicorn: pip install 'cnn[serve]'"
 
@@ -41,8 +42,23 @@ def add_parser(subparsers, common) -> None:
                    help="TCP port, 0 for any free one (8000)")
     p.add_argument("--min-confidence", type=float, default=0.5, metavar="P",
                    help="below this softmax confidence the page says it is unsure (0.5)")
+    p.add_argument("--workers", type=worker_count, default=None, metavar="N",
+                   help="server processes answering on the one port, so that several "
+                        "clients use several cores (default: the number of cores, at most 4; "
+                        "1: one process)")
     add_reject_options(p)
     p.set_defaults(run=run)
+
+
+MAX_WORKERS = 32
+
+
+def worker_count(text: str) -> int:
+    """argparse type: a number of worker processes, 1..:data:`MAX_WORKERS`."""
+    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"--workers expects a whole number from 1 to {MAX_WORKERS}, got {text!r}")
+    return int(text)
 
 
 def port_number(text: str) -> int:
@@ -88,6 +104,7 @@ def run(args) -> int:
         raise UserError(INSTALL_HINT) from None
     from cnn.server.app import ModelStore, create_app
     from cnn.server.hosts import allowed_hosts
+    from cnn.server.workers import default_workers, run_workers
 
     if not 0 <= args.min_confidence <= 1:
         raise UserError(f"--min-confidence {args.min_confidence} should be between 0 and 1")
@@ -111,10 +128,20 @@ def run(args) -> int:
     print(rejector.describe() if rejector is not None else "rejection off: always a digit")
     print(f"open http://{shown}:{port}/ in a browser (API docs: /docs); Ctrl-C stops",
           flush=True)
-    config = uvicorn.Config(app, log_level="warning" if args.quiet else "info",
-                            access_log=False)
+    log_level = "warning" if args.quiet else "info"
+    workers = getattr(args, "workers", None) or default_workers()
+    if workers > 1:
+        print(f"{workers} worker processes", flush=True)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers > 1:
+            run_workers(sock, workers, {
+                "weights": args.weights, "method": args.ensemble,
+                "min_confidence": args.min_confidence, "allowed_hosts": hosts,
+                "reject": None if rejector is None else [args.reject_threshold,
+                                                         args.reject_weights]}, log_level)
+        else:
+            config = uvicorn.Config(app, log_level=log_level, access_log=False)
+            uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C once it has shut down cleanly
         pass
     finally:
