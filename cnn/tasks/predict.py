@@ -173,7 +173,7 @@ def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=
     """Read one file into the network input, as :func:`predict_files` does: decoded once
     (:func:`cnn.vision.pipeline.preprocess_file_keeping_image`), the single-digit pipeline
     and, with ``max_digits`` > 1, the number reader (:func:`cnn.tasks.numbers.read_file_number`)
-    on the same decoded image.
+    on the same decoded image, starting from the ink the pipeline found.
 
     Returns:
         ``(x, error, no_digit, reading)``: the float32 ``(28, 28)`` input (else ``None``); the
@@ -182,11 +182,12 @@ def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=
         number reading (None with ``max_digits`` 1 or when there is no line to read).
     """
     steps: dict | None = {} if debug_steps else None
+    keep: dict = {}  # the ink the single-digit pipeline found, for the number reader
     result: tuple = (None, None, None, None)
     try:
         x, image, reduction = preprocess_file_keeping_image(f, polarity,
                                                             choose=confidence_of(model),
-                                                            steps=steps)
+                                                            steps=steps, keep=keep)
         result = (x, None, None, None)
     except UserError as e:
         image = None
@@ -200,7 +201,8 @@ def read_one(f: Path, model, polarity: str = "auto", rejector=None, debug_steps=
         write_debug_steps(Path(debug_steps), f, steps)
     if max_digits > 1 and image is not None:
         result = result[:3] + (read_file_number(f, model, rejector, polarity, max_digits,
-                                                image, float(reduction)),)
+                                                image, float(reduction),
+                                                keep.get("ink_map")),)
     return result
 
 

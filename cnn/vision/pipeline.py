@@ -72,10 +72,11 @@ def preprocess_file(path: str | os.PathLike, polarity: str = "auto", choose=None
 
 
 def preprocess_file_keeping_image(path: str | os.PathLike, polarity: str = "auto", choose=None,
-                                  steps: dict | None = None
+                                  steps: dict | None = None, keep: dict | None = None
                                   ) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`preprocess_file`, also giving what was decoded, for a second reading of the
-    same picture (the number reader, :mod:`cnn.tasks.numbers`) without decoding it again.
+    same picture (the number reader, :mod:`cnn.tasks.numbers`) without decoding it again
+    (and, with ``keep``, without finding its ink again: see :func:`to_mnist`).
 
     Returns:
         ``(x, image, k)``: the float32 ``(28, 28)`` digit, the decoded image as
@@ -86,7 +87,8 @@ def preprocess_file_keeping_image(path: str | os.PathLike, polarity: str = "auto
     """
     image, reduction = read_image_reduced(path, reduce_to=DECODE_LONG_SIDE)
     try:
-        return to_mnist(image, polarity=polarity, choose=choose, steps=steps), image, reduction
+        return (to_mnist(image, polarity=polarity, choose=choose, steps=steps, keep=keep),
+                image, reduction)
     except UserError as exc:
         raise UserError(f"{os.fspath(path)!r}: {exc}") from exc
 
