@@ -160,8 +160,19 @@ def test_relu_backward_matches_numerical_gradient_away_from_zero():
     check_module(ReLU(), x, rng)
 
 
+@pytest.fixture(params=["pixel rows", "image rows"])
+def bn_layout(request, monkeypatch):
+    """Both layouts of batch norm's elementwise work (cnn.nn.batchnorm.BatchNorm._rows): one
+    row per pixel, vectors broadcast (small arrays), and one row per image, vectors tiled."""
+    import cnn.nn.batchnorm as batchnorm
+
+    if request.param == "image rows":
+        monkeypatch.setattr(batchnorm, "_BROADCAST_MAX", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("shape", [(4, 3, 3, 5), (6, 4)])
-def test_batchnorm_train_mode_backward_matches_numerical_gradient(shape):
+def test_batchnorm_train_mode_backward_matches_numerical_gradient(shape, bn_layout):
     rng = np.random.default_rng(7)
     bn = BatchNorm(shape[-1])
     bn.params["weight"] = rng.standard_normal(shape[-1]).astype(np.float32)  # negative too
@@ -169,7 +180,7 @@ def test_batchnorm_train_mode_backward_matches_numerical_gradient(shape):
     check_module(bn, rng.standard_normal(shape) * 2 + 1, rng)
 
 
-def test_batchnorm_eval_mode_backward_matches_numerical_gradient():
+def test_batchnorm_eval_mode_backward_matches_numerical_gradient(bn_layout):
     rng = np.random.default_rng(8)
     bn = BatchNorm(3)
     bn.params["weight"] = rng.standard_normal(3).astype(np.float32)
@@ -199,7 +210,8 @@ class FusedBNReLU:
 
 @pytest.mark.parametrize("shape,train", [((4, 3, 3, 5), True), ((6, 4), True),
                                          ((3, 2, 3, 4), False)])
-def test_batchnorm_with_fused_relu_backward_matches_numerical_gradient(shape, train):
+def test_batchnorm_with_fused_relu_backward_matches_numerical_gradient(shape, train,
+                                                                      bn_layout):
     rng = np.random.default_rng(12)
     c = shape[-1]
     bn = BatchNorm(c).train(train)
@@ -216,7 +228,7 @@ def test_batchnorm_with_fused_relu_backward_matches_numerical_gradient(shape, tr
 
 
 @pytest.mark.parametrize("train", [True, False])
-def test_fused_batchnorm_relu_equals_batchnorm_then_relu(train):
+def test_fused_batchnorm_relu_equals_batchnorm_then_relu(train, bn_layout):
     # the naive reference: the two layers one after the other, forward and backward
     rng = np.random.default_rng(13)
     bn = BatchNorm(5).train(train).astype(np.float64)
