@@ -117,8 +117,8 @@ def test_conv2d_weight_gradient_by_shifted_gemms_matches_numerical_gradient(monk
     layer = Conv2D(c, 3, 3, 1, p, rng=rng)
     x = rng.standard_normal((3, 5, 6, c))
     with no_split():  # one batch slice, cut into blocks of one image
-        assert layer._plan(3, 5 - 2 + 2 * p, 6 - 2 + 2 * p) == [[slice(0, 1), slice(1, 2),
-                                                                  slice(2, 3)]]
+        assert layer._plan(3, 5 - 2 + 2 * p, 6 - 2 + 2 * p) == ((slice(0, 1), slice(1, 2),
+                                                                  slice(2, 3)),)
         check_module(layer, x, rng)
 
 
@@ -164,7 +164,7 @@ def test_relu_backward_matches_numerical_gradient_away_from_zero():
 def bn_layout(request, monkeypatch):
     """Both layouts of batch norm's elementwise work (cnn.nn.batchnorm.BatchNorm._rows): one
     row per pixel, vectors broadcast (small arrays), and one row per image, vectors tiled."""
-    import cnn.nn.batchnorm as batchnorm
+    from cnn.nn import batchnorm
 
     if request.param == "image rows":
         monkeypatch.setattr(batchnorm, "_BROADCAST_MAX", 0)

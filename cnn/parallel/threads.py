@@ -155,11 +155,16 @@ def get_num_threads() -> int:
     return _num_threads
 
 
+def in_worker_thread() -> bool:
+    """True inside one of the pool's threads (where a batch is never split again)."""
+    return getattr(_local, "worker", False)
+
+
 def batch_slices(n: int, min_per_slice: int = 1) -> list[slice]:
     """Split ``range(n)`` into at most :func:`get_num_threads` contiguous, near-equal slices,
     each of at least ``min_per_slice`` items (one slice when the batch is too small to pay for
     a thread), in order; ``[slice(0, n)]`` inside a worker thread."""
-    parts = 1 if getattr(_local, "worker", False) else get_num_threads()
+    parts = 1 if in_worker_thread() else get_num_threads()
     parts = max(1, min(parts, n // max(min_per_slice, 1)))
     bounds = [n * i // parts for i in range(parts + 1)]
     return [slice(bounds[i], bounds[i + 1]) for i in range(parts)]
