@@ -98,10 +98,10 @@ def test_the_reader_finds_its_own_ink_when_the_kept_one_may_differ(subset):
     keep: dict = {}
     to_mnist(page, keep=keep)
     kept = keep["ink_map"]
-    assert kept["canvas"] == -1.0
+    assert kept["canvas"] and kept["sign"] == -1.0
     assert vision_numbers.ink_map(page, "auto", known=kept)[0] is kept["map"][0]
     fake = np.zeros_like(own[0])  # a stand-in ink, to tell which one comes back
-    for other in (dict(kept, canvas=1.0), dict(kept, polarity="light-on-dark")):
+    for other in (dict(kept, sign=1.0), dict(kept, polarity="light-on-dark")):
         got = vision_numbers.ink_map(page, "auto", known=dict(other, map=(fake,) + own[1:5]))
         assert got[0] is not fake and np.array_equal(got[0], own[0])
         assert np.array_equal(got[1], own[1])

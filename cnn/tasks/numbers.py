@@ -16,7 +16,7 @@ import numpy as np
 from cnn.errors import UserError
 from cnn.tasks.ensemble import decide
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.numbers import MAX_DIGITS, SCORE_FLOOR, read_line
+from cnn.vision.numbers import MAX_DIGITS, SCORE_FLOOR, TooManyDigits, read_line
 from cnn.vision.polarity import POLARITIES
 
 NOT_READ = "?"  # the character a segment the gate rejects gets in the number
@@ -82,13 +82,14 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         a :class:`NumberReading`; ``number`` is ``""`` and ``digits`` empty when the gate
         rejects every segment.
     Raises:
-        UserError: no ink, or more than ``max_digits`` digits on the line.
+        UserError: no ink; :class:`cnn.vision.numbers.TooManyDigits`: more than
+            ``max_digits`` digits on the line.
     """
     try:
         reading, used = _read_once(image, model, rejector, polarity, max_digits, box_scale,
                                    known=known)
     except UserError as e:
-        if polarity != "auto" or "more than" in str(e):
+        if polarity != "auto" or isinstance(e, TooManyDigits):
             raise
         reading, used, error = None, None, e
     if polarity != "auto" or not _doubtful(reading):
@@ -218,10 +219,9 @@ def read_file_number(path, model, rejector=None, polarity: str = "auto",
 
     ``image`` (decoded already, ``box_scale`` original pixels per pixel) saves decoding the
     file again (``known``, its ink as the single-digit pipeline found it, saves finding that
-    again: :func:`read_number`). A picture under :data:`MIN_NUMBER_WIDTH` pixels wide (MNIST's 28 x 28 and
-    the like) holds one digit and is not read as a number.
+    again: :func:`read_number`). A picture under :data:`MIN_NUMBER_WIDTH` pixels wide
+    (MNIST's 28 x 28 and the like) holds one digit and is not read as a number.
     """
-    from cnn.errors import UserError
     from cnn.vision.decode import read_image
 
     try:
@@ -230,8 +230,10 @@ def read_file_number(path, model, rejector=None, polarity: str = "auto",
         if image.shape[1] * box_scale < MIN_NUMBER_WIDTH:
             return None
         return read_number(image, model, rejector, polarity, max_digits, box_scale, known)
-    except UserError as e:
-        return str(e) if "more than" in str(e) else None
+    except TooManyDigits as e:
+        return str(e)
+    except UserError:
+        return None
     except MemoryError:
         return None
 

@@ -52,7 +52,7 @@ from cnn.vision.illumination import (
 )
 from cnn.vision.measures import _MIN_CONTRAST
 from cnn.vision.normalize import _normalise
-from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign
+from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign, polarity_name
 from cnn.vision.segment import _remove_frames, _remove_long_lines, _threshold
 
 MAX_DIGITS = 12  # default longest number read
@@ -71,6 +71,11 @@ _SEEDS = 3  # lines tried, grown from the largest components (see candidate_line
 _SEED_AREA = 0.15  # a later seed has at least this part of the largest component's area
 _GOOD = np.log(0.5)  # a line's quality counts each segment's log score above this
 _ENCLOSURE_FILL = 0.2  # a component around others filling less of its box is an enclosure
+
+
+class TooManyDigits(UserError):
+    """The line holds more segments than ``max_digits`` (:func:`read_line`): a reason to tell
+    the user, not a picture without a number."""
 
 
 @dataclass
@@ -124,8 +129,8 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
     if known is not None and known["polarity"] != polarity:
         known = None  # found for another polarity
-    if known is not None and known["canvas"] is None:
-        return (*known["map"], POLARITIES[1 if known["sign"] < 0 else 2])
+    if known is not None and not known["canvas"]:
+        return (*known["map"], polarity_name(known["sign"]))
     gray, from_alpha = _to_gray(image)
     if from_alpha:
         polarity = "auto"
@@ -145,16 +150,16 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             background = "median"
-    if (known is not None and known["canvas"] == ink_sign and not desk
+    if (known is not None and known["sign"] == ink_sign and not desk
             and background == "local" and float(work[0, 0]) == 0.0):
-        return (*known["map"], POLARITIES[1 if ink_sign < 0 else 2])
+        return (*known["map"], polarity_name(ink_sign))
     ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
                                        median=median)
     if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
         raise UserError("no digit found: the image is blank (no ink)")
     mask, thresh = _threshold(ink, noise)
     mask = _remove_frames(_remove_long_lines(mask, pad))
-    return ink, mask, thresh, pad, scale, POLARITIES[1 if ink_sign < 0 else 2]
+    return ink, mask, thresh, pad, scale, polarity_name(ink_sign)
 
 
 def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
@@ -307,7 +312,8 @@ def read_line(image: np.ndarray, score, polarity: str = "auto",
     Returns:
         a :class:`Line`: its segments (at least one) and the whole line as one digit.
     Raises:
-        UserError: no ink, only specks, or more than ``max_digits`` digits.
+        UserError: no ink or only specks; :class:`TooManyDigits` (a UserError): more than
+            ``max_digits`` digits.
     """
     _, segments, whole, pad, (sx, sy), used = _read_ink(image, score, polarity, max_digits,
                                                          check, known)
@@ -335,7 +341,7 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
     for comps, height in lines:
         try:
             segments = _read_one_line(comps, height, labels, ink, thresh, score, max_digits)
-        except UserError as e:
+        except TooManyDigits as e:
             too_long = too_long or e
             continue
         quality = _best_run([s.score - _GOOD for s in segments])
@@ -364,7 +370,7 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
     """The segments of one line of components (see the module docstring, steps 2-4).
 
     Raises:
-        UserError: more than ``max_digits`` segments.
+        TooManyDigits: more than ``max_digits`` segments.
     """
     blobs = _blobs(comps, height)
     # The line height from whole digits (a "5" whose bar stands apart is one blob).
@@ -382,8 +388,8 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
     for chunk in chunks:
         segments += _read_chunk(chunk, labels, ink, thresh, height, score)
         if len(segments) > max_digits:
-            raise UserError(f"more than {max_digits} digits on the line; raise --max-digits "
-                            "if that is right")
+            raise TooManyDigits(f"more than {max_digits} digits on the line; raise "
+                                "--max-digits if that is right")
     return segments
 
 

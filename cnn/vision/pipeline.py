@@ -168,7 +168,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         _record(steps, f"6_boxes_removed_{background}", mask)
         if keep is not None and background == passes[0]:
             keep["ink_map"] = {"polarity": asked, "map": (ink, mask, thresh, pad, scale),
-                               "canvas": None if canvas is None else ink_sign, "sign": ink_sign}
+                               "canvas": canvas is not None, "sign": ink_sign}
         found = []
         handicaps = []
         for selected, box, handicap in _candidate_digits(mask, pad):

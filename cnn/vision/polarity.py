@@ -21,6 +21,12 @@ from cnn.vision.measures import (
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
 
 
+def polarity_name(ink_sign: float) -> str:
+    """The polarity an ink sign stands for: ``"light-on-dark"`` for +1 (ink brighter than
+    the background), ``"dark-on-light"`` for -1 (:func:`_ink_sign`'s convention)."""
+    return POLARITIES[2 if ink_sign > 0 else 1]
+
+
 _FIT_SIZE = 64  # long side of the image the background surface is fitted on
 
 
