@@ -14,12 +14,20 @@ An image in which preprocessing finds no ink counts as rejected (``cnn predict``
 ``--calibrate RATE`` sets the gate's threshold to reject RATE of the MNIST *validation* digits
 (the last 5,000 training images, held out of the gate's training), never the test set or the
 non-digit sets, and with ``--write`` stores it in the gate file's metadata as
-``reject_threshold``.
+``reject_threshold``. ``--views-rate RATE`` chooses it instead on *varied* real digits: the
+validation views of ``cnn train --calibrate`` (those 5,000 images as they are, augmented, and
+2,000 of them rendered as photos; :func:`cnn.tasks.calibrate.validation_views`, seed 7).
+
+``--gate`` given more than once: the gates decide together, by the mean of their P(not a
+digit), as ``cnn predict`` does with the shipped gates; the threshold of the mean is then the
+manifest's ``gate_threshold`` (``weight_output/shipped.json``), which ``--views-rate`` computes.
 
 Usage::
 
     python benchmarks/rejection.py --gate weight_output/reject/GATE.npz /tmp/nd_test_a /tmp/nd_test_b
     python benchmarks/rejection.py --gate /tmp/gate.npz --calibrate 0.002 --write /tmp/nd_test_a
+    python benchmarks/rejection.py --gate weight_output/reject/A.npz \
+        --gate weight_output/reject/B.npz --views-rate 0.03
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ from cnn.data.mnist import load_mnist
 from cnn.errors import UserError
 from cnn.io.catalog import default_weights
 from cnn.io.weights import load_model, save_model
+from cnn.tasks.calibrate import validation_views
+from cnn.tasks.ensemble import Ensemble
 from cnn.tasks.predict import confidence_of
 from cnn.tasks.reject import NOT_A_DIGIT, confidence_scores
 from cnn.vision.pipeline import preprocess_file
@@ -59,25 +69,37 @@ def load_set(folder: str, choose=None) -> tuple[dict[str, np.ndarray], collectio
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="*", help="non-digit folders")
-    parser.add_argument("--gate", required=True, help="11-class gate weights file")
+    parser.add_argument("--gate", required=True, action="append",
+                        help="11-class gate weights file; more than once: their mean decides")
     parser.add_argument("--classifier", default=None, help="10-class classifier (default model)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="gate threshold (default: the file's reject_threshold, else 0.5)")
     parser.add_argument("--calibrate", type=float, default=None, metavar="RATE",
                         help="set the threshold to reject RATE of the MNIST validation digits")
+    parser.add_argument("--views-rate", type=float, default=None, metavar="RATE",
+                        help="set the threshold to turn away RATE of the varied validation views")
     parser.add_argument("--write", action="store_true", help="store the calibrated threshold")
     parser.add_argument("--custom", default="custom_test_images")
     args = parser.parse_args(argv)
 
-    gate = load_model(args.gate, num_classes=None)
+    gates = [load_model(g, num_classes=None) for g in args.gate]
+    gate = gates[0] if len(gates) == 1 else Ensemble(list(zip(args.gate, gates)), classes=11)
+    if args.write and len(gates) > 1:
+        parser.error("--write stores one gate's threshold; several gates' goes in the manifest")
     classifier = load_model(args.classifier or default_weights())
-    (x_train, _), (x_test, _) = load_mnist()
+    (x_train, y_train), (x_test, _) = load_mnist()
 
     def p_not(x):
         return gate.predict_proba(x)[:, NOT_A_DIGIT]
 
     threshold = args.threshold or float(gate.metadata.get("reject_threshold", 0.5))
-    if args.calibrate is not None:
+    if args.views_rate is not None:
+        views, _ = validation_views(x_train[-5000:], y_train[-5000:], np.random.default_rng(7))
+        p_val = p_not(views)
+        threshold = float(np.quantile(p_val, 1 - args.views_rate))
+        print(f"on varied digits: threshold {threshold:.4f} turns away "
+              f"{(p_val >= threshold).mean():.2%} of {len(views):,} validation views")
+    elif args.calibrate is not None:
         p_val = p_not(x_train[-5000:])
         threshold = float(np.quantile(p_val, 1 - args.calibrate))
         threshold = float(np.clip(threshold, 0.05, 0.99))
@@ -88,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             gate.metadata["reject_calibration"] = (
                 f"rejects {args.calibrate:.2%} of the MNIST validation split (last 5,000 "
                 "training images)")
-            save_model(gate, args.gate, overwrite=True)
-            print(f"stored reject_threshold {threshold:.4f} in {args.gate}")
+            save_model(gate, args.gate[0], overwrite=True)
+            print(f"stored reject_threshold {threshold:.4f} in {args.gate[0]}")
 
     choose = confidence_of(classifier)
     custom = np.stack([preprocess_file(f, choose=choose)
@@ -104,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         "energy (1% of MNIST test)": (
             lambda x, t=np.quantile(en_t, 0.01): confidence_scores(classifier.logits(x))[1] < t),
     }
-    print(f"classifier {classifier.model_string}; gate {gate.model_string} ({args.gate})")
+    print(f"classifier {classifier.model_string}; gate {gate.model_string} "
+          f"({', '.join(args.gate)})")
     sets = {folder: load_set(folder, choose) for folder in args.folders}
     p_test, p_custom = p_not(x_test), p_not(custom)
     p_sets = {f: ({k: p_not(v) for k, v in kinds.items()}, blank) for f, (kinds, blank) in sets.items()}

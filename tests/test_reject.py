@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 
 from cnn.cli import main
+from cnn.errors import UserError
+from cnn.io.catalog import shipped_gate_threshold
 from cnn.io.weights import save_model
 from cnn.nn.model import Sequential
 from cnn.tasks.ensemble import expand_weights
-from cnn.tasks.reject import Rejector, find_gate, rejection_report, split_not_digit
+from cnn.tasks.reject import Rejector, find_gate, find_gates, rejection_report, split_not_digit
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"
@@ -108,6 +110,43 @@ def test_the_gate_folder_is_not_part_of_the_weights_ensemble(tmp_path):
     ten = save_model(Sequential("C(4,5)-P2-FC10", np.random.default_rng(0)), folder / "a.npz")
     eleven_class_file(folder / "reject", 1.0)
     assert expand_weights([folder]) == [ten]
+
+
+def test_several_gates_decide_by_the_mean_of_their_not_a_digit_probability(tmp_path):
+    sure, unsure = eleven_class_file(tmp_path, 50.0), eleven_class_file(tmp_path, -1.0)
+    images = np.random.default_rng(1).random((5, 28, 28)).astype(np.float32)
+    one = [Rejector.default(0.5, w).not_digit_probability(images, np.zeros((5, 10)))
+           for w in (sure, unsure)]
+    both = Rejector.default(0.6, [sure, unsure])
+    p = both.not_digit_probability(images, np.zeros((5, 10), np.float32))
+    np.testing.assert_allclose(p, (one[0] + one[1]) / 2, rtol=1e-5)
+    assert one[0].min() > 0.99 and one[1].max() < 0.5 < p.min()  # the mean, not either alone
+    rejected, _ = both.judge(images, np.zeros((5, 10), np.float32))
+    assert rejected.tolist() == (p >= 0.6).tolist()
+    assert "the mean of 2 gates" in both.describe()
+
+
+def test_several_gates_of_ones_own_need_a_threshold(tmp_path, capsys):
+    a, b = eleven_class_file(tmp_path, 1.0), eleven_class_file(tmp_path, 2.0)
+    with pytest.raises(UserError, match="--reject-threshold"):
+        Rejector.default(None, [a, b])
+    args = ["predict", str(IMAGES / "7_1.jpg"), "--reject-weights", str(a),
+            "--reject-weights", str(b)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "2 rejection gates" in err and len(err.strip().splitlines()) == 1
+    assert main(["predict", "--json", *args[1:], "--reject-threshold", "0.99"]) == 0
+    assert json.loads(capsys.readouterr().out)["predictions"][0]["digit"] is not None
+
+
+@needs_gate
+def test_the_shipped_gates_decide_together_at_the_manifests_threshold():
+    gates = find_gates()
+    rejector = Rejector.default()
+    assert len(gates) == 2  # weight_output/shipped.json: two gates, trained on other negatives
+    assert rejector.threshold == shipped_gate_threshold()
+    assert [Path(n) for n in rejector.gate.names] == gates
+    assert rejector.gate.num_classes == 11
 
 
 def make_non_digits(out: Path, seed: int, per_kind: int, style: str = "a") -> None:

@@ -115,6 +115,27 @@ def _read_manifest(path: Path) -> tuple[ShippedFile, ...]:
     return entries
 
 
+def shipped_gate_threshold() -> float | None:
+    """The not-a-digit threshold of the shipped gates used together (``gate_threshold`` in the
+    manifest: it applies to the mean of their P(not a digit), :mod:`cnn.tasks.reject`), or
+    ``None`` when the manifest gives none.
+
+    Raises:
+        UserError: a manifest whose ``gate_threshold`` is not a number in (0, 1].
+    """
+    folder = shipped_folder(WEIGHTS_DIR)
+    if folder is None or not (folder / MANIFEST).is_file():
+        return None
+    _read_manifest(folder / MANIFEST)  # the file is valid JSON of this module's form
+    value = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("gate_threshold")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise UserError(f"the manifest '{folder / MANIFEST}' gives gate_threshold {value!r}, "
+                        "not a probability; reinstall cnn")
+    return float(value)
+
+
 @functools.lru_cache(maxsize=64)
 def _sha256(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()

@@ -64,26 +64,29 @@ class Ensemble:
             each model has ``predict_proba(x)``, ``model_string``, ``input_shape``.
         method: ``"mean"`` (average the softmax probabilities) or ``"vote"`` (majority vote,
             ties broken by the mean).
+        classes: the members' number of classes: 10 (digit classifiers) or 11 (not-a-digit
+            gates, :mod:`cnn.tasks.reject`, whose class-10 probabilities are then averaged).
     Raises:
         UserError: fewer than one member, an unknown method, or a member whose input is not
-            28 x 28 x 1 or whose output is not 10 classes (naming the member).
+            28 x 28 x 1 or whose output is not ``classes`` classes (naming the member).
     """
 
-    def __init__(self, members: Sequence[tuple[str, object]], method: str = "mean") -> None:
+    def __init__(self, members: Sequence[tuple[str, object]], method: str = "mean",
+                 classes: int = 10) -> None:
         if not members:
             raise UserError("an ensemble needs at least one weights file")
         if method not in METHODS:
             raise UserError(f"--ensemble {method!r} should be one of {', '.join(METHODS)}")
         for name, model in members:
-            if tuple(model.input_shape) != INPUT_SHAPE or model.num_classes != 10:
+            if tuple(model.input_shape) != INPUT_SHAPE or model.num_classes != classes:
                 raise UserError(
                     f"'{name}' ({model.model_string}) takes input {tuple(model.input_shape)} "
                     f"and gives {model.num_classes} classes; ensemble members must take "
-                    "28 x 28 x 1 MNIST images (x/255) and give 10 classes")
+                    f"28 x 28 x 1 MNIST images (x/255) and give {classes} classes")
         self.members = list(members)
         self.method = method
         self.input_shape = INPUT_SHAPE
-        self.num_classes = 10
+        self.num_classes = classes
         self.model_string = f"ensemble of {len(self.members)} ({method}): " + " | ".join(
             model.model_string for _, model in self.members)
         self.metadata = {"ensemble": method,
@@ -97,7 +100,8 @@ class Ensemble:
         return [str(name) for name, _ in self.members]
 
     def member_probabilities(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Every member's softmax probabilities: float32 ``(M, N, 10)``, one pass per member.
+        """Every member's softmax probabilities: float32 ``(M, N, C)`` (``C`` = ``classes``),
+        one pass per member.
 
         Args:
             x: images ``(N, 28, 28)`` or ``(N, 28, 28, 1)``; uint8 in [0, 255] or float in [0, 1].
@@ -106,11 +110,11 @@ class Ensemble:
         return np.stack([model.predict_proba(x, batch_size) for _, model in members])
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Mean softmax probabilities of the members, float32 ``(N, 10)`` (both methods)."""
+        """Mean softmax probabilities of the members, float32 ``(N, C)`` (both methods)."""
         return combine(self.member_probabilities(x, batch_size), self.method)[1]
 
     def logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """``log`` of the mean probabilities, float32 ``(N, 10)``: ``softmax(logits)`` equals
+        """``log`` of the mean probabilities, float32 ``(N, C)``: ``softmax(logits)`` equals
         :meth:`predict_proba`."""
         return np.log(np.maximum(self.predict_proba(x, batch_size), np.float32(1e-30)))
 

@@ -15,6 +15,13 @@ folder-per-class playbook's noise class), on MNIST plus generated non-digits
   default the value calibrated on MNIST and stored in the gate file's metadata as
   ``reject_threshold``, else :data:`DEFAULT_THRESHOLD`). The digit itself still comes from
   the chosen classifier, whose MNIST accuracy is untouched.
+- several gates (the shipped ones, or ``--reject-weights`` given more than once) decide
+  together: P(not a digit) is the mean of theirs (an ensemble's averaged softmax,
+  :class:`cnn.tasks.ensemble.Ensemble`; averaging detectors trained on different outliers is
+  the deep-ensemble recipe of Lakshminarayanan, Pritzel & Blundell, NeurIPS 2017). Their
+  threshold is the manifest's ``gate_threshold`` for the shipped gates (chosen on varied
+  validation digits, docs/not-a-digit.md); other sets of gates need ``--reject-threshold``,
+  since each file's own threshold was calibrated for it alone.
 - a classifier that itself gives 11 classes (trained with ``cnn train --data DIR`` on a folder
   with a ``noise/`` class) is its own gate: its class-10 probability is used, its digit is the
   argmax of classes 0-9 and its digit probabilities are renormalised over those ten.
@@ -36,20 +43,26 @@ DEFAULT_THRESHOLD = 0.5
 GATE_FOLDER = "reject"
 
 
-def find_gate() -> Path | None:
-    """The shipped gate (the manifest's ``gate`` entry, :mod:`cnn.io.catalog`), else the first
-    ``*.npz`` (by name) in ``weight_output/reject/`` of the usual weights folders
-    (:func:`cnn.io.catalog.weights_folders`: a gate of the user's), or ``None``."""
+def find_gates() -> list[Path]:
+    """The shipped gates (the manifest's ``gate`` entries, in its order, :mod:`cnn.io.catalog`),
+    else the first ``*.npz`` (by name) in ``weight_output/reject/`` of the usual weights folders
+    (:func:`cnn.io.catalog.weights_folders`: a gate of the user's), else ``[]``."""
     from cnn.io.catalog import shipped_files, weights_folders
 
     shipped = shipped_files("gate")
     if shipped:
-        return shipped[0]
+        return shipped
     for folder in weights_folders():
         found = sorted((folder / GATE_FOLDER).glob("*.npz"))
         if found:
-            return found[0]
-    return None
+            return found[:1]
+    return []
+
+
+def find_gate() -> Path | None:
+    """The first of :func:`find_gates`, or ``None``."""
+    gates = find_gates()
+    return gates[0] if gates else None
 
 
 def confidence_scores(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +101,9 @@ class Rejector:
     """Decides which images are not digits.
 
     Args:
-        gate: an 11-class network (``predict_proba`` giving ``(N, 11)``), or ``None`` (then only
-            an 11-class classifier's own class 10 can reject).
+        gate: an 11-class network or an :class:`cnn.tasks.ensemble.Ensemble` of them
+            (``predict_proba`` giving ``(N, 11)``), or ``None`` (then only an 11-class
+            classifier's own class 10 can reject).
         threshold: reject when P(not a digit) >= threshold, in (0, 1].
         name: where the gate came from, for reports.
     """
@@ -99,27 +113,48 @@ class Rejector:
     name: str | None = None
 
     @classmethod
-    def default(cls, threshold: float | None = None, weights: str | None = None) -> "Rejector":
-        """The gate from ``weights`` (a file) or :func:`find_gate`, with ``threshold`` or the
-        one calibrated in its metadata.
+    def default(cls, threshold: float | None = None,
+                weights: str | Path | list | None = None) -> "Rejector":
+        """The gate(s) from ``weights`` (a file or a list of files) or :func:`find_gates`, with
+        ``threshold``, else the one calibrated for them: a single gate's ``reject_threshold``
+        (its metadata), the shipped gates' ``gate_threshold`` (the manifest).
 
         Raises:
-            UserError: a gate file that does not load or is not an 11-class network.
+            UserError: a gate file that does not load or is not an 11-class network, or several
+                gates other than the shipped ones without ``threshold``.
         """
         from cnn.errors import UserError
+        from cnn.io.catalog import shipped_gate_threshold
         from cnn.io.weights import load_model
+        from cnn.tasks.ensemble import Ensemble
 
-        path = Path(weights) if weights else find_gate()
-        if path is None:
+        if isinstance(weights, (str, Path)):
+            weights = [weights]
+        paths = [Path(w) for w in weights] if weights else find_gates()
+        if not paths:
             return cls(None, DEFAULT_THRESHOLD if threshold is None else threshold)
-        gate = load_model(path, num_classes=None)
-        if gate.num_classes != 11:
-            raise UserError(f"rejection gate '{path}' ({gate.model_string}) gives "
-                            f"{gate.num_classes} classes; a gate ends in FC11 (class 10: "
-                            "not a digit)")
+        gates = []
+        for path in paths:
+            gate = load_model(path, num_classes=None)
+            if gate.num_classes != 11:
+                raise UserError(f"rejection gate '{path}' ({gate.model_string}) gives "
+                                f"{gate.num_classes} classes; a gate ends in FC11 (class 10: "
+                                "not a digit)")
+            gates.append(gate)
+        if len(gates) == 1:
+            if threshold is None:
+                threshold = float(gates[0].metadata.get("reject_threshold", DEFAULT_THRESHOLD))
+            return cls(gates[0], threshold, str(paths[0]))
         if threshold is None:
-            threshold = float(gate.metadata.get("reject_threshold", DEFAULT_THRESHOLD))
-        return cls(gate, threshold, str(path))
+            shipped = [p.resolve() for p in find_gates()]
+            threshold = (shipped_gate_threshold()
+                         if [p.resolve() for p in paths] == shipped else None)
+            if threshold is None:
+                raise UserError(f"{len(gates)} rejection gates decide together: give their "
+                                "threshold with --reject-threshold P (each file's own was "
+                                "calibrated for it alone)")
+        ensemble = Ensemble(list(zip(map(str, paths), gates)), "mean", classes=11)
+        return cls(ensemble, threshold, " + ".join(str(p) for p in paths))
 
     def not_digit_probability(self, images: np.ndarray, classifier_probabilities: np.ndarray
                               ) -> np.ndarray | None:
@@ -154,6 +189,11 @@ class Rejector:
         """One line: what rejects and at which threshold."""
         if self.gate is None:
             return f"rejection: a classifier's own class 10 only, threshold {self.threshold:g}"
+        members = getattr(self.gate, "members", None)
+        if members:
+            return (f"rejection: the mean of {len(members)} gates ("
+                    + ", ".join(f"{Path(name).name}" for name, _ in members)
+                    + f"), threshold {self.threshold:g}")
         return (f"rejection gate {Path(self.name).name} ({self.gate.model_string}), "
                 f"threshold {self.threshold:g}")
 

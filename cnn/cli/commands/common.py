@@ -53,13 +53,15 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_reject_options(parser: argparse.ArgumentParser) -> None:
-    """``--reject-threshold P``, ``--reject-weights PATH`` and ``--no-reject``
+    """``--reject-threshold P``, ``--reject-weights PATH`` (repeatable) and ``--no-reject``
     (:mod:`cnn.tasks.reject`)."""
     parser.add_argument("--reject-threshold", type=probability, default=None, metavar="P",
                         help="answer 'not a digit' when P(not a digit) >= P (default: the value "
                              "calibrated in the gate file, see docs/not-a-digit.md)")
-    parser.add_argument("--reject-weights", metavar="PATH", default=None,
-                        help="11-class gate network (default: the shipped gate)")
+    parser.add_argument("--reject-weights", metavar="PATH", default=None, action="append",
+                        help="11-class gate network; give it more than once for gates that "
+                             "decide together (their mean P(not a digit); needs "
+                             "--reject-threshold) (default: the shipped gates)")
     parser.add_argument("--no-reject", action="store_true",
                         help="always answer a digit (no 'not a digit')")
 
