@@ -611,3 +611,24 @@ def test_long_thin_strip_is_read_not_crashed():
     page[2:47, 990:998] = 20  # a "1" as tall as the strip
     out = to_mnist(page)
     assert out.shape == (28, 28) and out.max() == pytest.approx(1.0)
+
+
+def test_a_desk_is_filled_with_the_sheets_own_light_so_an_unevenly_lit_edge_is_no_ink():
+    # A sheet lit from the right (ink-bright values 0.15 on its dark left, 0.02 on its right)
+    # on a dark, grainy desk: the desk must be replaced by paper that meets the sheet without a
+    # step, else the darker left edge stands out against one median paper level like ink.
+    from cnn.vision.illumination import _mask_cluttered_desk
+
+    rng = np.random.default_rng(0)
+    h, w = 240, 320
+    sheet = np.zeros((h, w), bool)
+    sheet[30:210, 40:280] = True
+    light = np.linspace(0.15, 0.02, w, dtype=np.float32)[None, :].repeat(h, 0)
+    work = np.where(sheet, light, 0.75 + 0.2 * rng.standard_normal((h, w))).astype(np.float32)
+    out = _mask_cluttered_desk(work, sheet)
+    assert out is not work and np.array_equal(out[60:180, 80:240], work[60:180, 80:240])
+    left_out, left_in = out[120, 20], out[120, 60]  # outside and inside the dark left edge
+    right_out, right_in = out[120, 300], out[120, 260]
+    assert abs(left_out - left_in) < 0.03 and abs(right_out - right_in) < 0.03
+    assert left_out - right_out > 0.08  # the fill follows the light, not one level
+    assert out[~sheet].max() < 0.2  # no desk grain left
