@@ -4,7 +4,7 @@ Training a not-a-digit gate on photos of non-digits (``scripts/make_non_digits.p
 means training it on what the pipeline hands the networks, not on the photos: this runs
 :func:`cnn.vision.pipeline.preprocess_file` on each picture with the default classifier choosing
 among the candidate segmentations (``choose``, as ``cnn predict`` does) and writes the result as
-an 8-bit PNG, white ink on black, to ``OUT/<stem>.png``. Pictures in which no ink is found are
+an 8-bit PNG, white ink on black, to ``OUT/<prefix><stem>.png``. Pictures in which no ink is found are
 counted and left out (``cnn predict`` answers "not a digit" for those before any network runs).
 ``cnn train --data DIR`` takes a folder of such PNGs as they are (a 28 x 28 picture is already
 MNIST's format). Two worker processes by default (``--processes 1``: this process).
@@ -12,7 +12,7 @@ MNIST's format). Two worker processes by default (``--processes 1``: this proces
 Usage::
 
     python scripts/make_non_digits.py --out /tmp/nd31 --seed 31 --style a --per-kind 100
-    python scripts/pipeline_inputs.py /tmp/nd31 --out /tmp/gate_train/noise
+    python scripts/pipeline_inputs.py /tmp/nd31 --out /tmp/gate_train/noise --prefix s31_
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("folder", help="folder of pictures (.png, .jpg)")
     parser.add_argument("--out", required=True, help="folder for the 28 x 28 PNGs (created)")
     parser.add_argument("--weights", default=None, help="classifier that chooses (default model)")
+    parser.add_argument("--prefix", default="", help="put before each written file's name "
+                        "(several folders into one: --prefix s31_)")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--overwrite", action="store_true", help="replace PNGs already in --out")
     args = parser.parse_args(argv)
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if not source.is_dir():
         parser.error(f"{source} is not a folder")
     files = sorted(p for p in source.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
-    jobs = [(f, out / f"{f.stem}.png") for f in files]
+    jobs = [(f, out / f"{args.prefix}{f.stem}.png") for f in files]
     clash = [t for _, t in jobs if t.exists()]
     if clash and not args.overwrite:
         parser.error(f"{len(clash)} file(s) in {out} would be replaced (e.g. {clash[0].name}); "

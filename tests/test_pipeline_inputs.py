@@ -43,3 +43,5 @@ def test_writes_what_predict_gives_the_networks_and_leaves_out_blank_pages(tmp_p
     with pytest.raises(SystemExit) as refused:  # nothing replaced without --overwrite
         script().main([str(source), "--out", str(out), "--processes", "1"])
     assert refused.value.code == 2 and "--overwrite" in capsys.readouterr().err
+    assert script().main([str(source), "--out", str(out), "--processes", "1", "--prefix", "s1_"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["s1_seven.png", "seven.png"]
