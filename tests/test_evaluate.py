@@ -28,6 +28,7 @@ SHIPPED = {w.model: w.path for w in sorted(list_weights(ROOT / "weight_output"),
                                            key=lambda w: w.accuracy or 0.0)}
 
 
+@pytest.mark.slow  # 5-8 s a model on the full test set; CI runs it (.ci/run: -m slow)
 @pytest.mark.parametrize("model", list(TARGETS))
 def test_shipped_model_meets_its_accuracy_on_the_full_test_set(model, capsys):
     data = full_mnist_path()

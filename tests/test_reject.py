@@ -185,6 +185,7 @@ def test_the_shipped_gate_wrongly_rejects_at_most_one_percent_of_mnist_test(full
     assert p.shape == (10000,)
 
 
+@pytest.mark.slow  # the classifier and both gates on the full test set; CI runs it
 @needs_gate
 def test_evaluate_reports_the_rejection_rate_beside_top1(full_mnist, capsys):
     assert main(["evaluate", "--json"]) == 0
