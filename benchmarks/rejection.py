@@ -48,7 +48,7 @@ from cnn.io.weights import load_model, save_model
 from cnn.tasks.calibrate import validation_views
 from cnn.tasks.ensemble import Ensemble
 from cnn.tasks.predict import confidence_of
-from cnn.tasks.reject import NOT_A_DIGIT, confidence_scores
+from cnn.tasks.reject import NOT_A_DIGIT, Rejector, confidence_scores
 from cnn.vision.pipeline import preprocess_file
 
 
@@ -92,7 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     def p_not(x):
         return gate.predict_proba(x)[:, NOT_A_DIGIT]
 
-    threshold = args.threshold or float(gate.metadata.get("reject_threshold", 0.5))
+    if args.write and args.calibrate is None:
+        parser.error("--write stores the threshold of --calibrate")
+    if args.threshold is not None or len(gates) == 1:
+        threshold = args.threshold or float(gate.metadata.get("reject_threshold", 0.5))
+    elif args.views_rate is None:  # several gates: the shipped ones' threshold, or say one
+        try:
+            threshold = Rejector.default(None, args.gate).threshold
+        except UserError as e:
+            parser.error(str(e).replace("--reject-threshold", "--threshold or --views-rate"))
     if args.views_rate is not None:
         views, _ = validation_views(x_train[-5000:], y_train[-5000:], np.random.default_rng(7))
         p_val = p_not(views)

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -65,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cnn.data.mnist import load_mnist
+from cnn.errors import UserError
 from cnn.tasks.calibrate import UNCERTAIN_BELOW, expected_calibration_error, uncertainty_ratio
 from cnn.tasks.predict import collect_images, predict_files
 from cnn.tasks.predictor import load_predictor
@@ -143,9 +145,14 @@ def generate(name: str, folder: Path) -> Path:
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     print(f"generating {name} into {folder}", file=sys.stderr)
+    partial = folder.with_name(folder.name + ".partial")  # renamed into place when complete
+    shutil.rmtree(partial, ignore_errors=True)
     subprocess.run([sys.executable, str(SCRIPTS / command[0]), *command[1:], "--out",
-                    str(folder)], check=True, stdout=subprocess.DEVNULL)
-    stamp.write_text(" ".join(command) + "\n")
+                    str(partial)], check=True, stdout=subprocess.DEVNULL)
+    (partial / ".generator").write_text(" ".join(command) + "\n")
+    if folder.exists():
+        folder.rmdir()  # empty (checked above)
+    partial.rename(folder)
     return folder
 
 
@@ -254,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", nargs="*", default=None,
                         help="classifier weights (several: an ensemble); default: the default")
-    parser.add_argument("--gate", default=None, help="gate weights (default: the shipped gate)")
+    parser.add_argument("--gate", default=None, action="append",
+                        help="gate weights; more than once: they decide by their mean and "
+                             "need --threshold (default: the shipped gates)")
     parser.add_argument("--threshold", type=float, default=None, help="gate threshold")
     parser.add_argument("--sets", default="/tmp/cnn_robustness_sets")
     parser.add_argument("--only", default=None, help="comma-separated set names")
@@ -277,7 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown set(s) {', '.join(unknown)}; known: {', '.join(SETS)}")
         names = [n for n in wanted if args.held_out or not SETS[n][2]]
     label, model = load_predictor(args.weights)
-    rejector = None if args.no_reject else Rejector.default(args.threshold, args.gate)
+    try:
+        rejector = None if args.no_reject else Rejector.default(args.threshold, args.gate)
+    except UserError as e:
+        parser.error(str(e).replace("--reject-threshold", "--threshold"))
     print(f"classifier: {label} ({getattr(model, 'model_string', 'ensemble')}); "
           f"{rejector.describe() if rejector else 'no gate'}")
     results, detail = {}, {}

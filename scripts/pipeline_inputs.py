@@ -44,19 +44,28 @@ def _start_worker(weights: str | None) -> None:
 
 def network_input(path: Path) -> np.ndarray | None:
     """The uint8 ``(28, 28)`` input ``cnn predict`` gives the networks for ``path`` (ink 255 on
-    0), or ``None`` when the pipeline finds no ink in it."""
+    0), or ``None`` when the pipeline finds no ink in it.
+
+    Raises:
+        UserError: a file that cannot be read as an image (named in the message).
+    """
+    from cnn.vision.decode import read_image
     from cnn.vision.pipeline import preprocess_file
 
     try:
         x = preprocess_file(path, choose=_CHOOSE)
     except UserError:
+        read_image(path)  # an unreadable file is an error, not a picture without ink
         return None
     return np.clip(np.rint(np.asarray(x, np.float32) * 255), 0, 255).astype(np.uint8)
 
 
-def _one(job: tuple[Path, Path]) -> bool:
+def _one(job: tuple[Path, Path]) -> bool | str:
     source, target = job
-    x = network_input(source)
+    try:
+        x = network_input(source)
+    except UserError as e:
+        return str(e)
     if x is None:
         return False
     _, data = cv2.imencode(".png", x)
@@ -79,6 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{source} is not a folder")
     files = sorted(p for p in source.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"})
     jobs = [(f, out / f"{args.prefix}{f.stem}.png") for f in files]
+    stems = [t.name for _, t in jobs]
+    twins = sorted({n for n in stems if stems.count(n) > 1})
+    if twins:
+        parser.error(f"{len(twins)} name(s) would be written twice (e.g. {twins[0]}: pictures "
+                     "with the same name and another extension); rename them")
     clash = [t for _, t in jobs if t.exists()]
     if clash and not args.overwrite:
         parser.error(f"{len(clash)} file(s) in {out} would be replaced (e.g. {clash[0].name}); "
@@ -86,13 +100,17 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if args.processes <= 1:  # in this process
         _start_worker(args.weights)
-        usable = sum(map(_one, jobs))
+        results = list(map(_one, jobs))
     else:
         with Pool(args.processes, initializer=_start_worker, initargs=(args.weights,)) as pool:
-            usable = sum(pool.imap_unordered(_one, jobs, chunksize=16))
+            results = list(pool.imap_unordered(_one, jobs, chunksize=16))
+    errors = [r for r in results if isinstance(r, str)]
+    usable = sum(r is True for r in results)
     print(f"{usable} of {len(files)} pictures usable -> {out} "
-          f"({len(files) - usable} without ink left out)")
-    return 0
+          f"({len(files) - usable - len(errors)} without ink left out, {len(errors)} unreadable)")
+    for message in errors[:10]:
+        print(f"  {message}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

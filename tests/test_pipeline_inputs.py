@@ -40,6 +40,14 @@ def test_writes_what_predict_gives_the_networks_and_leaves_out_blank_pages(tmp_p
     assert written.shape == (28, 28)
     np.testing.assert_allclose(written / 255.0, expected, atol=0.5 / 255 + 1e-6)
     assert "1 of 2 pictures usable" in capsys.readouterr().out
+    (source / "seven.png").write_bytes(b"not an image")  # seven.jpg's twin, and unreadable
+    with pytest.raises(SystemExit):
+        script().main([str(source), "--out", str(tmp_path / "other"), "--processes", "1"])
+    assert "written twice" in capsys.readouterr().err
+    (source / "seven.png").rename(source / "broken.png")
+    assert script().main([str(source), "--out", str(tmp_path / "third"), "--processes", "1"]) == 1
+    assert "1 unreadable" in capsys.readouterr().out
+    (source / "broken.png").unlink()
     with pytest.raises(SystemExit) as refused:  # nothing replaced without --overwrite
         script().main([str(source), "--out", str(out), "--processes", "1"])
     assert refused.value.code == 2 and "--overwrite" in capsys.readouterr().err

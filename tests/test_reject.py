@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import cv2
@@ -147,6 +148,9 @@ def test_the_shipped_gates_decide_together_at_the_manifests_threshold():
     assert rejector.threshold == shipped_gate_threshold()
     assert [Path(n) for n in rejector.gate.names] == gates
     assert rejector.gate.num_classes == 11
+    # the same files, in another order and named relative to the working folder: the same pair
+    relative = [Path(os.path.relpath(g)) for g in reversed(gates)]
+    assert Rejector.default(None, relative).threshold == shipped_gate_threshold()
 
 
 def make_non_digits(out: Path, seed: int, per_kind: int, style: str = "a") -> None:

@@ -78,7 +78,10 @@ def test_serve_binds_loopback_prints_the_url_serves_and_stops_on_ctrl_c():
         first = proc.stdout.readline()
         assert first.startswith("serving C(8,5)-P2-C(16,3)-P2-FC128-FC10 (")
         said = proc.stdout.readline()  # "not a digit" is on: the shipped gates and threshold
-        assert said.startswith("rejection") and "threshold" in said and "off" not in said
+        from cnn.io.catalog import shipped_gate_threshold
+
+        assert said.startswith("rejection: the mean of 2 gates")
+        assert said.endswith(f"threshold {shipped_gate_threshold():g}\n")
         match = re.fullmatch(r"open (http://127\.0\.0\.1:(\d+)/) in a browser \(API docs: "
                              r"/docs\); Ctrl-C stops\n", proc.stdout.readline())
         assert match, "no URL printed"

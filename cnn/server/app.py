@@ -370,7 +370,7 @@ def create_app(store: ModelStore, min_confidence: float = DEFAULT_MIN_CONFIDENCE
         store: the networks (:class:`ModelStore`).
         min_confidence: answers whose softmax confidence is below it are ``uncertain``.
         rejector: the "not a digit" rule (:class:`cnn.tasks.reject.Rejector`, e.g.
-            ``Rejector.default()`` with the shipped gate), or ``None`` to always answer a digit.
+            ``Rejector.default()`` with the shipped gates), or ``None`` to always answer a digit.
         allowed_hosts: the ``Host`` names answered (:func:`cnn.server.hosts.allowed_hosts`;
             others get 400, against DNS rebinding); ``None``: any (``cnn serve`` always
             passes its list).

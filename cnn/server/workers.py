@@ -40,7 +40,8 @@ def app_from_environment():
     """The application of one worker process, from :data:`SETTINGS_ENV`: a JSON object with
     ``weights`` (list of str, or null: the shipped default), ``method`` (``"mean"`` or
     ``"vote"``), ``min_confidence`` (float in [0, 1]), ``reject`` (null: rejection off; else
-    ``[threshold or null, gate weights path or null]``) and ``allowed_hosts`` (list of str).
+    ``[threshold or null, list of gate weights paths or null]``: several gates decide by their
+    mean, :meth:`cnn.tasks.reject.Rejector.default`) and ``allowed_hosts`` (list of str).
 
     Called by uvicorn in each worker (``factory=True``). Sets up cnn's threads and the
     server's ``malloc`` settings first (:func:`cnn.server.memory.release_memory_settings`).

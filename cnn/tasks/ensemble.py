@@ -67,14 +67,18 @@ class Ensemble:
         classes: the members' number of classes: 10 (digit classifiers) or 11 (not-a-digit
             gates, :mod:`cnn.tasks.reject`, whose class-10 probabilities are then averaged).
     Raises:
-        UserError: fewer than one member, an unknown method, or a member whose input is not
-            28 x 28 x 1 or whose output is not ``classes`` classes (naming the member).
+        UserError: fewer than one member, an unknown method, ``classes`` other than 10 or 11,
+            or a member whose input is not 28 x 28 x 1 or whose output is not ``classes``
+            classes (naming the member).
     """
 
     def __init__(self, members: Sequence[tuple[str, object]], method: str = "mean",
                  classes: int = 10) -> None:
         if not members:
             raise UserError("an ensemble needs at least one weights file")
+        if classes not in (10, 11):
+            raise UserError(f"an ensemble's members give 10 classes (digits) or 11 (gates), "
+                            f"not {classes}")
         if method not in METHODS:
             raise UserError(f"--ensemble {method!r} should be one of {', '.join(METHODS)}")
         for name, model in members:

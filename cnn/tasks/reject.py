@@ -146,9 +146,9 @@ class Rejector:
                 threshold = float(gates[0].metadata.get("reject_threshold", DEFAULT_THRESHOLD))
             return cls(gates[0], threshold, str(paths[0]))
         if threshold is None:
-            shipped = [p.resolve() for p in find_gates()]
+            shipped = sorted(p.resolve() for p in find_gates())
             threshold = (shipped_gate_threshold()
-                         if [p.resolve() for p in paths] == shipped else None)
+                         if sorted(p.resolve() for p in paths) == shipped else None)
             if threshold is None:
                 raise UserError(f"{len(gates)} rejection gates decide together: give their "
                                 "threshold with --reject-threshold P (each file's own was "

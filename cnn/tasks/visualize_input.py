@@ -45,8 +45,8 @@ class VisualizeInput:
 
 
 def default_rejector():
-    """The shipped not-a-digit gate (:meth:`cnn.tasks.reject.Rejector.default`), or None when
-    it does not load: visualizing goes on without it."""
+    """The shipped not-a-digit gates (:meth:`cnn.tasks.reject.Rejector.default`), or None when
+    they do not load: visualizing goes on without it."""
     from cnn.tasks.reject import Rejector
 
     try:

@@ -84,11 +84,18 @@ def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarr
         return work  # not much darker than the sheet: a light gradient, not a desk
     shrink = max(3, int(0.02 * max(work.shape))) | 1
     inner = cv2.erode(sheet, np.ones((shrink, shrink), np.uint8)) > 0
-    sigma = 0.1 * max(work.shape)
-    weight = cv2.GaussianBlur(inner.astype(np.float32), (0, 0), sigma)
-    carried = cv2.GaussianBlur(np.where(inner, work, 0).astype(np.float32), (0, 0), sigma)
-    fill = np.where(weight > 1e-3, carried / np.maximum(weight, 1e-3),
-                    float(np.median(work[inner])))
+    # The blurs run at 1/8 scale (sigma 10 % of the side is 1.25 % there) and the quotient is
+    # scaled back: the fill is smooth, and full-size blurs of that width took 0.4 s.
+    h, w = work.shape
+    small = (max(1, w // 8), max(1, h // 8))
+    sigma = 0.1 * max(small)
+    weight = cv2.GaussianBlur(cv2.resize(inner.astype(np.float32), small,
+                                         interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    carried = cv2.GaussianBlur(cv2.resize(np.where(inner, work, 0).astype(np.float32), small,
+                                          interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    fill = cv2.resize(np.where(weight > 1e-3, carried / np.maximum(weight, 1e-3),
+                               float(np.median(work[inner]))).astype(np.float32), (w, h),
+                      interpolation=cv2.INTER_LINEAR)
     out = work.copy()
     out[~inner] = fill[~inner]
     return out

@@ -57,7 +57,8 @@ def add_reject_options(parser: argparse.ArgumentParser) -> None:
     (:mod:`cnn.tasks.reject`)."""
     parser.add_argument("--reject-threshold", type=probability, default=None, metavar="P",
                         help="answer 'not a digit' when P(not a digit) >= P (default: the value "
-                             "calibrated in the gate file, see docs/not-a-digit.md)")
+                             "calibrated for the gates: the shipped gates' gate_threshold, or a "
+                             "gate file's own; see docs/not-a-digit.md)")
     parser.add_argument("--reject-weights", metavar="PATH", default=None, action="append",
                         help="11-class gate network; give it more than once for gates that "
                              "decide together (their mean P(not a digit); needs "
