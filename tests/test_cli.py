@@ -253,11 +253,19 @@ def serve_until_healthy(argv: list[str], cwd, env) -> None:
             proc.kill()
 
 
+def slow_example(line: str) -> bool:
+    """Examples that train, write a model, or score the full MNIST test set with other weights
+    or options than plain ``cnn evaluate`` (each runs the classifier and both not-a-digit
+    gates over 10,000 images): CI runs them with ``-m slow``."""
+    full_test_set = line.startswith("cnn evaluate") and "--data" not in line
+    return (line.startswith("cnn train") or " --out " in line
+            or (full_test_set and line.strip() != "cnn evaluate"))
+
+
 @pytest.mark.parametrize(
     "where, line",
-    [pytest.param(w, l, marks=[pytest.mark.slow] if l.startswith("cnn train") or " --out " in l
-                  else [],
-                  id=l) for w, l in EXAMPLES])
+    [pytest.param(w, l, marks=[pytest.mark.slow] if slow_example(l) else [], id=l)
+     for w, l in EXAMPLES])
 def test_help_example_runs_as_written(where, line, tmp_path):
     env = subset_env()
     if line.startswith("cnn train"):
