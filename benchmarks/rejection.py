@@ -46,7 +46,6 @@ from cnn.errors import UserError
 from cnn.io.catalog import default_weights
 from cnn.io.weights import load_model, save_model
 from cnn.tasks.calibrate import validation_views
-from cnn.tasks.ensemble import Ensemble
 from cnn.tasks.predict import confidence_of
 from cnn.tasks.reject import NOT_A_DIGIT, Rejector, confidence_scores
 from cnn.vision.pipeline import preprocess_file
@@ -73,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="11-class gate weights file; more than once: their mean decides")
     parser.add_argument("--classifier", default=None, help="10-class classifier (default model)")
     parser.add_argument("--threshold", type=float, default=None,
-                        help="gate threshold (default: the file's reject_threshold, else 0.5)")
+                        help="gate threshold (default: the file's reject_threshold, else 0.5; "
+                             "several gates: the shipped pair's gate_threshold)")
     parser.add_argument("--calibrate", type=float, default=None, metavar="RATE",
                         help="set the threshold to reject RATE of the MNIST validation digits")
     parser.add_argument("--views-rate", type=float, default=None, metavar="RATE",
@@ -82,25 +82,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--custom", default="custom_test_images")
     args = parser.parse_args(argv)
 
-    gates = [load_model(g, num_classes=None) for g in args.gate]
-    gate = gates[0] if len(gates) == 1 else Ensemble(list(zip(args.gate, gates)), classes=11)
-    if args.write and len(gates) > 1:
+    if args.write and len(args.gate) > 1:
         parser.error("--write stores one gate's threshold; several gates' goes in the manifest")
+    if args.write and args.calibrate is None:
+        parser.error("--write stores the threshold of --calibrate")
+    # The gate(s) and threshold as cnn predict takes them (several: their mean; the shipped
+    # pair's threshold); a threshold chosen below only needs a placeholder here.
+    chosen_below = args.threshold is None and (args.views_rate or args.calibrate) is not None
+    try:
+        rejector = Rejector.default(1.0 if chosen_below else args.threshold, args.gate)
+    except UserError as e:
+        parser.error(str(e).replace("--reject-threshold", "--threshold or --views-rate"))
+    gate, threshold = rejector.gate, rejector.threshold
     classifier = load_model(args.classifier or default_weights())
     (x_train, y_train), (x_test, _) = load_mnist()
 
     def p_not(x):
         return gate.predict_proba(x)[:, NOT_A_DIGIT]
 
-    if args.write and args.calibrate is None:
-        parser.error("--write stores the threshold of --calibrate")
-    if args.threshold is not None or len(gates) == 1:
-        threshold = args.threshold or float(gate.metadata.get("reject_threshold", 0.5))
-    elif args.views_rate is None:  # several gates: the shipped ones' threshold, or say one
-        try:
-            threshold = Rejector.default(None, args.gate).threshold
-        except UserError as e:
-            parser.error(str(e).replace("--reject-threshold", "--threshold or --views-rate"))
     if args.views_rate is not None:
         views, _ = validation_views(x_train[-5000:], y_train[-5000:], np.random.default_rng(7))
         p_val = p_not(views)

@@ -97,11 +97,12 @@ def read_manifest(folder: Path | None = None) -> list[ShippedFile]:
     folder = folder if folder is not None else shipped_folder(WEIGHTS_DIR)
     if folder is None or not (folder / MANIFEST).is_file():
         return []
-    return list(_read_manifest(folder / MANIFEST))
+    return list(_read_manifest(folder / MANIFEST)[0])
 
 
 @functools.lru_cache(maxsize=8)
-def _read_manifest(path: Path) -> tuple[ShippedFile, ...]:
+def _read_manifest(path: Path) -> tuple[tuple[ShippedFile, ...], dict]:
+    """The manifest's entries and its whole document, read and checked once per path."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         entries = tuple(ShippedFile(path.parent / e["file"], e["role"], e["sha256"])
@@ -112,7 +113,7 @@ def _read_manifest(path: Path) -> tuple[ShippedFile, ...]:
     if any(e.role not in ROLES for e in entries):
         raise UserError(f"the manifest '{path}' names a role outside {', '.join(ROLES)}; "
                         "reinstall cnn")
-    return entries
+    return entries, doc
 
 
 def shipped_gate_threshold() -> float | None:
@@ -126,8 +127,7 @@ def shipped_gate_threshold() -> float | None:
     folder = shipped_folder(WEIGHTS_DIR)
     if folder is None or not (folder / MANIFEST).is_file():
         return None
-    _read_manifest(folder / MANIFEST)  # the file is valid JSON of this module's form
-    value = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("gate_threshold")
+    value = _read_manifest(folder / MANIFEST)[1].get("gate_threshold")
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
