@@ -61,6 +61,7 @@ _BAND_OVERLAP = 0.3  # a component joins the line when this much of its height i
 _LINE_GAP = 1.5  # ... and lies no farther than this many line heights from the line's ink
 _SURE_GAP = 0.25  # a gap between blobs wider than this (x line height) is always a cut
 _GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
+_MIN_CUT_GAP = 0.1  # candidate cuts closer than this (x line height) are one
 _MAX_WIDTH = 1.5  # widest segment considered (x line height)
 _WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
 _WIDE_COST = 3.0
@@ -287,7 +288,7 @@ def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
     found.update(range(margin, width - margin, step))
     merged: list[int] = []
     for x in sorted(found):
-        if not merged or x - merged[-1] >= max(2, 0.05 * height):
+        if not merged or x - merged[-1] >= max(2, _MIN_CUT_GAP * height):
             merged.append(x)
     return [x0 + x for x in merged]
 
