@@ -1,4 +1,5 @@
-"""The photo pipeline's fast paths against plain references (issue 30).
+"""The photo pipeline's fast paths against plain references (issue 30), and the number
+reader's budget of candidate segments.
 
 Each stage that was made cheaper must give what the plain computation gives: exactly where the
 fast path is an identity (the ruled-line band, the percentile, the centre of mass and block
@@ -15,6 +16,7 @@ from scipy import ndimage
 
 from cnn.vision.illumination import _COARSE_OPENING, _opening
 from cnn.vision.normalize import _normalise, _percentile, _place
+from cnn.vision.numbers import _MAX_PIECES, _MAX_WIDTH, _MIN_CUT_GAP, _pieces, _within_budget
 from cnn.vision.segment import _remove_long_lines
 
 
@@ -179,3 +181,32 @@ def test_a_large_crop_reduced_first_is_normalised_like_the_full_crop(monkeypatch
     assert fast.shape == (28, 28) and fast.dtype == np.float32
     assert float(np.abs(fast - full).mean()) < 0.02
     assert np.corrcoef(fast.ravel(), full.ravel())[0, 1] > 0.97
+
+
+def test_pieces_counts_the_pairs_of_cuts_at_most_the_widest_segment_apart():
+    rng = np.random.default_rng(3)
+    cuts = sorted(set(rng.integers(0, 600, 80).tolist()))
+    height = 40.0
+    brute = sum(1 for i in range(len(cuts)) for j in range(i + 1, len(cuts))
+                if cuts[j] - cuts[i] <= _MAX_WIDTH * height)
+    assert _pieces(cuts, height) == brute
+
+
+def test_a_clean_line_keeps_every_cut_inside_its_blobs():
+    height = 60.0
+    fixed = [0, 130, 260]
+    inside = [40, 65, 90, 175, 200, 225]
+    assert _within_budget(inside, fixed, height) == set(inside)
+
+
+def test_a_textured_blob_is_thinned_to_the_budget_keeping_the_blob_boundaries():
+    height = 30.0
+    fixed = [0, 1000]
+    inside = list(range(3, 1000, 3))  # a minimum every 3 px: thousands of segments
+    assert _pieces(sorted(set(inside) | set(fixed)), height) > 10 * _MAX_PIECES
+    kept = _within_budget(inside, fixed, height)
+    assert kept and kept < set(inside)
+    assert _pieces(sorted(kept | set(fixed)), height) <= _MAX_PIECES
+    gaps = np.diff(sorted(kept))
+    assert gaps.min() >= _MIN_CUT_GAP * height  # thinned evenly, not cut off at one end
+    assert max(kept) > 900

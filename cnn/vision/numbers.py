@@ -61,7 +61,8 @@ _BAND_OVERLAP = 0.3  # a component joins the line when this much of its height i
 _LINE_GAP = 1.5  # ... and lies no farther than this many line heights from the line's ink
 _SURE_GAP = 0.25  # a gap between blobs wider than this (x line height) is always a cut
 _GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
-_MIN_CUT_GAP = 0.1  # candidate cuts closer than this (x line height) are one
+_MIN_CUT_GAP = 0.05  # candidate cuts closer than this (x line height) are one
+_MAX_PIECES = 150  # candidate segments of one run of blobs, at most (see _within_budget)
 _MAX_WIDTH = 1.5  # widest segment considered (x line height)
 _WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
 _WIDE_COST = 3.0
@@ -407,6 +408,34 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
     return Segment(image, (x0, y0, x1, y1))
 
 
+def _pieces(cuts: list[int], height: float) -> int:
+    """How many candidate segments the sorted ``cuts`` offer: pairs at most ``_MAX_WIDTH``
+    line heights apart."""
+    ends = np.searchsorted(cuts, np.asarray(cuts) + _MAX_WIDTH * height, side="right")
+    return int((ends - np.arange(len(cuts)) - 1).sum())
+
+
+def _within_budget(inside: list[int], fixed: list[int], height: float) -> set[int]:
+    """The cuts ``inside`` blobs (sorted), thinned until the chunk offers at most
+    ``_MAX_PIECES`` candidate segments with the ``fixed`` cuts (blob boundaries, kept):
+    each round keeps only cuts 1.5 times farther apart than the last.
+
+    Exists for: a noisy or textured blob (a comb box's walls, a scan's grain, a phone photo's
+    clutter read as one line), whose column profile has a minimum every few pixels: it
+    offered thousands of candidate segments, each normalised and scored by three networks
+    (seconds for one picture). A clean line of handwriting offers tens and is not touched.
+    """
+    gap = _MIN_CUT_GAP * height
+    while inside and _pieces(sorted(set(inside) | set(fixed)), height) > _MAX_PIECES:
+        gap *= 1.5
+        thinned: list[int] = []
+        for x in inside:
+            if not thinned or x - thinned[-1] >= gap:
+                thinned.append(x)
+        inside = thinned
+    return set(inside)
+
+
 def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: float,
                 height: float, score) -> list[Segment]:
     """Dynamic programming over the candidate cuts of one run of blobs (see the module)."""
@@ -423,7 +452,7 @@ def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: 
             cuts.add((max(d[3] for d in chunk[k - 1]) + bx0) // 2)
         inside.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
     gaps = cuts - {x_lo, x_hi}
-    inside -= cuts
+    inside = _within_budget(sorted(inside - cuts), sorted(cuts), height)
     cuts |= inside
     cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
     if len(cuts) < 2:
