@@ -253,13 +253,20 @@ def serve_until_healthy(argv: list[str], cwd, env) -> None:
             proc.kill()
 
 
+KEPT_VISUALIZE = "cnn visualize --layer 6 --channel 3"  # the one visualize example run by default
+
+
 def slow_example(line: str) -> bool:
     """Examples that train, write a model, or score the full MNIST test set with other weights
     or options than plain ``cnn evaluate`` (each runs the classifier and both not-a-digit
-    gates over 10,000 images): CI runs them with ``-m slow``."""
+    gates over 10,000 images), every ``cnn visualize`` example but one (activation
+    maximization, seconds each) and the every-shipped-model ensemble: CI runs them with
+    ``-m slow``, and the default run stays within its five minutes."""
     full_test_set = line.startswith("cnn evaluate") and "--data" not in line
     return (line.startswith("cnn train") or " --out " in line
-            or (full_test_set and line.strip() != "cnn evaluate"))
+            or (full_test_set and line.strip() != "cnn evaluate")
+            or (line.startswith("cnn visualize") and not line.startswith(KEPT_VISUALIZE))
+            or "--weights shipped --ensemble" in line)
 
 
 @pytest.mark.parametrize(
