@@ -210,3 +210,10 @@ def test_a_textured_blob_is_thinned_to_the_budget_keeping_the_blob_boundaries():
     gaps = np.diff(sorted(kept))
     assert gaps.min() >= _MIN_CUT_GAP * height  # thinned evenly, not cut off at one end
     assert max(kept) > 900
+
+
+def test_many_blobs_alone_over_the_budget_drop_every_inside_cut_and_end():
+    height = 20.0
+    fixed = list(range(0, 3000, 4))  # hundreds of specks side by side: blob boundaries only
+    assert _pieces(fixed, height) > _MAX_PIECES
+    assert _within_budget([1, 2, 5, 6, 9], fixed, height) == set()

@@ -418,15 +418,20 @@ def _pieces(cuts: list[int], height: float) -> int:
 def _within_budget(inside: list[int], fixed: list[int], height: float) -> set[int]:
     """The cuts ``inside`` blobs (sorted), thinned until the chunk offers at most
     ``_MAX_PIECES`` candidate segments with the ``fixed`` cuts (blob boundaries, kept):
-    each round keeps only cuts 1.5 times farther apart than the last.
+    each round keeps only cuts 1.5 times farther apart than the last; when the ``fixed`` cuts
+    alone offer more (many small blobs side by side), no cut inside blobs is kept.
 
     Exists for: a noisy or textured blob (a comb box's walls, a scan's grain, a phone photo's
     clutter read as one line), whose column profile has a minimum every few pixels: it
     offered thousands of candidate segments, each normalised and scored by three networks
     (seconds for one picture). A clean line of handwriting offers tens and is not touched.
+    Measured (BENCHMARKS.md, issue 30, round 3): B's comb-box photos 9.9 -> 2.4 s median,
+    whole-number accuracy on A, B, C within one photo.
     """
     gap = _MIN_CUT_GAP * height
     while inside and _pieces(sorted(set(inside) | set(fixed)), height) > _MAX_PIECES:
+        if len(inside) == 1:
+            return set()  # the blob boundaries alone offer more: no cut inside blobs
         gap *= 1.5
         thinned: list[int] = []
         for x in inside:
