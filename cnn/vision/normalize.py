@@ -69,7 +69,7 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
 
     # A wide stroke thickening on a crop far larger than the fine grid it ends on (long side
     # 77 px, below) is done after a reduction by a whole factor k, to about three times that
-    # (k x k block means, as area averaging gives), the change still at least
+    # (k x k block means, as area averaging gives; 1.5-3 times 77), the change still at least
     # _MIN_REDUCED_CHANGE px: the ellipse's cost grows with its area times the crop's, a
     # thin pen stroke on a 300-px digit took milliseconds at full size.
     k = min(int(np.ceil(max(crop.shape) / _CROP_SIDE)), change // _MIN_REDUCED_CHANGE)
@@ -114,9 +114,11 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
 
 
 def _percentile(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (linear interpolation) of a non-empty 1-D array, by one
-    partial sort: the same value without its generic machinery (a tenth of a millisecond
-    a call, and a number reading normalises about a hundred candidate segments)."""
+    """``np.percentile(values, q)`` (linear interpolation, ``q`` in [0, 100]) of a non-empty
+    1-D array, by one partial sort: the same value to float32 rounding (NumPy interpolates
+    from the upper neighbour above the midpoint) without its generic machinery (a tenth of a
+    millisecond a call, and a number reading normalises about a hundred candidate
+    segments)."""
     position = q / 100.0 * (values.size - 1)
     low = int(position)
     high = min(low + 1, values.size - 1)
@@ -140,5 +142,5 @@ def _place(digit: np.ndarray) -> np.ndarray:
     ya, xa = max(0, top), max(0, left)
     yb, xb = min(n, top + h), min(n, left + w)
     fine[ya:yb, xa:xb] = digit[ya - top:yb - top, xa - left:xb - left]
-    # block means: an integer reduction by area averaging is exactly the 4 x 4 mean
+    # block means: area averaging by the integer factor 4 is the 4 x 4 mean (to rounding)
     return cv2.resize(fine, (OUT_SIZE, OUT_SIZE), interpolation=cv2.INTER_AREA)

@@ -409,8 +409,8 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
 
 
 def _pieces(cuts: list[int], height: float) -> int:
-    """How many candidate segments the sorted ``cuts`` offer: pairs at most ``_MAX_WIDTH``
-    line heights apart."""
+    """How many candidate segments the ``cuts`` (sorted, distinct x positions) offer: pairs
+    at most ``_MAX_WIDTH`` line heights apart."""
     ends = np.searchsorted(cuts, np.asarray(cuts) + _MAX_WIDTH * height, side="right")
     return int((ends - np.arange(len(cuts)) - 1).sum())
 

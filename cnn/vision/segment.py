@@ -48,7 +48,9 @@ def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
         thick = cv2.dilate(mask, across)
         # A run of `length` pixels needs that many ink pixels in its row (column): only the
         # band of rows (columns) that have them is opened and labelled, the same result as
-        # the whole picture's (the opening works along rows, and no run lies outside).
+        # the whole picture's (the opening works along rows, and no run lies outside). That
+        # holds because the padding holds no ink: OpenCV's erosion takes the pixels beyond
+        # the frame as ink, so a short run touching the frame would otherwise survive it.
         band = np.flatnonzero(np.count_nonzero(thick, axis=axis) >= length)
         if band.size == 0:
             continue
