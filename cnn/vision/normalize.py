@@ -72,7 +72,7 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     # (k x k block means, as area averaging gives; 1.5-3 times 77), the change still at least
     # _MIN_REDUCED_CHANGE px: the ellipse's cost grows with its area times the crop's, a
     # thin pen stroke on a 300-px digit took milliseconds at full size.
-    k = min(int(np.ceil(max(crop.shape) / _CROP_SIDE)), change // _MIN_REDUCED_CHANGE)
+    k = min(int(np.ceil(max(crop.shape) / _CROP_SIDE)), max(change, 0) // _MIN_REDUCED_CHANGE)
     if k > 1:
         ch, cw = crop.shape
         crop = cv2.copyMakeBorder(crop, 0, -ch % k, 0, -cw % k, cv2.BORDER_CONSTANT, value=0)
