@@ -91,7 +91,8 @@ def test_answers_are_the_same_whether_the_reader_reuses_the_digits_ink_or_not(
         assert fast["number"] == "".join(map(str, digits))
 
 
-def test_the_reader_finds_its_own_ink_when_the_kept_one_may_differ(subset):
+def test_the_reader_takes_the_pipelines_ink_only_when_found_for_the_same_polarity(
+        subset, monkeypatch):
     page = cv2.imdecode(np.frombuffer(number_canvas(subset, (4, 2)), np.uint8),
                         cv2.IMREAD_UNCHANGED)
     own = vision_numbers.ink_map(page)
@@ -99,12 +100,19 @@ def test_the_reader_finds_its_own_ink_when_the_kept_one_may_differ(subset):
     to_mnist(page, keep=keep)
     kept = keep["ink_map"]
     assert kept["canvas"] and kept["sign"] == -1.0
-    assert vision_numbers.ink_map(page, "auto", known=kept)[0] is kept["map"][0]
+    assert np.array_equal(kept["map"][1], own[1])  # the canvas path finds the same ink
     fake = np.zeros_like(own[0])  # a stand-in ink, to tell which one comes back
-    for other in (dict(kept, sign=1.0), dict(kept, polarity="light-on-dark")):
-        got = vision_numbers.ink_map(page, "auto", known=dict(other, map=(fake,) + own[1:5]))
-        assert got[0] is not fake and np.array_equal(got[0], own[0])
-        assert np.array_equal(got[1], own[1])
+    # found for another polarity: the reader finds its own
+    other = dict(kept, polarity="light-on-dark", map=(fake,) + own[1:5])
+    got = vision_numbers.ink_map(page, "auto", known=other)
+    assert got[0] is not fake and np.array_equal(got[0], own[0])
+
+    def photo_stage(*args):
+        raise AssertionError("the photo stages ran on a clean canvas the pipeline had read")
+
+    monkeypatch.setattr(vision_numbers, "_ink_sign", photo_stage)
+    got = vision_numbers.ink_map(page, "auto", known=kept)
+    assert got[0] is kept["map"][0] and got[5] == "dark-on-light"
 
 
 def test_health_names_the_process_that_answered():

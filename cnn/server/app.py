@@ -193,6 +193,7 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     from cnn.server.images import NoInk, decode_upload, to_digit, upright_size
     from cnn.server.numbers import attach_number
     from cnn.tasks.ensemble import Ensemble, decide
+    from cnn.tasks.memo import remembered, remembered_rejector
     from cnn.tasks.predict import (
         Prediction,
         confidence_of,
@@ -201,7 +202,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     )
     from cnn.tasks.reject import split_not_digit
 
-    network = entry.network
+    # one request's networks remember their answers: the reader's segments and the chosen
+    # digit are often inputs already scored
+    network, rejector = remembered(entry.network), remembered_rejector(rejector)
     image = decode_upload(data, name)
     keep: dict = {}  # the ink found for the digit, which the number reader starts from
     try:
@@ -213,7 +216,8 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
         pred = Prediction(name, rejected=True, reason=f"not a digit: {reason}",
                           label=label_from_name(Path(name)))
         return dict(vars(pred), model=network.model_string, weights=entry.id, input=None)
-    first = network.members[0][1] if isinstance(network, Ensemble) else network
+    plain = entry.network  # its first member's layers are shown
+    first = plain.members[0][1] if isinstance(plain, Ensemble) else plain
     maps = None
     if activations:
         maps, logits = activation_maps(first, x)

@@ -15,8 +15,10 @@ import numpy as np
 
 from cnn.errors import UserError
 from cnn.tasks.ensemble import decide
+from cnn.tasks.memo import remembered, remembered_rejector
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.numbers import MAX_DIGITS, SCORE_FLOOR, TooManyDigits, read_line
+from cnn.vision.cuts import SCORE_FLOOR
+from cnn.vision.numbers import MAX_DIGITS, TooManyDigits, read_line
 from cnn.vision.polarity import POLARITIES
 
 NOT_READ = "?"  # the character a segment the gate rejects gets in the number
@@ -66,7 +68,10 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     printed word before the number) is left out of the number; one between digits stays,
     as ``?``. With ``polarity="auto"``, a doubtful reading (neither :func:`convincing` nor
     one sure digit) is read again in the other polarity, and that reading is
-    taken when it is convincing with every digit sure (as for a picture the gate rejected).
+    taken when it is convincing with every digit sure (as for a picture the gate rejected);
+    not a clean canvas's (``known["canvas"]``), whose one background level says the polarity.
+    The networks remember their answers for the reading (:mod:`cnn.tasks.memo`): the chosen
+    segments were scored already, and their classification and gate are looked up.
 
     Args:
         image: as :func:`cnn.vision.pipeline.to_mnist` takes it.
@@ -85,6 +90,7 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         UserError: no ink; :class:`cnn.vision.numbers.TooManyDigits`: more than
             ``max_digits`` digits on the line.
     """
+    model, rejector = remembered(model), remembered_rejector(rejector)
     try:
         reading, used = _read_once(image, model, rejector, polarity, max_digits, box_scale,
                                    known=known)
@@ -92,7 +98,11 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         if polarity != "auto" or isinstance(e, TooManyDigits):
             raise
         reading, used, error = None, None, e
-    if polarity != "auto" or not _doubtful(reading):
+    # a clean canvas's polarity is plain (its one background level): no second reading
+    canvas = known is not None and known.get("canvas", False)
+    if polarity != "auto" or canvas or not _doubtful(reading):
+        if reading is None:
+            raise error
         return reading
     # Recognition has the last word on the polarity: a sheet or a card smaller than the
     # darker desk around it, or a whiteboard's glare, can pass for light ink on a dark ground,

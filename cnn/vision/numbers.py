@@ -16,14 +16,12 @@ then :func:`read_line`
 3. offers **candidate cuts** inside blobs (minima of the ink's column profile and a grid of
    a sixth of the line height), so touching or overlapping neighbours ("20" written in one
    stroke) can be taken apart;
-4. chooses the cuts by **recognition**: every candidate segment is normalised to 28 x 28
-   (:mod:`cnn.vision.normalize`) and scored by the classifier (``score``), and dynamic
-   programming picks the segmentation with the highest total score, a cut through ink
-   costing ``_CUT_COST`` (so half a "3" read as "1" does not win) and a segment spanning a
-   blank gap ``_MERGE_COST`` (a "7" and a "1" squeezed together read "7"; recognition-driven
-   segmentation: R. G. Casey and E. Lecolinet, "A survey of methods and strategies in
-   character segmentation", IEEE PAMI 18(7), 1996, Section 4; the "over-segment, then let
-   the recogniser choose" scheme of Fujisawa, Nakano & Kurino, Proc. IEEE 80(7), 1992).
+4. chooses the cuts by **recognition** (:mod:`cnn.vision.cuts`): every candidate segment is
+   normalised to 28 x 28 and scored by the classifier (``score``), and dynamic programming
+   picks the segmentation with the highest total score, a cut through ink paying a cost (so
+   half a "3" read as "1" does not win), as does a segment spanning a blank gap (a "7" and a
+   "1" squeezed together read "7"); when the blobs as they stand read so well that no other
+   segmentation can win, the other candidates are not scored at all.
 
 :func:`read_line` also gives the **whole line as one digit** (every component of the line
 normalised together): the caller weighs "one digit" against "several digits" with it
@@ -41,6 +39,7 @@ import cv2
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.vision.cuts import Segment, read_chunk
 from cnn.vision.decode import _to_gray
 from cnn.vision.illumination import (
     _flatten_illumination,
@@ -60,15 +59,6 @@ MAX_DIGITS = 12  # default longest number read
 _BAND_OVERLAP = 0.3  # a component joins the line when this much of its height is in the band
 _LINE_GAP = 1.5  # ... and lies no farther than this many line heights from the line's ink
 _SURE_GAP = 0.25  # a gap between blobs wider than this (x line height) is always a cut
-_GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
-_MIN_CUT_GAP = 0.05  # candidate cuts closer than this (x line height) are one
-_MAX_PIECES = 150  # candidate segments of one run of blobs, at most (see _within_budget)
-_MAX_WIDTH = 1.5  # widest segment considered (x line height)
-_WIDE = 1.2  # segments wider than this (x line height) pay _WIDE_COST per line height beyond
-_WIDE_COST = 3.0
-_CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
-_MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
-SCORE_FLOOR = 1e-4  # smallest probability whose log enters a segment's score
 _SEEDS = 3  # lines tried, grown from the largest components (see candidate_lines)
 _SEED_AREA = 0.15  # a later seed has at least this part of the largest component's area
 _GOOD = np.log(0.5)  # a line's quality counts each segment's log score above this
@@ -92,17 +82,6 @@ class Line:
     polarity: str = "dark-on-light"
 
 
-@dataclass
-class Segment:
-    """One digit candidate of a line: ``image`` float32 (28, 28) in [0, 1] (MNIST form),
-    ``box`` (x0, y0, x1, y1) in the original image's pixels (exclusive ends), ``score`` the
-    classifier's log score that chose it."""
-
-    image: np.ndarray
-    box: tuple[int, int, int, int]
-    score: float = 0.0
-
-
 def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
             known: dict | None = None):
     """The ink of a picture as the single-digit stages find it (lines and boxes removed).
@@ -114,11 +93,12 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
             (a user's mistake); False trusts the polarity given (a second reading in the
             other polarity, :func:`cnn.tasks.numbers.read_number`).
         known: ``None``, or what :func:`cnn.vision.pipeline.to_mnist` found for the same
-            image (its ``keep["ink_map"]``): taken instead of finding the ink again when it is
-            the same: always for a photo (its first pass is this computation), and for a clean
-            canvas on pure white or black when these stages would also take it as one (the
-            same polarity, no desk to mask, no hard shadow: then the canvas's uniform
-            background is exactly the opening's).
+            image (its ``keep["ink_map"]``), taken instead of finding the ink again when found
+            for the same ``polarity``: for a photo its first pass is this computation; a clean
+            canvas on pure white or black (``to_mnist``'s canvas path: polarity from the one
+            background level, no desk, no shadow, no uneven light) is read the same way by
+            both, which spares the reader the photo stages' checks (10 ms of a 280 x 280
+            canvas's 50).
     Returns:
         ``(ink, mask, thresh, pad, scale, found)``: float32 (H', W') ink strength, uint8
         (H', W') binary ink, the threshold, the padding in pixels, ``(sx, sy)`` from working
@@ -131,7 +111,7 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
     if known is not None and known["polarity"] != polarity:
         known = None  # found for another polarity
-    if known is not None and not known["canvas"]:
+    if known is not None:
         return (*known["map"], polarity_name(known["sign"]))
     gray, from_alpha = _to_gray(image)
     if from_alpha:
@@ -142,19 +122,14 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
         ink_sign = 1.0 if polarity == "light-on-dark" else -1.0
     work = _shrink(gray if ink_sign > 0 else 1.0 - gray)
     scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
-    desk = False
     if ink_sign < 0:
-        masked = _mask_cluttered_desk(work, _bright_sheet(gray))
-        work, desk = masked, masked is not work
+        work = _mask_cluttered_desk(work, _bright_sheet(gray))
     work, pad = _pad_frame(work)
     background, median = "local", None
     if ink_sign < 0 and min(work.shape) >= 48:
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             background = "median"
-    if (known is not None and known["sign"] == ink_sign and not desk
-            and background == "local" and float(work[0, 0]) == 0.0):
-        return (*known["map"], polarity_name(ink_sign))
     ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
                                        median=median)
     if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
@@ -272,28 +247,6 @@ def _blobs(comps: list, height: float) -> list[list]:
     return blobs
 
 
-def _cuts_inside(mask_crop: np.ndarray, x0: int, height: float) -> list[int]:
-    """Candidate cut columns inside a blob (absolute x): column-profile minima and a grid."""
-    width = mask_crop.shape[1]
-    if width < 0.5 * height:
-        return []
-    profile = mask_crop.sum(axis=0).astype(np.float32)
-    smooth = np.convolve(profile, np.ones(3, np.float32) / 3, mode="same")
-    margin = max(2, int(0.15 * height))
-    found = set()
-    for x in range(margin, width - margin):
-        if smooth[x] <= smooth[x - 1] and smooth[x] <= smooth[x + 1] and \
-                smooth[x] < 0.5 * smooth.max():
-            found.add(x)
-    step = max(2, int(_GRID * height))
-    found.update(range(margin, width - margin, step))
-    merged: list[int] = []
-    for x in sorted(found):
-        if not merged or x - merged[-1] >= max(2, _MIN_CUT_GAP * height):
-            merged.append(x)
-    return [x0 + x for x in merged]
-
-
 def read_line(image: np.ndarray, score, polarity: str = "auto",
               max_digits: int = MAX_DIGITS, box_scale: float = 1.0, check: bool = True,
               known: dict | None = None) -> Line:
@@ -388,7 +341,7 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
         chunks[-1].append(blob)
     segments: list[Segment] = []
     for chunk in chunks:
-        segments += _read_chunk(chunk, labels, ink, thresh, height, score)
+        segments += read_chunk(chunk, labels, ink, thresh, height, score)
         if len(segments) > max_digits:
             raise TooManyDigits(f"more than {max_digits} digits on the line; raise "
                                 "--max-digits if that is right")
@@ -406,143 +359,3 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
     except UserError:
         return None
     return Segment(image, (x0, y0, x1, y1))
-
-
-def _pieces(cuts: list[int], height: float) -> int:
-    """How many candidate segments the ``cuts`` (sorted, distinct x positions) offer: pairs
-    at most ``_MAX_WIDTH`` line heights apart."""
-    ends = np.searchsorted(cuts, np.asarray(cuts) + _MAX_WIDTH * height, side="right")
-    return int((ends - np.arange(len(cuts)) - 1).sum())
-
-
-def _within_budget(inside: list[int], fixed: list[int], height: float) -> set[int]:
-    """The cuts ``inside`` blobs (sorted), thinned until the chunk offers at most
-    ``_MAX_PIECES`` candidate segments with the ``fixed`` cuts (blob boundaries, kept):
-    each round keeps only cuts 1.5 times farther apart than the last; when the ``fixed`` cuts
-    alone offer more (many small blobs side by side), no cut inside blobs is kept.
-
-    Exists for: a noisy or textured blob (a comb box's walls, a scan's grain, a phone photo's
-    clutter read as one line), whose column profile has a minimum every few pixels: it
-    offered thousands of candidate segments, each normalised and scored by three networks
-    (seconds for one picture). A clean line of handwriting offers tens and is not touched.
-    Measured (BENCHMARKS.md, issue 30, round 3): B's comb-box photos 9.9 -> 2.4 s median,
-    whole-number accuracy on A, B, C within one photo.
-    """
-    gap = _MIN_CUT_GAP * height
-    while inside and _pieces(sorted(set(inside) | set(fixed)), height) > _MAX_PIECES:
-        if len(inside) == 1:
-            return set()  # the blob boundaries alone offer more: no cut inside blobs
-        gap *= 1.5
-        thinned: list[int] = []
-        for x in inside:
-            if not thinned or x - thinned[-1] >= gap:
-                thinned.append(x)
-        inside = thinned
-    return set(inside)
-
-
-def _read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: float,
-                height: float, score) -> list[Segment]:
-    """Dynamic programming over the candidate cuts of one run of blobs (see the module)."""
-    comps = [c for blob in chunk for c in blob]
-    x_lo, x_hi = min(c[1] for c in comps), max(c[3] for c in comps)
-    y_lo, y_hi = min(c[2] for c in comps), max(c[4] for c in comps)
-    crop_labels = labels[y_lo:y_hi, x_lo:x_hi]
-    member = np.isin(crop_labels, [c[0] for c in comps])
-    cuts = {x_lo, x_hi}
-    inside: set[int] = set()
-    for k, blob in enumerate(chunk):
-        bx0, bx1 = min(d[1] for d in blob), max(d[3] for d in blob)
-        if k:
-            cuts.add((max(d[3] for d in chunk[k - 1]) + bx0) // 2)
-        inside.update(_cuts_inside(member[:, bx0 - x_lo:bx1 - x_lo], bx0, height))
-    gaps = cuts - {x_lo, x_hi}
-    inside = _within_budget(sorted(inside - cuts), sorted(cuts), height)
-    cuts |= inside
-    cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
-    if len(cuts) < 2:
-        cuts = [x_lo, x_hi]
-    regions = {c[0]: crop_labels == c[0] for c in comps}
-    centres = {c[0]: 0.5 * (c[1] + c[3]) for c in comps}
-    spans = {c[0]: (c[1], c[3]) for c in comps}
-
-    def crosses(cut: int, label: int) -> bool:
-        a, b = spans[label]
-        margin = 0.15 * (b - a)
-        return a + margin < cut < b - margin
-
-    # a cut inside a blob that passes between its components (two "1"s slanted side by side)
-    # cuts no ink and pays nothing
-    through = {x for x in inside if any(crosses(x, c[0]) for c in comps)}
-    pieces: dict[tuple[int, int], tuple[np.ndarray, tuple]] = {}
-    for i in range(len(cuts)):
-        for j in range(i + 1, len(cuts)):
-            a, b = cuts[i], cuts[j]
-            if b - a > _MAX_WIDTH * height:
-                break
-            sel = np.zeros_like(member)
-            for c in comps:
-                label = c[0]
-                region = regions[label]
-                if crosses(a, label) or crosses(b, label):
-                    cols = np.zeros(member.shape[1], bool)
-                    cols[a - x_lo:b - x_lo] = True
-                    sel |= region & cols[None, :]
-                elif a <= centres[label] < b:
-                    sel |= region
-            ys, xs = np.nonzero(sel)
-            if ys.size < 4 or ys.max() - ys.min() + 1 < 0.3 * height and \
-                    xs.max() - xs.min() + 1 < 0.3 * height:
-                continue
-            box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-            pieces[(i, j)] = (sel, box)
-    if not pieces:
-        return []
-    keys = list(pieces)
-    ink_crop = ink[y_lo:y_hi, x_lo:x_hi]
-    # Cuts through empty columns select the same pixels: each distinct selection (its box and
-    # its pixels inside it) is normalised and scored once; which[k] is key k's.
-    distinct: dict[tuple, int] = {}
-    unique, which, boxes = [], [], []
-    for key in keys:
-        sel, box = pieces[key]
-        x0, y0, x1, y1 = box
-        same = (box, sel[y0:y1, x0:x1].tobytes())
-        if same not in distinct:
-            distinct[same] = len(unique)
-            try:
-                unique.append(_normalise(ink_crop, sel, box, thresh))
-            except UserError:
-                unique.append(np.zeros((28, 28), np.float32))
-        which.append(distinct[same])
-        boxes.append(box)
-    raw = np.asarray(score(np.stack(unique)), np.float64)[which]
-    images = [unique[k] for k in which]
-    logs = np.log(np.clip(raw, SCORE_FLOOR, 1.0))
-    for k, key in enumerate(keys):
-        bw = (boxes[k][2] - boxes[k][0]) / height
-        logs[k] -= _WIDE_COST * max(0.0, bw - _WIDE)
-        if cuts[key[1]] in through:
-            logs[k] -= _CUT_COST
-        logs[k] -= _MERGE_COST * sum(cuts[key[0]] < g < cuts[key[1]] for g in gaps)
-    index = {key: k for k, key in enumerate(keys)}
-    best = [-np.inf] * len(cuts)
-    back = [-1] * len(cuts)
-    best[0] = 0.0
-    for j in range(1, len(cuts)):
-        for i in range(j):
-            k = index.get((i, j))
-            if k is not None and best[i] > -np.inf and best[i] + logs[k] > best[j]:
-                best[j], back[j] = best[i] + logs[k], i
-    if best[-1] == -np.inf:
-        return []
-    chosen = []
-    j = len(cuts) - 1
-    while j > 0:
-        i = back[j]
-        k = index[(i, j)]
-        x0, y0, x1, y1 = boxes[k]
-        chosen.append(Segment(images[k], (x0 + x_lo, y0 + y_lo, x1 + x_lo, y1 + y_lo),
-                              float(logs[k])))
-        j = i
-    return chosen[::-1]

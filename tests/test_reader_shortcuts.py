@@ -1,0 +1,212 @@
+"""The number reader's shortcuts (issue 30) give what the full computation gives.
+
+- ``cnn.vision.cuts._sure_reading``: when the blobs as they stand read well enough, the
+  dynamic programming over every candidate cut is skipped; it must choose what the dynamic
+  programming chooses, whatever the scores (a bound on the costs, not a heuristic).
+- ``cnn.tasks.memo``: networks that remember answers give the network's own answers.
+- a clean canvas is read by the canvas path in both the single-digit pipeline and the reader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from cnn.tasks.ensemble import Ensemble, decide
+from cnn.tasks.memo import Remembering, remembered, remembered_rejector
+from cnn.vision import cuts
+from cnn.vision.numbers import candidate_lines, ink_map
+
+ROOT = Path(__file__).resolve().parents[1]
+SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
+
+
+@pytest.fixture(scope="module")
+def test_digits():
+    with np.load(SUBSET) as d:
+        x, y = d["x_test"], d["y_test"]
+    return {k: x[y == k] for k in range(10)}
+
+
+@pytest.fixture(scope="module")
+def make_numbers():
+    spec = importlib.util.spec_from_file_location("make_numbers",
+                                                  ROOT / "scripts" / "make_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hashed_scorer(low: float, seed: int):
+    """Scores in [low, 1) that depend only on the image's bytes (and the seed): the same
+    segment gets the same score whichever batch it comes in."""
+    def score(batch: np.ndarray) -> np.ndarray:
+        out = []
+        for image in batch:
+            h = hashlib.blake2b(image.tobytes() + bytes([seed]), digest_size=4).digest()
+            out.append(low + (1 - low) * int.from_bytes(h, "little") / 2**32)
+        return np.array(out)
+    return score
+
+
+def chunks_of(image: np.ndarray):
+    """Every run of blobs of every candidate line of a picture, as read_line cuts them."""
+    from cnn.vision import numbers
+
+    ink, mask, thresh, *_ = ink_map(image)
+    labels, lines = candidate_lines(mask, 40)
+    found = []
+    for comps, height in lines:
+        blobs = numbers._blobs(comps, height)
+        height = max(height, float(np.percentile(
+            [max(d[4] for d in b) - min(d[2] for d in b) for b in blobs], 75)))
+        runs: list[list] = [[]]
+        for k, blob in enumerate(blobs):
+            if k and min(d[1] for d in blob) - max(d[3] for d in blobs[k - 1]) \
+                    > numbers._SURE_GAP * height:
+                runs.append([])
+            runs[-1].append(blob)
+        found += [(run, labels, ink, thresh, height) for run in runs]
+    return found
+
+
+def full_search(monkeypatch, args, score):
+    with monkeypatch.context() as m:
+        m.setattr(cuts, "_sure_reading", lambda *a: None)
+        return cuts.read_chunk(*args, score)
+
+
+@pytest.mark.parametrize("text, touching", [("40517", False), ("20", True), ("3", False),
+                                            ("7111", False), ("96", True)])
+def test_the_sure_reading_is_what_the_full_search_chooses(make_numbers, test_digits,
+                                                          monkeypatch, text, touching):
+    rng = np.random.default_rng(len(text))
+    digits = [test_digits[int(c)][k % 3] for k, c in enumerate(text)]
+    ink = make_numbers.number_ink(digits, 90, rng, touching=touching)
+    image = np.clip(255 * (1 - 0.85 * np.pad(ink, 40)), 0, 255).astype(np.uint8)
+    taken = 0
+    for args in chunks_of(image):
+        for low, seed in [(0.0, 1), (0.55, 2), (0.62, 3), (0.8, 4), (0.95, 5)]:
+            score = hashed_scorer(low, seed)
+            with monkeypatch.context() as m:
+                calls = []
+                sure = cuts._sure_reading
+                m.setattr(cuts, "_sure_reading",
+                          lambda *a: calls.append(sure(*a)) or calls[-1])
+                fast = cuts.read_chunk(*args, score)
+            slow = full_search(monkeypatch, args, score)
+            assert [s.box for s in fast] == [s.box for s in slow]
+            for a, b in zip(fast, slow):
+                assert np.array_equal(a.image, b.image)
+                assert a.score == pytest.approx(b.score, abs=1e-12)
+            taken += bool(calls and calls[0] is not None)
+    if text == "40517":  # narrow separate digits scoring >= 0.62 take it (a blob wider than
+        assert taken > 0  # high has cuts near its ends that cross no component's middle)
+
+
+def test_the_sure_reading_declines_a_blob_that_reads_badly():
+    # bounds 0..2, two segments; one scoring under exp(-cut cost) sends it to the full search
+    sel = np.ones((10, 10), bool)
+
+    def piece(i, j):
+        return sel, (0, 0, 10, 10 + i)
+
+    def cost(i, j, box):
+        return 0.0
+
+    def scored(found):
+        return [np.zeros((28, 28), np.float32)] * len(found), np.array(
+            [0.99, np.exp(-cuts._CUT_COST) - 1e-6])[:len(found)]
+
+    assert cuts._sure_reading([0, 1, 2], piece, cost, scored) is None
+    ok = cuts._sure_reading([0, 1], piece, cost, scored)
+    assert ok is not None and len(ok) == 1 and ok[0][2] == pytest.approx(np.log(0.99))
+
+
+class CountingNetwork:
+    """A fake network: probabilities from the image's mean, counting the rows computed."""
+
+    model_string = "fake"
+    input_shape = (28, 28, 1)
+    num_classes = 10
+
+    def __init__(self):
+        self.rows = 0
+
+    def predict_proba(self, x, batch_size=1000):
+        self.rows += len(x)
+        m = np.asarray(x, np.float32).reshape(len(x), 784).mean(axis=1)
+        logits = np.outer(m, np.arange(10, dtype=np.float32)) + np.arange(10)[::-1] * 0.01
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_a_remembering_network_computes_each_input_once_and_answers_the_same():
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 28, 28)).astype(np.float32)
+    net = CountingNetwork()
+    memo = remembered(net)
+    assert isinstance(memo, Remembering) and memo.model_string == "fake"
+    batch = x[[0, 1, 0, 2]]
+    assert np.array_equal(memo.predict_proba(batch), net.predict_proba(batch))
+    net.rows = 0
+    again = memo.predict_proba(x[[2, 3, 1, 3, 4]])
+    assert net.rows == 2  # only 3 and 4 were new
+    assert np.allclose(again, CountingNetwork().predict_proba(x[[2, 3, 1, 3, 4]]))
+    # the same bytes in another dtype or shape are another input
+    net.rows = 0
+    memo.predict_proba(x[:1].astype(np.float64))
+    assert net.rows == 1
+    assert memo.predict_proba(x[:0]).shape == (0, 10)
+
+
+def test_a_remembering_ensemble_keeps_its_rule_and_a_rejector_its_threshold():
+    from cnn.tasks.reject import Rejector
+
+    rng = np.random.default_rng(1)
+    x = rng.random((6, 28, 28)).astype(np.float32)
+    ensemble = Ensemble([("a", CountingNetwork()), ("b", CountingNetwork())], "vote")
+    memo = remembered(ensemble)
+    assert isinstance(memo, Ensemble) and memo.method == "vote"
+    d0, p0 = decide(ensemble, x)
+    d1, p1 = decide(memo, x)
+    assert np.array_equal(d0, d1) and np.allclose(p0, p1)
+    assert remembered(None) is None and remembered(memo.members[0][1]) is memo.members[0][1]
+    rejector = Rejector(CountingNetwork(), 0.3, "fake")
+    again = remembered_rejector(rejector)
+    assert again.threshold == 0.3 and isinstance(again.gate, Remembering)
+    assert rejector.gate is not again.gate and not isinstance(rejector.gate, Remembering)
+    assert remembered_rejector(None) is None
+
+
+def canvas(test_digits, text: str) -> np.ndarray:
+    """A 280-px-high white canvas with black strokes, as the drawing page posts it."""
+    parts = [cv2.resize(test_digits[int(c)][1], (200, 200), interpolation=cv2.INTER_LINEAR)
+             for c in text]
+    strip = np.concatenate([np.pad(p, ((40, 40), (30, 30))) for p in parts], axis=1)
+    return np.where(strip > 100, 0, 255).astype(np.uint8)
+
+
+def test_a_clean_canvas_is_read_without_the_photo_stages(test_digits, monkeypatch):
+    from cnn.tasks.numbers import read_number
+    from cnn.tasks.predictor import load_predictor
+    from cnn.vision import numbers
+    from cnn.vision.pipeline import to_mnist
+
+    model = load_predictor(None)[1]
+    image = canvas(test_digits, "42")
+    keep: dict = {}
+    to_mnist(image, keep=keep)
+    assert keep["ink_map"]["canvas"]
+
+    def no_photo_stage(*args):
+        raise AssertionError("a photo stage ran on a clean canvas")
+
+    monkeypatch.setattr(numbers, "_ink_sign", no_photo_stage)
+    monkeypatch.setattr(numbers, "_median_background", no_photo_stage)
+    assert read_number(image, model, known=keep["ink_map"]).number == "42"
