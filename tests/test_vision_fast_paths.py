@@ -218,3 +218,27 @@ def test_many_blobs_alone_over_the_budget_drop_every_inside_cut_and_end():
     fixed = list(range(0, 3000, 4))  # hundreds of specks side by side: blob boundaries only
     assert _pieces(fixed, height) > _MAX_PIECES
     assert _within_budget([1, 2, 5, 6, 9], fixed, height) == set()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_components_over_the_ink_box_equal_opencvs_over_the_whole_picture(seed):
+    from cnn.vision.measures import components
+
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        h, w = (int(v) for v in rng.integers(3, 400 if seed < 3 else 60, 2))
+        mask = (rng.random((h, w)) > rng.uniform(0.6, 0.995)).astype(np.uint8)
+        if rng.random() < 0.5:
+            mask = cv2.dilate(mask, np.ones((3, 3), np.uint8))
+        if rng.random() < 0.8:  # ink in a box of the picture, its corner at odd or even x, y
+            top, left = (int(v) for v in rng.integers(0, [h, w]))
+            mask[:top] = 0
+            mask[:, :left] = 0
+            mask[int(rng.integers(top, h + 1)):] = 0
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        got = components(mask)
+        assert got[0] == n
+        assert np.array_equal(got[1], labels)  # the same numbering, not only the same parts
+        assert np.array_equal(got[2][1:], stats[1:])
+        assert got[2][0, 4] == stats[0, 4]
+    assert components(np.zeros((5, 7), np.uint8))[0] == 1

@@ -46,3 +46,37 @@ def _median_filter(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.nd
     grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
     size = max(3, int(_MEDIAN * min(small.shape))) | 1
     return small, cv2.medianBlur(grey8, size).astype(np.float32) / 255.0
+
+
+def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``cv2.connectedComponentsWithStats(mask, connectivity=8)``'s ``(n, labels, stats)``,
+    labelled over the bounding box of the ink only.
+
+    Exists for: the pipeline's padded working images, where the ink is a small part of the
+    picture (a canvas's digit: a fifth of its 392 x 392 pixels); labelling costs ~5 ns a
+    pixel, ink or not. The box's corner is moved to even coordinates, so OpenCV's 2 x 2 block
+    scan (Bolelli et al., "Spaghetti Labeling", IEEE TIP 29, 2020) meets the pixels in the
+    same order and numbers the components as it does on the whole picture (checked against
+    it in tests/test_vision_fast_paths.py).
+
+    Args:
+        mask: uint8 (H, W), ink non-zero.
+    Returns:
+        ``n`` (components + 1), int32 (H, W) ``labels`` (0: background) and int32 ``(n, 5)``
+        ``stats`` (x, y, width, height, area per component, as OpenCV's); row 0, the
+        background, is ``(0, 0, W, H, background area)`` when the ink leaves any border
+        pixel (what OpenCV gives whenever the background touches all four sides).
+    """
+    x, y, w, h = cv2.boundingRect(mask)
+    height, width = mask.shape
+    if w == 0 or (x < 2 and y < 2 and w >= width - 1 and h >= height - 1):
+        return cv2.connectedComponentsWithStats(mask, connectivity=8)[:3]
+    x1, y1 = x + w, y + h
+    x, y = x - x % 2, y - y % 2
+    n, inner, stats, _ = cv2.connectedComponentsWithStats(mask[y:y1, x:x1], connectivity=8)
+    labels = np.zeros(mask.shape, np.int32)
+    labels[y:y1, x:x1] = inner
+    stats[1:, cv2.CC_STAT_LEFT] += x
+    stats[1:, cv2.CC_STAT_TOP] += y
+    stats[0] = (0, 0, width, height, height * width - int(stats[1:, cv2.CC_STAT_AREA].sum()))
+    return n, labels, stats

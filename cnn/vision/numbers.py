@@ -49,7 +49,7 @@ from cnn.vision.illumination import (
     _pad_frame,
     _shrink,
 )
-from cnn.vision.measures import _MIN_CONTRAST
+from cnn.vision.measures import _MIN_CONTRAST, components
 from cnn.vision.normalize import _normalise
 from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign, polarity_name
 from cnn.vision.segment import _remove_frames, _remove_long_lines, _threshold
@@ -158,7 +158,7 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
         ``comps`` the line's ``(label, x0, y0, x1, y1, area)`` sorted by x0, ``height`` its
         height in pixels; empty when there is no usable ink.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = components(mask)
     if n <= 1:
         return labels, []
     side = max(mask.shape) - 2 * pad

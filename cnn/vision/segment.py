@@ -7,6 +7,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from cnn.vision.measures import components
+
 _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
 
 
@@ -104,7 +106,7 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
     of their length; the pixels of those bands are removed, so a digit touching its box
     keeps its strokes inside.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = components(mask)
     out = mask.copy()
     for i in range(1, n):
         x, y, w, h, area = stats[i]
@@ -143,7 +145,7 @@ def _candidate_digits(mask: np.ndarray, pad: int):
     Each comes with a handicap subtracted from its classifier score: 0 for the largest ink,
     ``_OTHER_SEED_PENALTY`` for the others, so a fragment must be clearly more convincing.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    n, labels, stats = components(mask)
     if n <= 1:
         return
     areas = stats[1:, cv2.CC_STAT_AREA]
