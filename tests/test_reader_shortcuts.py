@@ -210,3 +210,19 @@ def test_a_clean_canvas_is_read_without_the_photo_stages(test_digits, monkeypatc
     monkeypatch.setattr(numbers, "_ink_sign", no_photo_stage)
     monkeypatch.setattr(numbers, "_median_background", no_photo_stage)
     assert read_number(image, model, known=keep["ink_map"]).number == "42"
+
+
+def test_a_lone_digit_read_as_a_number_is_the_single_digit_pipelines_input(test_digits):
+    # the reader normalises its segments with the picture's ink around them, as the
+    # single-digit pipeline does: a lone digit is the same input, bit for bit (and a
+    # remembering network looks it up instead of computing it again)
+    from cnn.tasks.numbers import read_number
+    from cnn.tasks.predictor import load_predictor
+    from cnn.vision.pipeline import to_mnist
+
+    model = load_predictor(None)[1]
+    image = canvas(test_digits, "7")
+    keep: dict = {}
+    x = to_mnist(image, keep=keep)
+    reading = read_number(image, model, known=keep["ink_map"])
+    assert len(reading.images) == 1 and np.array_equal(reading.images[0], x)

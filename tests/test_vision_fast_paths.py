@@ -242,3 +242,60 @@ def test_components_over_the_ink_box_equal_opencvs_over_the_whole_picture(seed):
         assert np.array_equal(got[2][1:], stats[1:])
         assert got[2][0, 4] == stats[0, 4]
     assert components(np.zeros((5, 7), np.uint8))[0] == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_digit_normalised_from_a_crop_with_its_origin_equals_the_whole_pictures(seed):
+    from cnn.vision.normalize import _normalise
+
+    rng = np.random.default_rng(seed)
+    ink = np.zeros((300, 400), np.float32)
+    cv2.ellipse(ink, (200, 150), (30 + 10 * seed, 60), 15 * seed, 0, 300, 1.0, 1 + 4 * seed)
+    ink = cv2.GaussianBlur(ink, (0, 0), 1.0)  # anti-aliased edges around the mask
+    selected = ink > 0.2
+    ys, xs = np.nonzero(selected)
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    whole = _normalise(ink, selected, box, 0.3)
+    # a crop exactly around the digit (as the number reader cuts a line), and one with margin
+    for margin in (0, int(rng.integers(1, 30))):
+        y0, x0 = box[1] - margin, box[0] - margin
+        crop = selected[y0:box[3] + margin, x0:box[2] + margin]
+        inner = (box[0] - x0, box[1] - y0, box[2] - x0, box[3] - y0)
+        assert np.array_equal(_normalise(ink, crop, inner, 0.3, (y0, x0)), whole)
+    if seed == 0:  # a thin stroke, thickened: what the reader did before, the ink cut at
+        # the crop, lost the edges and the thickened stroke's outer half at the box
+        tight = _normalise(ink[box[1]:box[3], box[0]:box[2]],
+                           selected[box[1]:box[3], box[0]:box[2]],
+                           (0, 0, box[2] - box[0], box[3] - box[1]), 0.3)
+        assert np.abs(tight - whole).max() > 0.1
+
+
+@pytest.mark.parametrize("kind", ["uniform", "8-bit levels", "periodic", "mostly zero",
+                                  "sorted", "small"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_median_and_percentile_of_a_whole_picture_equal_numpys(kind, dtype):
+    from cnn.vision.measures import median, order_statistics, percentile
+
+    rng = np.random.default_rng(len(kind))
+    for n in ([1, 2, 7, 1000, 99_999] if kind == "small" else [100_001, 250_000]):
+        if kind == "uniform":
+            x = rng.random(n)
+        elif kind == "8-bit levels":  # a photo's grey levels: many ties
+            x = rng.integers(0, 256, n) / 255.0
+        elif kind == "periodic":  # a pattern against the sample's stride
+            x = np.tile(np.linspace(0, 1, 97), n // 97 + 1)[:n]
+        elif kind == "mostly zero":  # clipped paper: the bracket is one value
+            x = np.zeros(n)
+            x[rng.integers(0, n, n // 50)] = rng.random(n // 50)
+        elif kind == "sorted":
+            x = np.sort(rng.random(n))
+        else:
+            x = rng.random(n)
+        x = x.astype(dtype).reshape(-1, 1) if n % 2 else x.astype(dtype)
+        got, want = median(x), np.median(x)
+        assert got == want and np.asarray(got).dtype == np.asarray(want).dtype
+        for q in (0, 0.1, 25, 60, 75, 99.9, 100):
+            got, want = percentile(x, q), np.percentile(x, q)
+            assert got == want and np.asarray(got).dtype == np.asarray(want).dtype
+        ranks = sorted({0, n // 3, n - 1})
+        assert np.array_equal(order_statistics(x, ranks), np.sort(x.ravel())[ranks])

@@ -179,7 +179,7 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
             paid += _CUT_COST
         return paid + _MERGE_COST * sum(cuts[i] < g < cuts[j] for g in gaps)
 
-    scored = _Scorer(ink[y_lo:y_hi, x_lo:x_hi], thresh, score)
+    scored = _Scorer(ink, (y_lo, x_lo), thresh, score)
     if inside <= through:
         sure = _sure_reading([k for k, c in enumerate(cuts) if c not in inside], piece, cost,
                              scored)
@@ -226,15 +226,16 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
 
 
 class _Scorer:
-    """Normalises and scores candidate segments of one crop, each distinct selection once.
+    """Normalises and scores candidate segments of one crop (its corner at ``origin`` (row,
+    column) of ``ink``), each distinct selection once.
 
     Cuts through empty columns select the same pixels, and :func:`_sure_reading`'s segments
     come again in the full search when it does not decide: a selection (its box and its pixels
     inside it) already seen is neither normalised nor scored again.
     """
 
-    def __init__(self, ink_crop: np.ndarray, thresh: float, score) -> None:
-        self.ink_crop, self.thresh, self.score = ink_crop, thresh, score
+    def __init__(self, ink: np.ndarray, origin: tuple[int, int], thresh: float, score) -> None:
+        self.ink, self.origin, self.thresh, self.score = ink, origin, thresh, score
         self.known: dict[tuple, tuple[np.ndarray, float]] = {}
 
     def __call__(self, pieces: list) -> tuple[list[np.ndarray], np.ndarray]:
@@ -247,7 +248,7 @@ class _Scorer:
             keys.append(key)
             if key not in self.known and key not in new:
                 try:
-                    new[key] = _normalise(self.ink_crop, sel, box, self.thresh)
+                    new[key] = _normalise(self.ink, sel, box, self.thresh, self.origin)
                 except UserError:
                     new[key] = np.zeros((28, 28), np.float32)
         if new:

@@ -15,6 +15,7 @@ from cnn.vision.measures import (
     _median_filter,
     _robust_sigma,
 )
+from cnn.vision.measures import median as median_of  # beside the parameters named median
 
 _WORK_SIZE = 1000  # long side of the working image, pixels
 
@@ -82,8 +83,8 @@ def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarr
     if outside.size < 100 or inside.size < 100 or (
             _robust_sigma(outside) < 1.3 * _robust_sigma(inside)):
         return work
-    paper = 1.0 - float(np.median(work[sheet > 0]))  # work is 1 - grey here
-    if 1.0 - float(np.median(work[sheet == 0])) > 0.6 * paper:
+    paper = 1.0 - float(median_of(work[sheet > 0]))  # work is 1 - grey here
+    if 1.0 - float(median_of(work[sheet == 0])) > 0.6 * paper:
         return work  # not much darker than the sheet: a light gradient, not a desk
     shrink = max(3, int(0.02 * max(work.shape))) | 1
     inner = cv2.erode(sheet, np.ones((shrink, shrink), np.uint8)) > 0
@@ -97,7 +98,7 @@ def _mask_cluttered_desk(work: np.ndarray, sheet: np.ndarray | None) -> np.ndarr
     carried = cv2.GaussianBlur(cv2.resize(np.where(inner, work, 0).astype(np.float32), small,
                                           interpolation=cv2.INTER_AREA), (0, 0), sigma)
     fill = cv2.resize(np.where(weight > 1e-3, carried / np.maximum(weight, 1e-3),
-                               float(np.median(work[inner]))).astype(np.float32), (w, h),
+                               float(median_of(work[inner]))).astype(np.float32), (w, h),
                       interpolation=cv2.INTER_LINEAR)
     out = work.copy()
     out[~inner] = fill[~inner]
@@ -150,7 +151,7 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     if min(h, w) < 48 or flat:
         ring = _border_ring(inner, 2)
         level = np.float32(np.median(ring))  # paper, even where a tight crop's ink touches
-        background = np.minimum(level, np.float32(np.median(inner)))
+        background = np.minimum(level, np.float32(median_of(inner)))
         if flat:
             background = np.minimum(background, _paper_level(inner))
     elif background == "median":
@@ -168,7 +169,7 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     out = np.zeros_like(work)
     if flat:
         return _flat_ink(inner, out, pad)
-    inner = inner - float(np.median(inner))
+    inner = inner - float(median_of(inner))
     out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
     return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
 
@@ -260,7 +261,7 @@ def _hard_shadow(work: np.ndarray, pad: int, median: np.ndarray | None = None) -
         return False
     if _border_ring(shaded, 1).mean() < _SHADOW_BORDER:
         return False  # a shadow is cast from outside the frame; a thick stroke is not
-    low, high = float(np.median(dark)), float(np.median(lit))
+    low, high = float(median_of(dark)), float(median_of(lit))
     if low > _SHADOW_RATIO * high or high - low < _MIN_CONTRAST:
         return False
     gap = high - low
@@ -278,7 +279,7 @@ def _paper_level(inner: np.ndarray) -> np.float32:
     scaled = np.clip(inner / top * 255.0, 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     dark = inner[scaled <= otsu]
-    return np.float32(np.median(dark) if dark.size else np.median(inner))
+    return np.float32(median_of(dark) if dark.size else median_of(inner))
 
 
 def _flat_ink(inner: np.ndarray, out: np.ndarray, pad: int) -> tuple[np.ndarray, float]:

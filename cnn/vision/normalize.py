@@ -40,8 +40,14 @@ def _stroke_width(mask: np.ndarray) -> float:
 
 
 def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, int],
-               thresh: float) -> np.ndarray:
-    """Crop, level, re-stroke, size-normalise and centre the digit; float32 (28, 28) in [0, 1]."""
+               thresh: float, origin: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """Crop, level, re-stroke, size-normalise and centre the digit; float32 (28, 28) in [0, 1].
+
+    ``ink`` float32 (H, W); ``selected`` bool, the digit's pixels, covering ``ink`` from
+    ``origin`` (row, column) on (all of it by default; the number reader passes a line's crop);
+    ``box`` (x0, y0, x1, y1) in ``selected``'s pixels. The ink around the box (its anti-aliased
+    edges, room for a thickened stroke) is read from ``ink`` even beyond ``selected``.
+    """
     x0, y0, x1, y1 = box
     long_side = max(x1 - x0, y1 - y0)
     scale = BOX_SIZE / long_side
@@ -58,12 +64,22 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
         change = change if change <= -2 else 0
     pad = abs(change) + 2
     h, w = ink.shape
-    ya, yb, xa, xb = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
+    oy, ox = origin
+    ya, yb = max(0, oy + y0 - pad), min(h, oy + y1 + pad)
+    xa, xb = max(0, ox + x0 - pad), min(w, ox + x1 + pad)
+    if (oy, ox) == (0, 0) and selected.shape == ink.shape:
+        window = selected[ya:yb, xa:xb]
+    else:  # the selection's part of the window; beyond it, nothing is selected
+        window = np.zeros((yb - ya, xb - xa), bool)
+        sy0, sy1 = max(ya, oy), min(yb, oy + selected.shape[0])
+        sx0, sx1 = max(xa, ox), min(xb, ox + selected.shape[1])
+        window[sy0 - ya:sy1 - ya, sx0 - xa:sx1 - xa] = selected[sy0 - oy:sy1 - oy,
+                                                                sx0 - ox:sx1 - ox]
 
     # Keep the ink of the digit's components (grown by 2 px for the anti-aliased edges).
-    keep = cv2.dilate(selected[ya:yb, xa:xb].astype(np.uint8), np.ones((5, 5), np.uint8))
+    keep = cv2.dilate(window.astype(np.uint8), np.ones((5, 5), np.uint8))
     crop = ink[ya:yb, xa:xb] * keep
-    level = _percentile(crop[selected[ya:yb, xa:xb]], 75)
+    level = _percentile(crop[window], 75)
     floor = 0.5 * thresh
     crop = np.clip((crop - floor) / max(level - floor, 1e-6), 0.0, 1.0).astype(np.float32)
 

@@ -355,7 +355,7 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
     x1, y1 = max(c[3] for c in comps), max(c[4] for c in comps)
     sel = np.isin(labels[y0:y1, x0:x1], [c[0] for c in comps])
     try:
-        image = _normalise(ink[y0:y1, x0:x1], sel, (0, 0, x1 - x0, y1 - y0), thresh)
+        image = _normalise(ink, sel, (0, 0, x1 - x0, y1 - y0), thresh, (y0, x0))
     except UserError:
         return None
     return Segment(image, (x0, y0, x1, y1))

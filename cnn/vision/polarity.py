@@ -16,6 +16,7 @@ from cnn.vision.measures import (
     _border_ring,
     _median_filter,
     _robust_sigma,
+    percentile,
 )
 
 POLARITIES = ("auto", "dark-on-light", "light-on-dark")
@@ -98,7 +99,7 @@ def _border_polarity(gray: np.ndarray) -> tuple[float, float]:
     """
     ring = _border_ring(gray, 2)
     low, high = np.percentile(ring, [25, 75])
-    darkest, brightest = np.percentile(gray, [0.1, 99.9])
+    darkest, brightest = percentile(gray, 0.1), percentile(gray, 99.9)
     dark, light = float(low - darkest), float(brightest - high)
     return (-1.0 if dark > light else 1.0), abs(dark - light)
 
