@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 from cnn.data.mnist import load_mnist
 from cnn.errors import UserError
 from cnn.tasks.calibrate import UNCERTAIN_BELOW, expected_calibration_error, uncertainty_ratio
-from cnn.tasks.predict import collect_images, predict_files
+from cnn.tasks.predict import collect_images, has_answer, predict_files
 from cnn.tasks.predictor import load_predictor
 from cnn.tasks.reject import Rejector
 
@@ -161,7 +161,8 @@ def score_predictions(predictions) -> dict:
     labelled = [p for p in predictions if p.label is not None]
     n = len(labelled)
     right = sum(p.digit == p.label for p in labelled)
-    away = sum(p.digit is None for p in labelled)
+    # turned away: no answer at all; a number read in a one-digit picture is a wrong answer
+    away = sum(not has_answer(p) for p in labelled)
     answered = [p for p in labelled if p.digit is not None and p.probabilities]
     out = {"n": n, "accuracy": right / n if n else None, "turned_away": away / n if n else None}
     if answered:
@@ -245,9 +246,11 @@ def score_set(name: str, folder: Path, model, rejector, detail: dict) -> dict:
         preds = run_files(collect_images([str(folder)]), model, rejector)
         per = defaultdict(list)
         for p in preds:
-            per[Path(p.file).stem.split("_")[1]].append(p.digit is None)
+            # rejected: no answer; a number read in a non-digit (its digit field is empty
+            # then) is an answer, and a wrong one
+            per[Path(p.file).stem.split("_")[1]].append(not has_answer(p))
         detail[name] = {k: float(np.mean(v)) for k, v in sorted(per.items())}
-        return {"n": len(preds), "rejected": float(np.mean([p.digit is None for p in preds]))}
+        return {"n": len(preds), "rejected": float(np.mean([not has_answer(p) for p in preds]))}
     raise ValueError(name)
 
 

@@ -21,7 +21,7 @@ import argparse
 from collections import defaultdict
 from pathlib import Path
 
-from cnn.tasks.predict import collect_images, predict_files
+from cnn.tasks.predict import collect_images, has_answer, predict_files
 from cnn.tasks.reject import Rejector
 
 
@@ -44,7 +44,7 @@ def score(folder: str, weights: str | None = None, sheet: str | None = None,
             row = table[key]
             row[0] += int(p.digit == p.label)
             row[1] += 1
-            row[2] += int(p.digit is None)
+            row[2] += int(not has_answer(p))  # turned away: no digit and no number
     return {k: tuple(v) for k, v in table.items()}
 
 

@@ -170,11 +170,11 @@ def _ring_digit(side: int, thick: int) -> tuple[np.ndarray, np.ndarray, tuple]:
     return canvas, selected, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
 
-@pytest.mark.parametrize("side, thick", [(500, 3), (900, 40), (1200, 2), (900, 200)])
+@pytest.mark.parametrize("side, thick", [(500, 3), (900, 40), (1200, 2), (900, 200), (600, 90),
+                                         (700, 140)])
 def test_a_large_crop_reduced_first_is_normalised_like_the_full_crop(monkeypatch, side, thick):
-    """Thin strokes (thickened on the reduced crop) and a very thick one (thinned, at full
-    size): the 28 x 28 digit matches the one computed at full size (the plain path, no
-    reduction)."""
+    """Thin strokes (thickened on the reduced crop) and very thick ones (thinned on it): the
+    28 x 28 digit matches the one computed at full size (the plain path, no reduction)."""
     ink, selected, box = _ring_digit(side, thick)
     fast = _normalise(ink, selected, box, 0.3)
     monkeypatch.setattr("cnn.vision.normalize._CROP_SIDE", 10 ** 6)

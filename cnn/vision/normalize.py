@@ -83,12 +83,13 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     floor = 0.5 * thresh
     crop = np.clip((crop - floor) / max(level - floor, 1e-6), 0.0, 1.0).astype(np.float32)
 
-    # A wide stroke thickening on a crop far larger than the fine grid it ends on (long side
-    # 77 px, below) is done after a reduction by a whole factor k, to about three times that
-    # (k x k block means, as area averaging gives; 1.5-3 times 77), the change still at least
-    # _MIN_REDUCED_CHANGE px: the ellipse's cost grows with its area times the crop's, a
-    # thin pen stroke on a 300-px digit took milliseconds at full size.
-    k = min(int(np.ceil(max(crop.shape) / _CROP_SIDE)), max(change, 0) // _MIN_REDUCED_CHANGE)
+    # A wide stroke change (thickening or thinning) on a crop far larger than the fine grid
+    # it ends on (long side 77 px, below) is done after a reduction by a whole factor k, to
+    # about three times that (k x k block means, as area averaging gives; 1.5-3 times 77), the
+    # change still at least _MIN_REDUCED_CHANGE px: the ellipse's cost grows with its area
+    # times the crop's (a thin pen stroke on a 300-px digit took milliseconds at full size, a
+    # marker's thinning on a phone photo's 600-px digit 6 ms).
+    k = min(int(np.ceil(max(crop.shape) / _CROP_SIDE)), abs(change) // _MIN_REDUCED_CHANGE)
     if k > 1:
         ch, cw = crop.shape
         crop = cv2.copyMakeBorder(crop, 0, -ch % k, 0, -cw % k, cv2.BORDER_CONSTANT, value=0)
