@@ -147,8 +147,10 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
         return a + margin < cut < b - margin
 
     def piece(i: int, j: int):
-        """The ink between cuts ``i`` and ``j``: ``(selection, box)`` in the crop, or None
-        when it is too wide or too little to be a digit."""
+        """The ink between cuts ``i`` and ``j``: ``(selection, box)``, the box in the crop's
+        pixels and the selection inside the box only (a textured line offers a thousand
+        pieces: crop-sized selections held 130 MB), or None when it is too wide or too
+        little to be a digit."""
         a, b = cuts[i], cuts[j]
         if b - a > _MAX_WIDTH * height:
             return None
@@ -166,7 +168,8 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
         if ys.size < 4 or ys.max() - ys.min() + 1 < 0.3 * height and \
                 xs.max() - xs.min() + 1 < 0.3 * height:
             return None
-        return sel, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+        x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+        return sel[y0:y1, x0:x1].copy(), (x0, y0, x1, y1)
 
     # a cut inside a blob that passes between its components (two "1"s slanted side by side)
     # cuts no ink and pays nothing
@@ -239,16 +242,19 @@ class _Scorer:
         self.known: dict[tuple, tuple[np.ndarray, float]] = {}
 
     def __call__(self, pieces: list) -> tuple[list[np.ndarray], np.ndarray]:
-        """``pieces`` (selection, box) -> (their 28 x 28 images, float64 ``(K,)`` scores)."""
+        """``pieces`` (selection inside the box, box in the crop) -> (their 28 x 28 images,
+        float64 ``(K,)`` scores)."""
         keys = []
         new: dict[tuple, np.ndarray] = {}
-        for sel, box in pieces:
+        oy, ox = self.origin
+        for sel, box in pieces:  # sel: the selection inside the box
             x0, y0, x1, y1 = box
-            key = (box, sel[y0:y1, x0:x1].tobytes())
+            key = (box, sel.tobytes())
             keys.append(key)
             if key not in self.known and key not in new:
                 try:
-                    new[key] = _normalise(self.ink, sel, box, self.thresh, self.origin)
+                    new[key] = _normalise(self.ink, sel, (0, 0, x1 - x0, y1 - y0),
+                                          self.thresh, (oy + y0, ox + x0))
                 except UserError:
                     new[key] = np.zeros((28, 28), np.float32)
         if new:
