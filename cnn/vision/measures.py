@@ -112,7 +112,13 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
         low = sample[max(0, int(at - margin))]
         high = sample[min(m - 1, int(np.ceil(at + margin)))]
         below = int(np.count_nonzero(flat < low))
-        inside = flat[(flat >= low) & (flat <= high)]
+        if low == high:  # one value fills the bracket (clipped paper): no sorting at all
+            if below <= rank < int(np.count_nonzero(flat <= high)):
+                out[k] = low
+                continue
+            inside = flat[:0]
+        else:
+            inside = flat[(flat >= low) & (flat <= high)]
         if below <= rank < below + inside.size:
             out[k] = np.partition(inside, rank - below)[rank - below]
         else:
