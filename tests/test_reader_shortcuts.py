@@ -226,3 +226,37 @@ def test_a_lone_digit_read_as_a_number_is_the_single_digit_pipelines_input(test_
     x = to_mnist(image, keep=keep)
     reading = read_number(image, model, known=keep["ink_map"])
     assert len(reading.images) == 1 and np.array_equal(reading.images[0], x)
+
+
+@pytest.mark.parametrize("text, touching", [("40517", False), ("20", True), ("96", True),
+                                            ("3871", True)])
+def test_pruning_by_the_classifiers_bound_chooses_what_scoring_every_candidate_does(
+        make_numbers, test_digits, monkeypatch, text, touching):
+    # the gate (here: a second hashed factor <= 1) is consulted only where the classifier's
+    # bound leaves a candidate a chance; the segmentation must be the full search's
+    rng = np.random.default_rng(7 + len(text))
+    digits = [test_digits[int(c)][k % 3] for k, c in enumerate(text)]
+    ink = make_numbers.number_ink(digits, 90, rng, touching=touching)
+    image = np.clip(255 * (1 - 0.85 * np.pad(ink, 40)), 0, 255).astype(np.uint8)
+    bounded, gated = [], []
+    for args in chunks_of(image):
+        for seed in range(4):
+            upper, factor = hashed_scorer(0.0, seed), hashed_scorer(0.3 * seed, 10 + seed)
+
+            def score(batch):
+                gated.append(len(batch))
+                return upper(batch) * factor(batch)
+
+            def bound(batch):
+                bounded.append(len(batch))
+                return upper(batch)
+
+            score.bound = bound
+            plain = lambda batch: upper(batch) * factor(batch)  # noqa: E731 - no bound
+            with monkeypatch.context() as m:
+                m.setattr(cuts, "_sure_reading", lambda *a: None)
+                fast = cuts.read_chunk(*args, score)
+                slow = cuts.read_chunk(*args, plain)
+            assert [s.box for s in fast] == [s.box for s in slow]
+            assert [s.score for s in fast] == pytest.approx([s.score for s in slow], abs=1e-12)
+    assert sum(gated) < sum(bounded)  # the gate saw fewer candidates than the classifier

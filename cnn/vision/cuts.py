@@ -200,32 +200,82 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
     if not pieces:
         return []
     keys = list(pieces)
-    images, raw = scored([pieces[key] for key in keys])
     boxes = [pieces[key][1] for key in keys]
-    logs = np.log(np.clip(raw, SCORE_FLOOR, 1.0))
-    for k, key in enumerate(keys):
-        logs[k] -= cost(*key, boxes[k])
-    index = {key: k for k, key in enumerate(keys)}
-    best = [-np.inf] * len(cuts)
-    back = [-1] * len(cuts)
+    costs = np.array([cost(*key, boxes[k]) for k, key in enumerate(keys)])
+    bound = getattr(score, "bound", None)
+    if bound is None:
+        images, raw = scored([pieces[key] for key in keys])
+        logs = np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs
+    else:
+        images, logs = _bound_and_prune(keys, [pieces[key] for key in keys], costs,
+                                        len(cuts), scored)
+    path = _best_path(keys, logs, len(cuts))
+    chosen = []
+    for k in path or []:
+        x0, y0, x1, y1 = boxes[k]
+        chosen.append(Segment(images[k], (x0 + x_lo, y0 + y_lo, x1 + x_lo, y1 + y_lo),
+                              float(logs[k])))
+    return chosen
+
+
+def _best_path(keys: list, logs: np.ndarray, n: int) -> list[int] | None:
+    """Dynamic programming over cuts ``0 .. n - 1``: the indices into ``keys`` (``(i, j)``
+    cut pairs, with log scores ``logs``; -inf: not offered) of the segmentation from the
+    first cut to the last with the largest total, left to right; None when there is none."""
+    index = {key: k for k, key in enumerate(keys) if logs[k] > -np.inf}
+    best = [-np.inf] * n
+    back = [-1] * n
     best[0] = 0.0
-    for j in range(1, len(cuts)):
+    for j in range(1, n):
         for i in range(j):
             k = index.get((i, j))
             if k is not None and best[i] > -np.inf and best[i] + logs[k] > best[j]:
                 best[j], back[j] = best[i] + logs[k], i
     if best[-1] == -np.inf:
-        return []
-    chosen = []
-    j = len(cuts) - 1
+        return None
+    path, j = [], n - 1
     while j > 0:
-        i = back[j]
-        k = index[(i, j)]
-        x0, y0, x1, y1 = boxes[k]
-        chosen.append(Segment(images[k], (x0 + x_lo, y0 + y_lo, x1 + x_lo, y1 + y_lo),
-                              float(logs[k])))
-        j = i
-    return chosen[::-1]
+        path.append(index[(back[j], j)])
+        j = back[j]
+    return path[::-1]
+
+
+def _bound_and_prune(keys: list, pieces: list, costs: np.ndarray, n: int, scored
+                     ) -> tuple[list[np.ndarray], np.ndarray]:
+    """Every candidate's image and log score (costs paid), the not-a-digit gate consulted
+    only where it can change the answer: ``(images, logs)``, -inf for a candidate left out.
+
+    A segment's score is the classifier's top probability times P(a digit), so the
+    classifier's alone (``score.bound``) bounds it from above. Branch and bound (Land & Doig,
+    Econometrica 28(3), 1960): the segmentation that is best under the bounds is scored
+    exactly, and its total ``L`` is reachable; a candidate whose best total through it under
+    the bounds (forward and backward dynamic programming) is below ``L`` cannot be on the
+    optimal segmentation, and the gate never sees it. The kept ones are scored exactly, so the
+    final dynamic programming chooses what it would over every candidate (to float
+    rounding: the gate sees them in smaller batches).
+    """
+    images, upper = scored(pieces, bound=True)
+    ub = np.log(np.clip(upper, SCORE_FLOOR, 1.0)) - costs
+    path = _best_path(keys, ub, n)
+    logs = np.full(len(keys), -np.inf)
+    if path is None:
+        return images, logs
+    _, raw = scored([pieces[k] for k in path])
+    reachable = float(np.sum(np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs[path]))
+    forward = np.full(n, -np.inf)
+    backward = np.full(n, -np.inf)
+    forward[0], backward[n - 1] = 0.0, 0.0
+    for k in sorted(range(len(keys)), key=lambda k: keys[k][1]):  # by end cut
+        i, j = keys[k]
+        forward[j] = max(forward[j], forward[i] + ub[k])
+    for k in sorted(range(len(keys)), key=lambda k: -keys[k][0]):  # by start cut, from the end
+        i, j = keys[k]
+        backward[i] = max(backward[i], ub[k] + backward[j])
+    through = np.array([forward[i] + ub[k] + backward[j] for k, (i, j) in enumerate(keys)])
+    kept = [k for k in range(len(keys)) if through[k] >= reachable]
+    _, raw = scored([pieces[k] for k in kept])
+    logs[kept] = np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs[kept]
+    return images, logs
 
 
 class _Scorer:
@@ -239,29 +289,31 @@ class _Scorer:
 
     def __init__(self, ink: np.ndarray, origin: tuple[int, int], thresh: float, score) -> None:
         self.ink, self.origin, self.thresh, self.score = ink, origin, thresh, score
-        self.known: dict[tuple, tuple[np.ndarray, float]] = {}
+        self.images: dict[tuple, np.ndarray] = {}
+        self.known: dict[tuple, float] = {}
+        self.upper: dict[tuple, float] = {}
 
-    def __call__(self, pieces: list) -> tuple[list[np.ndarray], np.ndarray]:
+    def __call__(self, pieces: list, bound: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
         """``pieces`` (selection inside the box, box in the crop) -> (their 28 x 28 images,
-        float64 ``(K,)`` scores)."""
+        float64 ``(K,)`` scores; with ``bound``, ``score.bound``'s upper bounds instead)."""
         keys = []
-        new: dict[tuple, np.ndarray] = {}
         oy, ox = self.origin
         for sel, box in pieces:  # sel: the selection inside the box
             x0, y0, x1, y1 = box
             key = (box, sel.tobytes())
             keys.append(key)
-            if key not in self.known and key not in new:
+            if key not in self.images:
                 try:
-                    new[key] = _normalise(self.ink, sel, (0, 0, x1 - x0, y1 - y0),
-                                          self.thresh, (oy + y0, ox + x0))
+                    self.images[key] = _normalise(self.ink, sel, (0, 0, x1 - x0, y1 - y0),
+                                                  self.thresh, (oy + y0, ox + x0))
                 except UserError:
-                    new[key] = np.zeros((28, 28), np.float32)
+                    self.images[key] = np.zeros((28, 28), np.float32)
+        known, score = (self.upper, self.score.bound) if bound else (self.known, self.score)
+        new = list(dict.fromkeys(k for k in keys if k not in known))
         if new:
-            raw = np.asarray(self.score(np.stack(list(new.values()))), np.float64)
-            self.known.update(zip(new, zip(new.values(), raw)))
-        return ([self.known[k][0] for k in keys],
-                np.array([self.known[k][1] for k in keys], np.float64))
+            raw = np.asarray(score(np.stack([self.images[k] for k in new])), np.float64)
+            known.update(zip(new, raw))
+        return [self.images[k] for k in keys], np.array([known[k] for k in keys], np.float64)
 
 
 def _sure_reading(bounds: list[int], piece, cost, scored) -> list | None:
