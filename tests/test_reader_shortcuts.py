@@ -229,7 +229,7 @@ def test_a_lone_digit_read_as_a_number_is_the_single_digit_pipelines_input(test_
 
 
 @pytest.mark.parametrize("text, touching", [("40517", False), ("20", True), ("96", True),
-                                            ("3871", True)])
+                                            ("3871", True), ("52064", True)])
 def test_pruning_by_the_classifiers_bound_chooses_what_scoring_every_candidate_does(
         make_numbers, test_digits, monkeypatch, text, touching):
     # the gate (here: a second hashed factor <= 1) is consulted only where the classifier's
@@ -240,8 +240,11 @@ def test_pruning_by_the_classifiers_bound_chooses_what_scoring_every_candidate_d
     image = np.clip(255 * (1 - 0.85 * np.pad(ink, 40)), 0, 255).astype(np.uint8)
     bounded, gated = [], []
     for args in chunks_of(image):
-        for seed in range(4):
+        for seed in range(5):
             upper, factor = hashed_scorer(0.0, seed), hashed_scorer(0.3 * seed, 10 + seed)
+            if seed == 4:  # a gate sure of every digit: the score equals its bound, and the
+                # best path's total is summed in another order than its candidates' bounds
+                factor = lambda batch: np.ones(len(batch))  # noqa: E731
 
             def score(batch):
                 gated.append(len(batch))
@@ -260,3 +263,21 @@ def test_pruning_by_the_classifiers_bound_chooses_what_scoring_every_candidate_d
             assert [s.box for s in fast] == [s.box for s in slow]
             assert [s.score for s in fast] == pytest.approx([s.score for s in slow], abs=1e-12)
     assert sum(gated) < sum(bounded)  # the gate saw fewer candidates than the classifier
+
+
+def test_pruning_keeps_the_best_path_when_its_scores_equal_their_bounds():
+    # summed in another order, the best path's total and its candidates' "best total through
+    # them" differ by rounding; none of the path's own candidates may be pruned for it
+    rng = np.random.default_rng(0)
+    for trial in range(300):
+        n = int(rng.integers(4, 7))
+        keys = [(i, j) for i in range(n) for j in range(i + 1, n) if j - i <= 2]
+        values = rng.uniform(0.3, 1.0, len(keys)).astype(np.float32).astype(np.float64)
+        costs = rng.uniform(0.0, 0.3, len(keys))
+
+        def scored(pieces, bound=False):
+            return [None] * len(pieces), values[list(pieces)]
+
+        images, logs = cuts._bound_and_prune(keys, list(range(len(keys))), costs, n, scored)
+        every = np.log(values) - costs
+        assert cuts._best_path(keys, logs, n) == cuts._best_path(keys, every, n) is not None

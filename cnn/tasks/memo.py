@@ -29,9 +29,11 @@ class Remembering:
 
     def __init__(self, network) -> None:
         self.network = network
-        self.rows: dict[bytes, np.ndarray] = {}
+        self.rows: dict[tuple, np.ndarray] = {}  # ((dtype, row shape), bytes) -> row
 
     def __getattr__(self, name: str):
+        if name == "network":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
         return getattr(self.network, name)
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:

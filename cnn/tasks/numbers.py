@@ -49,8 +49,9 @@ SCORE_BATCH = 256  # candidate segments scored at a time (the networks' activati
 
 def segment_scorer(model, rejector=None):
     """A scorer for :func:`cnn.vision.numbers.read_line`: float32 ``(K, 28, 28)`` -> ``(K,)``
-    top digit probability times (1 - P(not a digit)) when a gate judges, in [0, 1]; its
-    ``bound`` gives the top probability alone, an upper bound that costs no gate.
+    top digit probability times (1 - P(not a digit)) when a gate judges, in [0, 1]; with a
+    ``rejector``, its ``bound`` gives the top probability alone, an upper bound that costs
+    no gate.
 
     The candidates go through the networks :data:`SCORE_BATCH` at a time: a textured line of
     many small blobs offers over a thousand, and a thousand 28 x 28 images through a ResNet-lite
@@ -77,7 +78,8 @@ def segment_scorer(model, rejector=None):
                                    for k in range(0, len(batch), SCORE_BATCH)])
         return split_not_digit(model.predict_proba(batch))[0].max(axis=1)
 
-    score.bound = bound
+    if rejector is not None:  # without a gate the score is the bound: nothing to prune
+        score.bound = bound
     return score
 
 

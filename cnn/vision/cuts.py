@@ -114,7 +114,10 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
         ink: float32 (H, W) ink strength; ``thresh``: its ink threshold.
         height: the line height in pixels.
         score: float32 ``(K, 28, 28)`` -> ``K`` scores in (0, 1] (see
-            :func:`cnn.vision.numbers.read_line`).
+            :func:`cnn.vision.numbers.read_line`), called on batches of any size; with an
+            attribute ``bound`` (the same signature, scores at least ``score``'s, e.g. the
+            classifier alone when ``score`` also weighs a gate), the full search consults
+            ``score`` only where it can change the answer (:func:`_bound_and_prune`).
     Returns:
         the chosen :class:`Segment` s (boxes in working pixels); empty when no candidate
         segment holds ink enough to be a digit.
@@ -135,8 +138,6 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
     inside = _within_budget(sorted(inside - cuts), sorted(cuts), height)
     cuts |= inside
     cuts = sorted(c for c in cuts if x_lo <= c <= x_hi)
-    if len(cuts) < 2:
-        cuts = [x_lo, x_hi]
     regions = {c[0]: crop_labels == c[0] for c in comps}
     centres = {c[0]: 0.5 * (c[1] + c[3]) for c in comps}
     spans = {c[0]: (c[1], c[3]) for c in comps}
@@ -272,7 +273,11 @@ def _bound_and_prune(keys: list, pieces: list, costs: np.ndarray, n: int, scored
         i, j = keys[k]
         backward[i] = max(backward[i], ub[k] + backward[j])
     through = np.array([forward[i] + ub[k] + backward[j] for k, (i, j) in enumerate(keys)])
-    kept = [k for k in range(len(keys)) if through[k] >= reachable]
+    # The same terms summed in another order differ by rounding: a candidate whose bound
+    # equals its score (no gate, or a gate sure it is a digit) on the path itself would
+    # otherwise fall just below; the path's own candidates are kept in any case.
+    slack = 1e-9 * (1.0 + abs(reachable))
+    kept = sorted(set(path) | {k for k in range(len(keys)) if through[k] >= reachable - slack})
     _, raw = scored([pieces[k] for k in kept])
     logs[kept] = np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs[kept]
     return images, logs

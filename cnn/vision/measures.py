@@ -65,8 +65,8 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     Returns:
         ``n`` (components + 1), int32 (H, W) ``labels`` (0: background) and int32 ``(n, 5)``
         ``stats`` (x, y, width, height, area per component, as OpenCV's); row 0, the
-        background, is ``(0, 0, W, H, background area)`` when the ink leaves any border
-        pixel (what OpenCV gives whenever the background touches all four sides).
+        background, is ``(0, 0, W, H, background area)``: OpenCV's whenever the background
+        touches all four sides (the pipeline's padded pictures; no caller reads it).
     """
     x, y, w, h = cv2.boundingRect(mask)
     height, width = mask.shape
@@ -127,8 +127,8 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
 
 
 def median(values: np.ndarray):
-    """``np.median(values)`` (no NaN), the same value and dtype, by :func:`order_statistics`
-    (an empty array: NumPy's own answer, NaN with a warning)."""
+    """``np.median(values)`` of a float array (no NaN), the same value and dtype, by
+    :func:`order_statistics` (an empty array: NumPy's own answer, NaN with a warning)."""
     n = values.size
     if n == 0:
         return np.median(values)
@@ -139,10 +139,10 @@ def median(values: np.ndarray):
 
 
 def percentile(values: np.ndarray, q: float):
-    """``np.percentile(values, q)`` with NumPy's default linear interpolation (``q`` in
-    [0, 100], no NaN): the same value and dtype (NumPy's ``_lerp``: from the upper
-    neighbour above the midpoint), by :func:`order_statistics` (an empty array: NumPy's own
-    answer)."""
+    """``np.percentile(values, q)`` of a float array with NumPy's default linear
+    interpolation (``q`` a Python number in [0, 100], no NaN): the same value and dtype
+    (NumPy's ``_lerp``: from the upper neighbour above the midpoint), by
+    :func:`order_statistics` (an empty array: NumPy's own answer)."""
     n = values.size
     if n == 0:
         return np.percentile(values, q)
