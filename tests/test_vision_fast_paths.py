@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from cnn.vision.illumination import _COARSE_OPENING, _opening
-from cnn.vision.normalize import _normalise, _percentile, _place
 from cnn.vision.cuts import _MAX_PIECES, _MAX_WIDTH, _MIN_CUT_GAP, _pieces, _within_budget
+from cnn.vision.illumination import _COARSE_OPENING, _opening
+from cnn.vision.measures import percentile as _percentile
+from cnn.vision.normalize import _normalise, _place
 from cnn.vision.segment import _remove_long_lines
 
 

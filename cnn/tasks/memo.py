@@ -42,6 +42,8 @@ class Remembering:
         float32 ``(N, C)``, equal to the network's own to float rounding (a row computed in a
         smaller batch)."""
         x = np.asarray(x)
+        if len(x) == 0:  # the network's own empty answer, its classes included
+            return self.network.predict_proba(x, batch_size)
         tag = (x.dtype.str, x.shape[1:])
         keys = [(tag, row.tobytes()) for row in x]
         missing = list(dict.fromkeys(k for k in keys if k not in self.rows))
@@ -49,8 +51,6 @@ class Remembering:
             where = {k: i for i, k in enumerate(keys)}
             fresh = self.network.predict_proba(x[[where[k] for k in missing]], batch_size)
             self.rows.update(zip(missing, fresh))
-        if not keys:
-            return self.network.predict_proba(x, batch_size)
         return np.stack([self.rows[k] for k in keys])
 
 

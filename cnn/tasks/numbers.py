@@ -17,7 +17,7 @@ from cnn.errors import UserError
 from cnn.tasks.ensemble import decide
 from cnn.tasks.memo import remembered, remembered_rejector
 from cnn.tasks.reject import split_not_digit
-from cnn.vision.cuts import SCORE_FLOOR
+from cnn.vision.cuts import log_score
 from cnn.vision.numbers import MAX_DIGITS, TooManyDigits, read_line
 from cnn.vision.polarity import POLARITIES
 
@@ -57,10 +57,16 @@ def segment_scorer(model, rejector=None):
     many small blobs offers over a thousand, and a thousand 28 x 28 images through a ResNet-lite
     and both gates at once held 380 MB (measured with tracemalloc on a phone photo of a tablet
     screen)."""
-    def score(batch: np.ndarray) -> np.ndarray:
-        if len(batch) > SCORE_BATCH:
-            return np.concatenate([score(batch[k:k + SCORE_BATCH])
+    def in_batches(fn):
+        def batched(batch: np.ndarray) -> np.ndarray:
+            if len(batch) <= SCORE_BATCH:
+                return fn(batch)
+            return np.concatenate([fn(batch[k:k + SCORE_BATCH])
                                    for k in range(0, len(batch), SCORE_BATCH)])
+        return batched
+
+    @in_batches
+    def score(batch: np.ndarray) -> np.ndarray:
         raw = model.predict_proba(batch)
         probabilities = split_not_digit(raw)[0]
         p = probabilities.max(axis=1)
@@ -70,12 +76,10 @@ def segment_scorer(model, rejector=None):
                 p = p * (1.0 - p_not)
         return p
 
+    @in_batches
     def bound(batch: np.ndarray) -> np.ndarray:
         """The classifier's top probability alone: at least ``score``'s (the reader consults
         the gate only where it can change the answer, cnn.vision.cuts)."""
-        if len(batch) > SCORE_BATCH:
-            return np.concatenate([bound(batch[k:k + SCORE_BATCH])
-                                   for k in range(0, len(batch), SCORE_BATCH)])
         return split_not_digit(model.predict_proba(batch))[0].max(axis=1)
 
     if rejector is not None:  # without a gate the score is the bound: nothing to prune
@@ -172,8 +176,7 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
         digits = probabilities.argmax(axis=1)
     rejected, p_not = (rejector.judge(x, raw) if rejector is not None
                        else (np.zeros(len(x), bool), None))
-    goodness = np.log(np.clip(probabilities.max(axis=1) * (
-        1.0 if p_not is None else 1.0 - p_not), SCORE_FLOOR, 1.0))
+    goodness = log_score(probabilities.max(axis=1) * (1.0 if p_not is None else 1.0 - p_not))
     n = len(segments)
     kept = [k for k in range(n) if not rejected[k]]
     if not kept:

@@ -37,6 +37,12 @@ _MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between 
 SCORE_FLOOR = 1e-4  # smallest probability whose log enters a segment's score
 
 
+def log_score(scores) -> np.ndarray:
+    """Natural log of scores in [0, 1] (an array), floored at ``SCORE_FLOOR`` (so a hopeless
+    segment costs a finite ``log(1e-4)``): the same shape and dtype."""
+    return np.log(np.clip(scores, SCORE_FLOOR, 1.0))
+
+
 @dataclass
 class Segment:
     """One digit candidate of a line: ``image`` float32 (28, 28) in [0, 1] (MNIST form),
@@ -206,7 +212,7 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
     bound = getattr(score, "bound", None)
     if bound is None:
         images, raw = scored([pieces[key] for key in keys])
-        logs = np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs
+        logs = log_score(raw) - costs
     else:
         images, logs = _bound_and_prune(keys, [pieces[key] for key in keys], costs,
                                         len(cuts), scored)
@@ -219,25 +225,35 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
     return chosen
 
 
-def _best_path(keys: list, logs: np.ndarray, n: int) -> list[int] | None:
-    """Dynamic programming over cuts ``0 .. n - 1``: the indices into ``keys`` (``(i, j)``
-    cut pairs, with log scores ``logs``; -inf: not offered) of the segmentation from the
-    first cut to the last with the largest total, left to right; None when there is none."""
+def _forward(keys: list, logs: np.ndarray, n: int) -> tuple[np.ndarray, list[int]]:
+    """Dynamic programming over cuts ``0 .. n - 1`` (``keys``: ``(i, j)`` cut pairs with log
+    scores ``logs``; -inf: not offered): ``(best, back)``, the largest total of a
+    segmentation from the first cut to each cut (-inf: none) and the index into ``keys`` of
+    its last segment (-1: none)."""
     index = {key: k for k, key in enumerate(keys) if logs[k] > -np.inf}
-    best = [-np.inf] * n
+    best = np.full(n, -np.inf)
     back = [-1] * n
     best[0] = 0.0
     for j in range(1, n):
         for i in range(j):
             k = index.get((i, j))
             if k is not None and best[i] > -np.inf and best[i] + logs[k] > best[j]:
-                best[j], back[j] = best[i] + logs[k], i
+                best[j], back[j] = best[i] + logs[k], k
+    return best, back
+
+
+def _best_path(keys: list, logs: np.ndarray, n: int,
+               forward: tuple[np.ndarray, list[int]] | None = None) -> list[int] | None:
+    """The indices into ``keys`` of the segmentation from the first cut to the last with the
+    largest total, left to right (:func:`_forward`, or its result ``forward``); None when
+    there is none."""
+    best, back = forward or _forward(keys, logs, n)
     if best[-1] == -np.inf:
         return None
     path, j = [], n - 1
     while j > 0:
-        path.append(index[(back[j], j)])
-        j = back[j]
+        path.append(back[j])
+        j = keys[back[j]][0]
     return path[::-1]
 
 
@@ -256,19 +272,16 @@ def _bound_and_prune(keys: list, pieces: list, costs: np.ndarray, n: int, scored
     rounding: the gate sees them in smaller batches).
     """
     images, upper = scored(pieces, bound=True)
-    ub = np.log(np.clip(upper, SCORE_FLOOR, 1.0)) - costs
-    path = _best_path(keys, ub, n)
+    ub = log_score(upper) - costs
+    forward, back = _forward(keys, ub, n)
+    path = _best_path(keys, ub, n, (forward, back))
     logs = np.full(len(keys), -np.inf)
     if path is None:
         return images, logs
     _, raw = scored([pieces[k] for k in path])
-    reachable = float(np.sum(np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs[path]))
-    forward = np.full(n, -np.inf)
+    reachable = float(np.sum(log_score(raw) - costs[path]))
     backward = np.full(n, -np.inf)
-    forward[0], backward[n - 1] = 0.0, 0.0
-    for k in sorted(range(len(keys)), key=lambda k: keys[k][1]):  # by end cut
-        i, j = keys[k]
-        forward[j] = max(forward[j], forward[i] + ub[k])
+    backward[n - 1] = 0.0
     for k in sorted(range(len(keys)), key=lambda k: -keys[k][0]):  # by start cut, from the end
         i, j = keys[k]
         backward[i] = max(backward[i], ub[k] + backward[j])
@@ -279,7 +292,7 @@ def _bound_and_prune(keys: list, pieces: list, costs: np.ndarray, n: int, scored
     slack = 1e-9 * (1.0 + abs(reachable))
     kept = sorted(set(path) | {k for k in range(len(keys)) if through[k] >= reachable - slack})
     _, raw = scored([pieces[k] for k in kept])
-    logs[kept] = np.log(np.clip(raw, SCORE_FLOOR, 1.0)) - costs[kept]
+    logs[kept] = log_score(raw) - costs[kept]
     return images, logs
 
 
@@ -343,8 +356,8 @@ def _sure_reading(bounds: list[int], piece, cost, scored) -> list | None:
     if any(f is None for f in found):
         return None
     images, raw = scored(found)
-    logs = [float(np.log(np.clip(r, SCORE_FLOOR, 1.0))) - cost(i, j, f[1])
-            for r, i, j, f in zip(raw, bounds, bounds[1:], found)]
+    logs = [float(log) - cost(i, j, f[1])
+            for log, i, j, f in zip(log_score(raw), bounds, bounds[1:], found)]
     if min(logs) <= -_CUT_COST:
         return None
     return [(image, f[1], log) for image, f, log in zip(images, found, logs)]

@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.vision.measures import percentile
 
 OUT_SIZE = 28  # MNIST field, pixels
 
@@ -79,7 +80,7 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     # Keep the ink of the digit's components (grown by 2 px for the anti-aliased edges).
     keep = cv2.dilate(window.astype(np.uint8), np.ones((5, 5), np.uint8))
     crop = ink[ya:yb, xa:xb] * keep
-    level = _percentile(crop[window], 75)
+    level = float(percentile(crop[window], 75))
     floor = 0.5 * thresh
     crop = np.clip((crop - floor) / max(level - floor, 1e-6), 0.0, 1.0).astype(np.float32)
 
@@ -128,23 +129,10 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     out = _place(digit)
     peak = float(out.max())
     out /= peak
-    core = _percentile(out[out > 0.05], 60)
+    core = float(percentile(out[out > 0.05], 60))
     gain = 1.0 / (peak * max(core, 0.5))
     out = _place(np.clip(digit * gain, 0.0, 1.0))
     return np.clip(out / float(out.max()), 0.0, 1.0).astype(np.float32)
-
-
-def _percentile(values: np.ndarray, q: float) -> float:
-    """``np.percentile(values, q)`` (linear interpolation, ``q`` in [0, 100]) of a non-empty
-    1-D array, by one partial sort: the same value to float32 rounding (NumPy interpolates
-    from the upper neighbour above the midpoint) without its generic machinery (a tenth of a
-    millisecond a call, and a number reading normalises about a hundred candidate
-    segments)."""
-    position = q / 100.0 * (values.size - 1)
-    low = int(position)
-    high = min(low + 1, values.size - 1)
-    part = np.partition(values, [low, high])
-    return float(part[low] + (part[high] - part[low]) * (position - low))
 
 
 def _place(digit: np.ndarray) -> np.ndarray:
