@@ -17,7 +17,7 @@ from scipy import ndimage
 from cnn.vision.cuts import _MAX_PIECES, _MAX_WIDTH, _MIN_CUT_GAP, _pieces, _within_budget
 from cnn.vision.illumination import _COARSE_OPENING, _opening
 from cnn.vision.measures import percentile as _percentile
-from cnn.vision.normalize import _normalise, _place
+from cnn.vision.normalize import _normalise, _place, _restroke
 from cnn.vision.segment import _remove_long_lines
 
 
@@ -185,6 +185,23 @@ def test_a_large_crop_reduced_first_is_normalised_like_the_full_crop(monkeypatch
     assert np.corrcoef(fast.ravel(), full.ravel())[0, 1] > 0.97
 
 
+@pytest.mark.parametrize("change", [-17, -9, -2, 1, 6, 12])
+def test_restroke_at_8_bits_is_the_float_morphology_rounded(change):
+    """Erosion and dilation commute with rounding to 8 bits: the fast path's result is the
+    float32 morphology's, rounded to the nearest 1/255, on a digit's anti-aliased strokes."""
+    ink, _, _ = _ring_digit(300, 25)
+    noisy = np.clip(ink + 0.03 * np.random.default_rng(change + 20).random(ink.shape,
+                                                                          np.float32), 0, 1)
+    size = abs(change) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    exact = (cv2.dilate if change > 0 else cv2.erode)(noisy, kernel)
+    got = _restroke(noisy, change)
+    assert got.dtype == np.float32 and got.shape == noisy.shape
+    assert np.array_equal(np.rint(got * 255.0), np.floor(exact * 255.0 + 0.5))
+    assert float(np.abs(got - exact).max()) <= 0.5 / 255 + 1e-6
+    assert (got < noisy).any() if change < 0 else (got > noisy).any()  # it did move the ink
+
+
 def test_pieces_counts_the_pairs_of_cuts_at_most_the_widest_segment_apart():
     rng = np.random.default_rng(3)
     cuts = sorted(set(rng.integers(0, 600, 80).tolist()))
@@ -299,4 +316,7 @@ def test_median_and_percentile_of_a_whole_picture_equal_numpys(kind, dtype):
             got, want = percentile(x, q), np.percentile(x, q)
             assert got == want and np.asarray(got).dtype == np.asarray(want).dtype
         ranks = sorted({0, n // 3, n - 1})
+        assert np.array_equal(order_statistics(x, ranks), np.sort(x.ravel())[ranks])
+        # unsorted, with neighbours that share one bracket and one far away
+        ranks = [n - 1, n // 2, max(0, n // 2 - 1), n // 2, min(n - 1, n // 2 + 3), 0]
         assert np.array_equal(order_statistics(x, ranks), np.sort(x.ravel())[ranks])

@@ -161,22 +161,27 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
         a, b = cuts[i], cuts[j]
         if b - a > _MAX_WIDTH * height:
             return None
-        sel = np.zeros_like(member)
-        for c in comps:
-            label = c[0]
-            region = regions[label]
-            if crosses(a, label) or crosses(b, label):
-                cols = np.zeros(member.shape[1], bool)
-                cols[a - x_lo:b - x_lo] = True
-                sel |= region & cols[None, :]
-            elif a <= centres[label] < b:
-                sel |= region
+        parts = []  # (label, box in the crop's pixels) of the ink taken, each within its box
+        for label, cx0, cy0, cx1, cy1, _ in comps:
+            if crosses(a, label) or crosses(b, label):  # only its columns between the cuts
+                cx0, cx1 = max(a, cx0), min(b, cx1)
+            elif not a <= centres[label] < b:
+                continue
+            if cx0 < cx1:
+                parts.append((label, cx0 - x_lo, cy0 - y_lo, cx1 - x_lo, cy1 - y_lo))
+        if not parts:
+            return None
+        bx0, by0 = min(p[1] for p in parts), min(p[2] for p in parts)
+        bx1, by1 = max(p[3] for p in parts), max(p[4] for p in parts)
+        sel = np.zeros((by1 - by0, bx1 - bx0), bool)  # over the parts' box, not the crop
+        for label, px0, py0, px1, py1 in parts:
+            sel[py0 - by0:py1 - by0, px0 - bx0:px1 - bx0] |= regions[label][py0:py1, px0:px1]
         ys, xs = np.nonzero(sel)
         if ys.size < 4 or ys.max() - ys.min() + 1 < 0.3 * height and \
                 xs.max() - xs.min() + 1 < 0.3 * height:
             return None
         x0, y0, x1, y1 = int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
-        return sel[y0:y1, x0:x1].copy(), (x0, y0, x1, y1)
+        return sel[y0:y1, x0:x1].copy(), (x0 + bx0, y0 + by0, x1 + bx0, y1 + by0)
 
     # a cut inside a blob that passes between its components (two "1"s slanted side by side)
     # cuts no ink and pays nothing

@@ -159,13 +159,16 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     else:
         size = max(3, int(_OPENING * min(h, w)))
         if uniform and _opening_is_flat(work, size):
-            background = np.full_like(work, work[0, 0])
+            background = work[0, 0]  # one level: a scalar serves as the whole background
         else:
             background = _reconstruct(_opening(work, size), work)
-    residual = work - background
+    # Only the inner picture's residual is wanted: the padding gave the background context.
+    core = (slice(pad, h - pad), slice(pad, w - pad))
+    if np.ndim(background):
+        background = background[core]
+    inner = work[core] - background
     if relative:
-        residual = residual / np.maximum(1.0 - background, 0.35)
-    inner = residual[pad:h - pad, pad:w - pad]
+        inner = inner / np.maximum(1.0 - background, 0.35)
     out = np.zeros_like(work)
     if flat:
         return _flat_ink(inner, out, pad)

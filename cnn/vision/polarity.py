@@ -66,8 +66,18 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
         # Least squares that tolerates a rank-deficient basis (a strip 2 px high at 64 px,
         # where y and y^2 repeat the constant).
         coef = np.linalg.lstsq(a, z[keep].astype(np.float64), rcond=None)[0].astype(np.float32)
-    surface = sum(c * t for c, t in zip(coef, terms(h, w)))
-    return np.broadcast_to(surface, (h, w)).astype(np.float32)
+    # The surface at full size, term by term in the order of the basis (the same sums to the
+    # last bit), the constant and x terms on one row and the rest added in place.
+    y = np.linspace(-1, 1, h, dtype=np.float32)[:, None]
+    x = np.linspace(-1, 1, w, dtype=np.float32)[None, :]
+    one, xx, yy = np.ones((1, 1), np.float32), x * x, y * y
+    c0, c1, c2, c3, c4, c5 = coef
+    surface = (c0 * one + c1 * x) + c2 * y
+    surface += c3 * xx
+    xy = np.multiply(y, x)
+    surface += np.multiply(xy, c4, out=xy)
+    surface += c5 * yy
+    return surface
 
 
 def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
