@@ -136,6 +136,30 @@ def test_the_process_pool_gives_the_same_answers_in_order(tmp_path, capsys):
     assert number["number"] == "358" and number["digit"] is None
 
 
+def test_the_process_pool_is_shut_down_cleanly_after_the_last_file(tmp_path, monkeypatch,
+                                                                   capsys):
+    """The pool's generator is run to its end: its executor shut down and waited for, its
+    workers never killed (a suspended generator was collected at exit: its workers killed,
+    two semaphores leaked and a "Bad file descriptor" traceback printed)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from cnn.tasks import predict
+
+    calls = []
+    real_shutdown = ProcessPoolExecutor.shutdown
+    monkeypatch.setattr(ProcessPoolExecutor, "shutdown",
+                        lambda self, *a, **k: calls.append(("shutdown", a, k))
+                        or real_shutdown(self, *a, **k))
+    monkeypatch.setattr(predict, "_stop", lambda executor: calls.append(("killed",)))
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for f in sorted(IMAGES.glob("*.png"))[:6]:
+        shutil.copy(f, folder / f.name)
+    assert main(["predict", str(folder), "--json", "--workers", "2"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["predictions"]) == 6
+    assert calls == [("shutdown", (), {})]
+
+
 def test_workers_with_a_results_file_is_still_the_dask_run(monkeypatch):
     from cnn.cli.commands import predict_cluster
 

@@ -132,7 +132,9 @@ def predict_files(files: list[Path], weights=None, min_confidence: float = 0.5,
         read = (read_one(f, model, polarity, rejector, debug_steps, max_digits)
                 for f in progress.bar(files, desc="reading images", unit="image"))
     readings = []
-    for pred, (x, error, no_digit, reading) in zip(predictions, read):
+    # strict: one more step of `read` after the last file, so a pool's generator runs on to
+    # its clean shutdown (not left suspended, then killed as garbage, semaphores leaked)
+    for pred, (x, error, no_digit, reading) in zip(predictions, read, strict=True):
         readings.append(reading)
         if x is not None:
             inputs[pred.file] = x
