@@ -281,3 +281,34 @@ def test_pruning_keeps_the_best_path_when_its_scores_equal_their_bounds():
         images, logs = cuts._bound_and_prune(keys, list(range(len(keys))), costs, n, scored)
         every = np.log(values) - costs
         assert cuts._best_path(keys, logs, n) == cuts._best_path(keys, every, n) is not None
+
+
+@pytest.mark.parametrize("text, spread", [("3", 0), ("7", 0), ("40", 0), ("5", 1), ("8", 2)])
+def test_the_whole_line_of_a_lone_segment_is_that_segments_image(make_numbers, test_digits,
+                                                                  monkeypatch, text, spread):
+    """A line read as one segment over the whole line takes the segment's image as the whole
+    line's; it must be what normalising every component of the line together gives (and a
+    line of two digits is still normalised as a whole)."""
+    from cnn.vision import numbers
+
+    rng = np.random.default_rng(len(text) + spread)
+    digits = [test_digits[int(c)][spread] for c in text]
+    ink = make_numbers.number_ink(digits, 90, rng, touching=False)
+    ink = np.pad(ink, 40)
+    if spread == 2:  # a speck far to the right: too small to join the line
+        ink[60:63, -12:-9] = 1.0
+    image = np.clip(255 * (1 - 0.85 * ink), 0, 255).astype(np.uint8)
+    seen = []
+    real = numbers._whole_line
+
+    def both(comps, labels, ink, thresh, segments=()):
+        fast, slow = real(comps, labels, ink, thresh, segments), real(comps, labels, ink, thresh)
+        seen.append((fast, fast.box, slow, len(segments), fast.image is segments[0].image))
+        return fast
+
+    monkeypatch.setattr(numbers, "_whole_line", both)
+    line = numbers.read_line(image, hashed_scorer(0.7, 1))
+    (fast, box, slow, n, taken), = seen  # (boxes in working pixels, before read_line scales them)
+    assert fast is line.whole and slow is not None
+    assert box == slow.box and np.array_equal(fast.image, slow.image)
+    assert n == len(line.segments) and taken == (n == 1)  # "40": two, normalised anew

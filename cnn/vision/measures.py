@@ -67,24 +67,39 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
         ``stats`` (x, y, width, height, area per component, as OpenCV's); row 0, the
         background, is ``(0, 0, W, H, background area)``: OpenCV's whenever the background
         touches all four sides (the pipeline's padded pictures; no caller reads it).
+        ``labels`` and ``stats`` are read-only: a mask equal to the last one labelled (values
+        and dtype) gets that labelling again, the same arrays, without labelling it anew.
     """
+    global _last_labelling
+    last = _last_labelling  # one read: another thread may replace it meanwhile
+    if last is not None and last[0].dtype == mask.dtype and np.array_equal(last[0], mask):
+        return last[1]
     x, y, w, h = cv2.boundingRect(mask)
     height, width = mask.shape
     if w == 0 or (x < 2 and y < 2 and w >= width - 1 and h >= height - 1):
-        return cv2.connectedComponentsWithStats(mask, connectivity=8)[:3]
-    x1, y1 = x + w, y + h
-    x, y = x - x % 2, y - y % 2
-    n, inner, stats, _ = cv2.connectedComponentsWithStats(mask[y:y1, x:x1], connectivity=8)
-    labels = np.zeros(mask.shape, np.int32)
-    labels[y:y1, x:x1] = inner
-    stats[1:, cv2.CC_STAT_LEFT] += x
-    stats[1:, cv2.CC_STAT_TOP] += y
-    stats[0] = (0, 0, width, height, height * width - int(stats[1:, cv2.CC_STAT_AREA].sum()))
+        n, labels, stats = cv2.connectedComponentsWithStats(mask, connectivity=8)[:3]
+    else:
+        x1, y1 = x + w, y + h
+        x, y = x - x % 2, y - y % 2
+        n, inner, stats, _ = cv2.connectedComponentsWithStats(mask[y:y1, x:x1], connectivity=8)
+        labels = np.zeros(mask.shape, np.int32)
+        labels[y:y1, x:x1] = inner
+        stats[1:, cv2.CC_STAT_LEFT] += x
+        stats[1:, cv2.CC_STAT_TOP] += y
+        stats[0] = (0, 0, width, height, height * width - int(stats[1:, cv2.CC_STAT_AREA].sum()))
+    labels.setflags(write=False)  # shared with the next caller of the same mask
+    stats.setflags(write=False)
+    _last_labelling = (mask.copy(), (n, labels, stats))
     return n, labels, stats
 
 
+# The last mask labelled and its (n, labels, stats): the frame remover, the digit's candidates
+# and the number reader label the same mask in turn (a picture whose frames removed nothing).
+_last_labelling: tuple | None = None
+
+
 _SAMPLE = 20_000  # values sampled to bracket an order statistic of a large array
-_DIRECT = 100_000  # arrays up to this size are partially sorted whole
+_DIRECT = 20_000  # arrays up to this size are partially sorted whole
 
 
 def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
@@ -93,7 +108,7 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
 
     Exists for: medians and percentiles of whole working images (a million pixels), which
     NumPy finds by a partial sort of the whole array (introselect, 5-20 ms). Here a strided
-    sample brackets each rank, one pass counts the values below the bracket and keeps those
+    sample (partially sorted at the brackets' ends only) brackets each rank, one pass counts the values below the bracket and keeps those
     inside it (a few percent of them), and only those are partially sorted: the same order
     statistic, since every value of a smaller rank lies below the bracket or inside it.
     Ranks whose brackets overlap (the two middle values of an even-sized median, the two
@@ -105,7 +120,7 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
     n = flat.size
     if n <= _DIRECT:
         return np.partition(flat, ranks)[ranks]
-    sample = np.sort(flat[:: n // _SAMPLE])
+    sample = flat[:: n // _SAMPLE]
     m = sample.size
     margin = 0.01 * m + 8  # sample ranks either side: ~2 % of the array inside a bracket
     brackets: list[list] = []  # [low index, high index, ranks' positions in `ranks`]
@@ -117,6 +132,9 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
             brackets[-1][2].append(k)
         else:
             brackets.append([low, high, [k]])
+    # the sample's order statistics at the brackets' ends only (a partial sort, not a sort)
+    ends = sorted({b[0] for b in brackets} | {b[1] for b in brackets})
+    sample = np.partition(sample, ends)
     out = np.empty(len(ranks), flat.dtype)
     for low_at, high_at, members in brackets:
         low, high = sample[low_at], sample[high_at]

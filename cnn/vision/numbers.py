@@ -305,7 +305,7 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
     if best is None or (too_long is not None and best[0] <= 0):
         raise too_long or UserError("no digit found: no part of the line reads as a digit")
     quality, segments, comps = best
-    return quality, segments, _whole_line(comps, labels, ink, thresh), pad, scale, used
+    return quality, segments, _whole_line(comps, labels, ink, thresh, segments), pad, scale, used
 
 
 def _best_run(values: list) -> float:
@@ -348,11 +348,17 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
     return segments
 
 
-def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float
-                ) -> Segment | None:
-    """Every component of the line normalised together as one digit (None if it cannot be)."""
+def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float,
+                segments: list[Segment] = ()) -> Segment | None:
+    """Every component of the line normalised together as one digit (None if it cannot be).
+
+    A line read as one segment over the line's whole box (a lone digit) is already that: the
+    chunks of a line are apart, so the one segment spans the only chunk, i.e. every component,
+    normalised from the same pixels; its image is taken."""
     x0, y0 = min(c[1] for c in comps), min(c[2] for c in comps)
     x1, y1 = max(c[3] for c in comps), max(c[4] for c in comps)
+    if len(segments) == 1 and segments[0].box == (x0, y0, x1, y1) and segments[0].image.any():
+        return Segment(segments[0].image, (x0, y0, x1, y1))
     sel = np.isin(labels[y0:y1, x0:x1], [c[0] for c in comps])
     try:
         image = _normalise(ink, sel, (0, 0, x1 - x0, y1 - y0), thresh, (y0, x0))
