@@ -108,9 +108,10 @@ def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:
 
     Exists for: medians and percentiles of whole working images (a million pixels), which
     NumPy finds by a partial sort of the whole array (introselect, 5-20 ms). Here a strided
-    sample (partially sorted at the brackets' ends only) brackets each rank, one pass counts the values below the bracket and keeps those
-    inside it (a few percent of them), and only those are partially sorted: the same order
-    statistic, since every value of a smaller rank lies below the bracket or inside it.
+    sample (partially sorted at the brackets' ends only) brackets each rank, one pass counts
+    the values below the bracket and keeps those inside it (a few percent of them), and only
+    those are partially sorted: the same order statistic, since every value of a smaller
+    rank lies below the bracket or inside it.
     Ranks whose brackets overlap (the two middle values of an even-sized median, the two
     neighbours a percentile interpolates between) share one bracket and one pass.
     When the sample misjudges (a picture's periodic pattern against the stride), the whole
