@@ -301,7 +301,7 @@ def test_the_whole_line_of_a_lone_segment_is_that_segments_image(make_numbers, t
     seen = []
     real = numbers._whole_line
 
-    def both(comps, labels, ink, thresh, segments=()):
+    def both(comps, labels, ink, thresh, segments=(), normalised=None):
         fast, slow = real(comps, labels, ink, thresh, segments), real(comps, labels, ink, thresh)
         seen.append((fast, fast.box, slow, len(segments), fast.image is segments[0].image))
         return fast
@@ -312,3 +312,37 @@ def test_the_whole_line_of_a_lone_segment_is_that_segments_image(make_numbers, t
     assert fast is line.whole and slow is not None
     assert box == slow.box and np.array_equal(fast.image, slow.image)
     assert n == len(line.segments) and taken == (n == 1)  # "40": two, normalised anew
+
+
+@pytest.mark.parametrize("text", ["7", "42", "5"])
+def test_the_reader_takes_the_pipelines_normalised_digits_and_reads_the_same(
+        test_digits, monkeypatch, text):
+    """The single-digit pipeline's candidates, normalised from the ink it hands the reader,
+    are not normalised again by the reader; the reading is the same bit for bit."""
+    from cnn.tasks.numbers import read_number
+    from cnn.tasks.predictor import load_predictor
+    from cnn.vision import numbers
+    from cnn.vision.pipeline import to_mnist
+
+    model = load_predictor(None)[1]
+    image = canvas(test_digits, text)
+    if text == "5":  # a photo-like page (grey paper, noise): the photo path's ink
+        rng = np.random.default_rng(5)
+        image = np.clip(image * 0.7 + 40 + rng.normal(0, 3, image.shape), 0, 255
+                        ).astype(np.uint8)
+    keep: dict = {}
+    to_mnist(image, keep=keep)
+    assert keep["ink_map"]["normalised"]  # the pipeline's candidates, recorded
+    normalised = []
+    real = cuts._normalise
+    monkeypatch.setattr(cuts, "_normalise", lambda *a, **k: normalised.append(1) or real(*a, **k))
+    fast = read_number(image, model, known=keep["ink_map"])
+    fast_count = len(normalised)
+    normalised.clear()
+    slow = read_number(image, model, known=dict(keep["ink_map"], normalised={}))
+    assert fast.number == slow.number and len(fast.images) == len(slow.images)
+    for a, b in zip(fast.images, slow.images):
+        assert np.array_equal(a, b)
+    assert fast_count < len(normalised)  # at least one segment was the pipeline's
+    if text == "7":
+        assert fast_count == 0  # the lone digit: nothing normalised again

@@ -91,6 +91,41 @@ def test_answers_are_the_same_whether_the_reader_reuses_the_digits_ink_or_not(
         assert fast["number"] == "".join(map(str, digits))
 
 
+@pytest.mark.parametrize("case, digits", [("canvas", (7,)), ("photo", (5,)),
+                                          ("canvas", (4, 2))])
+def test_a_lone_candidates_maps_pass_is_its_only_forward_pass(entry, subset, monkeypatch,
+                                                              case, digits):
+    """With activation maps asked for, the single-digit pipeline's lone candidate is scored by
+    the maps' forward pass (kept for the answer): one pass of the classifier for a lone
+    digit, not two; the answer is the one the plain scorer gives."""
+    import cnn.server.app as app
+    from cnn.tasks.predict import confidence_of
+
+    body = number_canvas(subset, digits) if case == "canvas" else photo(subset, digits)
+    network = entry.network
+    passes = []
+    real_forward = type(network).forward
+    monkeypatch.setattr(type(network), "forward",
+                        lambda self, *a, **k: passes.append(len(a[0])) or
+                        real_forward(self, *a, **k))
+    fast = predict_image(entry, body, "upload", True, 0.5, None, 12)
+    fast_passes = list(passes)
+    monkeypatch.setattr(app, "_choose_keeping_maps",
+                        lambda network, plain, seen: confidence_of(network))
+    passes.clear()
+    slow = predict_image(entry, body, "upload", True, 0.5, None, 12)
+    for key in ("digit", "number", "activations", "input"):
+        assert json.dumps(fast[key]) == json.dumps(slow[key]), key
+    np.testing.assert_allclose(fast["probabilities"] or [0], slow["probabilities"] or [0],
+                               rtol=1e-5, atol=1e-7)
+    if len(digits) == 1:  # the scorer's pass on the lone candidate, then the maps': one saved
+        assert len(passes) == len(fast_passes) + 1
+        if case == "canvas":  # nothing else to score: the reader's segment is that digit
+            assert fast_passes == [1]
+    else:  # a number: each digit's own maps as before
+        assert len(fast_passes) <= len(passes)
+
+
 def test_the_reader_takes_the_pipelines_ink_only_when_found_for_the_same_polarity(
         subset, monkeypatch):
     page = cv2.imdecode(np.frombuffer(number_canvas(subset, (4, 2)), np.uint8),

@@ -205,10 +205,15 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     # one request's networks remember their answers: the reader's segments and the chosen
     # digit are often inputs already scored
     network, rejector = remembered(entry.network), remembered_rejector(rejector)
+    plain = entry.network  # its first member's layers are shown
+    first = plain.members[0][1] if isinstance(plain, Ensemble) else plain
+    choose, seen_maps = confidence_of(network), {}
+    if activations and not isinstance(network, Ensemble):
+        choose = _choose_keeping_maps(network, first, seen_maps)
     image = decode_upload(data, name)
     keep: dict = {}  # the ink found for the digit, which the number reader starts from
     try:
-        x = to_digit(image, name, choose=confidence_of(network), keep=keep)  # as cnn predict
+        x = to_digit(image, name, choose=choose, keep=keep)  # as cnn predict
     except NoInk as exc:
         if rejector is None:
             raise
@@ -216,11 +221,9 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
         pred = Prediction(name, rejected=True, reason=f"not a digit: {reason}",
                           label=label_from_name(Path(name)))
         return dict(vars(pred), model=network.model_string, weights=entry.id, input=None)
-    plain = entry.network  # its first member's layers are shown
-    first = plain.members[0][1] if isinstance(plain, Ensemble) else plain
     maps = None
     if activations:
-        maps, logits = activation_maps(first, x)
+        maps, logits = seen_maps.get(x.tobytes()) or activation_maps(first, x)
     if activations and not isinstance(network, Ensemble):
         raw = softmax(logits[None])
     else:
@@ -255,6 +258,28 @@ def predict_image(entry: ModelEntry, data: bytes, name: str, activations: bool,
     elif result["digits"]:
         result["digits"][0]["input"] = result["input"]
     return result
+
+
+def _choose_keeping_maps(network, plain, seen: dict):
+    """A scorer of the single-digit pipeline's candidates (as
+    :func:`cnn.tasks.predict.confidence_of`) for a request that shows the activation maps: a
+    lone candidate (a canvas's digit, most photos') goes through the maps' forward pass of
+    ``plain`` (the network ``network`` remembers, :class:`cnn.tasks.memo.Remembering`), its
+    maps and logits kept in ``seen`` (keyed by the candidate's bytes) and its probabilities
+    given to ``network``, so the chosen digit's maps and answers cost no second pass.
+    Several candidates are scored in one batch as usual."""
+    from cnn.nn.losses import softmax
+    from cnn.server.activations import activation_maps
+
+    def choose(batch: np.ndarray) -> np.ndarray:
+        if len(batch) != 1:
+            return network.predict_proba(batch).max(axis=1)
+        maps, logits = activation_maps(plain, batch[0])
+        probabilities = softmax(logits[None])
+        network.remember(batch, probabilities)
+        seen[batch[0].tobytes()] = (maps, logits)
+        return probabilities.max(axis=1)
+    return choose
 
 
 def as_rows(x: np.ndarray) -> list[list[int]]:

@@ -36,6 +36,15 @@ class Remembering:
             raise AttributeError(name)
         return getattr(self.network, name)
 
+    def remember(self, x: np.ndarray, probabilities: np.ndarray) -> None:
+        """Take ``probabilities`` (float ``(N, C)``) as the answers for ``x`` (as
+        :meth:`predict_proba` takes it): the same network's outputs from another pass, e.g.
+        one that also kept its activation maps (``cnn serve``)."""
+        x = np.asarray(x)
+        tag = (x.dtype.str, x.shape[1:])
+        self.rows.update(((tag, row.tobytes()), np.asarray(p, np.float32))
+                         for row, p in zip(x, probabilities))
+
     def predict_proba(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """The network's ``predict_proba`` of ``x`` (``(N, 28, 28)`` or ``(N, 28, 28, 1)``,
         uint8 or float), each row computed once per distinct input (bytes, dtype and shape):

@@ -110,7 +110,7 @@ def _within_budget(inside: list[int], fixed: list[int], height: float) -> set[in
 
 
 def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: float,
-               height: float, score) -> list[Segment]:
+               height: float, score, normalised: dict | None = None) -> list[Segment]:
     """The segments of one run of blobs, left to right (see the module docstring).
 
     Args:
@@ -124,6 +124,10 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
             attribute ``bound`` (the same signature, scores at least ``score``'s, e.g. the
             classifier alone when ``score`` also weighs a gate), the full search consults
             ``score`` only where it can change the answer (:func:`_bound_and_prune`).
+        normalised: digits already normalised from ``ink`` (the single-digit pipeline's
+            candidates, :func:`cnn.vision.pipeline.to_mnist`'s ``keep``), by ``(box,
+            selection)``: the box (x0, y0, x1, y1) in ``ink``'s pixels and the bytes of the
+            bool selection inside it; a segment found there is not normalised again.
     Returns:
         the chosen :class:`Segment` s (boxes in working pixels); empty when no candidate
         segment holds ink enough to be a digit.
@@ -194,7 +198,7 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
             paid += _CUT_COST
         return paid + _MERGE_COST * sum(cuts[i] < g < cuts[j] for g in gaps)
 
-    scored = _Scorer(ink, (y_lo, x_lo), thresh, score)
+    scored = _Scorer(ink, (y_lo, x_lo), thresh, score, normalised)
     if inside <= through:
         sure = _sure_reading([k for k, c in enumerate(cuts) if c not in inside], piece, cost,
                              scored)
@@ -310,8 +314,10 @@ class _Scorer:
     inside it) already seen is neither normalised nor scored again.
     """
 
-    def __init__(self, ink: np.ndarray, origin: tuple[int, int], thresh: float, score) -> None:
+    def __init__(self, ink: np.ndarray, origin: tuple[int, int], thresh: float, score,
+                 normalised: dict | None = None) -> None:
         self.ink, self.origin, self.thresh, self.score = ink, origin, thresh, score
+        self.normalised = normalised or {}  # by (box in ink's pixels, selection bytes)
         self.images: dict[tuple, np.ndarray] = {}
         self.known: dict[tuple, float] = {}
         self.upper: dict[tuple, float] = {}
@@ -326,9 +332,10 @@ class _Scorer:
             key = (box, sel.tobytes())
             keys.append(key)
             if key not in self.images:
+                done = self.normalised.get(((ox + x0, oy + y0, ox + x1, oy + y1), key[1]))
                 try:
-                    self.images[key] = _normalise(self.ink, sel, (0, 0, x1 - x0, y1 - y0),
-                                                  self.thresh, (oy + y0, ox + x0))
+                    self.images[key] = done if done is not None else _normalise(
+                        self.ink, sel, (0, 0, x1 - x0, y1 - y0), self.thresh, (oy + y0, ox + x0))
                 except UserError:
                     self.images[key] = np.zeros((28, 28), np.float32)
         known, score = (self.upper, self.score.bound) if bound else (self.known, self.score)

@@ -289,13 +289,16 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
         UserError: no ink, only specks, no line that reads, or a line too long.
     """
     ink, mask, thresh, pad, scale, used = ink_map(image, polarity, check, known)
+    # the single-digit pipeline's digits normalised from this very ink, if it is its ink
+    normalised = known.get("normalised", {}) if known and ink is known["map"][0] else {}
     labels, lines = candidate_lines(mask, pad)
     if not lines:
         raise UserError("no digit found: only specks of ink, no stroke")
     best, too_long = None, None
     for comps, height in lines:
         try:
-            segments = _read_one_line(comps, height, labels, ink, thresh, score, max_digits)
+            segments = _read_one_line(comps, height, labels, ink, thresh, score, max_digits,
+                                      normalised)
         except TooManyDigits as e:
             too_long = too_long or e
             continue
@@ -305,7 +308,8 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
     if best is None or (too_long is not None and best[0] <= 0):
         raise too_long or UserError("no digit found: no part of the line reads as a digit")
     quality, segments, comps = best
-    return quality, segments, _whole_line(comps, labels, ink, thresh, segments), pad, scale, used
+    whole = _whole_line(comps, labels, ink, thresh, segments, normalised)
+    return quality, segments, whole, pad, scale, used
 
 
 def _best_run(values: list) -> float:
@@ -321,8 +325,10 @@ def _best_run(values: list) -> float:
 
 
 def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarray,
-                   thresh: float, score, max_digits: int) -> list[Segment]:
-    """The segments of one line of components (see the module docstring, steps 2-4).
+                   thresh: float, score, max_digits: int, normalised: dict | None = None
+                   ) -> list[Segment]:
+    """The segments of one line of components (see the module docstring, steps 2-4);
+    ``normalised``: digits already normalised from ``ink`` (see :func:`read_chunk`).
 
     Raises:
         TooManyDigits: more than ``max_digits`` segments.
@@ -341,7 +347,7 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
         chunks[-1].append(blob)
     segments: list[Segment] = []
     for chunk in chunks:
-        segments += read_chunk(chunk, labels, ink, thresh, height, score)
+        segments += read_chunk(chunk, labels, ink, thresh, height, score, normalised)
         if len(segments) > max_digits:
             raise TooManyDigits(f"more than {max_digits} digits on the line; raise "
                                 "--max-digits if that is right")
@@ -349,7 +355,8 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
 
 
 def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float,
-                segments: list[Segment] = ()) -> Segment | None:
+                segments: list[Segment] = (), normalised: dict | None = None
+                ) -> Segment | None:
     """Every component of the line normalised together as one digit (None if it cannot be).
 
     A line read as one segment over the line's whole box (a lone digit) is already that: the
@@ -360,8 +367,10 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float,
     if len(segments) == 1 and segments[0].box == (x0, y0, x1, y1) and segments[0].image.any():
         return Segment(segments[0].image, (x0, y0, x1, y1))
     sel = np.isin(labels[y0:y1, x0:x1], [c[0] for c in comps])
-    try:
-        image = _normalise(ink, sel, (0, 0, x1 - x0, y1 - y0), thresh, (y0, x0))
-    except UserError:
-        return None
+    image = (normalised or {}).get(((x0, y0, x1, y1), sel.tobytes()))
+    if image is None:
+        try:
+            image = _normalise(ink, sel, (0, 0, x1 - x0, y1 - y0), thresh, (y0, x0))
+        except UserError:
+            return None
     return Segment(image, (x0, y0, x1, y1))

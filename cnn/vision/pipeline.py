@@ -116,7 +116,9 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
             (name -> (H, W) array, in pipeline order), to show why an image failed.
         keep: ``None`` or a dict that receives, under ``"ink_map"``, the first segmentation
             pass's ink for :func:`cnn.vision.numbers.ink_map` (its ``known``), so that the
-            number reader does not find the same ink a second time.
+            number reader does not find the same ink a second time, with that pass's
+            candidates normalised (``"normalised"``: (box, the selection's bytes inside the
+            box) -> 28 x 28), which the reader does not normalise again.
     Returns:
         float32 array of shape ``(28, 28)``, values in [0, 1] (MNIST pixels / 255), maximum
         1.0: white digit on black, bounding box of its non-zero pixels within 20 x 20 (long
@@ -166,9 +168,12 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
         _record(steps, f"5_lines_removed_{background}", mask)
         mask = _remove_frames(mask)
         _record(steps, f"6_boxes_removed_{background}", mask)
+        normalised = None  # the first pass's digits by (box, selection in it): for the reader
         if keep is not None and background == passes[0]:
+            normalised = {}
             keep["ink_map"] = {"polarity": asked, "map": (ink, mask, thresh, pad, scale),
-                               "canvas": canvas is not None, "sign": ink_sign}
+                               "canvas": canvas is not None, "sign": ink_sign,
+                               "normalised": normalised}
         found = []
         handicaps = []
         for selected, box, handicap in _candidate_digits(mask, pad):
@@ -176,6 +181,10 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
                 found.append(_normalise(ink, selected, box, thresh))
             except UserError:
                 continue
+            x0, y0, x1, y1 = box
+            inside = selected[y0:y1, x0:x1]
+            if normalised is not None and np.count_nonzero(inside) == np.count_nonzero(selected):
+                normalised[(tuple(box), inside.tobytes())] = found[-1]  # (all of it in its box)
             handicaps.append(handicap)
             if choose is None:
                 break
