@@ -321,7 +321,6 @@ def test_the_reader_takes_the_pipelines_normalised_digits_and_reads_the_same(
     are not normalised again by the reader; the reading is the same bit for bit."""
     from cnn.tasks.numbers import read_number
     from cnn.tasks.predictor import load_predictor
-    from cnn.vision import numbers
     from cnn.vision.pipeline import to_mnist
 
     model = load_predictor(None)[1]
