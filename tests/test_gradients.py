@@ -249,6 +249,33 @@ def test_fused_batchnorm_relu_equals_batchnorm_then_relu(train, bn_layout):
         bn.backward(g, tape, relu=True)
 
 
+@pytest.mark.parametrize("shape, dtype", [((1, 28, 28, 16), np.float32),
+                                          ((3, 7, 7, 64), np.float32),
+                                          ((2, 40, 40, 16), np.float32),
+                                          ((4, 6), np.float32), ((2, 5, 5, 3), np.float64)])
+@pytest.mark.parametrize("relu", [False, True])
+def test_batchnorm_inference_path_equals_the_taped_eval_path_bit_for_bit(shape, dtype, relu,
+                                                                         bn_layout):
+    """Eval mode without a tape takes the remembered, tiled affine map (BatchNorm._infer);
+    it must give what the eval path with a tape gives, to the last bit, and follow the
+    parameters and running statistics when they change in place."""
+    rng = np.random.default_rng(sum(shape))
+    c = shape[-1]
+    bn = BatchNorm(c).eval().astype(dtype)
+    for _ in range(2):
+        bn.params["weight"][:] = rng.standard_normal(c)
+        bn.params["bias"][:] = rng.standard_normal(c)
+        bn.buffers["running_mean"][:] = rng.standard_normal(c)
+        bn.buffers["running_var"][:] = rng.random(c) + 0.1
+        x = rng.standard_normal(shape).astype(dtype)
+        fast = bn.forward(x, None, relu=relu)
+        taped = bn.forward(x, Tape(), relu=relu)
+        assert fast.dtype == taped.dtype and fast.shape == x.shape
+        np.testing.assert_array_equal(fast, taped)
+        np.testing.assert_array_equal(bn.forward(x, None, relu=relu), fast)  # remembered
+        # (and on the next pass the in-place changes above must be seen)
+
+
 def test_dropout_backward_matches_numerical_gradient_with_a_fixed_mask():
     rng = np.random.default_rng(9)
     drop = Dropout(0.4)

@@ -56,6 +56,7 @@ class BatchNorm(Module):
                        "bias": np.zeros(channels, np.float32)}
         self.buffers = {"running_mean": np.zeros(channels, np.float32),
                         "running_var": np.ones(channels, np.float32)}
+        self._eval_cache: tuple | None = None  # (key, tiled vectors) of _eval_affine
 
     @staticmethod
     def _rows(x: np.ndarray) -> tuple[np.ndarray, int]:
@@ -90,6 +91,8 @@ class BatchNorm(Module):
         c = self.channels
         if x.shape[-1] != c:
             raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
+        if not self.training and tape is None:
+            return self._infer(x, relu)
         x2, r = self._rows(x)
         gamma, beta = self.params["weight"], self.params["bias"]
         if self.training:
@@ -127,6 +130,39 @@ class BatchNorm(Module):
             tape.save(self, saved + ((out > 0) if relu else None,
                                      delta if self.training else None))
         return out.reshape(x.shape)
+
+    def _infer(self, x: np.ndarray, relu: bool) -> np.ndarray:
+        """Eval mode without a tape (inference): the affine map ``x * scale + shift`` (with
+        ``relu``, ``max(x * scale, -shift) + shift``) on one row per image, the per-channel
+        vectors tiled to a row and remembered (:meth:`_eval_affine`): three contiguous passes,
+        no per-call setup. The same operations on the same values as :meth:`forward`'s eval
+        path: bit for bit its result (one image of 28 x 28 x 16: 21 -> 8 us)."""
+        rows = x.reshape(len(x), -1)
+        scale, low, shift = self._eval_affine(x.dtype, rows.shape[1] // self.channels)
+        out = rows * scale
+        if relu:
+            np.maximum(out, low, out=out)
+        out += shift
+        return out.reshape(x.shape)
+
+    def _eval_affine(self, dtype, repeat: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(scale, -shift, shift)`` of the eval-mode affine map, each tiled ``repeat`` times
+        (one image's pixels), in ``dtype``'s arithmetic as :meth:`forward` computes them;
+        remembered while the parameters, the running statistics, ``eps``, ``dtype`` and
+        ``repeat`` stay the same (compared by value: in-place updates count)."""
+        gamma, beta = self.params["weight"], self.params["bias"]
+        mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        key = (np.dtype(dtype).str, repeat, self.eps, gamma.tobytes(), beta.tobytes(),
+               mean.tobytes(), var.tobytes())
+        cached = getattr(self, "_eval_cache", None)  # (a network unpickled from before it)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(dtype)
+        scale = gamma * inv_std
+        shift = beta - mean * scale
+        value = (_tiled(scale, repeat), _tiled(-shift, repeat), _tiled(shift, repeat))
+        self._eval_cache = (key, value)  # one assignment: threads may share the network
+        return value
 
     def _batch_moments(self, total, m: int, mean: np.ndarray, squares: np.ndarray):
         """The batch's count, mean and biased variance from this slice's, in one exchange.
