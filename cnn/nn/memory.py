@@ -34,6 +34,8 @@ NumPy and the data set come on top.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from cnn.errors import UserError
 from cnn.nn.model_string import Conv, Residual, count_parameters
 from cnn.parallel.threads import get_num_threads
@@ -126,6 +128,14 @@ def inference_chunk(model, wanted: int, threads: int | None = None) -> int:
     :data:`MAX_BATCH_BYTES` (at least 1: one image of a network that passed the model-string
     limits always fits)."""
     threads = get_num_threads() if threads is None else threads
-    per_image, fixed = estimate(model.specs, model.input_shape, model.token_shapes, False,
-                                threads)
+    per_image, fixed = _inference_estimate(tuple(model.specs), tuple(model.input_shape),
+                                           tuple(map(tuple, model.token_shapes)), threads)
     return max(1, min(wanted, largest_batch(per_image, fixed)))
+
+
+@lru_cache(maxsize=64)
+def _inference_estimate(specs: tuple, input_shape: tuple, shapes: tuple, threads: int
+                        ) -> tuple[int, int]:
+    """:func:`estimate` for inference, remembered per network shape and thread count (one
+    image at a time, as ``cnn predict`` and ``cnn serve`` run, paid 8 us a call for it)."""
+    return estimate(list(specs), input_shape, list(shapes), False, threads)
