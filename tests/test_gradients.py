@@ -417,3 +417,15 @@ def test_bn_token_block_runs_fused_and_backpropagates_from_either_tap():
         np.testing.assert_array_equal(out, reference)
         np.testing.assert_allclose(block.backward(g, fused_tape, start=start),
                                    block.backward(g, tape, start=start), rtol=1e-12, atol=1e-12)
+
+
+def test_batchnorm_at_inference_takes_an_empty_batch_and_pickles_without_its_tiles():
+    import pickle
+
+    bn = BatchNorm(4).eval()
+    assert bn.forward(np.zeros((0, 3, 3, 4), np.float32)).shape == (0, 3, 3, 4)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 4)).astype(np.float32)
+    out = bn.forward(x)
+    copy = pickle.loads(pickle.dumps(bn))
+    assert copy._eval_cache is None and bn._eval_cache is not None  # the original keeps its own
+    np.testing.assert_array_equal(copy.forward(x), out)

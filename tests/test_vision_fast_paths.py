@@ -197,7 +197,8 @@ def test_restroke_at_8_bits_is_the_float_morphology_rounded(change):
     exact = (cv2.dilate if change > 0 else cv2.erode)(noisy, kernel)
     got = _restroke(noisy, change)
     assert got.dtype == np.float32 and got.shape == noisy.shape
-    assert np.array_equal(np.rint(got * 255.0), np.floor(exact * 255.0 + 0.5))
+    assert np.array_equal(got, np.floor(exact * 255.0 + 0.5).astype(np.float32)
+                          / np.float32(255.0))
     assert float(np.abs(got - exact).max()) <= 0.5 / 255 + 1e-6
     assert (got < noisy).any() if change < 0 else (got > noisy).any()  # it did move the ink
 
@@ -314,7 +315,7 @@ def test_median_and_percentile_of_a_whole_picture_equal_numpys(kind, dtype):
     from cnn.vision.measures import median, order_statistics, percentile
 
     rng = np.random.default_rng(len(kind))
-    for n in ([1, 2, 7, 1000, 19_999, 20_001, 99_999] if kind == "small" else [100_001, 250_000]):
+    for n in ([1, 2, 7, 1000, 39_999, 40_001, 99_999] if kind == "small" else [100_001, 250_000]):
         if kind == "uniform":
             x = rng.random(n)
         elif kind == "8-bit levels":  # a photo's grey levels: many ties

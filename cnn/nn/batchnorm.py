@@ -91,7 +91,7 @@ class BatchNorm(Module):
         c = self.channels
         if x.shape[-1] != c:
             raise ValueError(f"BatchNorm expects {c} channels last, got shape {x.shape}")
-        if not self.training and tape is None:
+        if not self.training and tape is None and len(x):
             return self._infer(x, relu)
         x2, r = self._rows(x)
         gamma, beta = self.params["weight"], self.params["bias"]
@@ -130,6 +130,13 @@ class BatchNorm(Module):
             tape.save(self, saved + ((out > 0) if relu else None,
                                      delta if self.training else None))
         return out.reshape(x.shape)
+
+    def __getstate__(self) -> dict:
+        """Pickled and copied without the remembered tiled vectors (a network sent to a
+        worker process stays its own size; the copy tiles them again on first use)."""
+        state = self.__dict__.copy()
+        state["_eval_cache"] = None
+        return state
 
     def _infer(self, x: np.ndarray, relu: bool) -> np.ndarray:
         """Eval mode without a tape (inference): the affine map ``x * scale + shift`` (with

@@ -99,7 +99,7 @@ _last_labelling: tuple | None = None
 
 
 _SAMPLE = 20_000  # values sampled to bracket an order statistic of a large array
-_DIRECT = 20_000  # arrays up to this size are partially sorted whole
+_DIRECT = 2 * _SAMPLE  # arrays up to this size are partially sorted whole (below: no sample)
 
 
 def order_statistics(values: np.ndarray, ranks: list[int]) -> np.ndarray:

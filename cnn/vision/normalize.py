@@ -147,7 +147,7 @@ def _restroke(crop: np.ndarray, change: int) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     levels = (crop * 255.0 + 0.5).astype(np.uint8)
     moved = (cv2.dilate if change > 0 else cv2.erode)(levels, kernel)
-    return moved.astype(np.float32) * np.float32(1.0 / 255.0)
+    return moved.astype(np.float32) / np.float32(255.0)
 
 
 def _place(digit: np.ndarray) -> np.ndarray:
