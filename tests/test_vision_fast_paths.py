@@ -263,6 +263,26 @@ def test_components_over_the_ink_box_equal_opencvs_over_the_whole_picture(seed):
     assert components(np.zeros((5, 7), np.uint8))[0] == 1
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_among_is_numpys_isin_for_integer_labels(seed):
+    from cnn.vision.measures import among
+
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        top = int(rng.choice([3, 40, 3000]))
+        dtype = rng.choice([np.int32, np.int64, np.uint8]) if top < 256 else np.int32
+        labels = rng.integers(0, top, tuple(rng.integers(1, 60, 2))).astype(dtype)
+        if rng.random() < 0.3:
+            labels = labels[::2, 1:]  # a strided view
+        if rng.random() < 0.2 and labels.dtype != np.uint8:
+            labels = labels - top // 2  # negative labels
+        k = int(rng.choice([0, 1, 2, 5, 8, 9, 30]))
+        values = rng.integers(-5, top + 5, k).tolist()
+        got, want = among(labels, values), np.isin(labels, values)
+        assert got.dtype == bool and got.shape == labels.shape
+        assert np.array_equal(got, want), (k, top)
+
+
 def test_labelling_the_same_mask_again_gives_the_same_read_only_arrays():
     from cnn.vision.measures import components
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnn.errors import UserError
+from cnn.vision.measures import among
 from cnn.vision.normalize import _normalise
 
 _GRID = 1 / 6  # spacing of the grid of candidate cuts inside a blob (x line height)
@@ -136,7 +137,7 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
     x_lo, x_hi = min(c[1] for c in comps), max(c[3] for c in comps)
     y_lo, y_hi = min(c[2] for c in comps), max(c[4] for c in comps)
     crop_labels = labels[y_lo:y_hi, x_lo:x_hi]
-    member = np.isin(crop_labels, [c[0] for c in comps])
+    member = among(crop_labels, [c[0] for c in comps])
     cuts = {x_lo, x_hi}
     inside: set[int] = set()
     for k, blob in enumerate(chunk):

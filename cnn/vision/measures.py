@@ -93,6 +93,30 @@ def components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     return n, labels, stats
 
 
+def among(labels: np.ndarray, values) -> np.ndarray:
+    """``np.isin(labels, values)`` for integer ``labels`` (e.g. component labels): bool, the
+    shape of ``labels``, True where the label is one of ``values`` (any integer sequence).
+
+    Exists for: selecting a digit's few components in a labelled picture, which ``np.isin``
+    did through a sort or a table at 0.2-0.6 ms a call on a canvas; up to 8 values are
+    tested one by one (0.01-0.03 ms), more through a lookup table over the labels' range.
+    """
+    wanted = np.unique(np.asarray(values, dtype=np.int64).ravel())
+    if wanted.size == 0 or labels.size == 0:
+        return np.zeros(labels.shape, bool)
+    if wanted.size <= 8:
+        out = labels == wanted[0]
+        for value in wanted[1:]:
+            out |= labels == value
+        return out
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high > 1 << 24:
+        return np.isin(labels, wanted)
+    table = np.zeros(high + 1, bool)
+    table[wanted[(wanted >= 0) & (wanted <= high)]] = True
+    return table[labels]
+
+
 # The last mask labelled and its (n, labels, stats): the frame remover, the digit's candidates
 # and the number reader label the same mask in turn (a picture whose frames removed nothing).
 _last_labelling: tuple | None = None

@@ -49,7 +49,7 @@ from cnn.vision.illumination import (
     _pad_frame,
     _shrink,
 )
-from cnn.vision.measures import _MIN_CONTRAST, components
+from cnn.vision.measures import _MIN_CONTRAST, among, components
 from cnn.vision.normalize import _normalise
 from cnn.vision.polarity import POLARITIES, _bright_sheet, _ink_sign, polarity_name
 from cnn.vision.segment import _remove_frames, _remove_long_lines, _threshold
@@ -366,7 +366,7 @@ def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float,
     x1, y1 = max(c[3] for c in comps), max(c[4] for c in comps)
     if len(segments) == 1 and segments[0].box == (x0, y0, x1, y1) and segments[0].image.any():
         return Segment(segments[0].image, (x0, y0, x1, y1))
-    sel = np.isin(labels[y0:y1, x0:x1], [c[0] for c in comps])
+    sel = among(labels[y0:y1, x0:x1], [c[0] for c in comps])
     image = (normalised or {}).get(((x0, y0, x1, y1), sel.tobytes()))
     if image is None:
         try:

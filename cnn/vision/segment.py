@@ -7,7 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from cnn.vision.measures import components
+from cnn.vision.measures import among, components
 
 _OTHER_SEED_PENALTY = 0.1  # handicap of candidates grown from other than the largest ink
 
@@ -65,7 +65,7 @@ def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
                 if stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2 + (axis == 0)], 1) <= max_thick]
         if thin:
             runs = np.zeros_like(mask)
-            runs[cut] = np.isin(labels, thin)
+            runs[cut] = among(labels, thin)
             grow = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
             found[axis] = (cv2.dilate(runs, grow) & mask, length)
     lines = np.zeros_like(mask)
@@ -203,7 +203,7 @@ def _select_digit(mask: np.ndarray, labels: np.ndarray, stats: np.ndarray,
                 candidates.remove(i)
                 box = [min(box[0], cx), min(box[1], cy), max(box[2], cx + cw), max(box[3], cy + ch)]
                 grew = True
-    return np.isin(labels, sorted(chosen)), tuple(int(v) for v in box)
+    return among(labels, sorted(chosen)), tuple(int(v) for v in box)
 
 
 def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
@@ -231,13 +231,13 @@ def _without_underline(selected: np.ndarray, box: tuple[int, int, int, int]):
     line = cv2.dilate((labels == lowest).astype(np.uint8), np.ones((5, 3), np.uint8))
     m, parts, _, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
     touched = np.unique(parts[(line > 0) & (crop > 0)])
-    apart = not (np.isin(parts, touched[touched > 0]) & (np.arange(h)[:, None] < top - 2)).any()
+    apart = not (among(parts, touched[touched > 0]) & (np.arange(h)[:, None] < top - 2)).any()
     rest = crop & (1 - line)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(rest, connectivity=8)
     if n <= 1:
         return None
     keep = stats[1:, cv2.CC_STAT_AREA] >= 0.1 * stats[1:, cv2.CC_STAT_AREA].max()
-    kept = np.isin(labels, np.flatnonzero(keep) + 1)
+    kept = among(labels, np.flatnonzero(keep) + 1)
     ys, xs = np.nonzero(kept)
     if ys.size == 0 or ys.max() - ys.min() < 0.5 * h:
         return None
