@@ -286,9 +286,10 @@ def test_pruning_keeps_the_best_path_when_its_scores_equal_their_bounds():
 @pytest.mark.parametrize("text, spread", [("3", 0), ("7", 0), ("40", 0), ("5", 1), ("8", 2)])
 def test_the_whole_line_of_a_lone_segment_is_that_segments_image(make_numbers, test_digits,
                                                                   monkeypatch, text, spread):
-    """A line read as one segment over the whole line takes the segment's image as the whole
-    line's; it must be what normalising every component of the line together gives (and a
-    line of two digits is still normalised as a whole)."""
+    """A line read as one segment over the whole line takes the segment's image (the
+    selections the reader normalised are shared) as the whole line's; it must be what
+    normalising every component of the line together gives (and a line of two digits gets
+    a whole-line image of its own)."""
     from cnn.vision import numbers
 
     rng = np.random.default_rng(len(text) + spread)
@@ -301,17 +302,18 @@ def test_the_whole_line_of_a_lone_segment_is_that_segments_image(make_numbers, t
     seen = []
     real = numbers._whole_line
 
-    def both(comps, labels, ink, thresh, segments=(), normalised=None):
-        fast, slow = real(comps, labels, ink, thresh, segments), real(comps, labels, ink, thresh)
-        seen.append((fast, fast.box, slow, len(segments), fast.image is segments[0].image))
+    def both(comps, labels, ink, thresh, normalised=None):
+        fast, slow = real(comps, labels, ink, thresh, normalised), real(comps, labels, ink, thresh)
+        seen.append((fast, fast.box, slow))
         return fast
 
     monkeypatch.setattr(numbers, "_whole_line", both)
     line = numbers.read_line(image, hashed_scorer(0.7, 1))
-    (fast, box, slow, n, taken), = seen  # (boxes in working pixels, before read_line scales them)
+    (fast, box, slow), = seen  # (boxes in working pixels, before read_line scales them)
     assert fast is line.whole and slow is not None
     assert box == slow.box and np.array_equal(fast.image, slow.image)
-    assert n == len(line.segments) and taken == (n == 1)  # "40": two, normalised anew
+    n, taken = len(line.segments), fast.image is line.segments[0].image
+    assert taken == (n == 1)  # "40": two segments, its whole-line image another
 
 
 @pytest.mark.parametrize("text", ["7", "42", "5"])

@@ -118,10 +118,8 @@ class BatchNorm(Module):
             self.buffers["running_var"] = ((1 - mom) * rv + mom * unbiased).astype(rv.dtype)
             saved = (m, xc, inv_std)
         else:
-            inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(x.dtype)
-            scale = gamma * inv_std
+            inv_std, scale, shift = self._eval_scale_shift(x.dtype)
             out = x2 * _tiled(scale, r)
-            shift = beta - self.buffers["running_mean"] * scale
             saved = (0, x2, inv_std)
         if relu:  # max(y + shift, 0) == max(y, -shift) + shift, exactly, in one pass fewer
             np.maximum(out, _tiled(-shift, r), out=out)
@@ -164,12 +162,17 @@ class BatchNorm(Module):
         cached = getattr(self, "_eval_cache", None)  # (a network unpickled from before it)
         if cached is not None and cached[0] == key:
             return cached[1]
-        inv_std = (1.0 / np.sqrt(var + self.eps)).astype(dtype)
-        scale = gamma * inv_std
-        shift = beta - mean * scale
+        _, scale, shift = self._eval_scale_shift(dtype)
         value = (_tiled(scale, repeat), _tiled(-shift, repeat), _tiled(shift, repeat))
         self._eval_cache = (key, value)  # one assignment: threads may share the network
         return value
+
+    def _eval_scale_shift(self, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(inv_std, scale, shift)`` of eval mode, per channel: ``1 / sqrt(running_var +
+        eps)`` in ``dtype``, ``weight * inv_std`` and ``bias - running_mean * scale``."""
+        inv_std = (1.0 / np.sqrt(self.buffers["running_var"] + self.eps)).astype(dtype)
+        scale = self.params["weight"] * inv_std
+        return inv_std, scale, self.params["bias"] - self.buffers["running_mean"] * scale
 
     def _batch_moments(self, total, m: int, mean: np.ndarray, squares: np.ndarray):
         """The batch's count, mean and biased variance from this slice's, in one exchange.

@@ -270,10 +270,13 @@ def _choose_keeping_maps(network, plain, seen: dict):
     Several candidates are scored in one batch as usual."""
     from cnn.nn.losses import softmax
     from cnn.server.activations import activation_maps
+    from cnn.tasks.predict import confidence_of
+
+    several = confidence_of(network)
 
     def choose(batch: np.ndarray) -> np.ndarray:
         if len(batch) != 1:
-            return network.predict_proba(batch).max(axis=1)
+            return several(batch)
         maps, logits = activation_maps(plain, batch[0])
         probabilities = softmax(logits[None])
         network.remember(batch, probabilities)

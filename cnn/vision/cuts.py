@@ -36,6 +36,8 @@ _WIDE_COST = 3.0
 _CUT_COST = 0.5  # log-score cost of a cut through ink (a split must be clearly better read)
 _MERGE_COST = 1.0  # log-score cost of one segment spanning a blank gap between blobs
 SCORE_FLOOR = 1e-4  # smallest probability whose log enters a segment's score
+_BLANK = np.zeros((28, 28), np.float32)  # the image scored for a segment that cannot be normalised
+_BLANK.setflags(write=False)
 
 
 def log_score(scores) -> np.ndarray:
@@ -125,10 +127,11 @@ def read_chunk(chunk: list[list], labels: np.ndarray, ink: np.ndarray, thresh: f
             attribute ``bound`` (the same signature, scores at least ``score``'s, e.g. the
             classifier alone when ``score`` also weighs a gate), the full search consults
             ``score`` only where it can change the answer (:func:`_bound_and_prune`).
-        normalised: digits already normalised from ``ink`` (the single-digit pipeline's
-            candidates, :func:`cnn.vision.pipeline.to_mnist`'s ``keep``), by ``(box,
-            selection)``: the box (x0, y0, x1, y1) in ``ink``'s pixels and the bytes of the
-            bool selection inside it; a segment found there is not normalised again.
+        normalised: digits normalised from ``ink``, by ``(box, selection)``: the box (x0,
+            y0, x1, y1) in ``ink``'s pixels and the bytes of the bool selection inside it. A
+            segment found there is not normalised again, and the chunk's own are added (the
+            single-digit pipeline's candidates, :func:`cnn.vision.pipeline.to_mnist`'s
+            ``keep``, and the line's other chunks and whole-line digit share them).
     Returns:
         the chosen :class:`Segment` s (boxes in working pixels); empty when no candidate
         segment holds ink enough to be a digit.
@@ -312,16 +315,23 @@ class _Scorer:
 
     Cuts through empty columns select the same pixels, and :func:`_sure_reading`'s segments
     come again in the full search when it does not decide: a selection (its box and its pixels
-    inside it) already seen is neither normalised nor scored again.
+    inside it) already seen is neither normalised nor scored again. The images are kept in
+    ``normalised`` (by the box in ``ink``'s pixels and the selection's bytes), which the
+    caller may share with the line's other chunks, its whole-line digit and the single-digit
+    pipeline's candidates (:func:`read_chunk`); a selection that cannot be normalised is
+    scored as a blank image, and not shared.
     """
 
     def __init__(self, ink: np.ndarray, origin: tuple[int, int], thresh: float, score,
                  normalised: dict | None = None) -> None:
         self.ink, self.origin, self.thresh, self.score = ink, origin, thresh, score
-        self.normalised = normalised or {}  # by (box in ink's pixels, selection bytes)
-        self.images: dict[tuple, np.ndarray] = {}
+        self.images: dict[tuple, np.ndarray] = {} if normalised is None else normalised
+        self.failed: set[tuple] = set()  # selections _normalise refused
         self.known: dict[tuple, float] = {}
         self.upper: dict[tuple, float] = {}
+
+    def _image(self, key: tuple) -> np.ndarray:
+        return _BLANK if key in self.failed else self.images[key]
 
     def __call__(self, pieces: list, bound: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
         """``pieces`` (selection inside the box, box in the crop) -> (their 28 x 28 images,
@@ -330,21 +340,20 @@ class _Scorer:
         oy, ox = self.origin
         for sel, box in pieces:  # sel: the selection inside the box
             x0, y0, x1, y1 = box
-            key = (box, sel.tobytes())
+            key = ((ox + x0, oy + y0, ox + x1, oy + y1), sel.tobytes())
             keys.append(key)
-            if key not in self.images:
-                done = self.normalised.get(((ox + x0, oy + y0, ox + x1, oy + y1), key[1]))
+            if key not in self.images and key not in self.failed:
                 try:
-                    self.images[key] = done if done is not None else _normalise(
-                        self.ink, sel, (0, 0, x1 - x0, y1 - y0), self.thresh, (oy + y0, ox + x0))
+                    self.images[key] = _normalise(self.ink, sel, (0, 0, x1 - x0, y1 - y0),
+                                                  self.thresh, (oy + y0, ox + x0))
                 except UserError:
-                    self.images[key] = np.zeros((28, 28), np.float32)
+                    self.failed.add(key)
         known, score = (self.upper, self.score.bound) if bound else (self.known, self.score)
         new = list(dict.fromkeys(k for k in keys if k not in known))
         if new:
-            raw = np.asarray(score(np.stack([self.images[k] for k in new])), np.float64)
+            raw = np.asarray(score(np.stack([self._image(k) for k in new])), np.float64)
             known.update(zip(new, raw))
-        return [self.images[k] for k in keys], np.array([known[k] for k in keys], np.float64)
+        return [self._image(k) for k in keys], np.array([known[k] for k in keys], np.float64)
 
 
 def _sure_reading(bounds: list[int], piece, cost, scored) -> list | None:

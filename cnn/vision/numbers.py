@@ -289,7 +289,8 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
         UserError: no ink, only specks, no line that reads, or a line too long.
     """
     ink, mask, thresh, pad, scale, used = ink_map(image, polarity, check, known)
-    # the single-digit pipeline's digits normalised from this very ink, if it is its ink
+    # digits normalised from this ink, shared by the chunks and whole lines read from it (and
+    # the single-digit pipeline's candidates, when it is that pipeline's ink)
     normalised = known.get("normalised", {}) if known and ink is known["map"][0] else {}
     labels, lines = candidate_lines(mask, pad)
     if not lines:
@@ -308,7 +309,7 @@ def _read_ink(image: np.ndarray, score, polarity: str, max_digits: int, check: b
     if best is None or (too_long is not None and best[0] <= 0):
         raise too_long or UserError("no digit found: no part of the line reads as a digit")
     quality, segments, comps = best
-    whole = _whole_line(comps, labels, ink, thresh, segments, normalised)
+    whole = _whole_line(comps, labels, ink, thresh, normalised)
     return quality, segments, whole, pad, scale, used
 
 
@@ -355,17 +356,12 @@ def _read_one_line(comps: list, height: float, labels: np.ndarray, ink: np.ndarr
 
 
 def _whole_line(comps: list, labels: np.ndarray, ink: np.ndarray, thresh: float,
-                segments: list[Segment] = (), normalised: dict | None = None
-                ) -> Segment | None:
-    """Every component of the line normalised together as one digit (None if it cannot be).
-
-    A line read as one segment over the line's whole box (a lone digit) is already that: the
-    chunks of a line are apart, so the one segment spans the only chunk, i.e. every component,
-    normalised from the same pixels; its image is taken."""
+                normalised: dict | None = None) -> Segment | None:
+    """Every component of the line normalised together as one digit (None if it cannot be);
+    taken from ``normalised`` (see :func:`cnn.vision.cuts.read_chunk`) when that selection was
+    normalised already (a lone digit: the line's one segment)."""
     x0, y0 = min(c[1] for c in comps), min(c[2] for c in comps)
     x1, y1 = max(c[3] for c in comps), max(c[4] for c in comps)
-    if len(segments) == 1 and segments[0].box == (x0, y0, x1, y1) and segments[0].image.any():
-        return Segment(segments[0].image, (x0, y0, x1, y1))
     sel = among(labels[y0:y1, x0:x1], [c[0] for c in comps])
     image = (normalised or {}).get(((x0, y0, x1, y1), sel.tobytes()))
     if image is None:

@@ -181,10 +181,11 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
                 found.append(_normalise(ink, selected, box, thresh))
             except UserError:
                 continue
-            x0, y0, x1, y1 = box
-            inside = selected[y0:y1, x0:x1]
-            if normalised is not None and np.count_nonzero(inside) == np.count_nonzero(selected):
-                normalised[(tuple(box), inside.tobytes())] = found[-1]  # (all of it in its box)
+            if normalised is not None:
+                x0, y0, x1, y1 = box
+                inside = selected[y0:y1, x0:x1]
+                if np.count_nonzero(inside) == np.count_nonzero(selected):  # all in its box
+                    normalised[(tuple(box), inside.tobytes())] = found[-1]
             handicaps.append(handicap)
             if choose is None:
                 break
