@@ -24,6 +24,27 @@ REFERENCE_DIR = Path(os.environ.get("CNN_REFERENCE_WEIGHTS") or SHARED / "refere
 
 
 @pytest.fixture(scope="session")
+def test_digits():
+    """MNIST test digits of the committed subset, grouped by label: dict digit -> uint8
+    ``(K, 28, 28)``."""
+    with np.load(SUBSET) as d:
+        x, y = d["x_test"], d["y_test"]
+    return {k: x[y == k] for k in range(10)}
+
+
+@pytest.fixture(scope="session")
+def make_numbers():
+    """``scripts/make_numbers.py`` loaded as a module (its number-page generator)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_numbers",
+                                                  ROOT / "scripts" / "make_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
 def subset():
     """Real MNIST cut: ``(x_train, y_train), (x_test, y_test)``, 2,000 / 1,000 images."""
     with np.load(SUBSET) as d:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -17,19 +16,6 @@ from cnn.tasks.predictor import load_predictor
 from cnn.vision.numbers import read_line
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
-
-
-def _module(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def make_numbers():
-    return _module("make_numbers")
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +23,6 @@ def model():
     return load_predictor(None)[1]
 
 
-@pytest.fixture(scope="module")
-def test_digits():
-    """MNIST test digits of the committed subset, grouped by label."""
-    with np.load(SUBSET) as d:
-        x, y = d["x_test"], d["y_test"]
-    return {k: x[y == k] for k in range(10)}
 
 
 def clean_photo(ink: np.ndarray, margin: int = 40) -> np.ndarray:

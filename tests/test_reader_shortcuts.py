@@ -10,8 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -21,25 +19,6 @@ from cnn.tasks.ensemble import Ensemble, decide
 from cnn.tasks.memo import Remembering, remembered, remembered_rejector
 from cnn.vision import cuts
 from cnn.vision.numbers import candidate_lines, ink_map
-
-ROOT = Path(__file__).resolve().parents[1]
-SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
-
-
-@pytest.fixture(scope="module")
-def test_digits():
-    with np.load(SUBSET) as d:
-        x, y = d["x_test"], d["y_test"]
-    return {k: x[y == k] for k in range(10)}
-
-
-@pytest.fixture(scope="module")
-def make_numbers():
-    spec = importlib.util.spec_from_file_location("make_numbers",
-                                                  ROOT / "scripts" / "make_numbers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def hashed_scorer(low: float, seed: int):
