@@ -6,8 +6,10 @@ threads, each with its own keep-alive connection, upload the photos of ``custom_
 ``--uploads`` are done; ``--activations`` adds ``?activations=1`` to every second request.
 
 Reported: errors (any status but 200 or 422, or a failed connection), p50 / p95 latency,
-requests per second, and the server's resident memory (``VmRSS`` from ``/proc``): after
-start-up, the peak during the run (``VmHWM``) and after the run. Linux only (``/proc``).
+requests per second, and the server's resident memory (``VmRSS`` from ``/proc``, summed over the
+server process and its worker processes): after start-up, the peak during the run (``VmHWM``,
+each process's peak, summed), right after the run and after :data:`IDLE_S` seconds idle (the
+server returns freed memory when idle). Linux only (``/proc``).
 
     flock /tmp/cnn-bench.lock python benchmarks/serve_load.py            # 8 clients, 1,000
     flock /tmp/cnn-bench.lock python benchmarks/serve_load.py --uploads 200 --clients 4
@@ -28,13 +30,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+IDLE_S = 3.0  # the pause after the run before the last reading (the server trims when idle)
 
 
 def rss_mib(pid: int) -> tuple[float, float]:
-    """``(VmRSS, VmHWM)`` of process ``pid`` in MiB."""
-    text = Path(f"/proc/{pid}/status").read_text()
-    found = {k: int(v) / 1024 for k, v in re.findall(r"(VmRSS|VmHWM):\s+(\d+) kB", text)}
-    return found["VmRSS"], found["VmHWM"]
+    """``(VmRSS, VmHWM)`` in MiB of process ``pid`` and its child processes (``cnn serve``'s
+    worker processes), each summed over the processes."""
+    pids = [pid] + [int(c) for c in
+                    Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    rss = peak = 0.0
+    for p in pids:
+        try:
+            text = Path(f"/proc/{p}/status").read_text()
+        except FileNotFoundError:  # a child that has just ended
+            continue
+        found = {k: int(v) / 1024 for k, v in re.findall(r"(VmRSS|VmHWM):\s+(\d+) kB", text)}
+        rss, peak = rss + found["VmRSS"], peak + found["VmHWM"]
+    return rss, peak
 
 
 def start_server(extra: list[str]) -> tuple[subprocess.Popen, int]:
@@ -112,8 +124,10 @@ def main() -> None:
         before = rss_mib(proc.pid)[0]
         result = load(port, photos, args.uploads, args.clients, args.activations)
         after, peak = rss_mib(proc.pid)
+        time.sleep(IDLE_S)
+        idle = rss_mib(proc.pid)[0]
         result.update(rss_start_mib=round(before), rss_peak_mib=round(peak),
-                      rss_after_mib=round(after), photos=len(photos))
+                      rss_after_mib=round(after), rss_idle_mib=round(idle), photos=len(photos))
         print(json.dumps(result))
     finally:
         proc.terminate()

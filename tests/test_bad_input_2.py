@@ -622,7 +622,7 @@ if sys.argv[1] == "serve" and not release_memory_settings():
     print("no glibc"); sys.exit()
 pages = lambda: int(Path("/proc/self/statm").read_text().split()[1])
 before = pages()
-a = np.ones(4 * 2**20, np.float32)  # 16 MiB, touched
+a = [np.ones(4 * 2**20, np.float32) for _ in range(6)]  # 6 x 16 MiB on the heap, touched
 del a
 print(pages() - before)
 """
@@ -637,8 +637,10 @@ def test_serve_gives_glibc_small_thresholds_back():
     served = kept("serve")
     if served == "no glibc":
         pytest.skip("no glibc mallopt here")
-    assert int(served) < 1024  # the server gives the 16 MiB back (fewer than 4 MiB of pages)
-    assert int(kept("train")) >= 4000  # training keeps it, by design (cnn.parallel.allocator)
+    # the server gives most of the 96 MiB back (a heap top over its 64 MiB trim threshold is
+    # trimmed: at most 32 MiB stays); training keeps it all, by design (cnn.parallel.allocator)
+    assert int(served) <= 2 * 4096 + 256
+    assert int(kept("train")) >= 6 * 4000
 
 
 @pytest.mark.slow

@@ -10,9 +10,13 @@ to 968 MiB, and it stayed there (``benchmarks/serve_load.py``); with the setting
 peaks at 289 MiB and is back at 130 MiB after the run, for 10-25 % less throughput on a busy
 2-core machine. So the server
 
-- sets glibc to small thresholds (arrays over 4 MiB, a photo's planes, are mapped and
-  unmapped; a free heap top over 8 MiB is trimmed) and at most two arenas per core
-  (:func:`release_memory_settings`);
+- sets glibc to moderate thresholds (arrays over 32 MiB are mapped and unmapped; free memory
+  over 64 MiB at a heap's top is trimmed) and one arena, shared by the request threads
+  (:func:`release_memory_settings`). Smaller thresholds (4 and 8 MiB, an arena per thread
+  up to two per core) cost a phone photo's request a third of its time in page faults: each
+  freed working plane was unmapped or trimmed, and the next request's planes faulted in
+  again, 83 against 55 ms per photo (BENCHMARKS.md, issue 30, round 6); one arena keeps the
+  peak of a burst lower than several (one heap's free space serves every thread);
 - returns freed memory to the system once the server has been idle for
   :data:`TRIM_AFTER` seconds (``malloc_trim``, :func:`request_slot`): not after every request,
   where the trim and the next request's page faults cost a single client ~0.5-1 ms each;
@@ -32,8 +36,9 @@ import time
 from contextlib import contextmanager
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
-MMAP_THRESHOLD = 4 * 2**20  # arrays above it are mapped and unmapped (a photo's planes)
-TRIM_THRESHOLD = 8 * 2**20  # free memory at the heap top above it is returned
+MMAP_THRESHOLD = 32 * 2**20  # arrays above it are mapped and unmapped (glibc's maximum)
+TRIM_THRESHOLD = 64 * 2**20  # free memory at the heap top above it is returned
+ARENAS = 1  # glibc arenas: the request threads share one heap
 MAX_AT_ONCE = max(2, os.cpu_count() or 1)  # requests computed at once
 SLOTS = threading.BoundedSemaphore(MAX_AT_ONCE)
 TRIM_AFTER = 1.0  # seconds idle before the freed memory goes back to the system
@@ -66,10 +71,9 @@ def release_memory_settings() -> bool:
     libc = _glibc()
     if not libc:
         return False
-    arenas = 2 * (os.cpu_count() or 1)
     return all(libc.mallopt(option, value) == 1 for option, value in (
         (M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
-        (M_TOP_PAD, 0), (M_ARENA_MAX, arenas)))
+        (M_TOP_PAD, 0), (M_ARENA_MAX, ARENAS)))
 
 
 _busy = 0
