@@ -288,7 +288,9 @@ def test_train_mode_uses_batch_statistics_and_eval_mode_running_ones():
     assert not np.array_equal(a, b)  # dropout draws new masks in train mode
     model.eval()
     np.testing.assert_array_equal(model.forward(x), model.forward(x))
-    np.testing.assert_array_equal(model.forward(x[:3]), model.forward(x)[:3])  # no batch stats
+    # no batch statistics: a slice's outputs are the whole batch's (to float32 rounding: BLAS
+    # may multiply 3 rows with another kernel than 8; batch statistics would move them by ~1)
+    np.testing.assert_allclose(model.forward(x[:3]), model.forward(x)[:3], rtol=1e-5, atol=1e-6)
 
 
 def test_two_threads_can_run_one_model_in_eval_mode_at_once(subset):

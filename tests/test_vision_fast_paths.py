@@ -9,13 +9,16 @@ large crop reduced before normalisation).
 
 from __future__ import annotations
 
+import os
+import threading
+
 import cv2
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from cnn.vision.cuts import _MAX_PIECES, _MAX_WIDTH, _MIN_CUT_GAP, _pieces, _within_budget
-from cnn.vision.illumination import _COARSE_OPENING, _opening
+from cnn.vision.illumination import _COARSE_OPENING, _opening, _reconstruct
 from cnn.vision.measures import percentile as _percentile
 from cnn.vision.normalize import _normalise, _place, _restroke
 from cnn.vision.segment import _remove_long_lines
@@ -133,6 +136,46 @@ def test_large_openings_at_half_size_follow_the_full_opening(shape):
     diff = np.abs(fast - full)
     assert float(np.median(diff)) < 0.01
     assert float(np.mean(diff > 0.05)) < 0.03
+
+
+@pytest.mark.parametrize("shape", [(301, 403), (300, 400), (257, 180)])
+def test_the_half_size_opening_is_its_plain_numpy_formula(shape):
+    work = _shadowed_paper(shape, seed=3)
+    size = int(0.45 * min(shape))
+    h, w = shape
+    even = np.pad(work, ((0, h % 2), (0, w % 2)), mode="edge")
+    blocks = np.minimum(np.minimum(even[0::2, 0::2], even[1::2, 0::2]),
+                        np.minimum(even[0::2, 1::2], even[1::2, 1::2]))
+    coarse = ndimage.grey_opening(blocks, size=(size // 2, size // 2), mode="nearest")
+    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:h, :w]
+    np.testing.assert_array_equal(_opening(work, size), np.minimum(full, work))
+
+
+def _reconstruct_reference(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.ndarray:
+    """_reconstruct as first written: float geodesic dilations, checked after each one."""
+    h, w = image.shape
+    factor = min(1.0, side / max(h, w))
+    size = (max(2, round(w * factor)), max(2, round(h * factor)))
+    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    small = np.minimum(cv2.resize(marker, size, interpolation=cv2.INTER_AREA), small_image)
+    for _ in range(4 * max(size)):
+        grown = np.minimum(cv2.dilate(small, np.ones((3, 3), np.uint8)), small_image)
+        if np.array_equal(grown, small):
+            break
+        small = grown
+    flooded = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(marker, np.minimum(flooded, image))
+
+
+@pytest.mark.parametrize("shape", [(301, 403), (700, 520)])
+def test_reconstruction_at_16_bits_is_the_float_reconstruction(shape):
+    work = _shadowed_paper(shape, seed=2)
+    marker = _opening(work, int(0.45 * min(shape)))
+    fast, reference = _reconstruct(marker, work), _reconstruct_reference(marker, work)
+    assert fast.dtype == np.float32 and fast.shape == work.shape
+    assert float(np.abs(fast - reference).max()) < 2e-5
+    # and it did flood: the wedge's tip, which the opening's square cannot enter, is back
+    assert float(np.abs(reference - marker).max()) > 0.1
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 101, 1000])
@@ -360,3 +403,94 @@ def test_median_and_percentile_of_a_whole_picture_equal_numpys(kind, dtype):
         # unsorted, with neighbours that share one bracket and one far away
         ranks = [n - 1, n // 2, max(0, n // 2 - 1), n // 2, min(n - 1, n // 2 + 3), 0]
         assert np.array_equal(order_statistics(x, ranks), np.sort(x.ravel())[ranks])
+
+
+def _photo_of_a_digit(seed: int) -> np.ndarray:
+    """(900, 1300, 3) uint8 BGR: an MNIST-like stroke in dark ink on a lit, shadowed sheet."""
+    rng = np.random.default_rng(seed)
+    page = 1.0 - _shadowed_paper((900, 1300), seed)  # paper bright, ink dark
+    cv2.ellipse(page, (650, 450), (60, 110), 0, 0, 360, 0.15, 14)  # a "0"
+    bgr = np.repeat((np.clip(page, 0, 1) * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    return np.clip(bgr + rng.integers(0, 6, bgr.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_photo_reads_the_same_with_or_without_the_second_thread(monkeypatch, seed):
+    from cnn.vision import pipeline
+
+    image = _photo_of_a_digit(seed)
+    light = 255 - image  # light ink: the dark-ink work made meanwhile is thrown away
+
+    def scores(batch):  # any fixed scorer
+        return batch.reshape(len(batch), -1).mean(axis=1)
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 1)
+    alone = pipeline.to_mnist(light, choose=scores)
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 2)
+    np.testing.assert_array_equal(alone, pipeline.to_mnist(light, choose=scores))
+    monkeypatch.undo()
+    ran_on = []
+    plain = pipeline._beside
+
+    def watched(fn, *args):
+        def traced(*a):
+            ran_on.append(threading.current_thread().name)
+            return fn(*a)
+        return plain(traced, *args)
+    monkeypatch.setattr(pipeline, "_beside", watched)
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 1)  # here and now
+    alone = pipeline.to_mnist(image, choose=scores)
+    assert ran_on == [threading.current_thread().name]  # the local background, here
+    monkeypatch.setattr(cv2, "getNumThreads", lambda: 2)  # on the second thread
+    beside = pipeline.to_mnist(image, choose=scores)
+    # the dark-ink working image (made while the polarity is decided), the local background
+    assert len(ran_on) == 3 and all(n.startswith("cnn-vision") for n in ran_on[1:])
+    np.testing.assert_array_equal(alone, beside)
+
+
+def test_beside_hands_over_results_and_errors_and_a_forked_child_makes_its_own_thread(
+        monkeypatch):
+    from cnn.vision import pipeline
+
+    def fail():
+        raise ValueError("broken")
+
+    for threads in (1, 2):
+        monkeypatch.setattr(cv2, "getNumThreads", lambda n=threads: n)
+        assert pipeline._beside(pow, 3, 4).result() == 81
+        with pytest.raises(ValueError, match="broken"):
+            pipeline._beside(fail).result()
+    made = pipeline._second_thread
+    assert made is not None and made[0] == os.getpid()
+    monkeypatch.setattr(pipeline, "_second_thread", (made[0] + 1, made[1]))  # as after fork
+    assert pipeline._beside(pow, 2, 5).result() == 32
+    assert pipeline._second_thread[0] == os.getpid() and pipeline._second_thread[1] is not made[1]
+
+
+def test_grey_from_8_bit_colour_is_the_clipped_float_formula():
+    from cnn.vision.decode import _to_gray
+
+    image = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    reference = np.clip(image.astype(np.float32) / 255.0, 0.0, 1.0) @ np.array(
+        [0.114, 0.587, 0.299], np.float32)
+    gray, from_alpha = _to_gray(image)
+    assert not from_alpha and gray.dtype == np.float32
+    np.testing.assert_array_equal(gray, reference)
+    floats = np.full((4, 4), 1.5, np.float32)  # over 1: read as 0..255, still clipped
+    floats[0, 0] = 300.0
+    assert float(_to_gray(floats)[0].max()) == 1.0
+
+
+@pytest.mark.parametrize("shape, side, expected", [((900, 1300), 650, (450, 650)),
+                                                    ((30, 20), 64, (30, 20)),
+                                                    ((1000, 3), 100, (100, 2))])
+def test_reduced_keeps_small_pictures_and_shrinks_large_ones_by_their_area(shape, side,
+                                                                           expected):
+    from cnn.vision.measures import reduced
+
+    image = np.random.default_rng(0).random(shape).astype(np.float32)
+    small = reduced(image, side)
+    assert small.shape == expected
+    if expected == shape:
+        assert small is image
+    else:
+        assert abs(float(small.mean()) - float(image.mean())) < 0.01

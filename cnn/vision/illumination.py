@@ -34,6 +34,9 @@ _SHADOW_RATIO = 0.8  # a hard shadow's paper is at most this fraction of the lit
 _SHADOW_EDGE = 0.05  # ... and at most this fraction of the picture lies between the two levels
 
 
+_RECONSTRUCT_CHECK = 8  # geodesic dilations between two checks for the reconstruction's end
+
+
 _SHADOW_BORDER = 0.25  # ... and the shaded paper covers this much of the frame's border, at least
 
 
@@ -122,7 +125,7 @@ def _pad_frame(work: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
                           relative: bool = False, median: np.ndarray | None = None,
-                          uniform: bool = False) -> tuple[np.ndarray, float]:
+                          uniform: bool = False, local=None) -> tuple[np.ndarray, float]:
     """Ink above the local background: the image minus its grey-level opening, >= 0.
 
     Exists for: hard shadows, light gradients, a sheet lying on a darker desk. A grey-level
@@ -135,10 +138,10 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     tight crop of a thick marker digit whose strokes are wider than the square;
     ``background="median"`` takes :func:`_median_background` instead of the opening (tried
     first under a hard shadow, :func:`_hard_shadow`; ``median``, if given, is that background
-    already computed for ``work``). ``uniform`` (a clean canvas, whose padded corner is its
-    background level): when no square of the opening's side fits inside the ink
-    (:func:`_opening_is_flat`), the opening is that level everywhere, taken as it is
-    without computing the opening. With
+    already computed for ``work``, as ``local`` is :func:`_local_background`'s).
+    ``uniform`` (a clean canvas, whose padded corner is its background level): when no
+    square of the opening's side fits inside the ink (:func:`_opening_is_flat`), the opening
+    is that level everywhere, taken as it is without computing the opening. With
     ``relative`` (dark ink on paper, ``work`` = 1 - grey) the residual is divided by the local
     paper brightness, 1 - background: light multiplies, so a stroke in a shadow has as much
     relative contrast as one in full light and one threshold fits both. Returns float32
@@ -157,24 +160,35 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
     elif background == "median":
         background = _median_background(work) if median is None else median
     else:
-        size = max(3, int(_OPENING * min(h, w)))
-        if uniform and _opening_is_flat(work, size):
-            background = work[0, 0]  # one level: a scalar serves as the whole background
-        else:
-            background = _reconstruct(_opening(work, size), work)
+        background = _local_background(work, uniform) if local is None else local
     # Only the inner picture's residual is wanted: the padding gave the background context.
     core = (slice(pad, h - pad), slice(pad, w - pad))
     if np.ndim(background):
         background = background[core]
-    inner = work[core] - background
+    inner = work[core] - background  # a new array: the steps below work in place
     if relative:
-        inner = inner / np.maximum(1.0 - background, 0.35)
+        paper = 1.0 - background
+        np.divide(inner, np.maximum(paper, 0.35, out=paper if np.ndim(paper) else None),
+                  out=inner)
     out = np.zeros_like(work)
     if flat:
         return _flat_ink(inner, out, pad)
-    inner = inner - float(median_of(inner))
-    out[pad:h - pad, pad:w - pad] = np.clip(inner, 0.0, 1.0)
-    return out, _robust_sigma(out[pad:h - pad, pad:w - pad])
+    inner -= float(median_of(inner))
+    np.clip(inner, 0.0, 1.0, out=inner)
+    out[core] = inner
+    return out, _robust_sigma(inner)
+
+
+def _local_background(work: np.ndarray, uniform: bool = False):
+    """The local background of :func:`_flatten_illumination`: the grey-level opening of
+    ``work`` (float32 (H, W), ink bright, padded) by a square of ``_OPENING`` of its short side,
+    reconstructed under ``work`` (:func:`_reconstruct`); float32 (H, W), at most ``work``. With
+    ``uniform`` (a clean canvas) and no such square inside the ink, the corner's level, a
+    float32 scalar (:func:`_opening_is_flat`)."""
+    size = max(3, int(_OPENING * min(work.shape)))
+    if uniform and _opening_is_flat(work, size):
+        return work[0, 0]  # one level: a scalar serves as the whole background
+    return _reconstruct(_opening(work, size), work)
 
 
 def _opening(work: np.ndarray, size: int) -> np.ndarray:
@@ -197,7 +211,10 @@ def _opening(work: np.ndarray, size: int) -> np.ndarray:
     blocks = np.minimum(np.minimum(even[0::2, 0::2], even[1::2, 0::2]),
                         np.minimum(even[0::2, 1::2], even[1::2, 1::2]))
     coarse = ndimage.grey_opening(blocks, size=(size // 2, size // 2), mode="nearest")
-    full = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)[:h, :w]
+    # each value repeated over its 2 x 2 block (nearest-neighbour doubling, exactly
+    # np.repeat along both axes and 8x faster)
+    full = cv2.resize(coarse, (2 * coarse.shape[1], 2 * coarse.shape[0]),
+                      interpolation=cv2.INTER_NEAREST)[:h, :w]
     return np.minimum(full, work)
 
 
@@ -313,17 +330,33 @@ def _reconstruct(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.n
     geodesic dilation (Vincent, "Morphological grayscale reconstruction in image analysis",
     IEEE Trans. Image Processing 2(2), 1993) floods it back into the background. Ink is
     brighter than any background and separated from it by paper, so it stays out.
+
+    The geodesic dilations run on 16-bit levels (values in [0, 1] rounded to 1/65535: the
+    result moves by under 1e-5), which OpenCV dilates 1.6x faster than floats.
     """
     h, w = image.shape
     factor = min(1.0, side / max(h, w))
     size = (max(2, round(w * factor)), max(2, round(h * factor)))
-    small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    small = np.minimum(cv2.resize(marker, size, interpolation=cv2.INTER_AREA), small_image)
+    small_image = _levels16(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
+    small = np.minimum(_levels16(cv2.resize(marker, size, interpolation=cv2.INTER_AREA)),
+                       small_image)
     kernel = np.ones((3, 3), np.uint8)
-    for _ in range(4 * max(size)):
-        grown = np.minimum(cv2.dilate(small, kernel), small_image)
-        if np.array_equal(grown, small):
+    grown, before = np.empty_like(small), np.empty_like(small)
+    steps, limit = 0, 4 * max(size)
+    while steps < limit:  # geodesic dilations until nothing changes (checked every 8)
+        np.copyto(before, small)
+        for _ in range(min(_RECONSTRUCT_CHECK, limit - steps)):
+            cv2.min(cv2.dilate(small, kernel, dst=grown), small_image, dst=small)
+            steps += 1
+        if np.array_equal(before, small):
             break
-        small = grown
+    small = small.astype(np.float32)
+    small *= np.float32(1 / 65535)
     flooded = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    return np.maximum(marker, np.minimum(flooded, image))
+    np.minimum(flooded, image, out=flooded)
+    return np.maximum(flooded, marker, out=flooded)
+
+
+def _levels16(values: np.ndarray) -> np.ndarray:
+    """float (H, W) in [0, 1] as uint16 levels 0..65535 (rounded, clipped)."""
+    return np.clip(values * 65535.0 + 0.5, 0, 65535).astype(np.uint16)

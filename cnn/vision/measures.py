@@ -28,6 +28,18 @@ def _border_ring(image: np.ndarray, width: int) -> np.ndarray:
                            image[:, :width].ravel(), image[:, -width:].ravel()])
 
 
+def reduced(image: np.ndarray, long_side: int) -> np.ndarray:
+    """``image`` (H, W), float32, reduced by ``cv2.INTER_AREA`` (the mean over each output
+    pixel's footprint) to a long side of at most ``long_side`` px (each side >= 2), never
+    enlarged: the array itself when it is small enough."""
+    h, w = image.shape[:2]
+    factor = long_side / max(h, w)
+    if factor >= 1:
+        return image
+    return cv2.resize(image, (max(2, round(w * factor)), max(2, round(h * factor))),
+                      interpolation=cv2.INTER_AREA)
+
+
 def _median_filter(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
     """``(small, median)``: ``image`` (H, W) float32 in [0, 1] reduced (``cv2.INTER_AREA``,
     never enlarged) to a long side of at most ``long_side`` px, and its median filter over a
@@ -38,12 +50,7 @@ def _median_filter(image: np.ndarray, long_side: int) -> tuple[np.ndarray, np.nd
     keeps a step edge where it is (Huang, Yang & Tang, "A fast two-dimensional median
     filtering algorithm", IEEE Trans. ASSP 27(1), 1979; OpenCV's 8-bit ``medianBlur``).
     """
-    h, w = image.shape
-    factor = min(1.0, long_side / max(h, w))
-    small = image
-    if factor < 1:
-        small = cv2.resize(image, (max(2, round(w * factor)), max(2, round(h * factor))),
-                           interpolation=cv2.INTER_AREA)
+    small = reduced(image, long_side)
     grey8 = np.clip(small * 255.0 + 0.5, 0, 255).astype(np.uint8)
     size = max(3, int(_MEDIAN * min(small.shape))) | 1
     return small, cv2.medianBlur(grey8, size).astype(np.float32) / 255.0

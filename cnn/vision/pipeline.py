@@ -7,7 +7,9 @@ chooses among candidate segmentations with the classifier (``choose``).
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 
+import cv2
 import numpy as np
 
 from cnn.errors import UserError
@@ -16,6 +18,7 @@ from cnn.vision.illumination import (
     _WORK_SIZE,
     _flatten_illumination,
     _hard_shadow,
+    _local_background,
     _mask_cluttered_desk,
     _median_background,
     _pad_frame,
@@ -137,28 +140,39 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     _record(steps, "1_gray", gray)
 
     canvas = _clean_canvas(gray) if polarity == "auto" else None
+    # A photo's ink is usually dark: with a second thread, its working image and sheet are
+    # made there while the polarity is decided, and thrown away if the ink is light.
+    dark = (_beside(_dark_ink_work, gray) if canvas is None and _two_threads()
+            and polarity != "light-on-dark" else None)
     # A clean canvas's ink is plainly darker or lighter than its one background level.
     ink_sign = (-1.0 if canvas > 0.5 else 1.0) if canvas is not None else _ink_sign(gray, polarity)
-    work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
-    scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
     if ink_sign < 0 and canvas is None:
-        work = _mask_cluttered_desk(work, _bright_sheet(gray))
+        work, sheet = dark.result() if dark is not None else _dark_ink_work(gray)
+        work = _mask_cluttered_desk(work, sheet)
+    else:
+        work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
+    scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
     work, pad = _pad_frame(work)
     _record(steps, "2_ink_bright_padded", work)
     candidates: list[np.ndarray] = []
     scores: list[float] = []
     passes = ("local", "flat")
-    median = None  # the median background, computed once for the test and the pass
+    median = local = None  # the median and local backgrounds, each computed once
     if ink_sign < 0 and min(work.shape) >= 48 and canvas is None:  # a canvas casts no shadow
+        # Both are needed (the hard-shadow test, then one pass each): the local one is computed
+        # on a second thread meanwhile, when this process may use two cores.
+        beside = _beside(_local_background, work)
         median = _median_background(work)
         if _hard_shadow(work, pad, median):
             passes = ("median", "local", "flat")
+        local = beside.result()
     for background in passes:
         if background == "flat" and (choose is None or min(work.shape) < 48
                                      or (scores and max(scores) >= _SURE)):
             break
         ink, noise = _flatten_illumination(work, pad, background, relative=ink_sign < 0,
-                                           median=median, uniform=canvas is not None)
+                                           median=median, uniform=canvas is not None,
+                                           local=local)
         _record(steps, f"3_flattened_{background}", ink / max(float(ink.max()), 1e-6))
         if float(ink.max()) < max(_MIN_CONTRAST, 8.0 * noise):
             continue
@@ -215,6 +229,45 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     for k, candidate in enumerate(candidates):
         _record(steps, f"7_candidate_{k}" + ("_chosen" if k == best else ""), candidate)
     return candidates[best]
+
+
+_second_thread: tuple[int, ThreadPoolExecutor] | None = None  # (process id, its one thread)
+
+
+def _dark_ink_work(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """The working image of dark ink on paper (ink bright, :func:`_shrink` of ``1 - gray``)
+    and the sheet it may lie on (:func:`_bright_sheet`), from float32 (H, W) grey levels."""
+    return _shrink(1.0 - gray), _bright_sheet(gray)
+
+
+def _two_threads() -> bool:
+    """True when OpenCV may use more than one thread (``cv2.getNumThreads() > 1``): a
+    process that has the cores to itself, such as ``cnn serve``'s or one ``cnn predict`` on
+    a few files; a pool of processes, one per core, sets OpenCV to one thread."""
+    return cv2.getNumThreads() > 1
+
+
+def _beside(fn, *args) -> Future:
+    """``fn(*args)`` as a :class:`concurrent.futures.Future`, computed on a second thread
+    when :func:`_two_threads`, else here and now.
+
+    Exists for: one photo's latency. Its two backgrounds (:func:`to_mnist`) are 12 and 8 ms
+    of OpenCV, SciPy and NumPy work, which release the GIL, and neither needs the other; the
+    dark-ink working image and sheet (4 and 2 ms) need only the grey levels, as the polarity
+    does (4 ms). Exceptions come out of ``result()``. A process started by ``fork`` makes
+    its own thread.
+    """
+    global _second_thread
+    if not _two_threads():
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except Exception as exc:  # handed over as the thread would hand it over
+            done.set_exception(exc)
+        return done
+    if _second_thread is None or _second_thread[0] != os.getpid():
+        _second_thread = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="cnn-vision"))
+    return _second_thread[1].submit(fn, *args)
 
 
 def _clean_canvas(gray: np.ndarray) -> float | None:

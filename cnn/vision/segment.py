@@ -19,7 +19,9 @@ def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
     its contrast, kept between 20 % and 60 % of the contrast and above 4 noise sigmas.
     """
     contrast = float(ink.max())
-    scaled = np.clip(ink / contrast * 255.0, 0, 255).astype(np.uint8)
+    scaled = ink / contrast
+    scaled *= 255.0
+    scaled = np.clip(scaled, 0, 255, out=scaled).astype(np.uint8)
     otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     thresh = float(np.clip(otsu / 255.0 * contrast, max(0.2 * contrast, 4.0 * noise),
                            0.6 * contrast))
