@@ -63,15 +63,9 @@ def test_a_large_jpeg_is_decoded_reduced_grey_and_upright(orientation):
     assert np.abs(flipped.astype(int) - reduced).mean() > 10.0
 
 
-def test_small_jpegs_are_decoded_grey_at_their_size_and_other_formats_as_stored():
+def test_small_jpegs_and_other_formats_are_decoded_as_stored():
     small = jpeg(photo(600, 800))
-    colour = decode.decode_image_bytes(small, "s.jpg")
-    grey = decode.decode_image_bytes(small, "s.jpg", reduce_to=500)
-    assert colour.shape == (600, 800, 3) and grey.shape == (600, 800) and grey.dtype == np.uint8
-    # the luma is the pipeline's grey of the colour picture, to within rounding
-    pipeline_grey = decode._to_gray(colour)[0] * 255
-    assert np.abs(pipeline_grey - grey).max() <= 2.0
-    assert np.abs(pipeline_grey - grey).mean() < 0.6
+    assert decode.decode_image_bytes(small, "s.jpg", reduce_to=500).shape == (600, 800, 3)
     _, png = cv2.imencode(".png", photo(1500, 2000))
     assert decode.decode_image_bytes(png.tobytes(), "p.png", reduce_to=500).shape == \
         (1500, 2000, 3)

@@ -494,3 +494,12 @@ def test_reduced_keeps_small_pictures_and_shrinks_large_ones_by_their_area(shape
         assert small is image
     else:
         assert abs(float(small.mean()) - float(image.mean())) < 0.01
+
+
+def test_a_forced_polarity_is_checked_on_the_full_picture():
+    from cnn.vision.polarity import _ink_sign
+
+    page = np.full((1440, 1920), 0.6, np.float32)  # large: "auto" would judge a 640-px copy
+    cv2.circle(page, (300, 300), 15, 0.9, -1)  # a glare spot: light "ink"
+    cv2.line(page, (900, 500), (1000, 900), 0.45, 1)  # a faint 1-px stroke: the dark ink
+    assert _ink_sign(page, "dark-on-light") == -1.0  # the copy would dilute it to nothing

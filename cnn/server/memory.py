@@ -36,7 +36,7 @@ import time
 from contextlib import contextmanager
 
 M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
-MMAP_THRESHOLD = 32 * 2**20  # arrays above it are mapped and unmapped (glibc's maximum)
+MMAP_THRESHOLD = 32 * 2**20  # arrays above it are mapped and unmapped
 TRIM_THRESHOLD = 64 * 2**20  # free memory at the heap top above it is returned
 ARENAS = 1  # glibc arenas: the request threads share one heap
 MAX_AT_ONCE = max(2, os.cpu_count() or 1)  # requests computed at once

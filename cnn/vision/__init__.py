@@ -18,13 +18,13 @@ boxes, underlines, stains, shadows, the edge of the sheet, an app's buttons. The
 condition it exists for:
 
 1. :mod:`cnn.vision.decode`: files and bytes to arrays (sizes checked before decoding; a
-   JPEG decoded grey, a large one reduced by the decoder), grey levels as float in [0, 1]
-   (8- and 16-bit, grey, BGR, BGRA; a varying alpha channel is composited over a background
-   that contrasts with the strokes);
+   large JPEG decoded grey and reduced by the decoder), grey levels as float in [0, 1] (8-
+   and 16-bit, grey, BGR, BGRA; a varying alpha channel is composited over a background that
+   contrasts with the strokes);
 2. :mod:`cnn.vision.polarity`: dark ink or light ink, from the larger tail of the residual
    from a robust quadratic background, corrected for tight crops, a dark hard shadow over
-   most of the page and a sheet smaller than the darker desk around it (judged on a copy of
-   at most about 640 px);
+   most of the page and a sheet smaller than the darker desk around it (a large picture
+   judged on a copy reduced by a whole factor to 640-1279 px);
 3. :mod:`cnn.vision.illumination`: large images shrunk to 1000 px (a max filter first keeps
    1-px strokes), a textured desk made paper, a replicated margin, and the ink above a
    grey-level opening (or a large median under a hard shadow) relative to the paper;

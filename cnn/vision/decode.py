@@ -105,8 +105,8 @@ def _read_header(data: bytes | np.ndarray) -> tuple[int | None, int, tuple[int, 
         return None, 1, None
 
 
-_REDUCED = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
-            4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
+_REDUCED = {2: cv2.IMREAD_REDUCED_GRAYSCALE_2, 4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+            8: cv2.IMREAD_REDUCED_GRAYSCALE_8}
 
 
 def jpeg_reduction(size: tuple[int, int] | None, long_side: int | None) -> int:
@@ -115,7 +115,7 @@ def jpeg_reduction(size: tuple[int, int] | None, long_side: int | None) -> int:
     (``(width, height)`` from the header) or ``long_side`` is ``None``."""
     if size is None or not long_side:
         return 1
-    return max(k for k in _REDUCED if k == 1 or max(size) / k >= long_side)
+    return max([1] + [k for k in _REDUCED if max(size) / k >= long_side])
 
 
 def declared_pixels(data: bytes | np.ndarray) -> int | None:
@@ -173,11 +173,10 @@ def read_image_reduced(path: str | os.PathLike, reduce_to: int | None = None
 
     Args:
         path: any format OpenCV decodes (PNG, JPEG, BMP, TIFF, WebP, ...).
-        reduce_to: ``None`` (the pixels as stored) or a long side in pixels: a JPEG is
-            then decoded grey (its luma), and one at least twice as large scaled down 2, 4
-            or 8 times by the decoder itself (``cv2.IMREAD_REDUCED_GRAYSCALE_k``,
-            :func:`jpeg_reduction`), to a long side of at least ``reduce_to``; see
-            :func:`decode_image_bytes`.
+        reduce_to: ``None`` (the pixels as stored) or a long side in pixels: a JPEG at
+            least twice as large is decoded grey and scaled down 2, 4 or 8 times by the
+            decoder itself (``cv2.IMREAD_REDUCED_GRAYSCALE_k``, :func:`jpeg_reduction`), to
+            a long side of at least ``reduce_to``; see :func:`decode_image_bytes`.
     Returns:
         ``(image, k)``: the raw array, shape ``(H, W)`` (grey) or ``(H, W, 3)`` (BGR) or
         ``(H, W, 4)`` (BGRA), dtype uint8 or uint16 (16-bit PNG/TIFF), possibly float32 for
@@ -233,11 +232,10 @@ def decode_image_bytes(data: bytes | np.ndarray, name: str,
             1/4 or 1/8 size (each output pixel the mean of a 2 x 2 .. 8 x 8 block of the
             luma), grey, keeping a long side of at least ``reduce_to`` (a 4000 x 3000 phone
             photo and ``reduce_to=1000``: 1000 x 750, decoded in about a third of the time,
-            and 1/16 of the pixels for every later stage). A smaller JPEG is decoded grey
-            at its size (the luma, which is the pipeline's grey to within rounding, without
-            the colour's decoding and conversion); other formats are decoded as stored.
+            and 1/16 of the pixels for every later stage). Other formats, and smaller
+            JPEGs, are decoded as stored.
     Returns:
-        as :func:`read_image`; with ``reduce_to`` a JPEG is uint8 ``(ceil(H / k), ceil(W / k))``.
+        as :func:`read_image`; a reduced JPEG is uint8 ``(ceil(H / k), ceil(W / k))``.
     Raises:
         UserError: empty, a format whose size cannot be read from its header (not decoded),
             too many pixels (declared or decoded), a truncated JPEG, not an image or corrupt,
@@ -272,10 +270,7 @@ def _decode(data: bytes | np.ndarray, name: str, reduce_to: int | None
                 f"cannot read image {name!r}: the JPEG file is truncated ({data.size} bytes); "
                 "copy or export it again")
     reduction = jpeg_reduction(jpeg_size, reduce_to)
-    # For the pipeline (reduce_to given) a JPEG is decoded grey, its luma, at any size: the
-    # pipeline's grey, without decoding and converting the colour (2 of a photo's 40 ms).
-    grey = jpeg_size is not None and bool(reduce_to)
-    flags = (_REDUCED[reduction] | cv2.IMREAD_IGNORE_ORIENTATION if grey
+    flags = (_REDUCED[reduction] | cv2.IMREAD_IGNORE_ORIENTATION if reduction > 1
              else cv2.IMREAD_UNCHANGED)  # the orientation is applied below, as for the rest
     try:
         image = cv2.imdecode(data, flags)

@@ -7,6 +7,7 @@ chooses among candidate segmentations with the classifier (``choose``).
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import cv2
@@ -145,11 +146,19 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     dark = (_beside(_dark_ink_work, gray) if canvas is None and _two_threads()
             and polarity != "light-on-dark" else None)
     # A clean canvas's ink is plainly darker or lighter than its one background level.
-    ink_sign = (-1.0 if canvas > 0.5 else 1.0) if canvas is not None else _ink_sign(gray, polarity)
+    try:
+        ink_sign = (-1.0 if canvas > 0.5 else 1.0) if canvas is not None else _ink_sign(
+            gray, polarity)
+    except UserError:
+        if dark is not None:
+            dark.cancel()
+        raise
     if ink_sign < 0 and canvas is None:
         work, sheet = dark.result() if dark is not None else _dark_ink_work(gray)
         work = _mask_cluttered_desk(work, sheet)
     else:
+        if dark is not None:
+            dark.cancel()  # not needed: not run if it has not started
         work = _shrink(gray if ink_sign > 0 else 1.0 - gray)  # ink bright from here on
     scale = (gray.shape[1] / work.shape[1], gray.shape[0] / work.shape[0])
     work, pad = _pad_frame(work)
@@ -232,6 +241,7 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
 
 
 _second_thread: tuple[int, ThreadPoolExecutor] | None = None  # (process id, its one thread)
+_second_thread_made = threading.Lock()  # two first requests at once make one thread
 
 
 def _dark_ink_work(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -241,9 +251,11 @@ def _dark_ink_work(gray: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _two_threads() -> bool:
-    """True when OpenCV may use more than one thread (``cv2.getNumThreads() > 1``): a
-    process that has the cores to itself, such as ``cnn serve``'s or one ``cnn predict`` on
-    a few files; a pool of processes, one per core, sets OpenCV to one thread."""
+    """True when OpenCV may use more than one thread (``cv2.getNumThreads() > 1``, its
+    default on a machine of several cores): ``cnn predict`` on a few files, each of ``cnn
+    serve``'s worker processes (a single client's photo then uses two cores; under load the
+    workers share them); ``cnn predict``'s pool of processes, one per core, and Dask's
+    workers set OpenCV to one thread, and compute one photo on one thread."""
     return cv2.getNumThreads() > 1
 
 
@@ -265,8 +277,10 @@ def _beside(fn, *args) -> Future:
         except Exception as exc:  # handed over as the thread would hand it over
             done.set_exception(exc)
         return done
-    if _second_thread is None or _second_thread[0] != os.getpid():
-        _second_thread = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix="cnn-vision"))
+    with _second_thread_made:
+        if _second_thread is None or _second_thread[0] != os.getpid():
+            _second_thread = (os.getpid(),
+                              ThreadPoolExecutor(1, thread_name_prefix="cnn-vision"))
     return _second_thread[1].submit(fn, *args)
 
 

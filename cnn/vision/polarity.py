@@ -32,7 +32,7 @@ def polarity_name(ink_sign: float) -> str:
 _FIT_SIZE = 64  # long side of the image the background surface is fitted on
 
 
-_POLARITY_SIZE = 640  # polarity is decided on a copy of at most this long side (px)
+_POLARITY_SIZE = 640  # "auto" polarity: a picture twice this long side (px) is judged reduced
 
 
 def _fit_background(gray: np.ndarray) -> np.ndarray:
@@ -146,13 +146,15 @@ def _ink_sign(gray: np.ndarray, polarity: str) -> float:
     the larger tail of the residual from a robust quadratic background says which (the
     background is the majority of the pixels). A forced polarity is checked: if it finds no
     ink while the other has some, the error says to use 'auto'. ``gray``: float32 (H, W) in
-    [0, 1]; a picture at least twice :data:`_POLARITY_SIZE` on its long side is judged on a
-    copy reduced by the largest whole factor that keeps it that long (the mean of each k x k
-    block, ``cv2.INTER_AREA``): which side of the paper the ink lies on is as plain there,
-    and the full-size passes were 8 of a 1,280 x 960 photo's 50 ms.
+    [0, 1]. With ``"auto"``, a picture at least twice :data:`_POLARITY_SIZE` on its long side
+    is judged on a copy reduced ``k`` times, ``k`` the largest whole factor that keeps that
+    long side (``cv2.INTER_AREA``: area means; the copy's long side is 640-1279 px): which
+    side of the paper the ink lies on is as plain there, and the full-size passes were 8 of
+    a 1,280 x 960 photo's 50 ms. A forced polarity is checked on the full picture (a faint
+    1-px stroke the copy would dilute still counts as ink).
     """
     k = max(gray.shape) // _POLARITY_SIZE
-    if k >= 2:
+    if polarity == "auto" and k >= 2:
         gray = reduced(gray, max(gray.shape) // k)
     residual = gray - _fit_background(gray)
     if polarity == "auto":
