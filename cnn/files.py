@@ -142,18 +142,37 @@ def atomic_write(path: str | os.PathLike, write, overwrite: bool = True) -> Path
 @contextlib.contextmanager
 def sigint_deferred():
     """Hold SIGINT (Ctrl-C) back for the duration of the block: a Ctrl-C pressed meanwhile is
-    delivered, as ``KeyboardInterrupt``, right after the block ends. Used around saves, so
-    a finished epoch's weights always reach the disk. A no-op off the main thread or where
-    ``signal.pthread_sigmask`` does not exist (Windows)."""
-    if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
+    delivered, as ``KeyboardInterrupt`` (or to the handler that was in place), right after
+    the block ends. Used around saves, so a finished epoch's weights always reach the disk.
+    A no-op off the main thread.
+
+    Two holds, because blocking the signal alone does not hold it: the kernel hands a signal
+    that the main thread blocks to any other thread that does not (cnn's layer threads,
+    BLAS's), and Python then raises ``KeyboardInterrupt`` in the main thread all the same. So
+    the block runs under a handler that only records the signal (Python runs handlers in the
+    main thread, whichever thread received it), and with SIGINT blocked in the main thread
+    where ``signal.pthread_sigmask`` exists (no system call of the save is interrupted).
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    held: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)  # None: set outside Python, left alone
+    if previous is not None:
+        signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    blocking = hasattr(signal, "pthread_sigmask")
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if blocking else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if blocking:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # one held here goes to `held`
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+            if held and callable(previous):
+                previous(signal.SIGINT, None)  # Python's default raises KeyboardInterrupt
+            elif held and previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
 
 
 def output_names(inputs: list[str | os.PathLike], suffix: str) -> list[str]:

@@ -102,3 +102,33 @@ def test_menu_training_keeps_the_epoch_when_ctrl_c_comes_during_test_scoring(tmp
     written = menu.train()
     assert written is not None and written.is_file()
     assert load_model(written).metadata["epochs"] == 1
+
+
+HOLD_PROBE = """
+import os, signal, sys, threading, time
+from cnn.files import sigint_deferred
+def busy():  # another thread at work, as cnn's layer threads are in training
+    while True:
+        time.sleep(0.001)
+if sys.argv[1] == "thread":
+    threading.Thread(target=busy, daemon=True).start()
+done = False
+try:
+    with sigint_deferred():
+        os.kill(os.getpid(), signal.SIGINT)  # a Ctrl-C during the save
+        start = time.perf_counter()
+        while time.perf_counter() - start < 0.3:  # Python code runs on: it could be raised here
+            pass
+        done = True
+    time.sleep(1)
+    print("not delivered")
+except KeyboardInterrupt:
+    print("after the block" if done else "inside the block")
+"""
+
+
+@pytest.mark.parametrize("threads", ["alone", "thread"])
+def test_a_ctrl_c_during_a_save_arrives_after_it_with_other_threads_alive_too(threads):
+    result = subprocess.run([sys.executable, "-c", HOLD_PROBE, threads], capture_output=True,
+                            text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.stdout.strip() == "after the block", result.stderr
