@@ -131,6 +131,10 @@ def to_mnist(image: np.ndarray, polarity: str = "auto", choose=None,
     Raises:
         UserError: if ``polarity`` is not one of the three values, the array has an unusable
             shape or dtype, or no ink is found (a blank or uniform image).
+
+    Safe to call from several threads at once. Where OpenCV may use more than one thread, a
+    photo's independent stages run on a second thread of this process (:func:`_beside`);
+    the result is the same bit for bit either way.
     """
     if polarity not in POLARITIES:
         raise UserError(f"unknown polarity {polarity!r}: use one of {', '.join(POLARITIES)}")
