@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,18 @@ SHARED = ROOT.parent / "shared"
 REFERENCE_DIR = Path(os.environ.get("CNN_REFERENCE_WEIGHTS") or SHARED / "reference_weights")
 
 
+def load_script(path: Path, name: str | None = None):
+    """A script or benchmark file (``scripts/*.py``, ``benchmarks/*.py``: not a package
+    module) executed as a module named ``name`` (default: the file's stem) and registered in
+    ``sys.modules`` under it (a dataclass in the file looks its module up there)."""
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="session")
 def test_digits():
     """MNIST test digits of the committed subset, grouped by label: dict digit -> uint8
@@ -35,13 +49,7 @@ def test_digits():
 @pytest.fixture(scope="session")
 def make_numbers():
     """``scripts/make_numbers.py`` loaded as a module (its number-page generator)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("make_numbers",
-                                                  ROOT / "scripts" / "make_numbers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "make_numbers.py")
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ subset (tests/data/mnist_subset.npz, 1,000 test digits), a few dozen digits at a
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
@@ -27,10 +27,7 @@ FIXED = {"identity", "brightness", "scale", "stripe", "canny_edges", "skeleton"}
 
 @functools.cache
 def suite(key):
-    spec = importlib.util.spec_from_file_location(f"corrupt_suite_{key}", SCRIPTS[key])
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPTS[key], f"corrupt_suite_{key}")
 
 
 @functools.lru_cache(maxsize=1)

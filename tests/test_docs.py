@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
+
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_the_site_front_page_is_the_readme():
-    sync = load_script("sync_docs_index")
+    sync = load_script(ROOT / "scripts" / "sync_docs_index.py")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert (ROOT / "docs" / "index.md").read_text(encoding="utf-8") == \
         sync.site_front_page(readme), "run: python scripts/sync_docs_index.py"
 
 
 def test_front_page_links_point_inside_the_site():
-    sync = load_script("sync_docs_index")
+    sync = load_script(ROOT / "scripts" / "sync_docs_index.py")
     page = sync.site_front_page("[a](docs/tour.md) [b](BENCHMARKS.md#x) [c](https://x.org/docs/y)")
     assert page == "[a](tour.md) [b](benchmarks.md#x) [c](https://x.org/docs/y)"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 import unicodedata
@@ -10,13 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_gate_negatives.py"
-_spec = importlib.util.spec_from_file_location("make_gate_negatives", SCRIPT)
-neg = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(neg)
+neg = load_script(SCRIPT)
 
 N = 12  # images per kind in these tests
 

@@ -12,12 +12,11 @@ reads it: the default not-a-digit gate applies, and a rejected digit counts as w
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 
 from cnn.errors import UserError
 from cnn.io.catalog import default_weights, list_weights
@@ -37,12 +36,7 @@ pytestmark = pytest.mark.skipif(not list_weights(ROOT / "weight_output"),
 @functools.lru_cache(maxsize=1)
 def generator():
     """scripts/make_hard_photos.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        "make_hard_photos", ROOT / "scripts" / "make_hard_photos.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks itself up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "make_hard_photos.py")
 
 
 @pytest.fixture(scope="module")

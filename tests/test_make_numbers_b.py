@@ -9,13 +9,12 @@ line with exit status 2, and every condition adds something to the plain photo.
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_numbers_b.py"
@@ -23,11 +22,7 @@ SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("make_numbers_b", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look the module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 gen = load_generator()

@@ -10,13 +10,13 @@ look different from one another, and chalk is light on a dark board.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_numbers_c.py"
@@ -24,11 +24,7 @@ SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("make_numbers_c", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 gen = load_generator()

@@ -6,7 +6,6 @@ Small runs only (two images a kind); the MNIST kinds read the committed subset's
 from __future__ import annotations
 
 import csv
-import importlib.util
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_non_digits_b.py"
@@ -24,10 +24,7 @@ NAME = re.compile(r"^nd_([a-z_]+)_(\d{3})\.(jpg|png)$")
 
 @pytest.fixture(scope="module")
 def gen():
-    spec = importlib.util.spec_from_file_location("make_non_digits_b", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 @pytest.fixture(scope="module")

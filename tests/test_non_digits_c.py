@@ -9,24 +9,19 @@ every file, and a non-empty --out is refused without --overwrite (one error line
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "make_non_digits_c.py"
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("make_non_digits_c", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 gen = load_generator()

@@ -9,13 +9,13 @@ arguments end in one error line with exit status 2.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,11 +24,7 @@ SUBSET = ROOT / "tests" / "data" / "mnist_subset.npz"
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("make_phone_photos", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look the module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT)
 
 
 gen = load_generator()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 from cnn.io.catalog import default_weights
 from cnn.io.weights import load_model
@@ -19,11 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def script():
-    spec = importlib.util.spec_from_file_location("pipeline_inputs",
-                                                  ROOT / "scripts" / "pipeline_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "pipeline_inputs.py")
 
 
 def test_writes_what_predict_gives_the_networks_and_leaves_out_blank_pages(tmp_path, capsys):

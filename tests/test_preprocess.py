@@ -9,13 +9,13 @@ threshold *and* higher than with the clean version of any other digit, so a wron
 from __future__ import annotations
 
 import functools
-import importlib.util
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 from scipy import ndimage
 
 from cnn.errors import UserError
@@ -130,11 +130,7 @@ def white_on_black(digit: np.ndarray, size: int = 400) -> np.ndarray:
 @functools.lru_cache(maxsize=1)
 def skeleton_module():
     """scripts/make_custom_images.py as a module (for its Zhang-Suen ``skeleton``)."""
-    spec = importlib.util.spec_from_file_location(
-        "make_custom_images", ROOT / "scripts" / "make_custom_images.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "scripts" / "make_custom_images.py")
 
 
 # ---------------------------------------------------------------------------- output format

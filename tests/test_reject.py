@@ -3,7 +3,6 @@ gate on real digits and on generated non-digits."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 from cnn.cli import main
 from cnn.errors import UserError
@@ -154,9 +154,7 @@ def test_the_shipped_gates_decide_together_at_the_manifests_threshold():
 
 
 def make_non_digits(out: Path, seed: int, per_kind: int, style: str = "a") -> None:
-    spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script(ROOT / "scripts" / "make_non_digits.py", "mnd")
     assert module.main(["--out", str(out), "--seed", str(seed), "--per-kind", str(per_kind),
                         "--style", style]) == 0
 

@@ -4,20 +4,16 @@ set asked for."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def robustness():
-    spec = importlib.util.spec_from_file_location("robustness_bench",
-                                                  ROOT / "benchmarks" / "robustness.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(ROOT / "benchmarks" / "robustness.py", "robustness_bench")
 
 
 def test_a_set_is_stamped_with_its_command_and_another_seeds_folder_is_refused(tmp_path,

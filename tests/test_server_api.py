@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import load_script
 
 pytest.importorskip("fastapi", reason="the serve extra: pip install -e '.[test]'")
 from fastapi.testclient import TestClient  # noqa: E402
@@ -300,13 +301,10 @@ def test_names_from_requests_are_never_paths(client):
 # ---------------------------------------------------------------- "not a digit"
 @pytest.mark.slow  # end to end; CI runs it (.ci/run: -m slow)
 def test_the_gate_rejects_non_digits_in_the_api_as_cnn_predict_does(tmp_path, capsys):
-    import importlib.util
 
     from cnn.tasks.reject import Rejector
 
-    spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
-    mnd = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mnd)
+    mnd = load_script(ROOT / "scripts" / "make_non_digits.py", "mnd")
     assert mnd.main(["--out", str(tmp_path / "nd"), "--seed", "777", "--per-kind", "2",
                      "--style", "b"]) == 0
     capsys.readouterr()

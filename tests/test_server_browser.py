@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import load_script
 from digit_strokes import digit_strokes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,14 +225,11 @@ def test_photo_upload_shows_photo_and_its_digit(page):
 
 
 def test_a_photo_of_a_non_digit_shows_not_a_digit_with_the_reason(page, tmp_path, capsys):
-    import importlib.util
     import json
 
     from cnn.cli import main
 
-    spec = importlib.util.spec_from_file_location("mnd", ROOT / "scripts" / "make_non_digits.py")
-    mnd = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mnd)
+    mnd = load_script(ROOT / "scripts" / "make_non_digits.py", "mnd")
     assert mnd.main(["--out", str(tmp_path / "nd"), "--seed", "31", "--per-kind", "1"]) == 0
     files = sorted(str(p) for p in (tmp_path / "nd").rglob("*") if p.is_file())
     capsys.readouterr()
