@@ -6,9 +6,9 @@ Training tunes glibc ``malloc`` to keep every freed block (:mod:`cnn.parallel.al
 arrays again. A server is the opposite case: requests of different sizes (a 280 x 280 canvas,
 a 12-megapixel photo) on many threads, each thread with its own glibc arena, and what a burst
 allocated stayed with the process: 8 clients uploading 1,000 photos took the server from 190
-to 968 MiB, and it stayed there (``benchmarks/serve_load.py``); with the settings below it
-peaks at 289 MiB and is back at 130 MiB after the run, for 10-25 % less throughput on a busy
-2-core machine. So the server
+to 968 MiB, and it stayed there (``benchmarks/serve_load.py``); with the settings below one
+worker process peaks at about 300 MiB and is back at about 165 MiB once idle
+(docs/bad-input.md). So the server
 
 - sets glibc to moderate thresholds (arrays over 32 MiB are mapped and unmapped; free memory
   over 64 MiB at a heap's top is trimmed) and one arena, shared by the request threads

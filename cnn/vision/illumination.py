@@ -14,6 +14,7 @@ from cnn.vision.measures import (
     _border_ring,
     _median_filter,
     _robust_sigma,
+    reduced,
 )
 from cnn.vision.measures import median as median_of  # beside the parameters named median
 
@@ -167,9 +168,7 @@ def _flatten_illumination(work: np.ndarray, pad: int, background: str = "local",
         background = background[core]
     inner = work[core] - background  # a new array: the steps below work in place
     if relative:
-        paper = 1.0 - background
-        np.divide(inner, np.maximum(paper, 0.35, out=paper if np.ndim(paper) else None),
-                  out=inner)
+        np.divide(inner, np.maximum(1.0 - background, 0.35), out=inner)
     out = np.zeros_like(work)
     if flat:
         return _flat_ink(inner, out, pad)
@@ -335,14 +334,11 @@ def _reconstruct(marker: np.ndarray, image: np.ndarray, side: int = 256) -> np.n
     result moves by under 1e-5), which OpenCV dilates 1.6x faster than floats.
     """
     h, w = image.shape
-    factor = min(1.0, side / max(h, w))
-    size = (max(2, round(w * factor)), max(2, round(h * factor)))
-    small_image = _levels16(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    small = np.minimum(_levels16(cv2.resize(marker, size, interpolation=cv2.INTER_AREA)),
-                       small_image)
+    small_image = _levels16(reduced(image, side))
+    small = np.minimum(_levels16(reduced(marker, side)), small_image)
     kernel = np.ones((3, 3), np.uint8)
     grown, before = np.empty_like(small), np.empty_like(small)
-    steps, limit = 0, 4 * max(size)
+    steps, limit = 0, 4 * max(small.shape)
     while steps < limit:  # geodesic dilations until nothing changes (checked every 8)
         np.copyto(before, small)
         for _ in range(min(_RECONSTRUCT_CHECK, limit - steps)):

@@ -45,9 +45,7 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
     median of the kept pixels). Returns float32 (H, W).
     """
     h, w = gray.shape
-    factor = min(1.0, _FIT_SIZE / max(h, w))
-    small = gray if factor == 1.0 else cv2.resize(
-        gray, (max(2, round(w * factor)), max(2, round(h * factor))), interpolation=cv2.INTER_AREA)
+    small = reduced(gray, _FIT_SIZE)
     quadratic = min(h, w) >= 32
 
     def terms(rows: int, cols: int) -> list[np.ndarray]:
