@@ -193,6 +193,19 @@ def test_convincing_weighs_the_line_as_one_digit_against_the_digits():
     assert not convincing(NumberReading("11", ones, None, -0.05, -9.2))
 
 
+@pytest.mark.parametrize("number, trusted", [
+    ("3131", True), ("9110", True), ("617111", True), ("213511", True), ("41", True),
+    ("11", False), ("111", False), ("1111", False), ("101", False), ("11711", False),
+    ("111111", False)])
+def test_strings_of_ones_are_strokes_but_numbers_may_hold_several_ones(number, trusted):
+    """Two digits other than "1" (one, of two digits) make a number: the strokes of letters
+    and textures read as runs of 1s, and real numbers hold several 1s ("3131")."""
+    from cnn.tasks.numbers import NumberReading, convincing
+
+    digits = [{"digit": int(c), "confidence": 0.99, "not_digit": 0.01} for c in number]
+    assert convincing(NumberReading(number, digits, None, -0.05, -20.0)) is trusted
+
+
 def underlined(ink: np.ndarray) -> np.ndarray:
     """``ink`` on a wide page with a wavy hand-drawn underline below it, larger in area
     than any digit and short of the page's width (so no long-line removal takes it)."""
@@ -255,3 +268,49 @@ def test_a_box_drawn_at_a_slant_around_the_number_is_not_part_of_the_line():
     # a line's quality is its best-reading run: a word beside the number does not sink it
     assert _best_run([0.6, 0.6, -8.0, -8.0]) == pytest.approx(1.2)
     assert _best_run([-1.0]) == 0.0
+
+
+def comb_page(test_digits, text: str, cells: int, angle: float = 2.0) -> np.ndarray:
+    """``text`` written one digit a cell into a printed comb of ``cells`` boxes (110 x 130
+    px each, 3 px lines), the page turned by ``angle`` degrees: uint8 grey (H, W)."""
+    cell_w, cell_h = 110, 130
+    ink = np.zeros((cell_h + 6, cells * cell_w + 6), np.float32)
+    cv2.rectangle(ink, (2, 2), (cells * cell_w + 2, cell_h + 2), 1.0, 3)
+    for k in range(1, cells):
+        cv2.line(ink, (2 + k * cell_w, 2), (2 + k * cell_w, cell_h + 2), 1.0, 3)
+    for k, digit in enumerate(pick(test_digits, text, 2)):
+        glyph = cv2.resize(digit.astype(np.float32) / 255, (90, 90),
+                           interpolation=cv2.INTER_CUBIC)
+        x0, y0 = 12 + k * cell_w, 22
+        ink[y0:y0 + 90, x0:x0 + 90] = np.maximum(ink[y0:y0 + 90, x0:x0 + 90], glyph)
+    page = np.pad(ink, 60)
+    turn = cv2.getRotationMatrix2D((page.shape[1] / 2, page.shape[0] / 2), angle, 1.0)
+    page = cv2.warpAffine(page, turn, page.shape[::-1], flags=cv2.INTER_LINEAR)
+    return clean_photo(np.clip(page, 0, 1), 0)
+
+
+@pytest.mark.parametrize("text, cells", [("2026", 5), ("58", 4), ("739", 3)])
+def test_the_walls_of_a_comb_are_not_read_as_ones(model, test_digits, text, cells):
+    """A form's row of boxes, one digit a cell: the walls between the cells go with the box
+    (they read as "1"s otherwise: "1549" came out "1151419")."""
+    from cnn.tasks.reject import Rejector
+
+    page = comb_page(test_digits, text, cells)
+    assert read_number(page, model, Rejector.default(None, None)).number == text
+
+
+def test_a_one_across_its_box_is_not_a_comb_wall():
+    """A "1" touching the top and bottom of the one box it is written in is a single straight
+    stroke across the box, as a comb's wall is: it stays (a comb needs two walls or more)."""
+    from cnn.vision.segment import _remove_frames
+
+    mask = np.zeros((160, 160), np.uint8)
+    cv2.rectangle(mask, (20, 20), (140, 140), 1, 3)
+    cv2.line(mask, (80, 20), (82, 140), 1, 4)  # the "1", joined to the box at both ends
+    kept = _remove_frames(mask)
+    assert kept[40:120, 76:87].sum() >= 0.9 * mask[40:120, 76:87].sum()
+    assert kept[:, :30].sum() == 0  # the box's left side went
+    comb = mask.copy()
+    cv2.line(comb, (50, 20), (50, 140), 1, 3)
+    cv2.line(comb, (110, 20), (110, 140), 1, 3)  # three walls: a comb of four cells
+    assert _remove_frames(comb)[40:120].sum() == 0

@@ -99,14 +99,39 @@ def _line_length(lines: np.ndarray) -> int:
     return int(sum(max(stats[i, 2], stats[i, 3]) for i in range(1, n)))
 
 
+_WALL = 0.8  # a straight stroke this far across a box, between two covered sides, is a wall
+_COMB_WALLS = 2  # ... when there are at least this many, dividing the box into a comb's cells
+_COMB_REGULAR = 2.0  # ... of widths within this factor of each other
+
+
+def _comb(starts: np.ndarray, sizes: np.ndarray, length: int) -> bool:
+    """Whether walls at ``starts`` (``sizes`` thick, in pixels along a box ``length`` long)
+    divide the box like a form's comb: at least ``_COMB_WALLS`` walls, the cells between
+    them (and the box's sides) all within a factor ``_COMB_REGULAR`` of each other in
+    width. A "1" touching the top and bottom of the one box it is written in is a single
+    straight stroke across the box, and stays."""
+    if len(starts) < _COMB_WALLS:
+        return False
+    centres = np.sort(starts + sizes / 2.0)
+    cells = np.diff(np.concatenate([[0.0], centres, [float(length)]]))
+    return bool(cells.min() * _COMB_REGULAR >= cells.max())
+
+
 def _remove_frames(mask: np.ndarray) -> np.ndarray:
     """Remove the straight sides of boxes drawn around the digit.
 
     Exists for: a digit written in a box (a form cell, a box drawn by hand), a drawing app's
-    canvas border. A component is a box when at least three of the four bands along its
-    bounding box's sides (each 12 % of the box's short side wide) are covered by it over 70 %
-    of their length; the pixels of those bands are removed, so a digit touching its box
-    keeps its strokes inside.
+    canvas border, a row of boxes with one digit in each (a form's comb). A component is a
+    box when at least three of the four bands along its bounding box's sides (each 12 % of
+    the box's short side wide) are covered by it over 70 % of their length; the pixels of
+    those bands are removed, so a digit touching its box keeps its strokes inside. When two
+    opposite sides are covered, the box's straight strokes from one to the other (the walls
+    between a comb's cells, which otherwise read as "1"s) go too: runs of the component at
+    least ``_WALL`` of the way across, found by an opening with a line, the component first
+    thickened across by 9 pixels so a box photographed at a slight turn still holds them,
+    and 9 pixels either side of a run go with it (the drift of a turned wall); only thin
+    runs inside the box, apart from its sides (a thick "0" passes for a box, and its sides
+    must stay), and only when they divide the box into a comb's regular cells (:func:`_comb`).
     """
     n, labels, stats = components(mask)
     out = mask.copy()
@@ -132,6 +157,26 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             cut[:, :grow] = True
         if "right" in covered:
             cut[:, -grow:] = True
+        walls = [(axis, length) for axis, sides_, length in (
+            (0, ("top", "bottom"), h), (1, ("left", "right"), w))
+            if all(k in covered for k in sides_) and length * _WALL >= 20]
+        for axis, length in walls:  # axis 0: vertical walls (top to bottom)
+            line = (int(_WALL * length), 1) if axis == 0 else (1, int(_WALL * length))
+            across = np.ones((1, 9) if axis == 0 else (9, 1), np.uint8)
+            thick = cv2.dilate(comp.view(np.uint8), across)
+            runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(line, np.uint8))
+            # inner walls only, thin ones: a box's own sides are cut above, and a digit's
+            # side (a "0" taken for a box) is at the box's edge
+            k, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
+            start, size = (0, 2) if axis == 0 else (1, 3)
+            inner = [j for j in range(1, k)
+                     if wall_stats[j, start] > grow and wall_stats[j, start]
+                     + wall_stats[j, size] < (w if axis == 0 else h) - grow
+                     and wall_stats[j, size] <= 9 + 2 * band]
+            if _comb(wall_stats[inner, start], wall_stats[inner, size],
+                     w if axis == 0 else h):
+                walls_found = among(wall_labels, inner).view(np.uint8)
+                cut |= cv2.dilate(walls_found, across) > 0  # back over a turned wall's drift
         region[comp & cut] = 0
     return out
 
