@@ -129,7 +129,7 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
     between a comb's cells, which otherwise read as "1"s) go too: runs of the component at
     least ``_WALL`` of the way across, found by an opening with a line, the component first
     thickened across by 9 pixels so a box photographed at a slight turn still holds them,
-    and 9 pixels either side of a run go with it (the drift of a turned wall); only thin
+    and 4 pixels either side of a run go with it (the drift of a turned wall); only thin
     runs inside the box, apart from its sides (a thick "0" passes for a box, and its sides
     must stay), and only when they divide the box into a comb's regular cells (:func:`_comb`).
     """
@@ -167,9 +167,9 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(line, np.uint8))
             # inner walls only, thin ones: a box's own sides are cut above, and a digit's
             # side (a "0" taken for a box) is at the box's edge
-            k, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
+            count, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
             start, size = (0, 2) if axis == 0 else (1, 3)
-            inner = [j for j in range(1, k)
+            inner = [j for j in range(1, count)
                      if wall_stats[j, start] > grow and wall_stats[j, start]
                      + wall_stats[j, size] < (w if axis == 0 else h) - grow
                      and wall_stats[j, size] <= 9 + 2 * band]
