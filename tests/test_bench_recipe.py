@@ -56,3 +56,28 @@ def test_a_run_stops_at_the_first_epoch_that_reaches_the_target(recipe, tmp_path
     assert all(0.0 <= a <= 1.0 for a in missed["test_accuracy"])
     if framework == "torch":
         assert all(0 < a < e for a, e in zip(missed["augment_seconds"], missed["epoch_seconds"]))
+
+
+def test_both_frameworks_draw_the_same_batches(recipe, tmp_path, monkeypatch):
+    """The same epoch order and the same augmentation draws on both sides: the batches each
+    framework trains on are identical, image for image."""
+    pytest.importorskip("torch")
+    import cnn.data.augment as augment
+    import cnn.data.photo_render as render
+
+    monkeypatch.setattr(render, "render_through_pipeline", lambda x, rng: x)
+    path = recipe.prepare(str(SUBSET), tmp_path, photos=10, validation=500, seed=3)
+    seen = {}
+    real = augment.robust_batch
+
+    def recording(images, rng):
+        out = real(images, rng)
+        seen.setdefault(framework, []).append(out.copy())
+        return out
+    monkeypatch.setattr(augment, "robust_batch", recording)
+    task = {"set": str(path), "batch": 64, "epochs": 2, "lr": 3e-3, "warmup": 1, "seed": 4,
+            "threads": 1, "limit": 200, "target": 1.01}
+    for framework in ("cnn", "torch"):
+        recipe.worker(dict(task, framework=framework))
+    assert len(seen["cnn"]) == len(seen["torch"]) == 8  # 4 batches of 200 images, 2 epochs
+    assert all(np.array_equal(a, b) for a, b in zip(seen["cnn"], seen["torch"]))

@@ -310,7 +310,50 @@ def test_a_one_across_its_box_is_not_a_comb_wall():
     kept = _remove_frames(mask)
     assert kept[40:120, 76:87].sum() >= 0.9 * mask[40:120, 76:87].sum()
     assert kept[:, :30].sum() == 0  # the box's left side went
-    comb = mask.copy()
-    cv2.line(comb, (50, 20), (50, 140), 1, 3)
-    cv2.line(comb, (110, 20), (110, 140), 1, 3)  # three walls: a comb of four cells
+    eleven = np.zeros((160, 160), np.uint8)
+    cv2.rectangle(eleven, (20, 20), (140, 140), 1, 3)
+    for x in (60, 100):  # "11" in one box: even, but cells too narrow for digits
+        cv2.line(eleven, (x, 20), (x, 140), 1, 4)
+    assert _remove_frames(eleven)[40:120, 50:110].sum() == eleven[40:120, 50:110].sum()
+    comb = np.zeros((160, 340), np.uint8)
+    cv2.rectangle(comb, (20, 20), (320, 140), 1, 3)
+    for x in (120, 220):  # two walls: a comb of three cells
+        cv2.line(comb, (x, 20), (x + 2, 140), 1, 3)
     assert _remove_frames(comb)[40:120].sum() == 0
+    assert _remove_frames(np.ascontiguousarray(comb.T))[:, 40:120].sum() == 0  # stacked cells
+    uneven = np.zeros_like(comb)
+    cv2.rectangle(uneven, (20, 20), (320, 140), 1, 3)
+    for x in (90, 120):  # cells of 70, 30 and 200 px: no comb
+        cv2.line(uneven, (x, 20), (x, 140), 1, 3)
+    assert _remove_frames(uneven)[40:120, 80:130].sum() == uneven[40:120, 80:130].sum()
+    hanging = np.zeros_like(comb)
+    cv2.rectangle(hanging, (20, 20), (320, 140), 1, 3)
+    for x in (120, 220):  # strokes from the top side, halfway down: not walls
+        cv2.line(hanging, (x, 20), (x, 80), 1, 3)
+    assert _remove_frames(hanging)[40:75, 110:230].sum() == hanging[40:75, 110:230].sum()
+
+
+def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test_digits):
+    """A digit written in a box and touching its top and bottom sides: its own straight
+    strokes (a "0"'s or a "4"'s sides) are not a comb's walls."""
+    from cnn.vision import segment
+
+    def in_a_box(digit):
+        ink = cv2.resize(digit, (112, 112), interpolation=cv2.INTER_CUBIC) > 127
+        rows = np.flatnonzero(ink.any(axis=1))
+        ink = ink[rows[0]:rows[-1] + 1]  # the digit touches the box's top and bottom
+        mask = np.zeros((ink.shape[0] + 40, 112 + 90), np.uint8)
+        mask[20:20 + ink.shape[0], 45:157] = ink
+        cv2.rectangle(mask, (20, 18), (181, ink.shape[0] + 21), 1, 3)
+        return mask
+
+    digits = [d for k in range(10) for d in test_digits[k][:20]]
+    with_walls = [segment._remove_frames(in_a_box(d)) for d in digits]
+    segment_walls = segment._COMB_WALLS
+    try:
+        segment._COMB_WALLS = 10**6  # the frame's bands alone, as before combs
+        without = [segment._remove_frames(in_a_box(d)) for d in digits]
+    finally:
+        segment._COMB_WALLS = segment_walls
+    lost = [a.sum() < 0.8 * b.sum() for a, b in zip(with_walls, without)]
+    assert sum(lost) <= 0.03 * len(digits)

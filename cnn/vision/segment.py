@@ -102,19 +102,24 @@ def _line_length(lines: np.ndarray) -> int:
 _WALL = 0.8  # a straight stroke this far across a box, between two covered sides, is a wall
 _COMB_WALLS = 2  # ... when there are at least this many, dividing the box into a comb's cells
 _COMB_REGULAR = 2.0  # ... of widths within this factor of each other
+_COMB_CELL = 0.4  # ... and each at least this wide (x the box's other side)
 
 
-def _comb(starts: np.ndarray, sizes: np.ndarray, length: int) -> bool:
-    """Whether walls at ``starts`` (``sizes`` thick, in pixels along a box ``length`` long)
-    divide the box like a form's comb: at least ``_COMB_WALLS`` walls, the cells between
-    them (and the box's sides) all within a factor ``_COMB_REGULAR`` of each other in
-    width. A "1" touching the top and bottom of the one box it is written in is a single
-    straight stroke across the box, and stays."""
+def _comb(starts: np.ndarray, sizes: np.ndarray, length: int, across: int) -> bool:
+    """Whether walls at ``starts`` (``sizes`` thick, in pixels along a box ``length`` long
+    and ``across`` pixels the other way) divide the box like a form's comb: at least
+    ``_COMB_WALLS`` walls, the cells between them (and the box's sides) all within a factor
+    ``_COMB_REGULAR`` of each other in width and at least ``_COMB_CELL`` of ``across`` wide
+    (a comb's cells hold a digit each: about square). A "1" touching the top and bottom of
+    the one box it is written in is a single straight stroke across the box, and stays; so
+    do "11" in one box, and the sides of a "0" touching its box (cells too narrow or
+    uneven)."""
     if len(starts) < _COMB_WALLS:
         return False
     centres = np.sort(starts + sizes / 2.0)
     cells = np.diff(np.concatenate([[0.0], centres, [float(length)]]))
-    return bool(cells.min() * _COMB_REGULAR >= cells.max())
+    return bool(cells.min() * _COMB_REGULAR >= cells.max()
+                and cells.min() >= _COMB_CELL * across)
 
 
 def _remove_frames(mask: np.ndarray) -> np.ndarray:
@@ -129,7 +134,8 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
     between a comb's cells, which otherwise read as "1"s) go too: runs of the component at
     least ``_WALL`` of the way across, found by an opening with a line, the component first
     thickened across by 9 pixels so a box photographed at a slight turn still holds them,
-    and 4 pixels either side of a run go with it (the drift of a turned wall); only thin
+    and the run widened by 4 more pixels either side goes with it (8 pixels either side of
+    the wall's straight core: the drift of a turned wall); only thin
     runs inside the box, apart from its sides (a thick "0" passes for a box, and its sides
     must stay), and only when they divide the box into a comb's regular cells (:func:`_comb`).
     """
@@ -164,7 +170,10 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             line = (int(_WALL * length), 1) if axis == 0 else (1, int(_WALL * length))
             across = np.ones((1, 9) if axis == 0 else (9, 1), np.uint8)
             thick = cv2.dilate(comp.view(np.uint8), across)
-            runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(line, np.uint8))
+            # pixels beyond the crop are not ink: OpenCV's default border would let a stroke
+            # touching one side pass for a wall at half the length
+            runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(line, np.uint8),
+                                    borderType=cv2.BORDER_CONSTANT, borderValue=0)
             # inner walls only, thin ones: a box's own sides are cut above, and a digit's
             # side (a "0" taken for a box) is at the box's edge
             count, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
@@ -174,7 +183,7 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
                      + wall_stats[j, size] < (w if axis == 0 else h) - grow
                      and wall_stats[j, size] <= 9 + 2 * band]
             if _comb(wall_stats[inner, start], wall_stats[inner, size],
-                     w if axis == 0 else h):
+                     w if axis == 0 else h, length):
                 walls_found = among(wall_labels, inner).view(np.uint8)
                 cut |= cv2.dilate(walls_found, across) > 0  # back over a turned wall's drift
         region[comp & cut] = 0
