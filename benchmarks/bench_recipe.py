@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -141,13 +140,11 @@ def worker(task: dict) -> dict:
 
 
 def run(task: dict) -> dict:
-    env = dict(os.environ)
-    threads = str(task["threads"])
-    env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
-               CNN_NUM_THREADS=threads)
-    done = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """:func:`worker` in a fresh process (``bench_speed.run_task``'s environment)."""
+    sys.path.insert(0, str(HERE))
+    from bench_speed import run_task
+
+    return run_task(task, __file__)
 
 
 def main() -> None:

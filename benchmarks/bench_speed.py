@@ -244,12 +244,14 @@ def worker(task: dict) -> dict:
 
 
 # ------------------------------------------------------------------ driver side
-def run_task(task: dict) -> dict:
+def run_task(task: dict, script: str = __file__) -> dict:
+    """``script --worker TASK`` in a fresh process with ``task["threads"]`` BLAS, OpenMP and
+    cnn threads; returns the JSON its last output line holds (``bench_recipe.py`` too)."""
     env = dict(os.environ)
     threads = str(task["threads"])
     env.update(OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads,
                CNN_NUM_THREADS=threads)
-    out = subprocess.run([sys.executable, __file__, "--worker", json.dumps(task)], env=env,
+    out = subprocess.run([sys.executable, script, "--worker", json.dumps(task)], env=env,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
