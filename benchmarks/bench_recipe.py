@@ -106,7 +106,7 @@ def worker(task: dict) -> dict:
 
     torch.set_num_threads(task["threads"])
     torch.manual_seed(task["seed"])
-    net = torch_model(RESNET)
+    net = torch_model(RESNET).float()  # float32, whatever the default dtype
     opt = torch.optim.Adam(net.parameters(), lr=task["lr"])
     loss_fn = torch.nn.CrossEntropyLoss()
     xs = torch.from_numpy(x_test[:, None].astype(np.float32) / 255)
