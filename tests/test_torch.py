@@ -21,7 +21,16 @@ from cnn.nn.model import Sequential
 from cnn.nn.module import Tape
 from cnn.nn.pooling import AvgPool2D, GlobalAvgPool
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def float64_default():
+    """PyTorch's layers made in float64 for these tests only (set at import, the default
+    stayed float64 for every test after this file: a float32 model met double biases)."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
 
 
 def nchw(x):
