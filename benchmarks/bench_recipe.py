@@ -33,8 +33,10 @@ import sys
 import time
 from pathlib import Path
 
-RESNET = "C(16,3,same)-BN-R(16)-R(32,s2)-R(64,s2)-GAP-FC10"
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # bench_speed beside it, also when loaded by the tests
+
+from bench_speed import RESNET, run_task, torch_model  # noqa: E402
 
 
 def prepare(data: str, cache: Path, photos: int, validation: int, seed: int) -> Path:
@@ -101,9 +103,6 @@ def worker(task: dict) -> dict:
         return out
     import torch
 
-    sys.path.insert(0, str(HERE))
-    from bench_speed import torch_model
-
     torch.set_num_threads(task["threads"])
     torch.manual_seed(task["seed"])
     net = torch_model(RESNET).float()  # float32, whatever the default dtype
@@ -141,9 +140,6 @@ def worker(task: dict) -> dict:
 
 def run(task: dict) -> dict:
     """:func:`worker` in a fresh process (``bench_speed.run_task``'s environment)."""
-    sys.path.insert(0, str(HERE))
-    from bench_speed import run_task
-
     return run_task(task, __file__)
 
 

@@ -333,7 +333,8 @@ def test_a_one_across_its_box_is_not_a_comb_wall():
     assert _remove_frames(hanging)[40:75, 110:230].sum() == hanging[40:75, 110:230].sum()
 
 
-def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test_digits):
+def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test_digits,
+                                                                           monkeypatch):
     """A digit written in a box and touching its top and bottom sides: its own straight
     strokes (a "0"'s or a "4"'s sides) are not a comb's walls."""
     from cnn.vision import segment
@@ -349,11 +350,7 @@ def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test
 
     digits = [d for k in range(10) for d in test_digits[k][:20]]
     with_walls = [segment._remove_frames(in_a_box(d)) for d in digits]
-    segment_walls = segment._COMB_WALLS
-    try:
-        segment._COMB_WALLS = 10**6  # the frame's bands alone, as before combs
-        without = [segment._remove_frames(in_a_box(d)) for d in digits]
-    finally:
-        segment._COMB_WALLS = segment_walls
+    monkeypatch.setattr(segment, "_COMB_WALLS", 10**6)  # the frame's bands alone, as before
+    without = [segment._remove_frames(in_a_box(d)) for d in digits]
     lost = [a.sum() < 0.8 * b.sum() for a, b in zip(with_walls, without)]
     assert sum(lost) <= 0.03 * len(digits)

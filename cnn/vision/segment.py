@@ -163,10 +163,10 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             cut[:, :grow] = True
         if "right" in covered:
             cut[:, -grow:] = True
-        walls = [(axis, length) for axis, sides_, length in (
-            (0, ("top", "bottom"), h), (1, ("left", "right"), w))
+        walls = [(axis, length, along) for axis, sides_, length, along in (
+            (0, ("top", "bottom"), h, w), (1, ("left", "right"), w, h))
             if all(k in covered for k in sides_) and length * _WALL >= 20]
-        for axis, length in walls:  # axis 0: vertical walls (top to bottom)
+        for axis, length, along in walls:  # axis 0: vertical walls (top to bottom)
             line = (int(_WALL * length), 1) if axis == 0 else (1, int(_WALL * length))
             across = np.ones((1, 9) if axis == 0 else (9, 1), np.uint8)
             thick = cv2.dilate(comp.view(np.uint8), across)
@@ -179,11 +179,10 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             count, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
             start, size = (0, 2) if axis == 0 else (1, 3)
             inner = [j for j in range(1, count)
-                     if wall_stats[j, start] > grow and wall_stats[j, start]
-                     + wall_stats[j, size] < (w if axis == 0 else h) - grow
+                     if wall_stats[j, start] > grow
+                     and wall_stats[j, start] + wall_stats[j, size] < along - grow
                      and wall_stats[j, size] <= 9 + 2 * band]
-            if _comb(wall_stats[inner, start], wall_stats[inner, size],
-                     w if axis == 0 else h, length):
+            if _comb(wall_stats[inner, start], wall_stats[inner, size], along, length):
                 walls_found = among(wall_labels, inner).view(np.uint8)
                 cut |= cv2.dilate(walls_found, across) > 0  # back over a turned wall's drift
         region[comp & cut] = 0
