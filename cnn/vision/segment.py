@@ -28,6 +28,43 @@ def _threshold(ink: np.ndarray, noise: float) -> tuple[np.ndarray, float]:
     return (ink > thresh).astype(np.uint8), thresh
 
 
+_DRIFT = 9  # px: a straight stroke is thickened across by this much before its run is sought
+
+
+def _across(axis: int) -> np.ndarray:
+    """The structuring element that thickens a stroke along ``axis`` (1: horizontal, 0:
+    vertical) across itself by :data:`_DRIFT` pixels."""
+    return np.ones((_DRIFT, 1) if axis == 1 else (1, _DRIFT), np.uint8)
+
+
+def _straight_runs(mask: np.ndarray, axis: int, length: int) -> np.ndarray:
+    """The straight runs of ink at least ``length`` pixels long along ``axis`` (1:
+    horizontal, 0: vertical): uint8 (H, W), 1 where a line of ``length`` pixels fits in the
+    ink (``mask``: uint8 (H, W), 1 = ink) thickened across by :data:`_DRIFT` pixels, 0
+    elsewhere; a binary opening with a line (Serra, *Image Analysis and Mathematical
+    Morphology*, 1982, ch. 2).
+
+    Exists for: the straight strokes that are not digits, ruled lines
+    (:func:`_remove_long_lines`) and the walls of a comb (:func:`_remove_frames`). Thickened
+    first, so a line drifting by a few pixels (a hand-ruled margin, a slightly turned page or
+    box) still holds a run of that length. Pixels beyond the array are not ink: OpenCV's
+    default border for the erosion counts them as ink, so a stroke touching one side would
+    pass at half the length. Only the band of rows (columns) that hold ``length`` thickened
+    ink pixels is opened: the opening works along them, and no run lies outside it.
+    """
+    thick = cv2.dilate(mask, _across(axis))
+    runs = np.zeros_like(mask)
+    band = np.flatnonzero(np.count_nonzero(thick, axis=axis) >= length)
+    if band.size == 0:
+        return runs
+    cut = ((slice(band[0], band[-1] + 1), slice(None)) if axis == 1
+           else (slice(None), slice(band[0], band[-1] + 1)))
+    line = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
+    runs[cut] = cv2.morphologyEx(thick[cut], cv2.MORPH_OPEN, line,
+                                 borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return runs
+
+
 def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
     """Remove thin straight lines that cross the picture and reach well beyond the digit.
 
@@ -45,29 +82,14 @@ def _remove_long_lines(mask: np.ndarray, pad: int) -> np.ndarray:
     for axis, length in ((1, int(0.8 * inner_w)), (0, int(0.8 * inner_h))):
         if length < 20:
             continue
-        kernel = np.ones((1, length) if axis == 1 else (length, 1), np.uint8)
-        # Thickened across first, so a line drifting by a few pixels (a hand-ruled margin,
-        # a slightly turned page) still holds a straight run of that length.
-        across = np.ones((9, 1) if axis == 1 else (1, 9), np.uint8)
-        thick = cv2.dilate(mask, across)
-        # A run of `length` pixels needs that many ink pixels in its row (column): only the
-        # band of rows (columns) that have them is opened and labelled, the same result as
-        # the whole picture's (the opening works along rows, and no run lies outside). That
-        # holds because the padding holds no ink: OpenCV's erosion takes the pixels beyond
-        # the frame as ink, so a short run touching the frame would otherwise survive it.
-        band = np.flatnonzero(np.count_nonzero(thick, axis=axis) >= length)
-        if band.size == 0:
-            continue
-        cut = ((slice(band[0], band[-1] + 1), slice(None)) if axis == 1
-               else (slice(None), slice(band[0], band[-1] + 1)))
-        runs = cv2.morphologyEx(thick[cut], cv2.MORPH_OPEN, kernel) & mask[cut]
+        # The padding holds no ink, so a run never touches the frame.
+        runs = _straight_runs(mask, axis, length) & mask
         n, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
         max_thick = max(3.0, 0.08 * min(inner_w, inner_h))
         thin = [i for i in range(1, n)
                 if stats[i, cv2.CC_STAT_AREA] / max(stats[i, 2 + (axis == 0)], 1) <= max_thick]
         if thin:
-            runs = np.zeros_like(mask)
-            runs[cut] = among(labels, thin)
+            runs = among(labels, thin).view(np.uint8)
             grow = np.ones((3, 1) if axis == 1 else (1, 3), np.uint8)
             found[axis] = (cv2.dilate(runs, grow) & mask, length)
     lines = np.zeros_like(mask)
@@ -167,13 +189,7 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             (0, ("top", "bottom"), h, w), (1, ("left", "right"), w, h))
             if all(k in covered for k in sides_) and length * _WALL >= 20]
         for axis, length, along in walls:  # axis 0: vertical walls (top to bottom)
-            line = (int(_WALL * length), 1) if axis == 0 else (1, int(_WALL * length))
-            across = np.ones((1, 9) if axis == 0 else (9, 1), np.uint8)
-            thick = cv2.dilate(comp.view(np.uint8), across)
-            # pixels beyond the crop are not ink: OpenCV's default border would let a stroke
-            # touching one side pass for a wall at half the length
-            runs = cv2.morphologyEx(thick, cv2.MORPH_OPEN, np.ones(line, np.uint8),
-                                    borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            runs = _straight_runs(comp.view(np.uint8), axis, int(_WALL * length))
             # inner walls only, thin ones: a box's own sides are cut above, and a digit's
             # side (a "0" taken for a box) is at the box's edge
             count, wall_labels, wall_stats, _ = cv2.connectedComponentsWithStats(runs, 4)
@@ -181,10 +197,11 @@ def _remove_frames(mask: np.ndarray) -> np.ndarray:
             inner = [j for j in range(1, count)
                      if wall_stats[j, start] > grow
                      and wall_stats[j, start] + wall_stats[j, size] < along - grow
-                     and wall_stats[j, size] <= 9 + 2 * band]
+                     and wall_stats[j, size] <= _DRIFT + 2 * band]
             if _comb(wall_stats[inner, start], wall_stats[inner, size], along, length):
                 walls_found = among(wall_labels, inner).view(np.uint8)
-                cut |= cv2.dilate(walls_found, across) > 0  # back over a turned wall's drift
+                # widened back over a turned wall's drift
+                cut |= cv2.dilate(walls_found, _across(axis)) > 0
         region[comp & cut] = 0
     return out
 
