@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -44,6 +45,34 @@ def test_clean_numbers_are_read_whole(make_numbers, model, test_digits, text):
     assert len(reading.digits) == len(text)
     xs = [d["box"][0] for d in reading.digits]
     assert xs == sorted(xs)
+
+
+def test_two_digit_numbers_are_read_whole_not_as_one_squeezed_digit(make_numbers, model,
+                                                                    test_digits):
+    # A two-digit line squeezed into one 28 x 28 field reads as a sure single digit ("77" as
+    # 7), and the not-a-digit gates let it pass; the line gate (P(several digits)) makes the
+    # whole-line test of convincing() weigh it: 41 of these 60 were read whole without it.
+    from cnn.tasks.numbers import convincing
+    from cnn.tasks.reject import Rejector
+
+    rng = np.random.default_rng(0)
+    numbers = []
+    for _ in range(60):
+        text = "".join(str(d) for d in rng.integers(0, 10, 2))
+        ink = make_numbers.number_ink(
+            [test_digits[int(c)][rng.integers(len(test_digits[int(c)]))] for c in text], 90,
+            rng, touching=bool(rng.random() < 0.2))
+        numbers.append((text, clean_photo(ink)))
+    rejector = Rejector.default()
+    assert rejector.line_gate is not None  # shipped: weight_output/shipped.json, role "line"
+
+    def read_whole(rejector):
+        readings = [read_number(page, model, rejector) for _, page in numbers]
+        return sum(r.number == text and convincing(r) for r, (text, _) in zip(readings, numbers))
+
+    with_line_gate = read_whole(rejector)
+    assert with_line_gate >= 48
+    assert with_line_gate - read_whole(replace(rejector, line_gate=None)) >= 5
 
 
 def test_a_touching_pair_is_split_by_the_classifier(make_numbers, model, test_digits):

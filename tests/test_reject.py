@@ -18,7 +18,14 @@ from cnn.io.catalog import shipped_gate_threshold
 from cnn.io.weights import save_model
 from cnn.nn.model import Sequential
 from cnn.tasks.ensemble import expand_weights
-from cnn.tasks.reject import Rejector, find_gate, find_gates, rejection_report, split_not_digit
+from cnn.tasks.reject import (
+    Rejector,
+    find_gate,
+    find_gates,
+    find_line_gate,
+    rejection_report,
+    split_not_digit,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "custom_test_images"
@@ -176,6 +183,28 @@ def test_the_shipped_gate_rejects_generated_non_digits(tmp_path, capsys):
     _, result = predict_json([str(tmp_path / "nd")], capsys)
     n = len(result["predictions"])
     assert n == 48 and result["rejected"] / n >= 0.85  # 92-93 % on 640-image sets (README)
+
+
+@needs_gate
+def test_the_line_gate_tells_pairs_of_digits_from_one_digit(subset):
+    # Pairs of MNIST *test* digits side by side, normalised together as the number reader
+    # normalises a whole line (drawn as make_gate_negatives.py draws the line gate's training
+    # pairs of training digits; 30 % of them overlaid, which often looks like one digit).
+    negatives = load_script(ROOT / "scripts" / "make_gate_negatives.py", "mgn")
+    _, (x_test, y_test) = subset
+    pairs = negatives.make_negatives("pairs", 200, np.random.default_rng(3), x_test,
+                                     mnist_labels=y_test)
+    rejector = Rejector.default()
+    assert find_line_gate() is not None and rejector.line_gate is not None
+    several = rejector.several_probability(pairs.astype(np.float32) / 255)
+    one = rejector.several_probability(x_test.astype(np.float32) / 255)
+    assert several.shape == (200,) and one.shape == (len(x_test),)
+    assert (several > 0.5).mean() >= 0.7  # 78.5 %
+    assert (one > 0.5).mean() <= 0.01  # 0.3 % of the 1,000 test digits
+    # It rejects nothing: "not a digit" is the gates' alone.
+    assert not rejector.judge(x_test[:50].astype(np.float32) / 255,
+                              np.zeros((50, 10), np.float32))[0].any()
+    assert Rejector(None).several_probability(pairs[:3]) is None
 
 
 @needs_gate

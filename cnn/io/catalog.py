@@ -5,10 +5,12 @@ or, after a regular install, the package data they are installed as (see setup.p
 
 Which weights files are *shipped* is named, not guessed: ``weight_output/shipped.json`` (the
 manifest) lists each file with its SHA-256 and its role: ``default`` (what a command uses
-without ``--weights``), ``member`` (with the default, the ensemble ``--weights shipped``) or
-``gate`` (the not-a-digit network). A file is shipped only if its name and hash match the
-manifest; anything else in ``weight_output/`` (what ``cnn train`` writes there) is the user's,
-listed as such and never packed into the wheel (setup.py reads the same manifest).
+without ``--weights``), ``member`` (with the default, the ensemble ``--weights shipped``),
+``gate`` (the not-a-digit networks) or ``line`` (the network that tells one digit from several,
+for the number reader's whole-line test: :mod:`cnn.tasks.numbers`). A file is shipped only if
+its name and hash match the manifest; anything else in ``weight_output/`` (what ``cnn train``
+writes there) is the user's, listed as such and never packed into the wheel (setup.py reads the
+same manifest).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 WEIGHTS_DIR = "weight_output"
 MANIFEST = "shipped.json"
-ROLES = ("default", "member", "gate")
+ROLES = ("default", "member", "gate", "line")
 SHIPPED_KEYWORD = "shipped"  # --weights shipped: the default and the members, as an ensemble
 
 

@@ -178,6 +178,10 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                        else (np.zeros(len(x), bool), None))
     goodness = log_score(probabilities.max(axis=1) * (1.0 if p_not is None else 1.0 - p_not))
     n = len(segments)
+    several = (rejector.several_probability(x[n:]) if line.whole and p_not is not None
+               and hasattr(rejector, "several_probability") else None)
+    if several is not None:  # the whole line is one digit only if it is not several
+        goodness[n] += log_score(1.0 - several)[0]
     kept = [k for k in range(n) if not rejected[k]]
     if not kept:
         return NumberReading("", [], x[:0], probabilities=probabilities[:0]), line.polarity

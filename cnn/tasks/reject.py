@@ -4,10 +4,10 @@ A network trained on MNIST alone answers a digit for anything; its confidence is
 (max softmax probability, Hendrycks & Gimpel, "A Baseline for Detecting Misclassified and
 Out-of-Distribution Examples", ICLR 2017; energy score, Liu et al., "Energy-based
 Out-of-distribution Detection", NeurIPS 2020): measured on generated non-digits, a threshold
-that wrongly rejects 1 % of MNIST test digits rejects only about half of them (docs/not-a-digit.md, "Not a
-digit"). So the rule here uses a network trained with an 11th class, "not a digit" (the
-folder-per-class playbook's noise class), on MNIST plus generated non-digits
-(``scripts/make_non_digits.py``):
+that wrongly rejects 1 % of MNIST test digits rejects only about half of them
+(docs/not-a-digit.md, "Not a digit"). So the rule here uses a network trained with an 11th
+class, "not a digit" (the folder-per-class playbook's noise class), on MNIST plus generated
+non-digits (``scripts/make_non_digits.py``):
 
 - the **gate**: an 11-class network shipped in ``weight_output/reject/`` (a subfolder, so the
   10-class ensemble of ``weight_output/*.npz`` never sees it). An image is rejected when the
@@ -59,6 +59,15 @@ def find_gates() -> list[Path]:
     return []
 
 
+def find_line_gate() -> Path | None:
+    """The shipped line gate (the manifest's ``line`` entry, :mod:`cnn.io.catalog`), or
+    ``None``."""
+    from cnn.io.catalog import shipped_files
+
+    shipped = shipped_files("line")
+    return shipped[0] if shipped else None
+
+
 def find_gate() -> Path | None:
     """The first of :func:`find_gates`, or ``None``."""
     gates = find_gates()
@@ -106,18 +115,24 @@ class Rejector:
             classifier's own class 10 can reject).
         threshold: reject when P(not a digit) >= threshold, in (0, 1].
         name: where the gate came from, for reports.
+        line_gate: an 11-class network whose class 10 is "several digits" (trained on MNIST
+            and pairs of MNIST digits side by side, normalised as one), or ``None``: the
+            number reader asks it whether a whole line read as one digit is one digit
+            (:func:`cnn.tasks.numbers.convincing`, test 1). It rejects nothing itself.
     """
 
     gate: object | None = None
     threshold: float = DEFAULT_THRESHOLD
     name: str | None = None
+    line_gate: object | None = None
 
     @classmethod
     def default(cls, threshold: float | None = None,
                 weights: str | Path | list | None = None) -> "Rejector":
         """The gate(s) from ``weights`` (a file or a list of files) or :func:`find_gates`, with
         ``threshold``, else the one calibrated for them: a single gate's ``reject_threshold``
-        (its metadata), the shipped gates' ``gate_threshold`` (the manifest).
+        (its metadata), the shipped gates' ``gate_threshold`` (the manifest); with the shipped
+        line gate (:func:`find_line_gate`) whenever there is a gate.
 
         Raises:
             UserError: a gate file that does not load or is not an 11-class network, or several
@@ -133,6 +148,8 @@ class Rejector:
         paths = [Path(w) for w in weights] if weights else find_gates()
         if not paths:
             return cls(None, DEFAULT_THRESHOLD if threshold is None else threshold)
+        line = find_line_gate()
+        line_gate = load_model(line, num_classes=11) if line is not None else None
         gates = []
         for path in paths:
             gate = load_model(path, num_classes=None)
@@ -144,7 +161,7 @@ class Rejector:
         if len(gates) == 1:
             if threshold is None:
                 threshold = float(gates[0].metadata.get("reject_threshold", DEFAULT_THRESHOLD))
-            return cls(gates[0], threshold, str(paths[0]))
+            return cls(gates[0], threshold, str(paths[0]), line_gate)
         if threshold is None:
             shipped = sorted(p.resolve() for p in find_gates())
             threshold = (shipped_gate_threshold()
@@ -154,7 +171,7 @@ class Rejector:
                                 "threshold with --reject-threshold P (each file's own was "
                                 "calibrated for it alone)")
         ensemble = Ensemble(list(zip(map(str, paths), gates)), "mean", classes=11)
-        return cls(ensemble, threshold, " + ".join(str(p) for p in paths))
+        return cls(ensemble, threshold, " + ".join(str(p) for p in paths), line_gate)
 
     def not_digit_probability(self, images: np.ndarray, classifier_probabilities: np.ndarray
                               ) -> np.ndarray | None:
@@ -171,6 +188,17 @@ class Rejector:
         if self.gate is None:
             return None
         return self.gate.predict_proba(images)[:, NOT_A_DIGIT]
+
+    def several_probability(self, images: np.ndarray) -> np.ndarray | None:
+        """P(several digits) per image from the line gate, float32 ``(N,)`` in [0, 1], or
+        ``None`` without a line gate.
+
+        Args:
+            images: whole lines normalised as one digit, ``(N, 28, 28)``, float in [0, 1].
+        """
+        if self.line_gate is None:
+            return None
+        return self.line_gate.predict_proba(images)[:, NOT_A_DIGIT]
 
     def judge(self, images: np.ndarray, classifier_probabilities: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray | None]:
