@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,6 +24,7 @@ from cnn.tasks.reject import (
     find_gate,
     find_gates,
     find_line_gate,
+    is_line_gate,
     rejection_report,
     split_not_digit,
 )
@@ -201,10 +203,35 @@ def test_the_line_gate_tells_pairs_of_digits_from_one_digit(subset):
     assert several.shape == (200,) and one.shape == (len(x_test),)
     assert (several > 0.5).mean() >= 0.7  # 78.5 %
     assert (one > 0.5).mean() <= 0.01  # 0.3 % of the 1,000 test digits
-    # It rejects nothing: "not a digit" is the gates' alone.
-    assert not rejector.judge(x_test[:50].astype(np.float32) / 255,
-                              np.zeros((50, 10), np.float32))[0].any()
+    # It rejects nothing: "not a digit" is the gates' alone, on pairs as on digits.
+    images = np.concatenate([pairs, x_test[:100]]).astype(np.float32) / 255
+    raw = np.zeros((len(images), 10), np.float32)
+    with_line, p_with = rejector.judge(images, raw)
+    without, p_without = replace(rejector, line_gate=None).judge(images, raw)
+    np.testing.assert_array_equal(with_line, without)
+    np.testing.assert_array_equal(p_with, p_without)
     assert Rejector(None).several_probability(pairs[:3]) is None
+    assert rejector.describe().endswith("; the number reader's line gate on")
+
+
+@needs_gate
+def test_the_line_gate_is_not_a_not_a_digit_gate(tmp_path, capsys, monkeypatch):
+    line = find_line_gate()
+    assert is_line_gate(line) and not any(is_line_gate(g) for g in find_gates())
+    with pytest.raises(UserError, match="line gate"):
+        Rejector.default(0.5, [line])
+    assert main(["predict", str(IMAGES), "--reject-weights", str(line),
+                 "--reject-threshold", "0.5"]) != 0
+    assert "line gate" in capsys.readouterr().err
+    # A folder of one's own gates: the fallback takes a gate, never a line gate (its name
+    # sorts first here).
+    folder = tmp_path / "weight_output" / "reject"
+    folder.mkdir(parents=True)
+    (folder / "a_line.npz").write_bytes(line.read_bytes())
+    gate = eleven_class_file(folder, 0.0)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("cnn.io.catalog.shipped_files", lambda *roles: [])
+    assert find_gates() == [gate]
 
 
 @needs_gate

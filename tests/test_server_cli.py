@@ -81,7 +81,8 @@ def test_serve_binds_loopback_prints_the_url_serves_and_stops_on_ctrl_c():
         from cnn.io.catalog import shipped_gate_threshold
 
         assert said.startswith("rejection: the mean of 2 gates")
-        assert said.endswith(f"threshold {shipped_gate_threshold():g}\n")
+        assert said.endswith(f"threshold {shipped_gate_threshold():g}; the number reader's "
+                             "line gate on\n")
         match = re.fullmatch(r"open (http://127\.0\.0\.1:(\d+)/) in a browser \(API docs: "
                              r"/docs\); Ctrl-C stops\n", proc.stdout.readline())
         assert match, "no URL printed"

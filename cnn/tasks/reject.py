@@ -28,6 +28,11 @@ non-digits (``scripts/make_non_digits.py``):
 
 Images in which preprocessing finds no ink at all (a blank page) are rejected before any
 network runs.
+
+The **line gate** (``weight_output/reject/..._line.npz``, role ``line`` in the manifest) is
+carried by the :class:`Rejector` but rejects nothing: its class 10 is "several digits", and
+only the number reader asks it, whether a whole line read as one digit is one
+(:func:`cnn.tasks.numbers.convincing`, test 1).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ def find_gates() -> list[Path]:
     if shipped:
         return shipped
     for folder in weights_folders():
-        found = sorted((folder / GATE_FOLDER).glob("*.npz"))
+        found = [f for f in sorted((folder / GATE_FOLDER).glob("*.npz")) if not is_line_gate(f)]
         if found:
             return found[:1]
     return []
@@ -61,11 +66,27 @@ def find_gates() -> list[Path]:
 
 def find_line_gate() -> Path | None:
     """The shipped line gate (the manifest's ``line`` entry, :mod:`cnn.io.catalog`), or
-    ``None``."""
+    ``None``.
+
+    Raises:
+        UserError: an unreadable manifest (a broken install).
+    """
     from cnn.io.catalog import shipped_files
 
     shipped = shipped_files("line")
     return shipped[0] if shipped else None
+
+
+def is_line_gate(path: str | Path) -> bool:
+    """Whether a weights file is a line gate (its metadata has a ``line_gate`` entry: class
+    10 is "several digits", not "not a digit"); False for a file that does not read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "metadata" not in data.files:
+                return False
+            return "line_gate" in json.loads(str(data["metadata"]))
+    except (OSError, ValueError):
+        return False
 
 
 def find_gate() -> Path | None:
@@ -116,7 +137,8 @@ class Rejector:
         threshold: reject when P(not a digit) >= threshold, in (0, 1].
         name: where the gate came from, for reports.
         line_gate: an 11-class network whose class 10 is "several digits" (trained on MNIST
-            and pairs of MNIST digits side by side, normalised as one), or ``None``: the
+            and pairs and triples of MNIST training digits side by side or overlaid,
+            normalised as one: its metadata's ``recipe``), or ``None``: the
             number reader asks it whether a whole line read as one digit is one digit
             (:func:`cnn.tasks.numbers.convincing`, test 1). It rejects nothing itself.
     """
@@ -135,8 +157,9 @@ class Rejector:
         line gate (:func:`find_line_gate`) whenever there is a gate.
 
         Raises:
-            UserError: a gate file that does not load or is not an 11-class network, or several
-                gates other than the shipped ones without ``threshold``.
+            UserError: a gate file that does not load, is not an 11-class network or is a line
+                gate (:func:`is_line_gate`), several gates other than the shipped ones without
+                ``threshold``, or a shipped line gate that does not load.
         """
         from cnn.errors import UserError
         from cnn.io.catalog import shipped_gate_threshold
@@ -146,10 +169,11 @@ class Rejector:
         if isinstance(weights, (str, Path)):
             weights = [weights]
         paths = [Path(w) for w in weights] if weights else find_gates()
-        if not paths:
-            return cls(None, DEFAULT_THRESHOLD if threshold is None else threshold)
         line = find_line_gate()
         line_gate = load_model(line, num_classes=11) if line is not None else None
+        if not paths:  # a classifier ending in FC11 is its own gate: the reader's test holds
+            return cls(None, DEFAULT_THRESHOLD if threshold is None else threshold,
+                       line_gate=line_gate)
         gates = []
         for path in paths:
             gate = load_model(path, num_classes=None)
@@ -157,6 +181,10 @@ class Rejector:
                 raise UserError(f"rejection gate '{path}' ({gate.model_string}) gives "
                                 f"{gate.num_classes} classes; a gate ends in FC11 (class 10: "
                                 "not a digit)")
+            if "line_gate" in gate.metadata:
+                raise UserError(f"'{path}' is the number reader's line gate (class 10: several "
+                                "digits), not a not-a-digit gate; leave it out of "
+                                "--reject-weights")
             gates.append(gate)
         if len(gates) == 1:
             if threshold is None:
@@ -194,7 +222,10 @@ class Rejector:
         ``None`` without a line gate.
 
         Args:
-            images: whole lines normalised as one digit, ``(N, 28, 28)``, float in [0, 1].
+            images: whole lines normalised as one digit (MNIST form, white on black),
+                ``(N, 28, 28)`` or ``(N, 28, 28, 1)``, float in [0, 1] or uint8 (0..255).
+        Raises:
+            ValueError: images of another shape (the network's input check).
         """
         if self.line_gate is None:
             return None
@@ -214,16 +245,19 @@ class Rejector:
         return f"not a digit: P(not a digit) {p:.3f} >= threshold {self.threshold:g}"
 
     def describe(self) -> str:
-        """One line: what rejects and at which threshold."""
+        """One line: what rejects and at which threshold (and whether the number reader's
+        line gate is on)."""
+        line = "; the number reader's line gate on" if self.line_gate is not None else ""
         if self.gate is None:
-            return f"rejection: a classifier's own class 10 only, threshold {self.threshold:g}"
+            return (f"rejection: a classifier's own class 10 only, threshold "
+                    f"{self.threshold:g}{line}")
         members = getattr(self.gate, "members", None)
         if members:
             return (f"rejection: the mean of {len(members)} gates ("
                     + ", ".join(f"{Path(name).name}" for name, _ in members)
-                    + f"), threshold {self.threshold:g}")
+                    + f"), threshold {self.threshold:g}{line}")
         return (f"rejection gate {Path(self.name).name} ({self.gate.model_string}), "
-                f"threshold {self.threshold:g}")
+                f"threshold {self.threshold:g}{line}")
 
 
 def metadata_threshold(path: str | Path) -> float | None:
