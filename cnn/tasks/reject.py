@@ -79,13 +79,15 @@ def find_line_gate() -> Path | None:
 
 def is_line_gate(path: str | Path) -> bool:
     """Whether a weights file is a line gate (its metadata has a ``line_gate`` entry: class
-    10 is "several digits", not "not a digit"); False for a file that does not read."""
+    10 is "several digits", not "not a digit"); False for a file that does not read (read
+    through :class:`cnn.io.npz.NpzReader`: a FIFO or device is refused unopened)."""
+    from cnn.errors import UserError
+    from cnn.io.npz import NpzReader
+
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "metadata" not in data.files:
-                return False
-            return "line_gate" in json.loads(str(data["metadata"]))
-    except (OSError, ValueError):
+        with NpzReader(path, "weights file") as reader:
+            return "line_gate" in reader.json_object("metadata")
+    except UserError:
         return False
 
 
