@@ -628,3 +628,49 @@ def test_a_desk_is_filled_with_the_sheets_own_light_so_an_unevenly_lit_edge_is_n
     assert abs(left_out - left_in) < 0.03 and abs(right_out - right_in) < 0.03
     assert left_out - right_out > 0.08  # the fill follows the light, not one level
     assert out[~sheet].max() < 0.2  # no desk grain left
+
+
+def _card_far_away(digit: np.ndarray | None, rng) -> np.ndarray:
+    """A 960 x 1280 grey photo of a small light card (about 5 % of the picture) on a dark,
+    grainy desk, with ``digit`` (an MNIST uint8 (28, 28), or None: a blank card) written
+    on it in dark ink about 40 px tall: what a phone sees of a card a metre away."""
+    photo = (0.3 + 0.04 * rng.standard_normal((960, 1280))).astype(np.float32)
+    y0, x0, h, w = 380, 600, 200, 260
+    photo[y0:y0 + h, x0:x0 + w] = 0.88 + 0.01 * rng.standard_normal((h, w))
+    if digit is not None:
+        ink = cv2.resize(digit.astype(np.float32) / 255.0, (56, 56),
+                         interpolation=cv2.INTER_LINEAR)
+        patch = photo[y0 + 70:y0 + 126, x0 + 100:x0 + 156]
+        patch[:] = patch * (1.0 - 0.8 * ink)
+    return np.clip(photo, 0.0, 1.0)
+
+
+def test_a_small_card_far_away_is_the_sheet_and_its_dark_digit_is_read(test_digits):
+    # A card under 15 % of the photo, its digit too small to leave a hole at 256 px, was taken
+    # for light ink on a dark ground (the card read as the digit): phone photos "far".
+    from cnn.tasks.predict import confidence_of
+    from cnn.tasks.predictor import load_predictor
+    from cnn.vision.polarity import _bright_sheet, _ink_sign
+
+    rng = np.random.default_rng(4)
+    _, model = load_predictor(None, None)
+    read = 0
+    for label in range(10):
+        photo = _card_far_away(test_digits[label][0], rng)
+        sheet = _bright_sheet(photo)
+        assert sheet is not None, label
+        assert 0.03 < sheet.mean() < 0.15  # the card, not the desk
+        assert _ink_sign(photo, "auto") < 0  # dark ink on the card
+        x = to_mnist((photo * 255).astype(np.uint8), choose=confidence_of(model))
+        read += int(np.argmax(model.predict_proba(x[None, :, :, None])[0])) == label
+    assert read >= 8
+
+
+def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
+    from cnn.vision.polarity import _bright_sheet
+
+    rng = np.random.default_rng(5)
+    assert _bright_sheet(_card_far_away(None, rng)) is None  # no mark on it
+    canvas = np.zeros((480, 640), np.float32)
+    cv2.line(canvas, (300, 100), (340, 380), 1.0, 40)  # a thick chalk "1": no hole, no mark
+    assert _bright_sheet(canvas) is None

@@ -182,14 +182,19 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     float32 (H, W) in [0, 1].
 
     Exists for: a digit on a sheet lying on a desk, the sheet's outline in view. A sheet is a
-    bright region (Otsu, at 256 px) of 15-90 % of the picture, nearly convex (area over 85 %
+    bright region (Otsu, at 256 px) of 3-90 % of the picture, nearly convex (area over 85 %
     of its convex hull) with small dark marks inside it (holes under 6 % of its area: the
     strokes; a light "0" on black has a larger hole, its loop), on a surround under 60 % of
-    its brightness.
+    its brightness. A card photographed from afar (3-15 % of the picture) holds a digit a few
+    pixels tall at 256 px, too small to leave a hole there: then its marks are looked for at
+    1,024 px (:func:`_fine_marks`). Until 2026-12-07 the sheet had to cover 15 % and show its
+    holes at 256 px; phone photos of a card far away (``make_phone_photos.py``, 20 "far"
+    photos) were read as light ink on a dark ground, the card taken for the digit: none of
+    20 read, now 8.
     """
     small = reduced(gray, 256)
-    _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
-                              cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    level, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
+                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     contours, hierarchy = cv2.findContours(bright, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
@@ -199,11 +204,32 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     hull = cv2.contourArea(cv2.convexHull(contours[big]))
     holes = sum(a for a in (cv2.contourArea(contours[i]) for i in range(len(contours))
                             if hierarchy[0][i][3] == big) if a > 0.0005 * small.size)
-    if not (0.15 * small.size < area < 0.9 * small.size and area > 0.85 * hull
-            and 0 < holes < 0.06 * area):
+    if not (_SHEET_MIN * small.size < area < 0.9 * small.size and area > 0.85 * hull
+            and holes < 0.06 * area):
         return None
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
+    if holes <= 0 and not _fine_marks(gray, sheet, level / 255.0):
+        return None  # no mark on it: a light blob or stroke on black, or a blank card
     if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
         return None  # what surrounds it is not much darker: a light gradient, not a desk
     return sheet.astype(bool)
+
+
+_SHEET_MIN = 0.03  # a sheet covers at least this fraction of the picture
+
+
+def _fine_marks(gray: np.ndarray, sheet: np.ndarray, level: float) -> bool:
+    """Whether the sheet ``sheet`` (a uint8 mask at :func:`_bright_sheet`'s 256 px) has dark
+    marks too small to see there: at a long side of 1,024 px, inside the sheet shrunk by 2 %
+    of that side (its own edge is no mark), at least 8 pixels and under 6 % of it darker than
+    ``level`` (the Otsu level of the 256 px copy, in [0, 1]). ``gray``: float32 (H, W) in
+    [0, 1]."""
+    fine = reduced(gray, 1024)
+    inside = cv2.resize(sheet, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
+    edge = max(3, int(0.02 * max(fine.shape))) | 1
+    inside = cv2.erode(inside, np.ones((edge, edge), np.uint8)) > 0
+    if np.count_nonzero(inside) < 100:
+        return False
+    dark = np.count_nonzero(fine[inside] < level)
+    return 8 <= dark < 0.06 * np.count_nonzero(inside)
