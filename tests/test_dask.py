@@ -437,3 +437,28 @@ def test_paths_from_a_list_file_predicts_each_listed_path(images, tmp_path, caps
     assert [r["file"] for r in records] == listed  # one partition here: in order
     assert "no such file" in records[-1]["error"]
     assert_same_answers(records[:-1], {p: expected[p] for p in listed[:-1]})
+
+
+def _distributed_levels():
+    """In a worker: the effective level of its "distributed.worker" logger (the heartbeat's)."""
+    import logging
+
+    return logging.getLogger("distributed.worker").getEffectiveLevel()
+
+
+def test_local_cluster_workers_log_only_critical_for_life_and_the_environment_is_restored():
+    # A heartbeat in flight when a worker closes can log a traceback at ERROR level after
+    # silence_logs' handler level is restored: the workers' own logger must say CRITICAL.
+    import argparse
+    import logging
+    from contextlib import ExitStack
+
+    from cnn.cli.commands.predict_cluster import open_client
+
+    before = os.environ.get("DASK_LOGGING__DISTRIBUTED")
+    args = argparse.Namespace(scheduler=None, workers=1)
+    with ExitStack() as stack:
+        client, where = open_client(args, stack)
+        levels = client.run(_distributed_levels)
+    assert "1 worker" in where and list(levels.values()) == [logging.CRITICAL]
+    assert os.environ.get("DASK_LOGGING__DISTRIBUTED") == before

@@ -299,6 +299,24 @@ def test_a_box_drawn_at_a_slant_around_the_number_is_not_part_of_the_line():
     assert _best_run([-1.0]) == 0.0
 
 
+def test_a_line_that_drifts_out_of_its_first_digits_band_is_followed_to_its_end():
+    # Six "digits" 60 px tall, each 20 px lower than the one before: from the fourth on none
+    # overlaps the seed's (the first, largest) band; the line is followed step by step.
+    from cnn.vision.numbers import candidate_lines
+
+    pad = 10
+    mask = np.zeros((400, 700), np.uint8)
+    for k in range(6):
+        x, y = 40 + 100 * k, 60 + 20 * k
+        cv2.rectangle(mask, (x, y), (x + (70 if k == 0 else 40), y + 60), 1, 6)
+    _, lines = candidate_lines(mask, pad)
+    assert [c[1] for c in lines[0][0]] == [40 - 3 + 100 * k for k in range(6)]
+    # what lies above or below the line stays out of it
+    cv2.rectangle(mask, (540, 300), (580, 360), 1, 6)
+    _, lines = candidate_lines(mask, pad)
+    assert len(lines[0][0]) == 6
+
+
 def comb_page(test_digits, text: str, cells: int, angle: float = 2.0) -> np.ndarray:
     """``text`` written one digit a cell into a printed comb of ``cells`` boxes (110 x 130
     px each, 3 px lines), the page turned by ``angle`` degrees: uint8 grey (H, W)."""

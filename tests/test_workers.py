@@ -162,3 +162,24 @@ def test_a_workers_error_comes_back_as_its_own_type_or_with_its_traceback():
     odd = dict(report, type="SomethingElse")
     got = workers.error_from(odd)
     assert type(got) is RuntimeError and "overflow in multiply" in str(got)
+
+
+def test_environment_sets_values_for_children_and_puts_back_what_was_there(monkeypatch):
+    import subprocess
+    import sys
+
+    from cnn.parallel.workers import environment
+
+    monkeypatch.setenv("CNN_TEST_KEPT", "before")
+    monkeypatch.delenv("CNN_TEST_NEW", raising=False)
+    with environment({"CNN_TEST_KEPT": "inside", "CNN_TEST_NEW": "x"}):
+        seen = subprocess.run([sys.executable, "-c", "import os; print(os.environ['CNN_TEST_KEPT'],"
+                               " os.environ['CNN_TEST_NEW'])"], capture_output=True, text=True)
+    assert seen.stdout.split() == ["inside", "x"]
+    assert os.environ["CNN_TEST_KEPT"] == "before" and "CNN_TEST_NEW" not in os.environ
+    try:
+        with environment({"CNN_TEST_NEW": "y"}):
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert "CNN_TEST_NEW" not in os.environ  # restored on an error too

@@ -37,6 +37,7 @@ import select
 import subprocess
 import sys
 import traceback
+from contextlib import contextmanager
 from multiprocessing import Pipe, resource_tracker
 from multiprocessing.connection import Connection
 from multiprocessing.shared_memory import SharedMemory
@@ -53,6 +54,22 @@ _segments = 0  # segments created by this process, for their names
 
 class WorkerLost(Exception):
     """A worker process exited, did not answer in time, or could not be started or reached."""
+
+
+@contextmanager
+def environment(values: dict[str, str]):
+    """``os.environ`` with ``values`` set for the ``with`` block (the processes started in it
+    inherit them), then as it was: a variable that was not set is removed again."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def reply_timeout() -> float:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-from contextlib import contextmanager
 
 SETTINGS_ENV = "CNN_SERVE_SETTINGS"  # the workers' settings, JSON (see app_from_environment)
 MAX_DEFAULT_WORKERS = 4  # the default is the number of usable cores, at most this many
@@ -65,21 +64,6 @@ def app_from_environment():
                       allowed_hosts=settings["allowed_hosts"])
 
 
-@contextmanager
-def _environment(values: dict[str, str]):
-    """``os.environ`` with ``values`` set (the spawned workers inherit it), then as before."""
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def run_workers(sock, workers: int, settings: dict, log_level: str) -> None:
     """Serve on ``sock`` (listening, inheritable) with ``workers`` >= 2 processes until Ctrl-C
     or ``SIGTERM``; returns when every worker has stopped.
@@ -94,6 +78,7 @@ def run_workers(sock, workers: int, settings: dict, log_level: str) -> None:
     from uvicorn.supervisors.multiprocess import SIGNALS, Multiprocess
 
     from cnn.parallel.threads import available_cpus
+    from cnn.parallel.workers import environment
 
     threads = str(max(1, available_cpus() // workers))
     env = {k: os.environ.get(k) or threads for k in THREAD_ENV}  # the user's setting stays
@@ -102,7 +87,7 @@ def run_workers(sock, workers: int, settings: dict, log_level: str) -> None:
                             workers=workers, log_level=log_level, access_log=False)
     handlers = {s: signal.getsignal(s) for s in SIGNALS}
     try:
-        with _environment(env):
+        with environment(env):
             Multiprocess(config, sockets=[sock]).run()
     finally:  # the supervisor took over the signals; a menu that called us wants them back
         for s, handler in handlers.items():

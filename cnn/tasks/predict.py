@@ -19,6 +19,7 @@ from cnn.errors import UserError
 from cnn.files import file_id, os_error_message, output_names
 from cnn.io.catalog import shipped_folder
 from cnn.parallel.threads import ONE_THREAD_ENV, available_cpus
+from cnn.parallel.workers import environment
 from cnn.tasks.ensemble import decide
 from cnn.tasks.metrics import percent
 from cnn.tasks.numbers import MAX_DIGITS, attach_numbers, read_file_number
@@ -271,22 +272,17 @@ def read_in_pool(files: list[Path], workers: int, polarity: str, rejector, max_d
 
     chunks = [files[i:i + POOL_CHUNK] for i in range(0, len(files), POOL_CHUNK)]
     workers = max(1, min(workers, len(chunks)))
-    saved_env = {k: os.environ.get(k) for k in ONE_THREAD_ENV}
     # Children inherit an ignored SIGINT through exec, and Python then keeps it ignored.
     handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        os.environ.update(ONE_THREAD_ENV)
-        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=_start_worker,
-                                       initargs=(weights, ensemble, rejector))
-        futures = {executor.submit(_read_chunk, chunk, polarity, max_digits): k
-                   for k, chunk in enumerate(chunks)}
+        with environment(ONE_THREAD_ENV):
+            executor = ProcessPoolExecutor(workers,
+                                           mp_context=multiprocessing.get_context("spawn"),
+                                           initializer=_start_worker,
+                                           initargs=(weights, ensemble, rejector))
+            futures = {executor.submit(_read_chunk, chunk, polarity, max_digits): k
+                       for k, chunk in enumerate(chunks)}
     finally:
-        for key, value in saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         signal.signal(signal.SIGINT, handler)
     done: dict[int, list] = {}
     next_chunk = 0

@@ -212,22 +212,32 @@ def _grow_line(seed: int, keep: list, stats: np.ndarray) -> tuple[list, float]:
             >= _BAND_OVERLAP * stats[i, 3]]
     tall = sorted(stats[i, 3] for i in band)
     height = float(np.median([t for t in tall if t >= 0.5 * tall[-1]]))
-    # Chain outwards from the seed: no farther than _LINE_GAP line heights from the line.
-    band.sort(key=lambda i: stats[i, 0])
-    start = band.index(seed)
+    # Chain outwards from the seed: no farther than _LINE_GAP line heights from the line, in
+    # the seed's band or that of the last full-height component reached (a line that drifts
+    # or slants leaves the seed's own band after a few digits: "484728" in a tilted box was
+    # read "728").
+    order = sorted(keep, key=lambda i: stats[i, 0])
+    start = order.index(seed)
     line = [seed]
     for direction in (1, -1):
         edge = (stats[seed, 0] + stats[seed, 2]) if direction > 0 else stats[seed, 0]
+        top, bottom = sy0, sy1
         k = start + direction
-        while 0 <= k < len(band):
-            i = band[k]
+        while 0 <= k < len(order):
+            i = order[k]
+            k += direction
             x0, x1 = stats[i, 0], stats[i, 0] + stats[i, 2]
+            y0, y1 = stats[i, 1], stats[i, 1] + stats[i, 3]
+            need = _BAND_OVERLAP * stats[i, 3]
+            if (min(sy1, y1) - max(sy0, y0) < need and min(bottom, y1) - max(top, y0) < need):
+                continue  # above or below the line, where it starts and where it now is
             gap = x0 - edge if direction > 0 else edge - x1
             if gap > _LINE_GAP * height:
                 break
             line.append(i)
             edge = max(edge, x1) if direction > 0 else min(edge, x0)
-            k += direction
+            if y1 - y0 >= 0.5 * height:
+                top, bottom = y0, y1
     return line, height
 
 

@@ -187,14 +187,16 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     strokes; a light "0" on black has a larger hole, its loop), on a surround under 60 % of
     its brightness. A card photographed from afar (3-15 % of the picture) holds a digit a few
     pixels tall at 256 px, too small to leave a hole there: then its marks are looked for at
-    1,024 px (:func:`_fine_marks`). Until 2026-12-07 the sheet had to cover 15 % and show its
-    holes at 256 px; phone photos of a card far away (``make_phone_photos.py``, 20 "far"
-    photos) were read as light ink on a dark ground, the card taken for the digit: none of
-    20 read, now 8.
+    up to 1,024 px (:func:`_fine_marks`). Until 2026-12-07 the sheet had to cover 15 % and
+    show its holes at 256 px; phone photos of a card far away (``make_phone_photos.py``, 20
+    "far" photos) were read as light ink on a dark ground, the card taken for the digit.
+    Larger sheets must still show their holes at 256 px: looked for at 1,024 px, the lit
+    part of a page under a hard shadow showed "marks" too (its own shading), and a digit in
+    the shadow was lost.
     """
     small = reduced(gray, 256)
-    level, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
-                                  cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
+                              cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     contours, hierarchy = cv2.findContours(bright, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return None
@@ -209,7 +211,8 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
         return None
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
-    if holes <= 0 and not _fine_marks(gray, sheet, level / 255.0):
+    if holes <= 0 and not (np.count_nonzero(sheet) < _FAR_CARD * small.size
+                           and _fine_marks(gray, sheet)):
         return None  # no mark on it: a light blob or stroke on black, or a blank card
     if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
         return None  # what surrounds it is not much darker: a light gradient, not a desk
@@ -217,19 +220,29 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
 
 
 _SHEET_MIN = 0.03  # a sheet covers at least this fraction of the picture
+_FAR_CARD = 0.15  # ... and under this, its marks may be too small to see at 256 px
 
 
-def _fine_marks(gray: np.ndarray, sheet: np.ndarray, level: float) -> bool:
+def _fine_marks(gray: np.ndarray, sheet: np.ndarray) -> bool:
     """Whether the sheet ``sheet`` (a uint8 mask at :func:`_bright_sheet`'s 256 px) has dark
-    marks too small to see there: at a long side of 1,024 px, inside the sheet shrunk by 2 %
-    of that side (its own edge is no mark), at least 8 pixels and under 6 % of it darker than
-    ``level`` (the Otsu level of the 256 px copy, in [0, 1]). ``gray``: float32 (H, W) in
-    [0, 1]."""
+    marks too small to see there. Looked for on ``gray`` reduced to a long side of at most
+    1,024 px (the polarity stage hands over a photo already reduced to 640-1,279 px), inside
+    the sheet shrunk by 2 % of that side (its own edge, the frame's too, is no mark): pixels
+    darker than the sheet's paper (its median) by at least 4 robust sigmas of it (and
+    ``_MIN_CONTRAST``), under 6 % of the sheet, of which one connected mark has at least 8
+    (the grain of paper, chalk or a desk leaves scattered specks, no mark). ``gray``:
+    float32 (H, W) in [0, 1]."""
     fine = reduced(gray, 1024)
     inside = cv2.resize(sheet, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
     edge = max(3, int(0.02 * max(fine.shape))) | 1
-    inside = cv2.erode(inside, np.ones((edge, edge), np.uint8)) > 0
+    inside = cv2.erode(inside, np.ones((edge, edge), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                       borderValue=0) > 0
     if np.count_nonzero(inside) < 100:
         return False
-    dark = np.count_nonzero(fine[inside] < level)
-    return 8 <= dark < 0.06 * np.count_nonzero(inside)
+    paper = fine[inside]
+    dark = (fine < float(np.median(paper)) - max(_MIN_CONTRAST, 4.0 * _robust_sigma(paper)))
+    dark &= inside
+    if not 8 <= np.count_nonzero(dark) < 0.06 * paper.size:
+        return False
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
+    return n > 1 and int(stats[1:, cv2.CC_STAT_AREA].max()) >= 8

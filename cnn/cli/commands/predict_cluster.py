@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from cnn.errors import UserError
+from cnn.parallel.workers import environment
 from cnn.tasks.distributed import (
     WORKER_WAIT_S,
     DoneSet,
@@ -76,11 +77,16 @@ def open_client(args, stack):
     distributed = import_distributed()
     if args.workers:
         # CRITICAL, not ERROR: a worker whose heartbeat races the scheduler's shutdown logs a
-        # harmless traceback at ERROR level on the user's terminal.  Task failures still reach
-        # this process through their futures and are reported per file.
-        cluster = stack.enter_context(distributed.LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None, silence_logs=logging.CRITICAL))
+        # harmless traceback at ERROR level on the user's terminal. ``silence_logs`` holds
+        # only while each worker is open (its exit stack restores the handler on close, and
+        # a heartbeat still in flight may log after that), so the worker processes are also
+        # started with Dask's logging config saying so (read once, as they import
+        # distributed). Task failures still reach this process through their futures and
+        # are reported per file.
+        with environment({"DASK_LOGGING__DISTRIBUTED": "critical"}):
+            cluster = stack.enter_context(distributed.LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, processes=True,
+                host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL))
         client = stack.enter_context(distributed.Client(cluster))
         return client, f"a local Dask cluster of {args.workers} worker process(es)"
     try:
