@@ -315,6 +315,17 @@ def test_a_line_that_drifts_out_of_its_first_digits_band_is_followed_to_its_end(
     cv2.rectangle(mask, (540, 300), (580, 360), 1, 6)
     _, lines = candidate_lines(mask, pad)
     assert len(lines[0][0]) == 6
+    # a tall stroke running down from the line to the writing below does not carry the line
+    # there: two lines of seven digits, the stroke between them
+    two = np.zeros((400, 1000), np.uint8)
+    for k in range(7):
+        cv2.rectangle(two, (40 + 50 * k, 60), (70 + 50 * k, 120), 1, 4)
+        cv2.rectangle(two, (400 + 50 * k, 170), (430 + 50 * k, 230), 1, 4)
+    cv2.line(two, (385, 95), (387, 200), 1, 4)  # touching neither
+    _, lines = candidate_lines(two, pad)
+    for comps, _ in lines:
+        tops = {c[2] < 150 for c in comps if c[4] - c[2] < 80}  # the digits' rows
+        assert len(tops) == 1, comps
 
 
 def comb_page(test_digits, text: str, cells: int, angle: float = 2.0) -> np.ndarray:

@@ -674,6 +674,12 @@ def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
     canvas = np.zeros((480, 640), np.float32)
     cv2.line(canvas, (300, 100), (340, 380), 1.0, 40)  # a thick chalk "1": no hole, no mark
     assert _bright_sheet(canvas) is None
+    # a large light region without a hole at 256 px is no sheet (its fine "marks" are not
+    # looked for: a page's lit part beside a hard shadow shades into darker paper)
+    lit = np.full((960, 1280), 0.25, np.float32)
+    lit[100:800, 100:700] = np.linspace(0.95, 0.8, 600, dtype=np.float32)[None, :]
+    lit[400:420, 300:303] = 0.3  # a small dark mark, too small for 256 px
+    assert _bright_sheet(lit) is None
     # chalk has grain: scattered dark specks in a light stroke are no marks on a sheet
     board = (0.15 + 0.03 * rng.standard_normal((960, 1280))).astype(np.float32)
     stroke = np.zeros(board.shape, np.uint8)

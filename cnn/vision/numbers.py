@@ -142,12 +142,15 @@ def ink_map(image: np.ndarray, polarity: str = "auto", check: bool = True,
 def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
     """Lines of writing grown from the ``seeds`` largest ink components, largest first.
 
-    A line grows from its seed component: the components overlapping the seed's height band
-    by at least ``_BAND_OVERLAP`` of their own height, chained outwards no farther than
-    ``_LINE_GAP`` line heights apart; specks (under 2 % of the picture's side or 3 % of the
-    largest component's area) are dropped. Seeds after the first must have at least
-    ``_SEED_AREA`` of the largest component's area and lie outside the lines found so far:
-    the largest ink is not always the writing (an underline, a box's edge, a printed word).
+    A line grows from its seed component: the components overlapping by at least
+    ``_BAND_OVERLAP`` of their own height the seed's height band or the band of the last
+    digit-sized component reached (half to one and a half line heights tall, itself in the
+    band before it: a line that drifts or slants is followed), chained outwards no farther
+    than ``_LINE_GAP`` line heights from the line's edge; specks (under 2 % of the
+    picture's side or 3 % of the largest component's area) are dropped. Seeds after the
+    first must have at least ``_SEED_AREA`` of the largest component's area and lie outside
+    the lines found so far: the largest ink is not always the writing (an underline, a
+    box's edge, a printed word).
 
     Args:
         mask: uint8 (H, W) binary ink, ``pad`` pixels of frame around the picture.
@@ -236,7 +239,11 @@ def _grow_line(seed: int, keep: list, stats: np.ndarray) -> tuple[list, float]:
                 break
             line.append(i)
             edge = max(edge, x1) if direction > 0 else min(edge, x0)
-            if y1 - y0 >= 0.5 * height:
+            # the band moves with a digit-sized component that is in the band it has now
+            # (not one reached through the seed's band only, nor a stroke running down to
+            # the writing below: the line never jumps to another line)
+            if (0.5 * height <= y1 - y0 <= 1.5 * height
+                    and min(bottom, y1) - max(top, y0) >= need):
                 top, bottom = y0, y1
     return line, height
 

@@ -225,8 +225,9 @@ _FAR_CARD = 0.15  # ... and under this, its marks may be too small to see at 256
 
 def _fine_marks(gray: np.ndarray, sheet: np.ndarray) -> bool:
     """Whether the sheet ``sheet`` (a uint8 mask at :func:`_bright_sheet`'s 256 px) has dark
-    marks too small to see there. Looked for on ``gray`` reduced to a long side of at most
-    1,024 px (the polarity stage hands over a photo already reduced to 640-1,279 px), inside
+    marks too small to see there. Looked for on ``gray`` (as the caller passes it: the
+    polarity stage hands over a photo reduced to 640-1,279 px, the pipeline's dark-ink work
+    the picture itself) reduced to a long side of at most 1,024 px, inside
     the sheet shrunk by 2 % of that side (its own edge, the frame's too, is no mark): pixels
     darker than the sheet's paper (its median) by at least 4 robust sigmas of it (and
     ``_MIN_CONTRAST``), under 6 % of the sheet, of which one connected mark has at least 8

@@ -81,8 +81,9 @@ def open_client(args, stack):
         # only while each worker is open (its exit stack restores the handler on close, and
         # a heartbeat still in flight may log after that), so the worker processes are also
         # started with Dask's logging config saying so (read once, as they import
-        # distributed). Task failures still reach this process through their futures and
-        # are reported per file.
+        # distributed; a worker the cluster restarts later starts without it, and may log).
+        # Task failures still reach this process through their futures and are reported
+        # per file.
         with environment({"DASK_LOGGING__DISTRIBUTED": "critical"}):
             cluster = stack.enter_context(distributed.LocalCluster(
                 n_workers=args.workers, threads_per_worker=1, processes=True,
