@@ -37,7 +37,6 @@ only the number reader asks it, whether a whole line read as one digit is one
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,15 +259,6 @@ class Rejector:
                     + f"), threshold {self.threshold:g}{line}")
         return (f"rejection gate {Path(self.name).name} ({self.gate.model_string}), "
                 f"threshold {self.threshold:g}{line}")
-
-
-def metadata_threshold(path: str | Path) -> float | None:
-    """The ``reject_threshold`` stored in a weights file's metadata, or ``None``."""
-    with np.load(path, allow_pickle=False) as data:
-        if "metadata" not in data.files:
-            return None
-        value = json.loads(str(data["metadata"])).get("reject_threshold")
-    return None if value is None else float(value)
 
 
 def rejection_report(rejected: np.ndarray, labels: np.ndarray, digits: np.ndarray) -> dict:
