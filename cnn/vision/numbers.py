@@ -216,9 +216,8 @@ def _grow_line(seed: int, keep: list, stats: np.ndarray) -> tuple[list, float]:
     tall = sorted(stats[i, 3] for i in band)
     height = float(np.median([t for t in tall if t >= 0.5 * tall[-1]]))
     # Chain outwards from the seed: no farther than _LINE_GAP line heights from the line, in
-    # the seed's band or that of the last full-height component reached (a line that drifts
-    # or slants leaves the seed's own band after a few digits: "484728" in a tilted box was
-    # read "728").
+    # the seed's band or the band that moves along the line (a line that drifts or slants
+    # leaves the seed's own band after a few digits: "484728" in a tilted box was read "728").
     order = sorted(keep, key=lambda i: stats[i, 0])
     start = order.index(seed)
     line = [seed]
