@@ -412,3 +412,35 @@ def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test
     without = [segment._remove_frames(in_a_box(d)) for d in digits]
     lost = [a.sum() < 0.8 * b.sum() for a, b in zip(with_walls, without)]
     assert sum(lost) <= 0.03 * len(digits)
+
+
+def test_short_marks_are_the_segments_under_half_the_others_median_height():
+    from cnn.tasks.numbers import _short_marks
+
+    def boxes(heights):
+        return [(40 * k, 100 - h, 40 * k + 30, 100) for k, h in enumerate(heights)]
+
+    assert _short_marks(boxes([100, 40, 95, 90])).tolist() == [False, True, False, False]
+    assert _short_marks(boxes([100, 45])).tolist() == [False, True]
+    assert not _short_marks(boxes([100, 60, 80])).any()  # a small "0" is still a digit
+    assert not _short_marks(boxes([30])).any()
+
+
+@pytest.mark.parametrize("where", ["end", "between"])
+def test_a_short_stroke_beside_the_digits_is_not_read_as_a_one(model, test_digits, where,
+                                                               monkeypatch):
+    # A piece of a frame's wall or of a printed label beside the number, or a stroke end cut
+    # from its digit: a short upright stroke reads as a sure "1" on its own (numbers photos of
+    # make_numbers_b.py: "641" for 64, "31212" for 3122).
+    four, seven = pick(test_digits, "47")
+    page = np.zeros((140, 520), np.float32)
+    for left, d in ((20, four), (150 if where == "end" else 260, seven)):
+        page[20:120, left:left + 100] = cv2.resize(d.astype(np.float32) / 255, (100, 100))
+    stroke = 320 if where == "end" else 175
+    page[88:118, stroke:stroke + 7] = 1.0  # 30 px tall: the digits' ink is about 70 px
+    reading = read_number(clean_photo(page), model)
+    assert reading.number == "47"
+    assert len(reading.digits) == 2 and reading.images.shape == (2, 28, 28)
+    assert reading.probabilities.shape == (2, 10)
+    monkeypatch.setattr("cnn.tasks.numbers._SHORT", 0.0)  # every segment a digit
+    assert read_number(clean_photo(page), model).number == ("471" if where == "end" else "417")

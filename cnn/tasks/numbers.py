@@ -95,8 +95,10 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
 
     A segment the gate rejects at either end of the line (a smudge, the frame's edge, a
     printed word before the number) is left out of the number; one between digits stays,
-    as ``?``. With ``polarity="auto"``, a doubtful reading (neither :func:`convincing` nor
-    one sure digit) is read again in the other polarity, and that reading is
+    as ``?``. A short mark (:func:`_short_marks`: read as "1" or rejected, under half as
+    tall as the line's other segments) is left out wherever it stands. With
+    ``polarity="auto"``, a doubtful reading (neither :func:`convincing` nor one sure
+    digit) is read again in the other polarity, and that reading is
     taken when it is convincing with every digit sure (as for a picture the gate rejected);
     not a clean canvas's (``known["canvas"]``), whose one background level says the polarity.
     The networks remember their answers for the reading (:mod:`cnn.tasks.memo`): the chosen
@@ -183,10 +185,11 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                and hasattr(rejector, "several_probability") else None)
     if several is not None:  # the whole line is one digit only if it is not several
         goodness[n] += log_score(1.0 - several)[0]
-    kept = [k for k in range(n) if not rejected[k]]
+    short = _short_marks([s.box for s in segments]) & (rejected[:n] | (digits[:n] == 1))
+    kept = [k for k in range(n) if not rejected[k] and not short[k]]
     if not kept:
         return NumberReading("", [], x[:0], probabilities=probabilities[:0]), line.polarity
-    span = range(kept[0], kept[-1] + 1)
+    span = [k for k in range(kept[0], kept[-1] + 1) if not short[k]]
     out, text = [], []
     for k in span:
         p = probabilities[k]
@@ -198,9 +201,30 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                     "not_digit": None if p_not is None else float(p_not[k])})
         text.append(NOT_READ if digit is None else str(digit))
     whole = None if p_not is None else float(goodness[n]) if line.whole else float("-inf")
-    return NumberReading("".join(text), out, x[span.start:span.stop],
-                         float(goodness[kept].sum()), whole,
-                         probabilities[span.start:span.stop]), line.polarity
+    return NumberReading("".join(text), out, x[span], float(goodness[kept].sum()), whole,
+                         probabilities[span]), line.polarity
+
+
+_SHORT = 0.5  # a segment under this part of the other segments' median height is a mark
+
+
+def _short_marks(boxes: list) -> np.ndarray:
+    """bool ``(K,)``: which of a line's segments (``boxes`` [x0, y0, x1, y1]) are marks, not
+    digits: shorter than ``_SHORT`` times the median height of the line's other segments.
+
+    The digits of one number are written about as tall as one another (a "1" too); what is
+    much shorter is a piece of something else that the line took in: a fragment of a printed
+    label or of a frame's wall beside the number, a comma or a dash, or a stroke end the
+    cuts split from its digit. Each was read as a "1" at an end of the line or between two
+    digits."""
+    heights = np.array([b[3] - b[1] for b in boxes], np.float64)
+    short = np.zeros(len(heights), bool)
+    if len(heights) < 2:
+        return short
+    for k in range(len(heights)):
+        others = np.delete(heights, k)
+        short[k] = heights[k] < _SHORT * float(np.median(others))
+    return short
 
 
 _SURE_MEAN = 0.7  # a number: mean digit confidence at least
