@@ -190,6 +190,35 @@ def test_a_28_by_28_input_is_offered_to_the_network_as_it_is(subset):
     assert out.min() == 0.0  # larger images are always segmented
 
 
+def test_a_28_by_28_input_whose_light_part_is_half_of_it_is_offered_as_it_is(subset):
+    # MNIST-C's "stripe" (Mu & Gilmer 2019) inverts the 7 columns at either side: half the
+    # picture is light, so its median is the light level, and a contrast measured from the
+    # median said the picture had no ink; it is measured from the darker quarter now, when
+    # that quarter is flat as MNIST's background is.
+    from cnn.vision.pipeline import _mnist_like, to_mnist
+
+    (x, _), _ = subset
+    striped = x[7].copy()
+    striped[:, :7] = 255 - striped[:, :7]
+    striped[:, 21:] = 255 - striped[:, 21:]
+    assert np.median(striped) > 240  # the case: the light part is half or more
+
+    def prefer_as_it_is(batch):
+        return np.array([1.0 if np.allclose(c, striped / 255.0, atol=1e-6) else 0.1
+                         for c in batch])
+
+    out = to_mnist(striped, choose=prefer_as_it_is)
+    np.testing.assert_allclose(out, striped / 255.0, atol=1e-6)
+    # the same with an uneven dark part (a photo of paper reduced to 28 x 28): not offered
+    uneven = striped.astype(np.float32) / 255
+    uneven[:, 7:21] = np.maximum(uneven[:, 7:21], np.linspace(0.0, 0.3, 28)[:, None])
+    assert _mnist_like(striped.astype(np.float32) / 255) and not _mnist_like(uneven)
+    blank = np.full((28, 28), 200, np.uint8)
+    blank[10:14, 10:14] = 210  # faint: no ink worth offering as it is
+    with pytest.raises(UserError):
+        to_mnist(blank, choose=lambda batch: np.ones(len(batch)))
+
+
 def cv2_resize(image, side):
     import cv2
 
