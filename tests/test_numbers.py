@@ -414,16 +414,24 @@ def test_digits_touching_the_top_and_bottom_of_their_box_keep_their_strokes(test
     assert sum(lost) <= 0.03 * len(digits)
 
 
-def test_short_marks_are_the_segments_under_half_the_others_median_height():
+def test_short_marks_are_under_half_the_median_height_of_the_reference_segments():
     from cnn.tasks.numbers import _short_marks
 
-    def boxes(heights):
-        return [(40 * k, 100 - h, 40 * k + 30, 100) for k, h in enumerate(heights)]
+    def short(heights, reference=None):
+        boxes = [(40 * k, 100 - h, 40 * k + 30, 100) for k, h in enumerate(heights)]
+        ref = np.ones(len(heights), bool) if reference is None else np.array(reference)
+        return _short_marks(boxes, ref).tolist()
 
-    assert _short_marks(boxes([100, 40, 95, 90])).tolist() == [False, True, False, False]
-    assert _short_marks(boxes([100, 45])).tolist() == [False, True]
-    assert not _short_marks(boxes([100, 60, 80])).any()  # a small "0" is still a digit
-    assert not _short_marks(boxes([30])).any()
+    assert short([100, 40, 95, 90]) == [False, True, False, False]
+    assert short([100, 45]) == [False, True]
+    assert short([100, 60, 80]) == [False, False, False]  # a small "0" is still a digit
+    assert short([30]) == [False]
+    # tall bars (a frame's sides, read "1") are no reference: the "1" between them is a digit
+    assert short([180, 72, 72, 180], [False, False, True, False]) == [False, False, False,
+                                                                        False]
+    assert short([180, 30, 72, 180], [False, False, True, False]) == [False, True, False,
+                                                                        False]
+    assert short([30, 72], [False, False]) == [False, False]  # no reference: nothing short
 
 
 @pytest.mark.parametrize("where", ["end", "between"])
@@ -444,3 +452,32 @@ def test_a_short_stroke_beside_the_digits_is_not_read_as_a_one(model, test_digit
     assert reading.probabilities.shape == (2, 10)
     monkeypatch.setattr("cnn.tasks.numbers._SHORT", 0.0)  # every segment a digit
     assert read_number(clean_photo(page), model).number == ("471" if where == "end" else "417")
+
+
+def test_a_short_blot_the_gate_rejects_between_digits_is_left_out(model, test_digits,
+                                                                  monkeypatch):
+    four, seven = pick(test_digits, "47")
+    page = np.zeros((140, 520), np.float32)
+    for left, d in ((20, four), (260, seven)):
+        page[20:120, left:left + 100] = cv2.resize(d.astype(np.float32) / 255, (100, 100))
+    page[88:118, 175:189] = 1.0  # 30 px tall, narrower than half its height: one segment
+    reading = read_number(clean_photo(page), model, BlotGate())
+    assert reading.number == "47" and [d["digit"] for d in reading.digits] == [4, 7]
+    monkeypatch.setattr("cnn.tasks.numbers._SHORT", 0.0)
+    assert read_number(clean_photo(page), model, BlotGate()).number == "4?7"  # as before
+
+
+def test_a_one_between_tall_bars_is_no_short_mark(model, test_digits):
+    # Tall strokes beside the number (a frame's sides, read as 1s) are no reference for the
+    # digits' height: a real "1" as tall as the "7" stays.
+    one, seven = pick(test_digits, "17")
+    page = np.zeros((220, 560), np.float32)
+    page[10:200, 20:27] = 1.0  # 190 px tall bars; the digits' ink is about 72 px
+    page[10:200, 530:537] = 1.0
+    for left, d in ((140, one), (280, seven)):
+        page[60:160, left:left + 100] = cv2.resize(d.astype(np.float32) / 255, (100, 100))
+    reading = read_number(clean_photo(page), model)
+    margin = 40  # clean_photo's
+    inside = [d["digit"] for d in reading.digits
+              if 140 + margin <= d["box"][0] and d["box"][2] <= 240 + margin]
+    assert inside == [1], reading.number

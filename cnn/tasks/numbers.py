@@ -115,8 +115,8 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
         known: the single-digit pipeline's ink of ``image`` (``to_mnist(..., keep=d)``'s
             ``d["ink_map"]``), so it is not found again (:func:`cnn.vision.numbers.ink_map`).
     Returns:
-        a :class:`NumberReading`; ``number`` is ``""`` and ``digits`` empty when the gate
-        rejects every segment.
+        a :class:`NumberReading`; ``number`` is ``""`` and ``digits`` empty when every
+        segment is rejected by the gate or a short mark.
     Raises:
         UserError: no ink; :class:`cnn.vision.numbers.TooManyDigits`: more than
             ``max_digits`` digits on the line.
@@ -185,7 +185,8 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                and hasattr(rejector, "several_probability") else None)
     if several is not None:  # the whole line is one digit only if it is not several
         goodness[n] += log_score(1.0 - several)[0]
-    short = _short_marks([s.box for s in segments]) & (rejected[:n] | (digits[:n] == 1))
+    strokes = rejected[:n] | (digits[:n] == 1)  # what a mark is read as
+    short = _short_marks([s.box for s in segments], ~strokes) & strokes
     kept = [k for k in range(n) if not rejected[k] and not short[k]]
     if not kept:
         return NumberReading("", [], x[:0], probabilities=probabilities[:0]), line.polarity
@@ -205,25 +206,26 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                          probabilities[span]), line.polarity
 
 
-_SHORT = 0.5  # a segment under this part of the other segments' median height is a mark
+_SHORT = 0.5  # a "1" or rejected segment under this part of the digits' median height is a mark
 
 
-def _short_marks(boxes: list) -> np.ndarray:
-    """bool ``(K,)``: which of a line's segments (``boxes`` [x0, y0, x1, y1]) are marks, not
-    digits: shorter than ``_SHORT`` times the median height of the line's other segments.
+def _short_marks(boxes: list, reference: np.ndarray) -> np.ndarray:
+    """bool ``(K,)``: which of a line's segments (``boxes`` [x0, y0, x1, y1], original
+    pixels) are shorter than ``_SHORT`` times the median height of the ``reference``
+    segments (bool ``(K,)``; itself left out); none when no other segment is a reference.
 
     The digits of one number are written about as tall as one another (a "1" too); what is
     much shorter is a piece of something else that the line took in: a fragment of a printed
-    label or of a frame's wall beside the number, a comma or a dash, or a stroke end the
-    cuts split from its digit. Each was read as a "1" at an end of the line or between two
-    digits."""
+    label or of a frame's wall beside the number, a dash, or a stroke end the cuts split
+    from its digit. :func:`_read_once` leaves out the short segments read as "1" or rejected
+    by the gate (such pieces read as sure 1s: "641" for 64, "31212" for 3122), measured
+    against the digits other than "1": a tall mark read as "1" beside the number (a frame's
+    side) would otherwise raise the reference and leave a real "1" short."""
     heights = np.array([b[3] - b[1] for b in boxes], np.float64)
     short = np.zeros(len(heights), bool)
-    if len(heights) < 2:
-        return short
     for k in range(len(heights)):
-        others = np.delete(heights, k)
-        short[k] = heights[k] < _SHORT * float(np.median(others))
+        others = np.delete(heights, k)[np.delete(np.asarray(reference, bool), k)]
+        short[k] = others.size > 0 and heights[k] < _SHORT * float(np.median(others))
     return short
 
 
