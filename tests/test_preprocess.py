@@ -687,3 +687,50 @@ def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
     grain = 0.85 + 0.2 * rng.standard_normal(board.shape)
     board = np.clip(np.where(stroke > 0, grain, board), 0, 1).astype(np.float32)
     assert _bright_sheet(board) is None
+
+
+def _glare_on_a_board(digit: np.ndarray, rng, centre=(300, 800)) -> np.ndarray:
+    """A 960 x 1280 grey photo of a grey whiteboard with ``digit`` (MNIST uint8 (28, 28))
+    written on it in dark marker about 300 px tall, and a lamp's reflection beside it: a
+    bright round spot (Gaussian, sigma 120 px) saturating at its core."""
+    yy, xx = np.mgrid[0:960, 0:1280].astype(np.float32)
+    spot = 0.9 * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * 120.0 ** 2))
+    board = 0.55 + spot + 0.01 * rng.standard_normal((960, 1280))
+    ink = cv2.resize(digit.astype(np.float32) / 255.0, (300, 300), interpolation=cv2.INTER_LINEAR)
+    board[330:630, 300:600] *= 1.0 - 0.85 * ink
+    return np.clip(board, 0.0, 1.0).astype(np.float32)
+
+
+def test_a_glare_spot_is_no_light_ink(test_digits):
+    # A lamp's reflection on a whiteboard or a glossy sheet was the light tail that made the
+    # picture look light-on-dark (phone photos "glare": 17 of 20 turned away).
+    from cnn.tasks.predict import confidence_of
+    from cnn.tasks.predictor import load_predictor
+    from cnn.vision.polarity import _glare, _ink_sign
+
+    rng = np.random.default_rng(6)
+    _, model = load_predictor(None)
+    read = 0
+    for label in range(10):
+        photo = _glare_on_a_board(test_digits[label][0], rng)
+        assert _glare(photo), label
+        assert _ink_sign(photo, "auto") < 0, label  # the marker's dark ink
+        x = to_mnist((photo * 255).astype(np.uint8), choose=confidence_of(model))
+        read += int(np.argmax(model.predict_proba(x[None])[0])) == label
+    assert read >= 8
+
+
+def test_chalk_strokes_and_a_thick_light_digit_are_no_glare(test_digits):
+    from cnn.vision.polarity import _glare, _ink_sign
+
+    rng = np.random.default_rng(7)
+    board = (0.15 + 0.02 * rng.standard_normal((960, 1280))).astype(np.float32)
+    for label in (0, 8):
+        ink = cv2.resize(test_digits[label][0].astype(np.float32) / 255.0, (400, 400))
+        chalk = board.copy()
+        chalk[280:680, 440:840] = np.maximum(chalk[280:680, 440:840], 0.9 * ink)
+        assert not _glare(chalk) and _ink_sign(chalk, "auto") > 0
+    # a drawing app's white brush, as thick as a glare spot is wide but long: no glare
+    screen = np.zeros((600, 800), np.float32)
+    cv2.line(screen, (400, 60), (400, 540), 1.0, 130)
+    assert not _glare(screen) and _ink_sign(screen, "auto") > 0
