@@ -190,8 +190,9 @@ def _glare(gray: np.ndarray) -> bool:
     :func:`_fit_background`: the largest connected part of the light tail (over 4 robust
     sigmas and ``_MIN_CONTRAST``) is thicker than a stroke and round (its inscribed circle's
     radius at least ``_GLARE_RADIUS`` of the short side, its area at most ``_GLARE_ROUND``
-    times that circle's), and the rest of the picture (that part grown by 4 px left out)
-    has a dark tail, larger than its light one. ``gray``: float32 (H, W) in [0, 1].
+    times that circle's), and the rest of the picture (that part grown by 4 px left out, at
+    least 100 px) has a dark tail (beyond 4 of its robust sigmas and ``_MIN_CONTRAST``),
+    larger than its light one. ``gray``: float32 (H, W) in [0, 1].
 
     Exists for: a lamp's or a flash's reflection on a glossy sheet or a whiteboard, which the
     tails of :func:`_decide_polarity` and the border take for light ink; the dark strokes
@@ -216,7 +217,9 @@ def _glare(gray: np.ndarray) -> bool:
             and stats[k, cv2.CC_STAT_AREA] <= _GLARE_ROUND * np.pi * radius * radius):
         return False
     rest = residual[cv2.dilate(spot, np.ones((9, 9), np.uint8)) == 0]
-    margin = 4.0 * _robust_sigma(rest)
+    if rest.size < 100:
+        return False  # the spot is nearly all of it: nothing beside it to be writing
+    margin = max(_MIN_CONTRAST, 4.0 * _robust_sigma(rest))
     dark = float(np.maximum(-rest - margin, 0.0).sum())
     return dark > 0.0 and dark > float(np.maximum(rest - margin, 0.0).sum())
 
