@@ -83,6 +83,15 @@ def _fit_background(gray: np.ndarray) -> np.ndarray:
     return surface
 
 
+def _tails(residual: np.ndarray, floor: float = 0.0) -> tuple[float, float]:
+    """``(light, dark)``: how far the residual (any shape, float, in grey levels of [0, 1])
+    reaches beyond a margin of ``max(floor, 4 robust sigmas)`` above and below 0, summed over
+    its pixels: the light and the dark ink that stand out of the background's noise."""
+    margin = max(floor, 4.0 * _robust_sigma(residual))
+    return (float(np.maximum(residual - margin, 0.0).sum()),
+            float(np.maximum(-residual - margin, 0.0).sum()))
+
+
 def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
     """``(sign, evidence)``: sign +1.0 if the ink is lighter than the background
     (light-on-dark), -1.0 if darker; evidence = how lopsided the two tails are (>= 1).
@@ -90,10 +99,7 @@ def _decide_polarity(residual: np.ndarray) -> tuple[float, float]:
     The background is the majority of the pixels, so the residual's bulk is noise around 0; the
     ink is the larger tail beyond 4 robust sigmas.
     """
-    sigma = _robust_sigma(residual)
-    margin = 4.0 * sigma
-    light = float(np.maximum(residual - margin, 0.0).sum())
-    dark = float(np.maximum(-residual - margin, 0.0).sum())
+    light, dark = _tails(residual)
     tiny = 1e-6 * residual.size
     evidence = (max(light, dark) + tiny) / (min(light, dark) + tiny)
     return (1.0 if light > dark else -1.0), evidence
@@ -219,9 +225,8 @@ def _glare(gray: np.ndarray) -> bool:
     rest = residual[cv2.dilate(spot, np.ones((9, 9), np.uint8)) == 0]
     if rest.size < 100:
         return False  # the spot is nearly all of it: nothing beside it to be writing
-    margin = max(_MIN_CONTRAST, 4.0 * _robust_sigma(rest))
-    dark = float(np.maximum(-rest - margin, 0.0).sum())
-    return dark > 0.0 and dark > float(np.maximum(rest - margin, 0.0).sum())
+    light, dark = _tails(rest, _MIN_CONTRAST)
+    return dark > 0.0 and dark > light
 
 
 def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
