@@ -13,6 +13,11 @@ step. Three kinds, after PyTorch's schedulers of the same behaviour:
   ``pct_start`` 0.3, ``div_factor`` 25, ``final_div_factor`` 1e4; Smith & Topin,
   "Super-Convergence", 2018): up from ``base / 25`` to ``base`` over the first 30% of the
   steps, then down to ``base / 25 / 1e4``. The momentum cycling of OneCycleLR is not done.
+
+Stochastic weight averaging (``cnn train --swa K``) follows any of them with
+:func:`swa_cycles`: ``K`` more epochs, each a cosine from the SWA learning rate down to a
+hundredth of it (Izmailov et al., "Averaging Weights Leads to Wider Optima and Better
+Generalization", UAI 2018, their cyclical schedule with a cycle of one epoch).
 """
 
 from __future__ import annotations
@@ -95,3 +100,39 @@ def make_schedule(kind: str, base_lr: float, steps_per_epoch: int, epochs: int, 
             return _cos_between(low, base_lr, step / up)
         return _cos_between(base_lr, final, (step - up) / max(total - 1 - up, 1))
     return onecycle
+
+
+SWA_LR = 1e-3  # the SWA phase's default peak with Adam (BENCHMARKS.md, "SWA")
+
+
+def swa_cycles(before: Callable[[int], float] | None, start: int, steps_per_epoch: int,
+               swa_lr: float) -> Callable[[int], float]:
+    """A schedule whose steps from ``start`` on are cycles of stochastic weight averaging.
+
+    Every epoch after ``start`` is one cycle: a cosine from ``swa_lr`` down to
+    ``swa_lr / 100`` (Izmailov et al., UAI 2018, section 3.2: a cyclical learning rate whose
+    cycle ends are the weights averaged; theirs falls linearly, this one as SGDR's cosine).
+
+    Args:
+        before: the run's own schedule for steps ``0 .. start - 1`` (``None`` when ``start``
+            is 0: the whole run is the SWA phase, e.g. fine-tuning a trained network).
+        start: the first step of the SWA phase (>= 0; a multiple of ``steps_per_epoch``).
+        steps_per_epoch: mini-batches per epoch (>= 1).
+        swa_lr: the peak of every cycle, > 0.
+    Returns:
+        ``lr(step)``, a float > 0.
+    Raises:
+        ValueError: non-positive sizes or learning rate, or ``start`` > 0 without ``before``.
+    """
+    if steps_per_epoch < 1 or start < 0 or not swa_lr > 0:
+        raise ValueError("steps_per_epoch and swa_lr must be positive and start >= 0, got "
+                         f"{steps_per_epoch}, {swa_lr}, {start}")
+    if start > 0 and before is None:
+        raise ValueError("a schedule for the steps before the SWA phase is needed")
+
+    def cycles(step: int) -> float:
+        if step < start:
+            return before(step)
+        within = ((step - start) % steps_per_epoch) / steps_per_epoch
+        return _cos_between(swa_lr, swa_lr / 100, within)
+    return cycles

@@ -16,6 +16,7 @@ import numpy as np
 from cnn.cli.commands.common import (
     add_folder_training_options,
     non_negative_float,
+    non_negative_int,
     positive_float,
     positive_int,
     seed_int,
@@ -23,7 +24,7 @@ from cnn.cli.commands.common import (
 from cnn.cli.commands.summary import print_summary
 from cnn.data.augment import AUGMENT_RECIPES, AUGMENTATIONS
 from cnn.data.kaggle import is_csv
-from cnn.data.mnist import find_mnist
+from cnn.data.mnist import find_mnist, sha256_file
 from cnn.errors import UserError
 from cnn.faults import fault_point
 from cnn.files import is_regular_file, same_file, sigint_deferred
@@ -36,11 +37,14 @@ from cnn.nn.schedule import (
     DEFAULT_SCHEDULE,
     KINDS,
     STEP_LR,
+    SWA_LR,
     make_schedule,
     resolve_recipe,
+    swa_cycles,
 )
 from cnn.tasks.metrics import percent
 from cnn.tasks.plots import plot_loss_curve
+from cnn.tasks.swa import WeightAverage, update_batchnorm
 from cnn.tasks.train import evaluate, fit
 
 EXAMPLE = """model string tokens (joined by '-', numbered 1, 2, ... as 'cnn summary' shows them):
@@ -111,6 +115,13 @@ def add_parser(subparsers, common) -> None:
                    help="after training, fit a softmax temperature on the validation split (as "
                    "is, augmented, and rendered as photos) and fold it into the last layer, so "
                    "confidences are calibrated (docs/robustness.md; needs --validation > 0)")
+    p.add_argument("--swa", type=non_negative_int, default=0, metavar="K",
+                   help="stochastic weight averaging: the last K of --epochs are cycles of "
+                   "--swa-lr (each epoch a cosine down to a hundredth of it), their end "
+                   "weights are averaged and the batch-norm statistics computed again "
+                   "(Izmailov et al. 2018; docs/robustness.md) (0: off)")
+    p.add_argument("--swa-lr", type=positive_float, default=None, metavar="LR",
+                   help=f"peak learning rate of the --swa cycles ({SWA_LR:g})")
     p.add_argument("--out", metavar="PATH", default=None,
                    help="weights file (default weight_output/weight_details<model>.npz)")
     p.add_argument("--overwrite", action="store_true",
@@ -148,6 +159,15 @@ def check_target(target: Path, data_file: Path | None = None) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile(dir=target.parent):
         pass
+
+
+# What a weights file says about how it was made: kept as ``init_recipe`` by a run that starts
+# from it (--init), so a fine-tuned file still records its whole recipe.
+RECIPE_KEYS = ("data", "epochs", "batch_size", "optimizer", "lr", "lr_decay", "schedule",
+               "warmup_epochs", "label_smoothing", "seed", "augment", "augment_recipe",
+               "photo_renderings", "train_images", "validation_images", "seconds_per_epoch",
+               "total_seconds", "swa_epochs", "swa_lr", "temperature", "calibrated_by",
+               "accuracy", "init", "init_recipe")
 
 
 class EpochSaver:
@@ -192,7 +212,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
                    augment=False, out=None, overwrite=False, plot=True, data=None, quiet=False,
                    show_summary=False, init=None, freeze=0, repeat=1, schedule=None,
                    warmup=0.0, label_smoothing=0.0, photos=0,
-                   calibrate=False) -> dict:
+                   calibrate=False, swa=0, swa_lr=None) -> dict:
     """Train, evaluate on the test set, save weights (and the loss curve); print a report.
 
     Shared by ``cnn train`` and the menu. The weights are saved after every epoch (see
@@ -217,6 +237,13 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     (:func:`cnn.data.photo_render.render_through_pipeline`) and added to the training set.
     ``calibrate``: fit and fold a softmax temperature on the validation split after training
     (:func:`cnn.tasks.calibrate.calibrate_model`).
+    ``swa``: the last that many of ``epochs`` are stochastic weight averaging
+    (:mod:`cnn.tasks.swa`): one-epoch cycles of a cosine from ``swa_lr`` (``None``:
+    :data:`cnn.nn.schedule.SWA_LR`) down to a hundredth (:func:`cnn.nn.schedule.swa_cycles`),
+    the weights at the end of each averaged, then the batch-norm statistics recomputed with one
+    augmented pass over the training images; the averaged weights are calibrated, scored and
+    saved (until then the file holds the last finished epoch). With ``init``, the recipe of the
+    file started from is kept in the metadata as ``init_recipe``.
     ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
     (:func:`cnn.nn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
     decay is given).
@@ -244,11 +271,21 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
         # --init on folders alone: the safe fine-tuning recipe (cnn.tasks.safe_finetune)
         from cnn.cli.commands.train_init import finetune_and_save
 
+        if swa:
+            raise UserError("--swa is not part of the safe fine-tuning recipe of --init on "
+                            "folders alone; add --data mnist to train on MNIST too, or leave "
+                            "--swa out")
         return finetune_and_save(model_string, init, values, epochs=epochs, lr=lr,
                                  schedule=schedule, freeze=freeze, repeat=repeat,
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
                                  overwrite=overwrite, quiet=quiet, check_target=check_target)
     repeat = 1 if repeat is None else repeat
+    if not (isinstance(swa, int) and 0 <= swa <= epochs):
+        raise UserError(f"--swa {swa} should be a whole number of epochs from 0 to --epochs "
+                        f"({epochs}): the last that many epochs are averaged")
+    swa_lr = SWA_LR if swa_lr is None else swa_lr
+    if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
+        raise UserError(f"--swa-lr {swa_lr} should be a finite number > 0")
     if not (isinstance(photos, int) and photos >= 0):
         raise UserError(f"--photos {photos} should be a whole number >= 0")
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
@@ -304,8 +341,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     if not quiet:
         print(f"training {model.model_string} ({model.num_params():,} parameters) on "
               f"{len(x_train):,} images, validating on {len(x_val):,}; {epochs} epoch(s), "
-              f"batch {batch_size}, {optimizer} lr {lr:g} "
-              f"({describe_schedule(schedule, lr_decay, warmup)})"
+              f"batch {batch_size}, {optimizer} "
+              f"{describe_run_schedule(lr, schedule, lr_decay, warmup, epochs, swa, swa_lr)}"
               f"{f', label smoothing {label_smoothing:g}' if label_smoothing else ''}, seed {seed}"
               f"{f', augmented ({augment})' if augment else ''}"
               f"{f', {len(pick):,} of them photo renderings' if photos else ''}")
@@ -319,17 +356,30 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     if augment:
         saver.metadata["augment_recipe"] = AUGMENT_RECIPES[augment]
     if init is not None:
-        saver.metadata.update(init=str(init), freeze=freeze)
+        saver.metadata.update(init=str(init), init_sha256=sha256_file(init), freeze=freeze,
+                              init_recipe={k: v for k, v in model.metadata.items()
+                                           if k in RECIPE_KEYS})
+    if swa:
+        saver.metadata.update(swa_epochs=swa, swa_lr=swa_lr)
+        if swa == epochs:  # no schedule of its own ran: only the SWA cycles
+            saver.metadata.update(lr=swa_lr, schedule="swa", warmup_epochs=0.0)
     opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
     result = {"weights": None, "history": None, "report": None, "interrupted": False,
               "diverged": None}
     steps_per_epoch = -(-len(x_train) // batch_size)
-    lr_at = make_schedule(schedule, lr, steps_per_epoch, epochs, decay=lr_decay,
-                          warmup=round(warmup * steps_per_epoch))
+    lr_at = None
+    if epochs > swa:
+        lr_at = make_schedule(schedule, lr, steps_per_epoch, epochs - swa, decay=lr_decay,
+                              warmup=round(warmup * steps_per_epoch))
+    if swa:
+        lr_at = swa_cycles(lr_at, (epochs - swa) * steps_per_epoch, steps_per_epoch, swa_lr)
+    average = WeightAverage()
     start = time.perf_counter()
 
     def on_epoch_end(history) -> bool:
         saver.save(history)
+        if len(history.epochs) > epochs - swa:
+            average.update(model)
         return False  # never stop early
 
     try:
@@ -359,6 +409,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
             print(f"interrupted: keeping the weights of the last finished epoch ({done} of "
                   f"{epochs}), saved in {saver.path}", file=sys.stderr)
             fault_point("interrupted")
+        if average.count and not history.interrupted and not history.diverged:
+            swa_run(model, average, x_train, rng, AUGMENTATIONS[augment] if augment else None,
+                    saver.metadata, quiet)
         if calibrate and not history.interrupted and not history.diverged:
             calibrate_run(model, saver.metadata, x_val, y_val, rng,
                           AUGMENTATIONS[augment] if augment else None, quiet)
@@ -402,6 +455,22 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     return result
 
 
+def swa_run(model, average, x_train, rng, augment, metadata: dict, quiet: bool) -> None:
+    """``--swa``: put the averaged weights in ``model`` and recompute its batch-norm statistics
+    (:mod:`cnn.tasks.swa`); say so in ``metadata`` and, unless ``quiet``, to the user."""
+    average.apply(model)
+    batches = update_batchnorm(model, x_train, rng, augment)
+    metadata["swa"] = (f"stochastic weight averaging (Izmailov et al. 2018) of the weights at "
+                       f"the end of the last {average.count} epoch(s); batch-norm statistics "
+                       f"recomputed over {len(x_train):,} training images"
+                       f"{' (augmented)' if augment else ''}" if batches else
+                       f"stochastic weight averaging (Izmailov et al. 2018) of the weights at "
+                       f"the end of the last {average.count} epoch(s)")
+    if not quiet:
+        print(f"averaged the weights of the last {average.count} epoch(s)"
+              f"{'; batch-norm statistics recomputed' if batches else ''}")
+
+
 def calibrate_run(model, metadata: dict, x_val, y_val, rng, augment, quiet: bool) -> None:
     """``--calibrate``: :func:`cnn.tasks.calibrate.calibrate` (a temperature for a 10-class
     model, the not-a-digit threshold for an 11-class gate); what was fitted goes into
@@ -413,6 +482,17 @@ def calibrate_run(model, metadata: dict, x_val, y_val, rng, augment, quiet: bool
                      if k in model.metadata})
     if not quiet:
         print(line)
+
+
+def describe_run_schedule(lr: float, schedule: str, lr_decay: float, warmup: float,
+                          epochs: int, swa: int, swa_lr: float) -> str:
+    """The learning rates of a run in a few words, e.g. ``'lr 0.003 (onecycle)'`` or
+    ``'lr 0.003 (cosine), then 4 SWA cycles of lr 0.001'``."""
+    cycles = f"{swa} SWA cycle{'s' if swa != 1 else ''} of lr {swa_lr:g}"
+    if swa == epochs:
+        return cycles
+    main = f"lr {lr:g} ({describe_schedule(schedule, lr_decay, warmup)})"
+    return f"{main}, then {cycles}" if swa else main
 
 
 def describe_schedule(schedule: str, lr_decay: float, warmup: float) -> str:
@@ -459,7 +539,7 @@ def run(args) -> int:
         overwrite=args.overwrite, plot=not args.no_plot, data=args.data, quiet=args.quiet,
         init=args.init, freeze=args.freeze, repeat=args.repeat, schedule=args.schedule,
         warmup=args.warmup, label_smoothing=args.label_smoothing, photos=args.photos,
-        calibrate=args.calibrate)
+        calibrate=args.calibrate, swa=args.swa, swa_lr=args.swa_lr)
     if result["diverged"]:
         return 1
     if result["interrupted"]:
