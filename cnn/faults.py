@@ -10,6 +10,8 @@ Phases of ``cnn train`` (and the menu's training), in order:
 - ``epoch<E>-batch``: in the middle of epoch ``E`` (after its second mini-batch);
 - ``epoch<E>-validation``: while epoch ``E``'s validation split is scored;
 - ``save``: while a weights file is being written (each save);
+- ``swa``: with ``--swa``, after the last epoch, while the averaged weights' batch-norm
+  statistics are computed (before they are saved);
 - ``interrupted``: right after "interrupted: ..." is printed (a second Ctrl-C);
 - ``test``: while the test set is scored after the last epoch.
 """

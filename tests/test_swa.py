@@ -30,7 +30,8 @@ def test_swa_cycles_follow_the_run_then_fall_from_the_peak_every_epoch():
 
 
 @pytest.mark.parametrize("args", [(None, 10, 10, 0.01), (None, 0, 0, 0.01),
-                                  (None, 0, 10, 0.0), (None, -1, 10, 0.01)])
+                                  (None, 0, 10, 0.0), (None, -1, 10, 0.01),
+                                  (lambda step: 0.1, 15, 10, 0.01)])
 def test_swa_cycles_refuse_bad_arguments(args):
     with pytest.raises(ValueError):
         swa_cycles(*args)
@@ -67,29 +68,34 @@ def test_weight_average_refuses_nothing_averaged_and_another_model():
         WeightAverage().apply(_models(1)[0])
     average = WeightAverage()
     average.update(_models(1)[0])
+    other = Sequential("C(8,3)-BN-GAP-FC10", np.random.default_rng(0))
     with pytest.raises(ValueError, match="do not match"):
-        average.apply(Sequential("C(8,3)-BN-GAP-FC10", np.random.default_rng(0)))
+        average.apply(other)
+    with pytest.raises(ValueError, match="do not match"):
+        average.update(other)
+    assert average.count == 1
 
 
-def _batch_norm_inputs(model, images, seed, batch_size):
-    """The first convolution's outputs batch by batch, in update_batchnorm's order."""
+def _batch_norm_inputs(model, images, seed, batches):
+    """The first convolution's outputs for the given batch sizes, in the order of a
+    permutation drawn with ``seed`` (update_batchnorm's first draw)."""
     order = np.random.default_rng(seed).permutation(len(images))
+    ends = np.cumsum(batches)
+    assert ends[-1] == len(images)
     conv = model.block(1)
-    starts = list(range(0, len(images), batch_size))
-    if len(images) - starts[-1] < 2 and len(starts) > 1:
-        starts.pop()
-    ends = starts[1:] + [len(images)]
-    return [conv.forward(to_input(images[order[a:b]], model.input_shape))
-            for a, b in zip(starts, ends)]
+    return [conv.forward(to_input(images[order[b - n:b]], model.input_shape))
+            for n, b in zip(batches, ends)]
 
 
-@pytest.mark.parametrize("n, batch_size", [(10, 4), (9, 4), (8, 8)])
-def test_update_batchnorm_gives_the_mean_of_the_batch_statistics(n, batch_size):
+@pytest.mark.parametrize("n, batch_size, sizes", [
+    (10, 4, [4, 4, 2]), (9, 4, [4, 5]),  # a last batch of one image joins the one before
+    (8, 8, [8])])
+def test_update_batchnorm_gives_the_mean_of_the_batch_statistics(n, batch_size, sizes):
     images = np.random.default_rng(1).integers(0, 256, (n, 28, 28), dtype=np.uint8)
     model = _models(1)[0]
     norm = next(x for x in model.modules() if isinstance(x, BatchNorm))
     norm.buffers["running_mean"] += 5  # stale statistics are thrown away
-    batches = _batch_norm_inputs(model, images, 7, batch_size)
+    batches = _batch_norm_inputs(model, images, 7, sizes)
     count = update_batchnorm(model, images, np.random.default_rng(7), batch_size=batch_size)
     assert count == len(batches)
     means = [b.reshape(-1, 4).mean(axis=0) for b in batches]
@@ -101,20 +107,39 @@ def test_update_batchnorm_gives_the_mean_of_the_batch_statistics(n, batch_size):
     assert norm.momentum == 0.1 and not model.training
 
 
-def test_update_batchnorm_matches_torch_update_bn():
+def test_update_batchnorm_matches_torch_update_bn_on_a_resnet_lite():
     torch = pytest.importorskip("torch")
+    from test_torch import torch_resnet_lite
+
+    model_string = "C(8,3,same)-BN-P2-R(8)-R(16,s2)-D0.2-GAP-FC10"
+    ours = Sequential(model_string, np.random.default_rng(5)).astype(np.float64)
+    ours.block(6).drop.rate = 0.0  # dropout: identity, as in the torch forward below
+    t = torch_resnet_lite().double()
+    t.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()}, strict=False)
+
+    class Forward(torch.nn.Module):  # the network as update_bn calls it: model(input)
+        def __init__(self):
+            super().__init__()
+            self.t = t
+
+        def forward(self, x):
+            h = torch.relu(t["2"]["bn"](t["1"]["conv"](x)))
+            h = torch.nn.functional.max_pool2d(h, 2, ceil_mode=True)
+            return t["8"]["fc"](t["5"](t["4"](h)).mean(dim=(2, 3)))
+
     images = np.random.default_rng(2).integers(0, 256, (23, 28, 28), dtype=np.uint8)
-    model = _models(1)[0]
-    batches = _batch_norm_inputs(model, images, 3, 5)
-    update_batchnorm(model, images, np.random.default_rng(3), batch_size=5)
-    ours = next(x for x in model.modules() if isinstance(x, BatchNorm))
-    theirs = torch.nn.BatchNorm2d(4).double()
-    loader = [torch.from_numpy(b.astype(np.float64)).permute(0, 3, 1, 2) for b in batches]
-    torch.optim.swa_utils.update_bn(loader, theirs)
-    np.testing.assert_allclose(ours.buffers["running_mean"], theirs.running_mean.numpy(),
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours.buffers["running_var"], theirs.running_var.numpy(),
-                               rtol=1e-5, atol=1e-6)
+    order = np.random.default_rng(3).permutation(len(images))
+    loader = [torch.tensor(to_input(images[order[i:i + 5]]).astype(np.float64))
+              .permute(0, 3, 1, 2) for i in range(0, 23, 5)]  # 5, 5, 5, 5, 3
+    torch.optim.swa_utils.update_bn(loader, Forward())
+    assert update_batchnorm(ours, images, np.random.default_rng(3), batch_size=5) == 5
+    theirs = t.state_dict()
+    running = [k for k in ours.state_dict() if "running" in k]
+    assert len(running) == 12  # 6 batch norms: the stem, 2 per block, the s2 shortcut
+    for key, value in ours.state_dict().items():
+        if "running" in key:
+            np.testing.assert_allclose(value, theirs[key].numpy(), rtol=1e-7, atol=1e-9,
+                                       err_msg=key)
 
 
 def test_update_batchnorm_refuses_no_images_and_tiny_batches():
@@ -131,14 +156,15 @@ def test_update_batchnorm_refuses_no_images_and_tiny_batches():
 
 def test_train_with_swa_saves_the_average_of_the_last_epochs(tmp_path, monkeypatch):
     import cnn.cli.commands.train as train_cmd
+    from cnn.data.mnist import sha256_file
     from cnn.io.weights import load_model
+    from cnn.tasks.train import evaluate
 
     snapshots = []
 
     class Recording(WeightAverage):
         def update(self, model):
-            snapshots.append({k: v for k, v in model.state_dict().items()
-                              if "running" not in k})
+            snapshots.append(model.state_dict())
             super().update(model)
 
     monkeypatch.setattr(train_cmd, "WeightAverage", Recording)
@@ -148,22 +174,71 @@ def test_train_with_swa_saves_the_average_of_the_last_epochs(tmp_path, monkeypat
     assert len(snapshots) == 2  # the last two of three epochs
     saved = load_model(out)
     for key, value in saved.state_dict().items():
-        if "running" not in key:
+        if "running" in key:  # recomputed for the averaged weights: the last epoch's no more
+            assert not np.allclose(value, snapshots[1][key]), key
+        else:
             np.testing.assert_allclose(value, (snapshots[0][key] + snapshots[1][key]) / 2,
                                        rtol=1e-5, atol=1e-6)
     assert saved.metadata["swa_epochs"] == 2 and "Izmailov" in saved.metadata["swa"]
-    assert saved.metadata["accuracy"] == result["report"]["accuracy"]
+    from cnn.data.mnist import load_mnist
+
+    (_, _), (x_test, y_test) = load_mnist(SUBSET, download=False)
+    assert evaluate(saved, x_test, y_test)["accuracy"] == result["report"]["accuracy"]
+    # fine-tuned from it, all epochs SWA cycles: the recipe names the file it started from
     tuned = tmp_path / "tuned.npz"
-    train_cmd.train_and_save(None, init=str(out), epochs=1, swa=1, data=str(SUBSET),
-                             limit=600, out=str(tuned), plot=False, quiet=True)
-    recipe = load_model(tuned).metadata["init_recipe"]
+    train_cmd.train_and_save(None, init=str(out), epochs=1, swa=1, swa_lr=5e-4,
+                             data=str(SUBSET), limit=600, out=str(tuned), plot=False,
+                             quiet=True)
+    meta = load_model(tuned).metadata
+    assert meta["lr"] == 5e-4 and meta["schedule"] == "swa" and meta["swa_epochs"] == 1
+    assert meta["init_sha256"] == sha256_file(out)
+    recipe = meta["init_recipe"]
     assert recipe["epochs"] == 3 and recipe["swa_epochs"] == 2 and recipe["seed"] == 1
+
+
+def test_a_fine_tuned_file_does_not_claim_its_parents_recipe(tmp_path, monkeypatch):
+    """The safe fine-tuning of folders (and the menu) keeps the parent's recipe apart."""
+    from cnn.cli.commands.train import train_and_save
+    from cnn.io.weights import load_model
+
+    parent = tmp_path / "parent.npz"
+    train_and_save(MODEL, epochs=2, swa=1, data=str(SUBSET), limit=600, out=str(parent),
+                   plot=False, quiet=True, seed=3)
+    folder = Path(__file__).parent.parent / "custom_test_images"
+    child = tmp_path / "child.npz"
+    train_and_save(None, init=str(parent), data=[str(folder)], epochs=1, out=str(child),
+                   quiet=True, plot=False)
+    meta = load_model(child).metadata
+    assert "swa" not in meta and "swa_epochs" not in meta
+    assert meta["init_recipe"]["swa_epochs"] == 1 and meta["init_recipe"]["seed"] == 3
+    assert "finetune" in meta and meta["init"] == str(parent)
+
+
+def test_ctrl_c_during_the_batch_norm_pass_keeps_the_last_epoch(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from cnn.io.weights import load_model
+
+    out = tmp_path / "w.npz"
+    env = dict(os.environ, CNN_TEST_SIGINT_AT="swa", MPLBACKEND="Agg")
+    result = subprocess.run(
+        [sys.executable, "-m", "cnn", "train", "--model", MODEL, "--epochs", "2", "--swa", "2",
+         "--limit", "600", "--data", str(SUBSET), "--out", str(out), "--no-plot", "-q"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 130 and "Traceback" not in result.stderr
+    assert f"the weights of epoch 2 are saved in {out}" in result.stderr
+    meta = load_model(out).metadata
+    assert meta["epochs"] == 2 and "swa" not in meta and "swa_epochs" not in meta
 
 
 @pytest.mark.parametrize("extra, message", [
     (["--epochs", "2", "--swa", "3"], "--swa 3 should be a whole number of epochs from 0"),
     (["--swa", "-1"], "expected a whole number >= 0"),
     (["--swa", "1", "--swa-lr", "0"], "expected a finite number > 0"),
+    (["--swa-lr", "0.01"], "--swa-lr sets the learning rate of the --swa cycles"),
+    (["--epochs", "2", "--swa", "2", "--lr", "0.01"], "every epoch is an SWA cycle"),
 ])
 def test_bad_swa_options_get_one_line(extra, message, tmp_path, capsys):
     from cnn.cli.main import main
@@ -174,7 +249,7 @@ def test_bad_swa_options_get_one_line(extra, message, tmp_path, capsys):
     except SystemExit as stop:  # argparse's own refusal
         code = stop.code
     err = capsys.readouterr().err
-    assert code != 0 and message in err and "Traceback" not in err
+    assert code != 0 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x.npz").exists()
 
 

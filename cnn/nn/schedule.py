@@ -102,7 +102,7 @@ def make_schedule(kind: str, base_lr: float, steps_per_epoch: int, epochs: int, 
     return onecycle
 
 
-SWA_LR = 1e-3  # the SWA phase's default peak with Adam (BENCHMARKS.md, "SWA")
+SWA_LR = 1e-3  # the SWA cycles' default peak (measured with Adam: BENCHMARKS.md, "SWA")
 
 
 def swa_cycles(before: Callable[[int], float] | None, start: int, steps_per_epoch: int,
@@ -122,13 +122,17 @@ def swa_cycles(before: Callable[[int], float] | None, start: int, steps_per_epoc
     Returns:
         ``lr(step)``, a float > 0.
     Raises:
-        ValueError: non-positive sizes or learning rate, or ``start`` > 0 without ``before``.
+        ValueError: non-positive sizes or learning rate, ``start`` > 0 without ``before``, or
+            a ``start`` that is no multiple of ``steps_per_epoch``.
     """
     if steps_per_epoch < 1 or start < 0 or not swa_lr > 0:
         raise ValueError("steps_per_epoch and swa_lr must be positive and start >= 0, got "
                          f"{steps_per_epoch}, {swa_lr}, {start}")
     if start > 0 and before is None:
         raise ValueError("a schedule for the steps before the SWA phase is needed")
+    if start % steps_per_epoch:
+        raise ValueError(f"the SWA phase starts at an epoch's first step, not at step {start} "
+                         f"({steps_per_epoch} steps per epoch)")
 
     def cycles(step: int) -> float:
         if step < start:

@@ -18,7 +18,6 @@ import numpy as np
 
 from cnn.nn.batchnorm import BatchNorm
 from cnn.nn.model import Sequential, to_input
-from cnn.nn.module import Tape
 
 
 class WeightAverage:
@@ -37,8 +36,14 @@ class WeightAverage:
         self._mean: list[np.ndarray] = []
 
     def update(self, model: Sequential) -> None:
-        """Add the model's current parameters to the mean (``mean += (w - mean) / count``)."""
+        """Add the model's current parameters to the mean (``mean += (w - mean) / count``).
+
+        Raises:
+            ValueError: a model whose parameters have other shapes than the first one's.
+        """
         values = [module.params[key] for module, key in model.parameters()]
+        if self.count and [v.shape for v in values] != [m.shape for m in self._mean]:
+            raise ValueError("the model's parameters do not match the averaged ones")
         self.count += 1
         if self.count == 1:
             self._mean = [v.astype(np.float64) for v in values]
@@ -68,8 +73,11 @@ def update_batchnorm(model: Sequential, images: np.ndarray, rng: np.random.Gener
     The running statistics are reset (mean 0, variance 1), then one pass over ``images`` in
     train mode updates them with momentum ``1 / k`` at the ``k``-th batch, so that they end as
     the plain mean of the batches' means and unbiased variances (``update_bn`` of
-    ``torch.optim.swa_utils``, ``momentum=None``). Nothing is trained; the model is left in
-    eval mode and every batch norm keeps its own momentum afterwards.
+    ``torch.optim.swa_utils``, ``momentum=None``). The batches are ``batch_size`` images in a
+    random order; a last batch of a single image (whose variance is undefined) joins the one
+    before it. Nothing is trained and no activation is kept for a backward pass; the model is
+    left in eval mode (``update_bn`` restores the previous mode) and every batch norm keeps
+    its own momentum afterwards.
 
     Args:
         model: the network, changed in place (its buffers only).
@@ -106,7 +114,7 @@ def update_batchnorm(model: Sequential, images: np.ndarray, rng: np.random.Gener
                 batch = augment(batch, rng)
             for m in norms:
                 m.momentum = 1.0 / k
-            model.forward(to_input(batch, model.input_shape), Tape(param_grads=False))
+            model.forward(to_input(batch, model.input_shape))  # train mode: batch statistics
     finally:
         for m, value in zip(norms, momentum):
             m.momentum = value

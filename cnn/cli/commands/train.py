@@ -24,7 +24,7 @@ from cnn.cli.commands.common import (
 from cnn.cli.commands.summary import print_summary
 from cnn.data.augment import AUGMENT_RECIPES, AUGMENTATIONS
 from cnn.data.kaggle import is_csv
-from cnn.data.mnist import find_mnist, sha256_file
+from cnn.data.mnist import find_mnist
 from cnn.errors import UserError
 from cnn.faults import fault_point
 from cnn.files import is_regular_file, same_file, sigint_deferred
@@ -42,6 +42,7 @@ from cnn.nn.schedule import (
     resolve_recipe,
     swa_cycles,
 )
+from cnn.tasks.finetune import INIT_KEYS, started_from
 from cnn.tasks.metrics import percent
 from cnn.tasks.plots import plot_loss_curve
 from cnn.tasks.swa import WeightAverage, update_batchnorm
@@ -161,15 +162,6 @@ def check_target(target: Path, data_file: Path | None = None) -> None:
         pass
 
 
-# What a weights file says about how it was made: kept as ``init_recipe`` by a run that starts
-# from it (--init), so a fine-tuned file still records its whole recipe.
-RECIPE_KEYS = ("data", "epochs", "batch_size", "optimizer", "lr", "lr_decay", "schedule",
-               "warmup_epochs", "label_smoothing", "seed", "augment", "augment_recipe",
-               "photo_renderings", "train_images", "validation_images", "seconds_per_epoch",
-               "total_seconds", "swa_epochs", "swa_lr", "temperature", "calibrated_by",
-               "accuracy", "init", "init_recipe")
-
-
 class EpochSaver:
     """Writes the weights after every finished epoch, atomically and with Ctrl-C held back
     until the file is complete (:func:`cnn.files.sigint_deferred`), so once an epoch has
@@ -241,9 +233,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     (:mod:`cnn.tasks.swa`): one-epoch cycles of a cosine from ``swa_lr`` (``None``:
     :data:`cnn.nn.schedule.SWA_LR`) down to a hundredth (:func:`cnn.nn.schedule.swa_cycles`),
     the weights at the end of each averaged, then the batch-norm statistics recomputed with one
-    augmented pass over the training images; the averaged weights are calibrated, scored and
-    saved (until then the file holds the last finished epoch). With ``init``, the recipe of the
-    file started from is kept in the metadata as ``init_recipe``.
+    pass over the training images (through ``augment`` when given); the averaged weights are
+    saved at once, then calibrated, scored and saved again (until then the file holds the last
+    finished epoch). With ``init``, the file started from is named in the metadata
+    (:func:`cnn.tasks.finetune.started_from`: ``init``, ``init_sha256``, ``init_recipe``).
     ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
     (:func:`cnn.nn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
     decay is given).
@@ -265,6 +258,20 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     augment = {True: "basic", False: None}.get(augment, augment)
     if augment not in (None, *AUGMENTATIONS):
         raise UserError(f"--augment {augment}: choose one of {', '.join(AUGMENTATIONS)}")
+    if not (isinstance(swa, int) and 0 <= swa <= epochs):
+        raise UserError(f"--swa {swa} should be a whole number of epochs from 0 to --epochs "
+                        f"({epochs}): the last that many epochs are averaged")
+    if swa_lr is not None and not swa:
+        raise UserError("--swa-lr sets the learning rate of the --swa cycles: give --swa K too, "
+                        "or leave --swa-lr out")
+    if swa and swa == epochs and (lr is not None or lr_decay is not None or schedule is not None
+                                  or warmup):
+        raise UserError(f"with --swa {swa} equal to --epochs every epoch is an SWA cycle, so "
+                        "--lr, --lr-decay, --schedule and --warmup have nothing to set: give "
+                        "--swa-lr, or more --epochs than --swa")
+    swa_lr = SWA_LR if swa_lr is None else swa_lr
+    if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
+        raise UserError(f"--swa-lr {swa_lr} should be a finite number > 0")
     values = [str(data)] if isinstance(data, (str, Path)) else list(data or [])
     if init is not None and values and all(is_folder(v) for v in values) and lr_decay is None \
             and not label_smoothing and optimizer == "adam":
@@ -280,12 +287,6 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
                                  overwrite=overwrite, quiet=quiet, check_target=check_target)
     repeat = 1 if repeat is None else repeat
-    if not (isinstance(swa, int) and 0 <= swa <= epochs):
-        raise UserError(f"--swa {swa} should be a whole number of epochs from 0 to --epochs "
-                        f"({epochs}): the last that many epochs are averaged")
-    swa_lr = SWA_LR if swa_lr is None else swa_lr
-    if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
-        raise UserError(f"--swa-lr {swa_lr} should be a finite number > 0")
     if not (isinstance(photos, int) and photos >= 0):
         raise UserError(f"--photos {photos} should be a whole number >= 0")
     lr, lr_decay, schedule = resolve_recipe(lr, lr_decay, schedule)
@@ -356,11 +357,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     if augment:
         saver.metadata["augment_recipe"] = AUGMENT_RECIPES[augment]
     if init is not None:
-        saver.metadata.update(init=str(init), init_sha256=sha256_file(init), freeze=freeze,
-                              init_recipe={k: v for k, v in model.metadata.items()
-                                           if k in RECIPE_KEYS})
-    if swa:
-        saver.metadata.update(swa_epochs=swa, swa_lr=swa_lr)
+        parent = started_from(model.metadata, init)
+        saver.metadata.update(freeze=freeze, **{k: parent[k] for k in INIT_KEYS})
+    if swa:  # the averaging itself is recorded once done (swa_run)
+        saver.metadata.update(swa_lr=swa_lr)
         if swa == epochs:  # no schedule of its own ran: only the SWA cycles
             saver.metadata.update(lr=swa_lr, schedule="swa", warmup_epochs=0.0)
     opt = make_optimizer(optimizer, trainable_parameters(model, freeze), lr)
@@ -399,8 +399,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
             saver.save(history)
         result["weights"] = saver.path
         if history.diverged:
+            option = (f"--swa-lr {swa_lr:g}" if swa and len(history.epochs) >= epochs - swa
+                      else f"--lr {lr:g}")  # the epoch that diverged was an SWA cycle
             print(f"cnn: error: training stopped: {history.diverged}; the learning rate "
-                  f"(--lr {lr:g}) is probably too high: try a tenth of it", file=sys.stderr)
+                  f"({option}) is probably too high: try a tenth of it", file=sys.stderr)
         if done == 0:
             print(f"{'interrupted' if history.interrupted else 'stopped'}: no epoch finished, "
                   "nothing was saved", file=sys.stderr)
@@ -411,7 +413,8 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
             fault_point("interrupted")
         if average.count and not history.interrupted and not history.diverged:
             swa_run(model, average, x_train, rng, AUGMENTATIONS[augment] if augment else None,
-                    saver.metadata, quiet)
+                    batch_size, saver.metadata, quiet)
+            saver.save(history)  # the averaged weights reach the disk before anything else
         if calibrate and not history.interrupted and not history.diverged:
             calibrate_run(model, saver.metadata, x_val, y_val, rng,
                           AUGMENTATIONS[augment] if augment else None, quiet)
@@ -455,11 +458,15 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     return result
 
 
-def swa_run(model, average, x_train, rng, augment, metadata: dict, quiet: bool) -> None:
+def swa_run(model, average, x_train, rng, augment, batch_size: int, metadata: dict,
+            quiet: bool) -> None:
     """``--swa``: put the averaged weights in ``model`` and recompute its batch-norm statistics
-    (:mod:`cnn.tasks.swa`); say so in ``metadata`` and, unless ``quiet``, to the user."""
+    (:mod:`cnn.tasks.swa`, batches of the run's size); record it in ``metadata``
+    (``swa``, ``swa_epochs``) and, unless ``quiet``, tell the user."""
     average.apply(model)
-    batches = update_batchnorm(model, x_train, rng, augment)
+    fault_point("swa")
+    batches = update_batchnorm(model, x_train, rng, augment, max(2, batch_size))
+    metadata["swa_epochs"] = average.count
     metadata["swa"] = (f"stochastic weight averaging (Izmailov et al. 2018) of the weights at "
                        f"the end of the last {average.count} epoch(s); batch-norm statistics "
                        f"recomputed over {len(x_train):,} training images"

@@ -19,6 +19,7 @@ import numpy as np
 
 from cnn.errors import UserError
 from cnn.files import sigint_deferred
+from cnn.tasks.finetune import started_from
 from cnn.tasks.metrics import percent
 
 
@@ -160,7 +161,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         after[key] = _score(model, *data)
         print(f"{what}: before {before[key][1]}, after {after[key][1]}")
     result["report"] = (after.get("mnist") or after.get("folder") or (None,))[0]
-    model.metadata = dict(model.metadata, init=str(init), finetune=vars_of(recipe),
+    model.metadata = dict(started_from(model.metadata, init), finetune=vars_of(recipe),
                           epochs=trained, best_epoch=history.best, seed=seed,
                           data=", ".join(td.sources), classes=model.num_classes,
                           replay=str(mnist_path) if mnist else None,
