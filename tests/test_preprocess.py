@@ -674,6 +674,36 @@ def test_a_small_card_far_away_is_the_sheet_and_its_dark_digit_is_read(test_digi
     assert _read_right(photos) >= 8
 
 
+def _large_card(rng, top: int = 200) -> np.ndarray:
+    """A 960 x 1280 grey photo of a light card (520 x 640 px, 27 % of the picture) on a dark,
+    grainy desk, from row ``top`` down (0: it runs out of the picture at the top), with "4071"
+    written on it in a thin, light pen (strokes 2-3 px wide, 30 % darker than the card: at
+    256 px lighter than Otsu's threshold, so no hole there)."""
+    photo = (0.3 + 0.04 * rng.standard_normal((960, 1280))).astype(np.float32)
+    photo[top:top + 520, 300:940] = 0.88 + 0.01 * rng.standard_normal((520, 640))
+    pen = np.zeros(photo.shape, np.uint8)
+    cv2.putText(pen, "4071", (420, top + 300), cv2.FONT_HERSHEY_SIMPLEX, 3.0, 255, 2,
+                cv2.LINE_AA)
+    return np.clip(photo * (1.0 - 0.3 * pen / 255.0), 0.0, 1.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("top", [200, 0])
+def test_a_large_card_with_a_thin_pens_number_is_the_sheet(top):
+    # Cards of 15-40 % of the photo, their number in a thin pen, were taken for light ink on a
+    # dark ground (number photos B: "5500" read "1111"): only cards under 15 % were looked at
+    # for marks too fine for 256 px. Now any sheet that reaches at most one side is.
+    from cnn.vision.polarity import _bright_sheet, _ink_sign, _sides_touched
+
+    photo = _large_card(np.random.default_rng(8), top)
+    sheet = _bright_sheet(photo)
+    assert sheet is not None and 0.2 < sheet.mean() < 0.35
+    assert _sides_touched(sheet) == (1 if top == 0 else 0)
+    assert _ink_sign(photo, "auto") < 0  # dark ink on the card
+    blank = _large_card(np.random.default_rng(8), top)
+    blank[top + 150:top + 350, 400:900] = photo[top + 10:top + 210, 400:900]  # wipe the pen
+    assert _bright_sheet(blank) is None  # no mark: a light blob, not a sheet
+
+
 def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
     from cnn.vision.polarity import _bright_sheet
 
@@ -682,10 +712,11 @@ def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
     canvas = np.zeros((480, 640), np.float32)
     cv2.line(canvas, (300, 100), (340, 380), 1.0, 40)  # a thick chalk "1": no hole, no mark
     assert _bright_sheet(canvas) is None
-    # a large light region without a hole at 256 px is no sheet (its fine "marks" are not
-    # looked for: a page's lit part beside a hard shadow shades into darker paper)
+    # a large light region without a hole at 256 px that runs out of the picture on two
+    # sides is no sheet (its fine "marks" are not looked for: a page's lit part beside a hard
+    # shadow shades into darker paper)
     lit = np.full((960, 1280), 0.25, np.float32)
-    lit[100:800, 100:700] = np.linspace(0.95, 0.8, 600, dtype=np.float32)[None, :]
+    lit[0:800, 0:700] = np.linspace(0.95, 0.8, 700, dtype=np.float32)[None, :]
     lit[400:420, 300:303] = 0.3  # a small dark mark, too small for 256 px
     assert _bright_sheet(lit) is None
     # chalk has grain: scattered dark specks in a light stroke are no marks on a sheet

@@ -244,9 +244,11 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     up to 1,024 px (:func:`_fine_marks`). Until 2026-12-07 the sheet had to cover 15 % and
     show its holes at 256 px; phone photos of a card far away (``make_phone_photos.py``, 20
     "far" photos) were read as light ink on a dark ground, the card taken for the digit.
-    Larger sheets must still show their holes at 256 px: looked for at 1,024 px, the lit
-    part of a page under a hard shadow showed "marks" too (its own shading), and a digit in
-    the shadow was lost.
+    Larger sheets are looked at so too when they reach at most one side of the picture (a card
+    with a thin pen's number on it, mostly in view); one that runs out of the picture on two
+    sides or more must show its holes at 256 px: looked for at 1,024 px, the lit part of a page
+    under a hard shadow (bounded by the frame on 2-4 sides) showed "marks" too (its own
+    shading), and a digit in the shadow was lost.
     """
     small = reduced(gray, 256)
     _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
@@ -265,12 +267,19 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
         return None
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
-    if holes <= 0 and not (np.count_nonzero(sheet) < _FAR_CARD * small.size
-                           and _fine_marks(gray, sheet)):
+    if holes <= 0 and not ((np.count_nonzero(sheet) < _FAR_CARD * small.size
+                            or _sides_touched(sheet) <= 1) and _fine_marks(gray, sheet)):
         return None  # no mark on it: a light blob or stroke on black, or a blank card
     if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
         return None  # what surrounds it is not much darker: a light gradient, not a desk
     return sheet.astype(bool)
+
+
+def _sides_touched(mask: np.ndarray) -> int:
+    """How many of the picture's four sides (its outermost rows and columns) ``mask``
+    (2-D, nonzero inside) reaches: 0 for a region wholly in view, 2-3 for a lit part of a
+    page that runs out of the picture."""
+    return sum(bool(line.any()) for line in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
 
 
 _SHEET_MIN = 0.03  # a sheet covers at least this fraction of the picture
