@@ -704,6 +704,28 @@ def test_a_large_card_with_a_thin_pens_number_is_the_sheet(top):
     assert _bright_sheet(blank) is None  # no mark: a light blob, not a sheet
 
 
+def test_specks_in_a_large_chalk_smear_are_no_writing():
+    # A chalk "7" over a light eraser smear (a third of the picture, in view) where the board
+    # shows through in a few specks: the large-sheet branch must not read the specks as a
+    # pen's marks (the chalk would then be lost as the "paper").
+    from cnn.vision.polarity import _bright_sheet, _ink_sign
+
+    rng = np.random.default_rng(3)
+    board = 0.15 + 0.03 * rng.standard_normal((960, 1280))
+    smear = np.zeros((960, 1280), np.float32)
+    cv2.ellipse(smear, (640, 480), (420, 300), 0, 0, 360, 1, -1)
+    img = np.where(smear > 0, 0.5 + 0.02 * rng.standard_normal(smear.shape), board)
+    for i in range(5):
+        cv2.circle(img, (450 + 80 * i, 650), 4, 0.2, -1)
+    chalk = np.zeros_like(smear)
+    cv2.line(chalk, (500, 300), (780, 300), 1, 30)
+    cv2.line(chalk, (780, 300), (600, 700), 1, 30)
+    img = np.where(chalk > 0, 0.95 + 0.1 * rng.standard_normal(img.shape), img)
+    img = np.clip(img, 0, 1).astype(np.float32)
+    assert _bright_sheet(img) is None
+    assert _ink_sign(img, "auto") > 0  # light chalk on a dark board
+
+
 def test_a_blank_card_or_a_light_stroke_on_black_is_no_sheet():
     from cnn.vision.polarity import _bright_sheet
 

@@ -209,12 +209,18 @@ def test_a_fine_tuned_file_does_not_claim_its_parents_recipe(tmp_path, monkeypat
     train_and_save(None, init=str(parent), data=[str(folder)], epochs=1, out=str(child),
                    quiet=True, plot=False)
     meta = load_model(child).metadata
-    assert "swa" not in meta and "swa_epochs" not in meta
+    for key in ("swa", "swa_epochs", "macro_precision", "test_loss", "train_loss", "scored_on",
+                "validation_images", "temperature", "ece_validation_after"):
+        assert key not in meta, key  # the parent's recipe, scores and calibration
     assert meta["init_recipe"]["swa_epochs"] == 1 and meta["init_recipe"]["seed"] == 3
-    assert "finetune" in meta and meta["init"] == str(parent)
+    assert "finetune" in meta and meta["init"] == str(parent) and meta["classes"] == 10
 
 
-def test_ctrl_c_during_the_batch_norm_pass_keeps_the_last_epoch(tmp_path):
+@pytest.mark.parametrize("phase, kept", [
+    ("swa", "the weights of epoch 2"),  # while the statistics are recomputed
+    ("test", "the averaged weights of the last 2 epochs"),  # once the average is saved
+])
+def test_ctrl_c_after_the_last_epoch_says_which_weights_are_saved(tmp_path, phase, kept):
     import os
     import subprocess
     import sys
@@ -222,15 +228,15 @@ def test_ctrl_c_during_the_batch_norm_pass_keeps_the_last_epoch(tmp_path):
     from cnn.io.weights import load_model
 
     out = tmp_path / "w.npz"
-    env = dict(os.environ, CNN_TEST_SIGINT_AT="swa", MPLBACKEND="Agg")
+    env = dict(os.environ, CNN_TEST_SIGINT_AT=phase, MPLBACKEND="Agg")
     result = subprocess.run(
         [sys.executable, "-m", "cnn", "train", "--model", MODEL, "--epochs", "2", "--swa", "2",
          "--limit", "600", "--data", str(SUBSET), "--out", str(out), "--no-plot", "-q"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
     assert result.returncode == 130 and "Traceback" not in result.stderr
-    assert f"the weights of epoch 2 are saved in {out}" in result.stderr
+    assert f"{kept} are saved in {out}" in result.stderr
     meta = load_model(out).metadata
-    assert meta["epochs"] == 2 and "swa" not in meta and "swa_epochs" not in meta
+    assert meta["epochs"] == 2 and ("swa_epochs" in meta) == (phase == "test")
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -253,12 +259,15 @@ def test_bad_swa_options_get_one_line(extra, message, tmp_path, capsys):
     assert not (tmp_path / "x.npz").exists()
 
 
-def test_swa_is_refused_for_the_safe_fine_tuning_of_folders(tmp_path):
+@pytest.mark.parametrize("options", [dict(swa=1), dict(swa_lr=0.01), dict(swa=1, lr=0.01)])
+def test_swa_is_refused_for_the_safe_fine_tuning_of_folders(tmp_path, options):
+    # the first refusal names the real obstacle (not "give --swa K too", then this one)
     from cnn.cli.commands.train import train_and_save
     from cnn.errors import UserError
 
     folder = Path(__file__).parent.parent / "custom_test_images"
     with pytest.raises(UserError, match="--swa is not part of the safe fine-tuning"):
         train_and_save(None, init="weight_output/weight_detailsC(8,5)-P2-C(16,3)-P2-FC128-FC10"
-                       ".npz", data=[str(folder)], epochs=1, swa=1,
-                       out=str(tmp_path / "t.npz"))
+                       ".npz", data=[str(folder)], epochs=1, out=str(tmp_path / "t.npz"),
+                       **options)
+    assert not (tmp_path / "t.npz").exists()

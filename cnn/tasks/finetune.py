@@ -86,37 +86,39 @@ def with_classes(model, num_classes: int, rng: np.random.Generator):
     return wider
 
 
-# What a weights file's metadata says about how it was made. A run that starts from the file
-# (--init) keeps these under ``init_recipe`` and writes its own in their place, so a
-# fine-tuned file records its whole recipe and never one that is not its own.
+# What a weights file's metadata says about how it was made and how it scored. A run that
+# starts from the file (--init) keeps these under ``init_recipe`` and writes its own, so a
+# fine-tuned file records its whole recipe and never a recipe or a score that is not its own.
 RECIPE_KEYS = ("data", "epochs", "batch_size", "optimizer", "lr", "lr_decay", "schedule",
                "warmup_epochs", "label_smoothing", "seed", "augment", "augment_recipe",
                "photo_renderings", "train_images", "validation_images", "seconds_per_epoch",
                "total_seconds", "swa", "swa_epochs", "swa_lr", "temperature", "calibrated_by",
                "accuracy", "interrupted", "diverged", "freeze", "finetune", "best_epoch",
                "init", "init_sha256", "init_recipe")
-
-
+# What a child keeps as its own: what the network is for (an 11-class gate's threshold, a line
+# gate's marker), which fine-tuning does not change. Scores, calibration (its temperature no
+# longer fits the retrained weights) and the recipe are the parent's and are not kept.
+KEPT_KEYS = ("classes", "reject_threshold", "reject_calibration", "line_gate")
 INIT_KEYS = ("init", "init_sha256", "init_recipe")  # what started_from adds
 
 
 def started_from(metadata: dict, init) -> dict:
-    """The metadata a run started from the weights file ``init`` inherits from it.
+    """The metadata a run started from the weights file ``init`` inherits from it; call it
+    when the file is loaded (it reads the file's bytes).
 
     Args:
         metadata: the ``init`` file's metadata (its model's ``metadata`` dict).
         init: the path of the file, as the user gave it.
     Returns:
-        a new dict: ``metadata`` without its :data:`RECIPE_KEYS` (the child's run writes its
-        own; ``temperature`` stays, as it is folded into the weights the child starts with),
-        plus ``init`` (the path), ``init_sha256`` (of the file's bytes, so the parent is known
-        even once that path holds another file) and ``init_recipe`` (the parent's
-        :data:`RECIPE_KEYS`, its own ``init_recipe`` nested in it).
+        a new dict: ``metadata``'s :data:`KEPT_KEYS`, plus ``init`` (the path),
+        ``init_sha256`` (of the file's bytes, so the parent is known even once that path holds
+        another file) and ``init_recipe`` (the parent's :data:`RECIPE_KEYS`, its own
+        ``init_recipe`` nested in it).
     Raises:
         OSError: the file cannot be read.
     """
     from cnn.data.mnist import sha256_file
 
-    kept = {k: v for k, v in metadata.items() if k not in RECIPE_KEYS or k == "temperature"}
+    kept = {k: v for k, v in metadata.items() if k in KEPT_KEYS}
     return dict(kept, init=str(init), init_sha256=sha256_file(init),
                 init_recipe={k: v for k, v in metadata.items() if k in RECIPE_KEYS})

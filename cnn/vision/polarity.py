@@ -245,10 +245,13 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     show its holes at 256 px; phone photos of a card far away (``make_phone_photos.py``, 20
     "far" photos) were read as light ink on a dark ground, the card taken for the digit.
     Larger sheets are looked at so too when they reach at most one side of the picture (a card
-    with a thin pen's number on it, mostly in view); one that runs out of the picture on two
-    sides or more must show its holes at 256 px: looked for at 1,024 px, the lit part of a page
-    under a hard shadow (bounded by the frame on 2-4 sides) showed "marks" too (its own
-    shading), and a digit in the shadow was lost.
+    with a thin pen's number on it, mostly in view), with a mark of at least
+    :data:`_LARGE_MARK` of the sheet (dark specks in a light chalk smear are no writing); one
+    that runs out of the picture on two sides or more must show its holes at 256 px: looked
+    for at 1,024 px, the lit part of a page under a hard shadow (bounded by the frame on 2-4
+    sides) showed "marks" too (its own shading), and a digit in the shadow was lost. A lit
+    part wholly in view (a page under a shadow, lying on a darker desk) is taken for a sheet
+    now; it was read light-on-dark before, wrong either way.
     """
     small = reduced(gray, 256)
     _, bright = cv2.threshold((small * 255).astype(np.uint8), 0, 1,
@@ -267,8 +270,9 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
         return None
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
-    if holes <= 0 and not ((np.count_nonzero(sheet) < _FAR_CARD * small.size
-                            or _sides_touched(sheet) <= 1) and _fine_marks(gray, sheet)):
+    far = np.count_nonzero(sheet) < _FAR_CARD * small.size
+    if holes <= 0 and not ((far and _fine_marks(gray, sheet)) or (
+            _sides_touched(sheet) <= 1 and _fine_marks(gray, sheet, _LARGE_MARK))):
         return None  # no mark on it: a light blob or stroke on black, or a blank card
     if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
         return None  # what surrounds it is not much darker: a light gradient, not a desk
@@ -277,16 +281,17 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
 
 def _sides_touched(mask: np.ndarray) -> int:
     """How many of the picture's four sides (its outermost rows and columns) ``mask``
-    (2-D, nonzero inside) reaches: 0 for a region wholly in view, 2-3 for a lit part of a
-    page that runs out of the picture."""
+    (2-D, nonzero inside) reaches: 0 for a region wholly in view, 2-4 for a lit part of a
+    page that runs out of the picture (a corner counts as two sides)."""
     return sum(bool(line.any()) for line in (mask[0], mask[-1], mask[:, 0], mask[:, -1]))
 
 
 _SHEET_MIN = 0.03  # a sheet covers at least this fraction of the picture
 _FAR_CARD = 0.15  # ... and under this, its marks may be too small to see at 256 px
+_LARGE_MARK = 2e-4  # a larger sheet's fine mark covers this share of it (specks do not)
 
 
-def _fine_marks(gray: np.ndarray, sheet: np.ndarray) -> bool:
+def _fine_marks(gray: np.ndarray, sheet: np.ndarray, share: float = 0.0) -> bool:
     """Whether the sheet ``sheet`` (a uint8 mask at :func:`_bright_sheet`'s 256 px) has dark
     marks too small to see there. Looked for on ``gray`` (as the caller passes it: the
     polarity stage hands over a photo reduced to 640-1,279 px, the pipeline's dark-ink work
@@ -294,8 +299,10 @@ def _fine_marks(gray: np.ndarray, sheet: np.ndarray) -> bool:
     the sheet shrunk by 2 % of that side (its own edge, the frame's too, is no mark): pixels
     darker than the sheet's paper (its median) by at least 4 robust sigmas of it (and
     ``_MIN_CONTRAST``), under 6 % of the sheet, of which one connected mark has at least 8
-    (the grain of paper, chalk or a desk leaves scattered specks, no mark). ``gray``:
-    float32 (H, W) in [0, 1]."""
+    and at least ``share`` of the shrunk sheet's pixels (the grain of paper, chalk or a desk
+    leaves scattered specks, no mark; a large sheet asks for a mark the size of a pen's
+    digit, not of the board seen through a chalk smear). ``gray``: float32 (H, W) in
+    [0, 1]."""
     fine = reduced(gray, 1024)
     inside = cv2.resize(sheet, (fine.shape[1], fine.shape[0]), interpolation=cv2.INTER_NEAREST)
     edge = max(3, int(0.02 * max(fine.shape))) | 1
@@ -309,4 +316,4 @@ def _fine_marks(gray: np.ndarray, sheet: np.ndarray) -> bool:
     if not 8 <= np.count_nonzero(dark) < 0.06 * paper.size:
         return False
     n, _, stats, _ = cv2.connectedComponentsWithStats(dark.astype(np.uint8), connectivity=8)
-    return n > 1 and int(stats[1:, cv2.CC_STAT_AREA].max()) >= 8
+    return n > 1 and int(stats[1:, cv2.CC_STAT_AREA].max()) >= max(8, share * paper.size)

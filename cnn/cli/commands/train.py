@@ -176,6 +176,7 @@ class EpochSaver:
         self.metadata = metadata
         self.path: Path | None = None  # the file written, once written
         self.epochs = 0  # epochs whose weights are on disk
+        self.averaged = False  # whether those are --swa's average (else the last epoch's)
 
     def save(self, history, report: dict | None = None) -> Path:
         done = len(history.epochs)
@@ -196,6 +197,7 @@ class EpochSaver:
             else:
                 save_model(self.model, self.path, overwrite=True)
             self.epochs = done
+            self.averaged = "swa" in self.model.metadata
         return self.path
 
 
@@ -258,6 +260,13 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     augment = {True: "basic", False: None}.get(augment, augment)
     if augment not in (None, *AUGMENTATIONS):
         raise UserError(f"--augment {augment}: choose one of {', '.join(AUGMENTATIONS)}")
+    values = [str(data)] if isinstance(data, (str, Path)) else list(data or [])
+    safe = (init is not None and values and all(is_folder(v) for v in values)
+            and lr_decay is None and not label_smoothing and optimizer == "adam")
+    if safe and (swa or swa_lr is not None):
+        raise UserError("--swa is not part of the safe fine-tuning recipe of --init on "
+                        "folders alone; add --data mnist to train on MNIST too, or leave "
+                        "--swa and --swa-lr out")
     if not (isinstance(swa, int) and 0 <= swa <= epochs):
         raise UserError(f"--swa {swa} should be a whole number of epochs from 0 to --epochs "
                         f"({epochs}): the last that many epochs are averaged")
@@ -272,16 +281,9 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     swa_lr = SWA_LR if swa_lr is None else swa_lr
     if not (isinstance(swa_lr, (int, float)) and math.isfinite(swa_lr) and swa_lr > 0):
         raise UserError(f"--swa-lr {swa_lr} should be a finite number > 0")
-    values = [str(data)] if isinstance(data, (str, Path)) else list(data or [])
-    if init is not None and values and all(is_folder(v) for v in values) and lr_decay is None \
-            and not label_smoothing and optimizer == "adam":
-        # --init on folders alone: the safe fine-tuning recipe (cnn.tasks.safe_finetune)
+    if safe:  # --init on folders alone: the safe fine-tuning recipe (cnn.tasks.safe_finetune)
         from cnn.cli.commands.train_init import finetune_and_save
 
-        if swa:
-            raise UserError("--swa is not part of the safe fine-tuning recipe of --init on "
-                            "folders alone; add --data mnist to train on MNIST too, or leave "
-                            "--swa out")
         return finetune_and_save(model_string, init, values, epochs=epochs, lr=lr,
                                  schedule=schedule, freeze=freeze, repeat=repeat,
                                  batch_size=batch_size, seed=seed, augment=augment, out=out,
@@ -431,8 +433,10 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
         if saver.path is None:
             print("interrupted: no epoch finished, nothing was saved", file=sys.stderr)
         else:
-            print(f"interrupted: the weights of epoch {saver.epochs} are saved in "
-                  f"{saver.path} (no test accuracy recorded)", file=sys.stderr)
+            what = (f"the averaged weights of the last {saver.metadata['swa_epochs']} epochs"
+                    if saver.averaged else f"the weights of epoch {saver.epochs}")
+            print(f"interrupted: {what} are saved in {saver.path} (no test accuracy "
+                  "recorded)", file=sys.stderr)
         result["weights"] = saver.path
         return result
     total = saver.metadata["total_seconds"]

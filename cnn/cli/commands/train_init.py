@@ -113,6 +113,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         check_target(Path(out))
     td = _load_folders(folders, seed)
     model = load_model(init, num_classes=None)
+    parent = started_from(model.metadata, init)  # now: the file may be gone once trained
     if model_string is not None and Sequential(model_string, num_classes=None).model_string != \
             model.model_string:
         raise UserError(f"--model {model_string} differs from the --init file's model "
@@ -161,7 +162,7 @@ def finetune_and_save(model_string, init, folders, *, epochs=1, lr=None, schedul
         after[key] = _score(model, *data)
         print(f"{what}: before {before[key][1]}, after {after[key][1]}")
     result["report"] = (after.get("mnist") or after.get("folder") or (None,))[0]
-    model.metadata = dict(started_from(model.metadata, init), finetune=vars_of(recipe),
+    model.metadata = dict(parent, finetune=vars_of(recipe),
                           epochs=trained, best_epoch=history.best, seed=seed,
                           data=", ".join(td.sources), classes=model.num_classes,
                           replay=str(mnist_path) if mnist else None,
