@@ -99,26 +99,34 @@ RECIPE_KEYS = ("data", "epochs", "batch_size", "optimizer", "lr", "lr_decay", "s
 # gate's marker), which fine-tuning does not change. Scores, calibration (its temperature no
 # longer fits the retrained weights) and the recipe are the parent's and are not kept.
 KEPT_KEYS = ("classes", "reject_threshold", "reject_calibration", "line_gate")
-INIT_KEYS = ("init", "init_sha256", "init_recipe")  # what started_from adds
 
 
-def started_from(metadata: dict, init) -> dict:
-    """The metadata a run started from the weights file ``init`` inherits from it; call it
-    when the file is loaded (it reads the file's bytes).
+def lineage(metadata: dict, init) -> dict:
+    """What a run started from the weights file ``init`` records of it; call it when the
+    file is loaded (it reads the file's bytes).
 
     Args:
         metadata: the ``init`` file's metadata (its model's ``metadata`` dict).
         init: the path of the file, as the user gave it.
     Returns:
-        a new dict: ``metadata``'s :data:`KEPT_KEYS`, plus ``init`` (the path),
-        ``init_sha256`` (of the file's bytes, so the parent is known even once that path holds
-        another file) and ``init_recipe`` (the parent's :data:`RECIPE_KEYS`, its own
-        ``init_recipe`` nested in it).
+        ``init`` (the path), ``init_sha256`` (of the file's bytes, so the parent is known even
+        once that path holds another file) and ``init_recipe`` (the parent's
+        :data:`RECIPE_KEYS`, its own ``init_recipe`` nested in it).
     Raises:
         OSError: the file cannot be read.
     """
     from cnn.data.mnist import sha256_file
 
+    return {"init": str(init), "init_sha256": sha256_file(init),
+            "init_recipe": {k: v for k, v in metadata.items() if k in RECIPE_KEYS}}
+
+
+def started_from(metadata: dict, init) -> dict:
+    """The metadata a run started from the weights file ``init`` inherits from it (the safe
+    fine-tuning of folders): ``metadata``'s :data:`KEPT_KEYS` and its :func:`lineage`.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     kept = {k: v for k, v in metadata.items() if k in KEPT_KEYS}
-    return dict(kept, init=str(init), init_sha256=sha256_file(init),
-                init_recipe={k: v for k, v in metadata.items() if k in RECIPE_KEYS})
+    return dict(kept, **lineage(metadata, init))

@@ -271,8 +271,8 @@ def _bright_sheet(gray: np.ndarray) -> np.ndarray | None:
     sheet = np.zeros(small.shape, np.uint8)
     cv2.drawContours(sheet, contours, big, 1, -1)
     far = np.count_nonzero(sheet) < _FAR_CARD * small.size
-    if holes <= 0 and not ((far and _fine_marks(gray, sheet)) or (
-            _sides_touched(sheet) <= 1 and _fine_marks(gray, sheet, _LARGE_MARK))):
+    if holes <= 0 and not ((far or _sides_touched(sheet) <= 1)
+                           and _fine_marks(gray, sheet, 0.0 if far else _LARGE_MARK)):
         return None  # no mark on it: a light blob or stroke on black, or a blank card
     if np.median(small[sheet == 0]) > 0.6 * np.median(small[sheet > 0]):
         return None  # what surrounds it is not much darker: a light gradient, not a desk

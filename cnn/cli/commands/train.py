@@ -42,7 +42,7 @@ from cnn.nn.schedule import (
     resolve_recipe,
     swa_cycles,
 )
-from cnn.tasks.finetune import INIT_KEYS, started_from
+from cnn.tasks.finetune import lineage
 from cnn.tasks.metrics import percent
 from cnn.tasks.plots import plot_loss_curve
 from cnn.tasks.swa import WeightAverage, update_batchnorm
@@ -238,7 +238,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     pass over the training images (through ``augment`` when given); the averaged weights are
     saved at once, then calibrated, scored and saved again (until then the file holds the last
     finished epoch). With ``init``, the file started from is named in the metadata
-    (:func:`cnn.tasks.finetune.started_from`: ``init``, ``init_sha256``, ``init_recipe``).
+    (:func:`cnn.tasks.finetune.lineage`: ``init``, ``init_sha256``, ``init_recipe``).
     ``lr_decay`` and ``schedule`` left ``None`` take the default recipe
     (:func:`cnn.nn.schedule.resolve_recipe`: onecycle up to 3e-3, or step at 1e-3 when only a
     decay is given).
@@ -359,8 +359,7 @@ def train_and_save(model_string: str | None, *, epochs=1, batch_size=64, lr=None
     if augment:
         saver.metadata["augment_recipe"] = AUGMENT_RECIPES[augment]
     if init is not None:
-        parent = started_from(model.metadata, init)
-        saver.metadata.update(freeze=freeze, **{k: parent[k] for k in INIT_KEYS})
+        saver.metadata.update(freeze=freeze, **lineage(model.metadata, init))
     if swa:  # the averaging itself is recorded once done (swa_run)
         saver.metadata.update(swa_lr=swa_lr)
         if swa == epochs:  # no schedule of its own ran: only the SWA cycles
@@ -472,11 +471,10 @@ def swa_run(model, average, x_train, rng, augment, batch_size: int, metadata: di
     batches = update_batchnorm(model, x_train, rng, augment, max(2, batch_size))
     metadata["swa_epochs"] = average.count
     metadata["swa"] = (f"stochastic weight averaging (Izmailov et al. 2018) of the weights at "
-                       f"the end of the last {average.count} epoch(s); batch-norm statistics "
-                       f"recomputed over {len(x_train):,} training images"
-                       f"{' (augmented)' if augment else ''}" if batches else
-                       f"stochastic weight averaging (Izmailov et al. 2018) of the weights at "
                        f"the end of the last {average.count} epoch(s)")
+    if batches:
+        metadata["swa"] += (f"; batch-norm statistics recomputed over {len(x_train):,} "
+                            f"training images{' (augmented)' if augment else ''}")
     if not quiet:
         print(f"averaged the weights of the last {average.count} epoch(s)"
               f"{'; batch-norm statistics recomputed' if batches else ''}")
