@@ -41,6 +41,11 @@ shapes        polygons (filled, outlined, with diagonals), discs (filled, hatche
 textures      Gaussian noise low-passed at a random scale, gratings, checkerboards, halftone
               dots; thresholded (hard or soft) at a random level, sometimes cut to a blob.
 clutter       3-10 short strokes and specks spread over the whole frame (dirty paper).
+strings       2-4 MNIST training digits written as one number, as a pen writes it: the whole
+              string slanted (shear up to 0.35) with a drifting baseline, neighbours overlapping
+              by up to 35 % of the narrower digit or apart by up to 8 px, the pen thickened by
+              up to 2 px (a marker) or thinned. Not in the default set: the number reader's
+              line gate ("several digits", docs/numbers.md) is trained on it with pairs.
 ============  ====================================================================================
 
 Usage::
@@ -66,8 +71,9 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-KINDS = ("glyphs", "parts", "pairs", "strokes", "shapes", "textures", "clutter")
-MNIST_KINDS = ("parts", "pairs")
+KINDS = ("glyphs", "parts", "pairs", "strokes", "shapes", "textures", "clutter", "strings")
+MNIST_KINDS = ("parts", "pairs", "strings")
+DEFAULT_KINDS = KINDS[:-1]  # the not-a-digit gates' negatives; "strings" is the line gate's
 TRAIN_LIMIT = 55000  # x_train[55000:] is cnn train's validation split: never used here
 PART_LIKE_WHOLE = 0.6  # a cut digit whose cosine similarity to the whole digit reaches this is
 # redrawn (looked at: above ~0.6 most pieces still read as their digit)
@@ -374,7 +380,7 @@ def _glyph(rng, mnist=None):
 # ------------------------------------------------------------------------ MNIST parts and pairs
 def _pool(mnist) -> np.ndarray:
     if mnist is None:
-        raise ValueError("parts and pairs need MNIST training images (mnist_train)")
+        raise ValueError("parts, pairs and strings need MNIST training images (mnist_train)")
     pool = np.asarray(mnist)[:TRAIN_LIMIT]
     if pool.ndim != 3 or pool.shape[1:] != (28, 28) or not len(pool):
         raise ValueError(f"mnist_train must be (N, 28, 28) images, got shape {pool.shape}")
@@ -496,6 +502,36 @@ def _pair(rng, mnist, used=None, labels=None):
         region = canvas[y:y + d.shape[0], x:x + d.shape[1]]
         np.maximum(region, d, out=region)
         x += d.shape[1] + int(rng.integers(-3, 7))  # overlap 3 px .. gap 6 px
+    return canvas
+
+
+def _string(rng, mnist, used=None, labels=None):
+    """2-4 digits written as one number (the ``strings`` kind of the module docstring)."""
+    pool = _pool(mnist)
+    count = int(rng.choice([2, 3, 4], p=[0.6, 0.3, 0.1]))
+    digits = [_crop(pool[_pick(pool, rng, used)].astype(np.float32) / 255) for _ in range(count)]
+    height = max(d.shape[0] for d in digits)
+    width = sum(d.shape[1] for d in digits) + 10 * count + 16
+    canvas = np.zeros((height + 24, width), np.float32)
+    x, drift = 8, rng.uniform(-0.15, 0.15)  # baseline drift: rows per column
+    for k, d in enumerate(digits):
+        y = int(np.clip(12 + drift * x + rng.integers(-2, 3), 0, canvas.shape[0] - d.shape[0]))
+        region = canvas[y:y + d.shape[0], x:x + d.shape[1]]
+        np.maximum(region, d, out=region)
+        if k + 1 < count:
+            narrower = min(d.shape[1], digits[k + 1].shape[1])
+            x += d.shape[1] + int(rng.integers(-int(0.35 * narrower), 9))
+    shear = rng.uniform(-0.35, 0.35)
+    h, w = canvas.shape
+    m = np.float32([[1, shear, -shear * h / 2 + abs(shear) * h / 2], [0, 1, 0]])
+    canvas = cv2.warpAffine(canvas, m, (w + int(abs(shear) * h) + 1, h),
+                            flags=cv2.INTER_LINEAR)
+    pen = rng.random()
+    if pen < 0.4:  # a marker: the strokes thickened
+        r = int(rng.integers(1, 3))
+        canvas = cv2.dilate(canvas, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1,) * 2))
+    elif pen < 0.55:  # a fine pen
+        canvas = cv2.erode(canvas, np.ones((2, 2), np.uint8))
     return canvas
 
 
@@ -754,7 +790,8 @@ def _clutter(rng, mnist=None):
 
 
 _DRAW = {"glyphs": _glyph, "parts": _part, "pairs": _pair, "strokes": _strokes,
-         "shapes": _shapes, "textures": _textures, "clutter": _clutter}
+         "shapes": _shapes, "textures": _textures, "clutter": _clutter,
+         "strings": _string}
 _CHECK_DIGIT_LIKE = {"glyphs", "parts", "strokes"}  # redrawn when a bar or a ring
 _CHECK_BAR = {"shapes"}  # outlined triangles and rectangles are rings but no 0: bars only
 
@@ -768,8 +805,9 @@ def make_negatives(kind: str, n: int, rng: np.random.Generator,
         kind: one of :data:`KINDS`.
         n: images to make, >= 0.
         rng: the random stream (the output is a function of its state).
-        mnist_train: uint8 (N, 28, 28) MNIST training images, needed by parts and pairs; only
-            the first 55,000 are used (the rest are ``cnn train``'s validation split).
+        mnist_train: uint8 (N, 28, 28) MNIST training images, needed by parts, pairs and
+            strings; only the first 55,000 are used (the rest are ``cnn train``'s validation
+            split).
         mnist_labels: (N,) labels of ``mnist_train``; when given, parts skip digit 1 and
             overlaid pairs are two different digits.
         used: when a list, the indices into ``mnist_train`` drawn are appended to it.
@@ -842,10 +880,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-kind", type=_positive, default=2000,
                         help="images of each kind (2000)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
-    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(KINDS),
-                        metavar="KIND", help=f"kinds to make, of {', '.join(KINDS)} (all)")
+    parser.add_argument("--kinds", nargs="+", choices=KINDS, default=list(DEFAULT_KINDS),
+                        metavar="KIND", help=f"kinds to make, of {', '.join(KINDS)} (all "
+                                             "but strings)")
     parser.add_argument("--data", default=DEFAULT_DATA,
-                        help="keras mnist.npz for parts and pairs ($CNN_MNIST_DATA or "
+                        help="keras mnist.npz for parts, pairs and strings ($CNN_MNIST_DATA or "
                              "/work/shared/data/mnist.npz)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a non-empty OUT (old OUT/noise/*.png are removed)")

@@ -24,6 +24,9 @@ tilt           the page photographed at an angle (perspective)
 motion         motion blur (a shaking hand)
 jpeg15         JPEG quality 15
 big4000        a 4000 x 3000 phone photo
+sheen          a lamp's reflection on glossy paper over part of the digit: a bright oval that
+               washes the ink under it out to a light grey (not in the default set: give
+               ``--conditions sheen``; added 2026-12-08, the published sets keep their 17)
 =============  ==================================================================================
 
 Files are named ``<digit>_<tag>_<nnn>.<ext>`` (``cnn predict`` reads the label from the leading
@@ -58,7 +61,8 @@ DEFAULT_OUT = "/tmp/hard_photos"
 
 CONDITIONS = ("tight", "shadow", "ruled", "squared", "boxed", "underline", "pencil", "coffee",
               "marker", "small", "desk", "screenshot", "coarse", "tilt", "motion", "jpeg15",
-              "big4000")
+              "big4000", "sheen")
+DEFAULT_CONDITIONS = CONDITIONS[:-1]  # the sets as first published (sheen came later)
 
 
 @dataclass(frozen=True)
@@ -595,6 +599,31 @@ def render_big4000(digit, rng, style):
     return plain_photo(digit, rng, style, hw=hw, ink=crop_ink(smooth_ink(digit, height)))
 
 
+def render_sheen(digit, rng, style):
+    """A specular oval (a lamp's reflection on glossy paper) over part of the digit: added
+    light, full on the paper and 50-85 % on the ink (gloss reflects from the ink too), so the
+    strokes inside it fade to a light grey and the paper there clips to white."""
+    found = {}
+
+    def keep(layers, hw, box, pen):
+        found["box"], found["ink"] = box, layers[0][0]
+
+    img = plain_photo(digit, rng, style, extra=keep, keep_float=True)
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = found["box"]
+    size = max(x1 - x0, y1 - y0)
+    cx = rng.uniform(x0 - 0.1 * size, x1 + 0.1 * size)
+    cy = rng.uniform(y0 - 0.1 * size, y1 + 0.1 * size)
+    a, b = size * rng.uniform(0.35, 0.9), size * rng.uniform(0.25, 0.6)
+    t = rng.uniform(0, np.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    u = ((xx - cx) * np.cos(t) + (yy - cy) * np.sin(t)) / a
+    v = (-(xx - cx) * np.sin(t) + (yy - cy) * np.cos(t)) / b
+    spot = rng.uniform(0.5, 1.0) * np.exp(-0.5 * (u * u + v * v) ** 1.5)
+    gloss = 1.0 - rng.uniform(0.15, 0.5) * found["ink"]
+    return camera(np.minimum(img + (spot * gloss)[..., None], 1.0), rng, style)
+
+
 RENDERERS = {name: globals()[f"render_{name}"] for name in CONDITIONS}
 
 
@@ -643,8 +672,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--style", choices=sorted(STYLES), default="a",
                         help="rendering parameter ranges (a); b gives an independent set")
     parser.add_argument("--per-condition", type=int, default=25, help="images per condition (25)")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS),
-                        help="comma-separated condition tags (all)")
+    parser.add_argument("--conditions", default=",".join(DEFAULT_CONDITIONS),
+                        help="comma-separated condition tags (all but sheen)")
     parser.add_argument("--split", choices=["test", "train"], default="test",
                         help="render MNIST test digits (test sets, the default) or training "
                         "digits (to train on; never score a model on those)")

@@ -16,15 +16,19 @@ boxed          a box drawn by hand around the number (an exam sheet's score box)
 pencil         faint pencil, strokes 15-25 % darker than the paper
 tilt           the page photographed at an angle (perspective)
 squared        squared paper (held back: never looked at while tuning the reader)
+marker         a thick marker whose strokes fill the loops (the hard photos' ``marker``), one
+               pair touching (not in the default set: give ``--conditions marker``; added
+               2026-12-08, the published sets keep their 8)
 =============  ==================================================================================
 
 Files are named ``<number>_<tag>_<nnn>.jpg`` and listed in ``index.csv`` (file, condition,
-label, MNIST test indices). Usage::
+label, MNIST test indices; ``--split train``: training indices). Usage::
 
     python scripts/make_numbers.py [--out /tmp/numbers] [--seed 0] [--per-condition 30]
         [--conditions plain,touching] [--data mnist.npz]
 
-Never train on these images: they are made from the test set.
+Never train on these images: they are made from the test set (``--split train`` makes numbers
+of training digits, x_train[:55,000], to train on; never score a model on those).
 """
 
 from __future__ import annotations
@@ -42,23 +46,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_hard_photos as hp  # noqa: E402
 
 DEFAULT_OUT = "/tmp/numbers"
-CONDITIONS = ("plain", "touching", "shadow", "ruled", "boxed", "pencil", "tilt", "squared")
+CONDITIONS = ("plain", "touching", "shadow", "ruled", "boxed", "pencil", "tilt", "squared",
+              "marker")
+DEFAULT_CONDITIONS = CONDITIONS[:-1]  # the sets as first published (marker came later)
 HELD_OUT = ("squared",)
+TRAIN_LIMIT = 55000  # --split train draws from x_train[:55000]: the rest is cnn train's validation
 
 
 def number_ink(digits: list[np.ndarray], height: int, rng: np.random.Generator,
-               touching: bool = False, pen: float | None = None) -> np.ndarray:
+               touching: bool = False, pen: float | None = None,
+               marker: float | None = None) -> np.ndarray:
     """The digits written side by side as one float32 ink map in [0, 1], (H, W).
 
     Each digit is resized to ``height`` +-10 % (``pen``: redrawn with a pen that many px wide,
-    else MNIST's own strokes), cut to its ink, and placed after the previous one with a gap of
-    -8 % .. 35 % of the height (negative: overlapping); with ``touching`` one pair is pushed
+    ``marker``: dilated by that part of its height, else MNIST's own strokes), cut to its ink,
+    and placed after the previous one with a gap of -8 % .. 35 % of the height (negative:
+    overlapping); with ``touching`` one pair is pushed
     together until the inks overlap. The baseline drifts by up to 12 % of the height.
     """
     inks = []
     for d in digits:
         h = max(8, int(height * rng.uniform(0.9, 1.1)))
-        ink = hp.pen_ink(d, h, pen) if pen else hp.smooth_ink(d, h)
+        ink = (hp.pen_ink(d, h, pen) if pen else hp.thick_ink(d, h, marker) if marker
+               else hp.smooth_ink(d, h))
         inks.append(hp.crop_ink(ink))
     gaps = rng.uniform(0.04, 0.35, len(inks)) * height
     gaps[rng.random(len(inks)) < 0.15] = rng.uniform(-0.05, 0.02) * height
@@ -93,12 +103,14 @@ def render_number(digits: list[np.ndarray], condition: str, rng: np.random.Gener
     pen = None
     if condition in ("ruled", "squared"):
         pen = max(1.5, height * rng.uniform(0.03, 0.05))
-    ink = number_ink(digits, height, rng, touching=condition == "touching", pen=pen)
+    marker = rng.uniform(0.06, 0.13) if condition == "marker" else None
+    ink = number_ink(digits, height, rng, touching=condition in ("touching", "marker"),
+                     pen=pen, marker=marker)
     if ink.shape[1] > frame[1] - 10 or ink.shape[0] > frame[0] - 10:
         f = min((frame[1] - 10) / ink.shape[1], (frame[0] - 10) / ink.shape[0])
         ink = cv2.resize(ink, (max(1, int(ink.shape[1] * f)), max(1, int(ink.shape[0] * f))),
                          interpolation=cv2.INTER_AREA)
-    if condition == "plain" or condition == "touching":
+    if condition in ("plain", "touching", "marker"):
         return hp.plain_photo(None, rng, style, hw=frame, ink=ink)
     if condition == "shadow":
         img = hp.plain_photo(None, rng, style, hw=frame, ink=ink, keep_float=True)
@@ -160,15 +172,20 @@ def _lined(ink, frame, rng, style, squared: bool):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default=os.environ.get("CNN_MNIST_DATA", hp.DEFAULT_DATA),
-                        help="MNIST .npz with x_test, y_test")
+                        help="MNIST .npz with x_test, y_test (x_train, y_train for --split "
+                        "train)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder ({DEFAULT_OUT})")
     parser.add_argument("--seed", type=int, default=0, help="seed of the numpy Generator (0)")
     parser.add_argument("--per-condition", type=int, default=30,
                         help="images per condition (30)")
-    parser.add_argument("--conditions", default=",".join(CONDITIONS),
-                        help="comma-separated condition tags (all)")
+    parser.add_argument("--conditions", default=",".join(DEFAULT_CONDITIONS),
+                        help="comma-separated condition tags (all but marker)")
     parser.add_argument("--min-digits", type=int, default=2, help="shortest number (2)")
     parser.add_argument("--max-digits", type=int, default=6, help="longest number (6)")
+    parser.add_argument("--split", choices=["test", "train"], default="test",
+                        help="write MNIST test digits (test sets, the default) or training "
+                        "digits of the first 55,000 (cnn train's validation split is the rest; "
+                        "to train on: never score a model on those)")
     args = parser.parse_args(argv)
     conditions = [c for c in args.conditions.split(",") if c]
     for c in conditions:
@@ -177,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.min_digits <= args.max_digits:
         parser.error("need 1 <= --min-digits <= --max-digits")
     with np.load(args.data) as data:
-        x_test, y_test = data["x_test"], data["y_test"]
+        x_test, y_test = data[f"x_{args.split}"], data[f"y_{args.split}"]
+    if args.split == "train":
+        x_test, y_test = x_test[:TRAIN_LIMIT], y_test[:TRAIN_LIMIT]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if any(out.glob("*.jpg")):
@@ -199,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{condition:9s} {args.per_condition} images")
     with open(out / "index.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["file", "condition", "label", "mnist_test_indices"])
+        writer.writerow(["file", "condition", "label", f"mnist_{args.split}_indices"])
         writer.writerows(rows)
     print(f"{len(rows)} images in {out} (seed {args.seed})")
     return 0

@@ -34,7 +34,7 @@ def made(train):
 
 
 def test_every_kind_shape_dtype_and_ink(made):
-    assert set(made) == set(neg.KINDS) and len(neg.KINDS) == 7
+    assert set(made) == set(neg.KINDS) and len(neg.KINDS) == 8
     for kind, images in made.items():
         assert images.shape == (N, 28, 28) and images.dtype == np.uint8, kind
         assert (images.reshape(N, -1).max(axis=1) == 255).all(), kind  # ink stretched to 255
@@ -119,6 +119,23 @@ def test_parts_and_pairs_use_training_indices_below_55000(train):
                            used=used)
         assert len(used) >= 40 and max(used) < neg.TRAIN_LIMIT == 55000, kind
         assert min(used) >= 0 and len(set(used)) > 20, kind
+
+
+def test_strings_are_several_digits_on_one_line_and_not_made_by_default(train):
+    # The line gate's "several digits": wider than tall once normalised (a row of 2-4
+    # digits), ink in two or more pieces for most; the not-a-digit gates' default kinds
+    # leave them out.
+    x, y = train
+    strings = neg.make_negatives("strings", 40, np.random.default_rng(4), x, mnist_labels=y)
+    wide = pieces = 0
+    for img in strings:
+        rows = np.flatnonzero(img.max(axis=1) > 0)
+        cols = np.flatnonzero(img.max(axis=0) > 0)
+        wide += cols[-1] - cols[0] > rows[-1] - rows[0]
+        pieces += ndimage.label(img > 64)[1] >= 2
+    assert wide >= 36 and pieces >= 20
+    assert "strings" not in neg.DEFAULT_KINDS and set(neg.DEFAULT_KINDS) | {"strings"} == set(
+        neg.KINDS)
 
 
 def test_parts_never_cut_a_one(train):

@@ -25,17 +25,20 @@ from cnn.vision.pipeline import to_mnist
 
 
 def render_photo(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One MNIST digit as a small grey photo of ink on paper.
+    """One MNIST digit (or a row of them) as a small grey photo of ink on paper.
 
     Args:
-        digit: uint8 ``(28, 28)``, white digit on black (MNIST).
+        digit: uint8 ``(28, 28)``, white digit on black (MNIST); or ``(H, W)``, a row of
+            digits written as one number (scaled with its aspect ratio kept).
         rng: the caller's generator.
     Returns:
-        uint8 ``(S, S)`` grey photo, dark ink on lighter paper, S in 56..168 plus a margin.
+        uint8 ``(S + 2m, round(S * W / H) + 2m)`` grey photo, dark ink on lighter paper, S
+        in 56..168, the margin m in 0..S/3.
     """
     size = int(rng.integers(56, 169))
     margin = int(rng.integers(0, size // 3 + 1))
-    big = cv2.resize(digit, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
+    width = max(1, round(size * digit.shape[1] / digit.shape[0]))
+    big = cv2.resize(digit, (width, size), interpolation=cv2.INTER_CUBIC).astype(np.float32) / 255
     big = np.pad(big, margin)
     edge = rng.uniform(0.15, 0.6)  # where the soft threshold sits: low = thick stroke
     ink = np.clip((big - edge) / 0.2 + 0.5, 0, 1)

@@ -7,10 +7,10 @@ Which weights files are *shipped* is named, not guessed: ``weight_output/shipped
 manifest) lists each file with its SHA-256 and its role: ``default`` (what a command uses
 without ``--weights``), ``member`` (with the default, the ensemble ``--weights shipped``),
 ``gate`` (the not-a-digit networks) or ``line`` (the network that tells one digit from several,
-for the number reader's whole-line test: :mod:`cnn.tasks.numbers`). A file is shipped only if
-its name and hash match the manifest; anything else in ``weight_output/`` (what ``cnn train``
-writes there) is the user's, listed as such and never packed into the wheel (setup.py reads the
-same manifest).
+for the number reader's segments and whole-line test: :mod:`cnn.tasks.numbers`). A file is
+shipped only if its name and hash match the manifest; anything else in ``weight_output/``
+(what ``cnn train`` writes there) is the user's, listed as such and never packed into the
+wheel (setup.py reads the same manifest).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ network runs.
 
 The **line gate** (``weight_output/reject/..._line.npz``, role ``line`` in the manifest) is
 carried by the :class:`Rejector` but rejects nothing: its class 10 is "several digits", and
-only the number reader asks it, whether a whole line read as one digit is one
+only the number reader asks it: whether each candidate segment is one digit
+(:func:`cnn.tasks.numbers.segment_scorer`) and whether the whole line read as one digit is one
 (:func:`cnn.tasks.numbers.convincing`, test 1).
 """
 
@@ -138,10 +139,12 @@ class Rejector:
         threshold: reject when P(not a digit) >= threshold, in (0, 1].
         name: where the gate came from, for reports.
         line_gate: an 11-class network whose class 10 is "several digits" (trained on MNIST
-            and pairs and triples of MNIST training digits side by side or overlaid,
-            normalised as one: its metadata's ``recipe``), or ``None``: the
-            number reader asks it whether a whole line read as one digit is one digit
-            (:func:`cnn.tasks.numbers.convincing`, test 1). It rejects nothing itself.
+            and lines of MNIST training digits normalised as one: pairs, strings written as
+            a number, strings photographed and read back as whole lines; its metadata's
+            ``recipe`` and ``line_gate``), or ``None``: the number reader asks it whether a
+            candidate segment or a whole line read as one digit is one digit
+            (:func:`cnn.tasks.numbers.segment_scorer`, :func:`cnn.tasks.numbers.convincing`,
+            test 1). It rejects nothing itself.
     """
 
     gate: object | None = None

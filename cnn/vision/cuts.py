@@ -275,7 +275,8 @@ def _bound_and_prune(keys: list, pieces: list, costs: np.ndarray, n: int, scored
     """Every candidate's image and log score (costs paid), the not-a-digit gate consulted
     only where it can change the answer: ``(images, logs)``, -inf for a candidate left out.
 
-    A segment's score is the classifier's top probability times P(a digit), so the
+    A segment's score is the classifier's top probability times P(a digit) (and P(one
+    digit) from the line gate: :func:`cnn.tasks.numbers.segment_scorer`), so the
     classifier's alone (``score.bound``) bounds it from above. Branch and bound (Land & Doig,
     Econometrica 28(3), 1960): the segmentation that is best under the bounds is scored
     exactly, and its total ``L`` is reachable; a candidate whose best total through it under
