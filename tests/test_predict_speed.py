@@ -189,3 +189,40 @@ def test_workers_with_a_results_file_is_still_the_dask_run(monkeypatch):
     monkeypatch.setattr(predict_cluster, "run", lambda args: seen.append(args.workers) or 0)
     assert main(["predict", str(IMAGES), "--workers", "2", "--out", "r.jsonl"]) == 0
     assert seen == [2]
+
+
+SCRIPT = """import sys
+from pathlib import Path
+from cnn.errors import UserError
+from cnn.tasks.predict import predict_files
+
+
+def run():
+    files = sorted(Path(sys.argv[1]).glob("*.png"))[:3]
+    try:
+        print("read", len(predict_files(files, workers=2)))
+    except UserError as e:
+        print("error:", e)
+
+
+{call}
+"""
+
+
+@pytest.mark.parametrize("guarded", [True, False])
+def test_a_script_without_a_main_guard_is_told_so_when_its_workers_die(tmp_path, guarded):
+    # "spawn" runs the main script again in every worker: without the guard each worker calls
+    # the pool again and dies, which used to be reported as "out of memory, or killed".
+    import subprocess
+    import sys
+
+    call = 'if __name__ == "__main__":\n    run()' if guarded else "run()"
+    script = tmp_path / "user_script.py"
+    script.write_text(SCRIPT.format(call=call))
+    done = subprocess.run([sys.executable, str(script), str(IMAGES)], capture_output=True,
+                          text=True, cwd=tmp_path, timeout=240)
+    if guarded:
+        assert "read 3" in done.stdout, done.stdout + done.stderr
+    else:
+        assert "if __name__ ==" in done.stdout and "workers=1" in done.stdout, done.stdout
+        assert "out of memory" not in done.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -296,12 +297,31 @@ def read_in_pool(files: list[Path], workers: int, polarity: str, rejector, max_d
                     next_chunk += 1
     except BrokenProcessPool:
         _stop(executor)
+        if _unguarded_main():
+            raise UserError("the worker processes reading the images died: the script that "
+                            "calls predict_files with workers > 1 has no 'if __name__ == "
+                            "\"__main__\":' guard around the call (each worker imports the "
+                            "script again); add one, or pass workers=1") from None
         raise UserError("a worker process reading the images died (out of memory, or "
                         "killed); run again with --workers 1") from None
     except BaseException:
         _stop(executor)
         raise
     executor.shutdown()
+
+
+def _unguarded_main() -> bool:
+    """Whether this process runs a script with no ``if __name__ == "__main__":`` guard: its
+    file (``__main__.__file__``) does not mention ``__main__``. The "spawn" start method runs
+    the main script again in every worker, whose call to the pool then fails there
+    (Python docs, ``multiprocessing``, "Safe importing of main module"). False for an
+    interactive session or anything but a regular file that reads."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    try:
+        return (path is not None and Path(path).is_file()
+                and "__main__" not in Path(path).read_text(errors="replace"))
+    except OSError:
+        return False
 
 
 def _stop(executor) -> None:
