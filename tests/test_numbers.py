@@ -524,3 +524,35 @@ def test_a_segment_scores_as_one_digit_not_a_non_digit_and_not_several():
                                0.8 * 0.75, rtol=1e-6)
     np.testing.assert_allclose(segment_scorer(model, BlotGate())(batch), 0.8, rtol=1e-6)
     np.testing.assert_allclose(segment_scorer(model)(batch), 0.8, rtol=1e-6)
+
+
+def test_a_tall_edge_running_out_of_the_picture_beside_the_number_is_no_part_of_it(
+        model, test_digits):
+    # A dark strip from the top border down past the digits (a sheet's or a desk's edge): as
+    # the largest component it seeded the line and set its height, and the digits, a quarter
+    # as tall, were read as one segment ("8362" read "1" on number photos B).
+    page = np.zeros((520, 700), np.float32)
+    for k, digit in enumerate(pick(test_digits, "83")):
+        page[200:290, 150 + 95 * k:240 + 95 * k] = cv2.resize(digit.astype(np.float32) / 255,
+                                                               (90, 90))
+    page[0:380, 560:600] = 1.0  # 380 px tall (a ruled line would reach 80 %), from the top
+    assert read_number(clean_photo(page, 0), model).number == "83"
+
+
+def test_frame_edges_are_dropped_only_beside_components_inside_the_picture():
+    from cnn.vision.numbers import _drop_frame_edges
+
+    def stats(*boxes):  # rows (x, y, w, h, area) of components 1.., row 0 the background
+        return np.array([(0, 0, 0, 0, 0)] + [(x, y, w, h, w * h) for x, y, w, h in boxes])
+
+    pad, shape = 10, (300, 400)
+    beside = stats((100, 100, 40, 50), (150, 100, 40, 50), (300, 10, 10, 200))
+    assert _drop_frame_edges([1, 2, 3], beside, shape, pad) == [1, 2]  # 200 > 2 x 50
+    near = stats((100, 100, 40, 50), (150, 100, 40, 50), (300, 14, 10, 200))  # 4 px off
+    assert _drop_frame_edges([1, 2, 3], near, shape, pad) == [1, 2]
+    inside = stats((100, 100, 40, 50), (150, 100, 40, 50), (300, 30, 10, 200))
+    assert _drop_frame_edges([1, 2, 3], inside, shape, pad) == [1, 2, 3]  # a tall stroke
+    short = stats((100, 100, 40, 50), (150, 100, 40, 50), (300, 10, 10, 90))
+    assert _drop_frame_edges([1, 2, 3], short, shape, pad) == [1, 2, 3]  # not twice as tall
+    tight = stats((10, 10, 40, 280), (60, 10, 40, 280))  # a tight crop: all touch the frame
+    assert _drop_frame_edges([1, 2], tight, shape, pad) == [1, 2]

@@ -63,6 +63,7 @@ _SEEDS = 3  # lines tried, grown from the largest components (see candidate_line
 _SEED_AREA = 0.15  # a later seed has at least this part of the largest component's area
 _GOOD = np.log(0.5)  # a line's quality counts each segment's log score above this
 _ENCLOSURE_FILL = 0.2  # a component around others filling less of its box is an enclosure
+_EDGE_TALL = 2.0  # a component touching the frame this many times taller than the rest: an edge
 
 
 class TooManyDigits(UserError):
@@ -147,10 +148,11 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
     digit-sized component reached (half to one and a half line heights tall, itself in the
     band before it: a line that drifts or slants is followed), chained outwards no farther
     than ``_LINE_GAP`` line heights from the line's edge; specks (under 2 % of the
-    picture's side or 3 % of the largest component's area) are dropped. Seeds after the
-    first must have at least ``_SEED_AREA`` of the largest component's area and lie outside
-    the lines found so far: the largest ink is not always the writing (an underline, a
-    box's edge, a printed word).
+    picture's side or 3 % of the largest component's area) are dropped, and so are the edges
+    of things that run out of the picture (:func:`_drop_frame_edges`). Seeds after the first
+    must have at least ``_SEED_AREA`` of the largest component's area (an edge's left out) and
+    lie outside the lines found so far: the largest ink is not always the writing (an underline,
+    a box's edge, a printed word).
 
     Args:
         mask: uint8 (H, W) binary ink, ``pad`` pixels of frame around the picture.
@@ -170,12 +172,15 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
             if max(stats[i, 2], stats[i, 3]) >= max(2, 0.02 * side)
             and stats[i, cv2.CC_STAT_AREA] >= 0.03 * areas.max()]
     keep = _drop_enclosures(keep, stats)
+    kept = _drop_frame_edges(keep, stats, mask.shape, pad)
+    edges, keep = set(keep) - set(kept), kept
+    largest = max(int(stats[i, 4]) for i in range(1, n) if i not in edges)
     order = sorted(keep, key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
     if not order:
         return labels, []  # only specks: nothing on a line
     lines, used = [], set()
     for seed in order:
-        if len(lines) >= seeds or stats[seed, 4] < _SEED_AREA * areas.max():
+        if len(lines) >= seeds or stats[seed, 4] < _SEED_AREA * largest:
             break
         if seed in used:
             continue
@@ -185,6 +190,32 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
                                int(stats[i, 0] + stats[i, 2]), int(stats[i, 1] + stats[i, 3]),
                                int(stats[i, 4])) for i in line), key=lambda c: c[1]), height))
     return labels, lines
+
+
+def _drop_frame_edges(keep: list, stats: np.ndarray, shape: tuple[int, int], pad: int
+                      ) -> list:
+    """``keep`` without the edges of things running out of the picture: components that touch
+    the picture's frame (``shape`` (H, W) of the padded mask, ``pad`` its frame's width; within
+    2 % of the picture's short side, at least 2 px, of it) and
+    stand more than ``_EDGE_TALL`` times as tall as the median of the components that do not.
+    All of ``keep`` when every component touches the frame (a tight crop's digits do) or none
+    does.
+
+    Exists for: a sheet's, a desk's or a card's edge beside the number, a long dark strip
+    from the picture's border: as the largest component it seeded the line, whose height it
+    then set, and the digits beside it, a quarter as tall, were read as one segment, or the
+    edge alone as a sure "1" (number photos B, ``make_numbers_b.py`` seed 4029: "8362" read
+    "1"; 2026-12-08, docs/numbers.md).
+    """
+    h, w = shape
+    near = pad + max(2.0, 0.02 * (min(h, w) - 2 * pad))  # the threshold may leave a few px
+    x0, y0 = stats[keep, 0], stats[keep, 1]
+    x1, y1 = x0 + stats[keep, 2], y0 + stats[keep, 3]
+    touch = (x0 <= near) | (y0 <= near) | (x1 >= w - near) | (y1 >= h - near)
+    if touch.all() or not touch.any():
+        return keep
+    reference = float(np.median(stats[keep, 3][~touch]))
+    return [i for i, t in zip(keep, touch) if not (t and stats[i, 3] > _EDGE_TALL * reference)]
 
 
 def _drop_enclosures(keep: list, stats: np.ndarray) -> list:
