@@ -556,3 +556,17 @@ def test_frame_edges_are_dropped_only_beside_components_inside_the_picture():
     assert _drop_frame_edges([1, 2, 3], short, shape, pad) == [1, 2, 3]  # not twice as tall
     tight = stats((10, 10, 40, 280), (60, 10, 40, 280))  # a tight crop: all touch the frame
     assert _drop_frame_edges([1, 2], tight, shape, pad) == [1, 2]
+    # a tight crop with a dot or a dash inside: its digits are no edges (a review's finding:
+    # "2026" with a dot read "5")
+    dotted = stats((10, 10, 40, 280), (60, 10, 40, 280), (120, 150, 10, 10))
+    assert _drop_frame_edges([1, 2, 3], dotted, shape, pad) == [1, 2, 3]
+    marks = stats((10, 10, 40, 280), (60, 10, 40, 280), (110, 10, 40, 280),
+                  (160, 150, 10, 10), (200, 150, 30, 4))
+    assert _drop_frame_edges([1, 2, 3, 4, 5], marks, shape, pad) == [1, 2, 3, 4, 5]
+    # an edge beside one digit: as many edges as components left, nothing dropped
+    single = stats((100, 100, 40, 50), (300, 10, 10, 200))
+    assert _drop_frame_edges([1, 2], single, shape, pad) == [1, 2]
+    # the reference height comes from the digit-sized components inside, not a dot among them
+    with_dot = stats((100, 100, 40, 50), (150, 100, 40, 50), (200, 120, 8, 8),
+                     (300, 10, 10, 200))
+    assert _drop_frame_edges([1, 2, 3, 4], with_dot, shape, pad) == [1, 2, 3]

@@ -7,7 +7,9 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -220,9 +222,40 @@ def test_a_script_without_a_main_guard_is_told_so_when_its_workers_die(tmp_path,
     script = tmp_path / "user_script.py"
     script.write_text(SCRIPT.format(call=call))
     done = subprocess.run([sys.executable, str(script), str(IMAGES)], capture_output=True,
-                          text=True, cwd=tmp_path, timeout=240)
+                          text=True, cwd=tmp_path, timeout=240,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))  # the tree under test
     if guarded:
         assert "read 3" in done.stdout, done.stdout + done.stderr
     else:
         assert "if __name__ ==" in done.stdout and "workers=1" in done.stdout, done.stdout
         assert "out of memory" not in done.stdout
+
+
+def test_only_a_script_file_without_the_guard_counts_as_unguarded(tmp_path, monkeypatch):
+    # python -m (spawn imports the module by name, never runs it again), an interactive
+    # session, a missing file and a FIFO (never opened: it would block) are not "unguarded".
+    import types
+
+    from cnn.tasks import predict
+
+    def main_module(file=None, spec=None):
+        module = types.ModuleType("__main__")
+        if file is not None:
+            module.__file__ = str(file)
+        module.__spec__ = None if spec is None else types.SimpleNamespace(name=spec)
+        monkeypatch.setitem(sys.modules, "__main__", module)
+        return predict._unguarded_main()
+
+    bare = tmp_path / "bare.py"
+    bare.write_text("print('no guard')\n")
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text("if __name__ == '__main__':\n    print('guarded')\n")
+    assert main_module(bare) is True
+    assert main_module(guarded) is False
+    assert main_module(bare, spec="cnn.__main__") is False  # python -m cnn
+    assert main_module(bare, spec="__main__") is False
+    assert main_module() is False  # an interactive session: no file
+    assert main_module(tmp_path / "missing.py") is False
+    fifo = tmp_path / "pipe.py"
+    os.mkfifo(fifo)
+    assert main_module(fifo) is False

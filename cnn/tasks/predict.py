@@ -299,8 +299,8 @@ def read_in_pool(files: list[Path], workers: int, polarity: str, rejector, max_d
         _stop(executor)
         if _unguarded_main():
             raise UserError("the worker processes reading the images died: the script that "
-                            "calls predict_files with workers > 1 has no 'if __name__ == "
-                            "\"__main__\":' guard around the call (each worker imports the "
+                            "calls predict_files with workers > 1 seems to have no 'if __name__ "
+                            "== \"__main__\":' guard around the call (each worker imports the "
                             "script again); add one, or pass workers=1") from None
         raise UserError("a worker process reading the images died (out of memory, or "
                         "killed); run again with --workers 1") from None
@@ -315,8 +315,14 @@ def _unguarded_main() -> bool:
     file (``__main__.__file__``) does not mention ``__main__``. The "spawn" start method runs
     the main script again in every worker, whose call to the pool then fails there
     (Python docs, ``multiprocessing``, "Safe importing of main module"). False for an
-    interactive session or anything but a regular file that reads."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    interactive session, a module run with ``python -m`` (spawn imports it by name and never
+    runs it again: ``multiprocessing.spawn``'s rule, a name ``__main__`` or ending in
+    ``.__main__``) and anything but a regular file that reads."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None) or ""
+    if name == "__main__" or name.endswith(".__main__"):
+        return False
+    path = getattr(main, "__file__", None)
     try:
         return (path is not None and Path(path).is_file()
                 and "__main__" not in Path(path).read_text(errors="replace"))

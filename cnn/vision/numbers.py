@@ -196,10 +196,12 @@ def _drop_frame_edges(keep: list, stats: np.ndarray, shape: tuple[int, int], pad
                       ) -> list:
     """``keep`` without the edges of things running out of the picture: components that touch
     the picture's frame (``shape`` (H, W) of the padded mask, ``pad`` its frame's width; within
-    2 % of the picture's short side, at least 2 px, of it) and
-    stand more than ``_EDGE_TALL`` times as tall as the median of the components that do not.
-    All of ``keep`` when every component touches the frame (a tight crop's digits do) or none
-    does.
+    2 % of the picture's short side, at least 2 px, of it) and stand more than ``_EDGE_TALL``
+    times as tall as the median of the components that do not (of those at least half as tall
+    as the tallest of them: a dot or a dash among them does not count). All of ``keep`` when
+    every component touches the frame or none does, and when the edges would be as many as the
+    components left or more: a tight crop's digits touch it, and a dot or a dash inside the
+    crop must not make them edges.
 
     Exists for: a sheet's, a desk's or a card's edge beside the number, a long dark strip
     from the picture's border: as the largest component it seeded the line, whose height it
@@ -214,8 +216,12 @@ def _drop_frame_edges(keep: list, stats: np.ndarray, shape: tuple[int, int], pad
     touch = (x0 <= near) | (y0 <= near) | (x1 >= w - near) | (y1 >= h - near)
     if touch.all() or not touch.any():
         return keep
-    reference = float(np.median(stats[keep, 3][~touch]))
-    return [i for i, t in zip(keep, touch) if not (t and stats[i, 3] > _EDGE_TALL * reference)]
+    inside = stats[keep, 3][~touch]
+    reference = float(np.median(inside[inside >= 0.5 * inside.max()]))
+    edge = touch & (stats[keep, 3] > _EDGE_TALL * reference)
+    if edge.sum() >= (~edge).sum():
+        return keep
+    return [i for i, e in zip(keep, edge) if not e]
 
 
 def _drop_enclosures(keep: list, stats: np.ndarray) -> list:
