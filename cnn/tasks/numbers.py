@@ -85,8 +85,7 @@ def segment_scorer(model, rejector=None):
             p_not = rejector.not_digit_probability(batch, raw)
             if p_not is not None:
                 p = p * (1.0 - p_not)
-                asks = getattr(rejector, "several_probability", None)  # a stand-in may not
-                several = asks(batch) if asks is not None else None
+                several = _several(rejector, batch)
                 if several is not None:
                     p = p * (1.0 - several)
         return p
@@ -100,6 +99,14 @@ def segment_scorer(model, rejector=None):
     if rejector is not None:  # without a gate the score is the bound: nothing to prune
         score.bound = bound
     return score
+
+
+def _several(rejector, images: np.ndarray) -> np.ndarray | None:
+    """P(several digits) of float32 ``(K, 28, 28)`` ``images`` from the rejector's line gate
+    (:meth:`cnn.tasks.reject.Rejector.several_probability`), float32 ``(K,)``; None without a
+    line gate, or for a judge that has no such method (a test's stand-in)."""
+    asks = getattr(rejector, "several_probability", None)
+    return None if asks is None else asks(images)
 
 
 def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
@@ -195,8 +202,7 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
                        else (np.zeros(len(x), bool), None))
     goodness = log_score(probabilities.max(axis=1) * (1.0 if p_not is None else 1.0 - p_not))
     n = len(segments)
-    several = (rejector.several_probability(x[n:]) if line.whole and p_not is not None
-               and hasattr(rejector, "several_probability") else None)
+    several = _several(rejector, x[n:]) if line.whole and p_not is not None else None
     if several is not None:  # the whole line is one digit only if it is not several
         goodness[n] += log_score(1.0 - several)[0]
     strokes = rejected[:n] | (digits[:n] == 1)  # what a mark is read as

@@ -174,7 +174,7 @@ def candidate_lines(mask: np.ndarray, pad: int, seeds: int = _SEEDS):
     keep = _drop_enclosures(keep, stats)
     kept = _drop_frame_edges(keep, stats, mask.shape, pad)
     edges, keep = set(keep) - set(kept), kept
-    largest = max(int(stats[i, 4]) for i in range(1, n) if i not in edges)
+    largest = np.delete(areas, [i - 1 for i in edges]).max()  # the edges' left out
     order = sorted(keep, key=lambda i: -int(stats[i, cv2.CC_STAT_AREA]))
     if not order:
         return labels, []  # only specks: nothing on a line
