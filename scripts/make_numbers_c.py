@@ -2,7 +2,8 @@
 
 An independent companion of ``scripts/make_numbers.py`` (A) and ``scripts/make_numbers_b.py``
 (B), for measuring ``cnn predict``'s number reader on pictures it was never tuned on. It shares
-no code with them (nor with ``make_hard_photos.py`` / ``make_phone_photos.py``): here the digits
+no rendering code with them (nor with ``make_hard_photos.py`` / ``make_phone_photos.py``; the
+set's file layout, ``number_set_files.py``, since 2026-12-08 with D): here the digits
 keep their MNIST bitmaps but a simulated **writer** bends the whole line with one elastic field,
 and the line is put where people really write numbers and then photographed, scanned or
 screenshotted by this file's own camera/scanner model. Never train or tune on these pictures:
@@ -76,7 +77,6 @@ The data path is ``--data``, else ``$CNN_MNIST_DATA``, else ``/work/shared/data/
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 import zlib
@@ -85,6 +85,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter, maximum_filter1d, minimum_filter1d
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from number_set_files import prepare_out, write_set  # noqa: E402
 
 CONDITIONS = ("scan", "tag", "chalk", "painted", "flash", "envelope", "screen")
 WORK_H = 72          # working digit height, px
@@ -854,42 +857,18 @@ def main(argv=None) -> int:
     except (OSError, ValueError, KeyError) as e:
         return _fail(f"--data {data!r}: cannot read MNIST x_test/y_test ({type(e).__name__})")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return _fail(f"--out {str(out)!r} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not args.overwrite:
-            return _fail(f"--out {str(out)!r} is not empty; pass --overwrite to replace its "
-                         "pictures")
-        for p in out.iterdir():
-            if p.is_file() and (p.suffix in (".jpg", ".png")
-                                or p.name in ("index.csv", "held_out.txt")):
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-    pool = legible(x_test, y_test)
-    rows = []
-    for cond in conditions:
-        for k in range(args.per_condition):
-            rng = picture_rng(args.seed, cond, k)
-            n = int(rng.integers(args.min_digits, args.max_digits + 1))
-            idx = [int(i) for i in rng.choice(pool, n, replace=False)]
-            label = "".join(str(int(y_test[i])) for i in idx)
-            img, ext, quality = make_picture(rng, [x_test[i] for i in idx], cond,
-                                             args.max_width)
-            name = f"{label}_{cond}_{k:03d}.{ext}"
-            params = [cv2.IMWRITE_JPEG_QUALITY, quality] if ext == "jpg" else \
-                [cv2.IMWRITE_PNG_COMPRESSION, 6]
-            ok, buf = cv2.imencode("." + ext, img, params)
-            if not ok:
-                return _fail(f"cannot encode {name}")
-            (out / name).write_bytes(buf.tobytes())
-            rows.append((name, cond, label, " ".join(map(str, idx))))
-    with open(out / "index.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "condition", "label", "mnist_test_indices"])
-        writer.writerows(rows)
-    (out / "held_out.txt").write_text("".join(c + "\n" for c in CONDITIONS), encoding="utf-8")
-    print(f"wrote {len(rows)} pictures to {out}")
+    problem = prepare_out(out, args.overwrite)
+    if problem:
+        return _fail(problem)
+    count, problem = write_set(
+        out, conditions, args.per_condition, (args.min_digits, args.max_digits),
+        (x_test, y_test), legible(x_test, y_test),
+        lambda cond, k: picture_rng(args.seed, cond, k),
+        lambda rng, digits, cond: make_picture(rng, digits, cond, args.max_width),
+        list(CONDITIONS))
+    if problem:
+        return _fail(problem)
+    print(f"wrote {count} pictures to {out}")
     return 0
 
 

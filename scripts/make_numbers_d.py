@@ -2,8 +2,9 @@
 
 An independent companion of ``scripts/make_numbers.py`` (A), ``make_numbers_b.py`` (B) and
 ``make_numbers_c.py`` (C), for measuring ``cnn predict``'s number reader on pictures nobody tuned
-it on. It shares no code with them (nor with ``make_hard_photos.py`` / ``make_phone_photos.py``)
-and uses other ideas: a writer who re-sizes and re-slants every digit and a pen whose width is
+it on. It shares no rendering code with them (nor with ``make_hard_photos.py`` /
+``make_phone_photos.py``; only the set's file layout, ``number_set_files.py``, with C) and uses
+other ideas: a writer who re-sizes and re-slants every digit and a pen whose width is
 set by a signed distance field and a pressure profile, on surfaces the others do not have, seen
 by a pinhole camera posed in 3-D, a webcam, or a fax machine. Never train or tune on these
 pictures: they are made from the MNIST *test* set, and the whole set is held out (the folder's
@@ -90,7 +91,6 @@ The data path is ``--data``, else ``$CNN_MNIST_DATA``, else ``/work/shared/data/
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
 import os
 import sys
@@ -101,6 +101,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy.ndimage import maximum_filter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from number_set_files import prepare_out, write_set  # noqa: E402
 
 CONDITIONS = ("crumpled", "coloured", "spiral", "clipboard", "fax", "webcam", "cardboard",
               "planner", "receipt")
@@ -1350,41 +1353,17 @@ def main(argv=None) -> int:
         return _fail(f"--data {data!r}: {len(x_test)} test digits, fewer than --max-digits "
                      f"{args.max_digits}")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        return _fail(f"--out {str(out)!r} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not args.overwrite:
-            return _fail(f"--out {str(out)!r} is not empty; pass --overwrite to replace its "
-                         "pictures")
-        for p in out.iterdir():
-            if p.is_file() and (p.suffix in (".jpg", ".png")
-                                or p.name in ("index.csv", "held_out.txt")):
-                p.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-
-    rows = []
-    for cond in conditions:
-        for k in range(args.per_condition):
-            rng = picture_rng(args.seed, cond, k)
-            n = int(rng.integers(args.min_digits, args.max_digits + 1))
-            idx = [int(i) for i in rng.choice(len(x_test), n, replace=False)]
-            label = "".join(str(int(y_test[i])) for i in idx)
-            img, ext, quality = make_picture(rng, [x_test[i] for i in idx], cond,
-                                             args.max_width)
-            name = f"{label}_{cond}_{k:03d}.{ext}"
-            params = ([cv2.IMWRITE_JPEG_QUALITY, quality] if ext == "jpg"
-                      else [cv2.IMWRITE_PNG_COMPRESSION, 6])
-            ok, buf = cv2.imencode("." + ext, img, params)
-            if not ok:
-                return _fail(f"cannot encode {name}")
-            (out / name).write_bytes(buf.tobytes())
-            rows.append((name, cond, label, " ".join(map(str, idx))))
-    with open(out / "index.csv", "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(["file", "condition", "label", "mnist_test_indices"])
-        writer.writerows(rows)
-    (out / "held_out.txt").write_text("".join(c + "\n" for c in CONDITIONS), encoding="utf-8")
-    print(f"wrote {len(rows)} pictures to {out}")
+    problem = prepare_out(out, args.overwrite)
+    if problem:
+        return _fail(problem)
+    count, problem = write_set(
+        out, conditions, args.per_condition, (args.min_digits, args.max_digits),
+        (x_test, y_test), len(x_test), lambda cond, k: picture_rng(args.seed, cond, k),
+        lambda rng, digits, cond: make_picture(rng, digits, cond, args.max_width),
+        list(CONDITIONS))
+    if problem:
+        return _fail(problem)
+    print(f"wrote {count} pictures to {out}")
     return 0
 
 
