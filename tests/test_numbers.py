@@ -51,9 +51,10 @@ def test_two_digit_numbers_are_read_whole_not_as_one_squeezed_digit(make_numbers
                                                                     test_digits):
     # A two-digit line squeezed into one 28 x 28 field reads as a sure single digit ("77" as
     # 7), and the not-a-digit gates let it pass; the line gate (P(several digits)) makes the
-    # whole-line test of convincing() weigh it: 41 of these 60 were read whole without it, 50
-    # with the first line gate (pairs only), 54 with today's (strings and photographed lines).
-    from cnn.tasks.numbers import convincing
+    # whole-line test of convincing() (sure_number's test 1) weigh it: 41 of these 60 were read
+    # whole without it, 50 with the first line gate (pairs only), 54 with today's (strings and
+    # photographed lines).
+    from cnn.tasks.numbers import sure_number
     from cnn.tasks.reject import Rejector
 
     rng = np.random.default_rng(0)
@@ -69,7 +70,7 @@ def test_two_digit_numbers_are_read_whole_not_as_one_squeezed_digit(make_numbers
 
     def read_whole(rejector):
         readings = [read_number(page, model, rejector) for _, page in numbers]
-        return sum(r.number == text and convincing(r) for r, (text, _) in zip(readings, numbers))
+        return sum(r.number == text and sure_number(r) for r, (text, _) in zip(readings, numbers))
 
     with_line_gate = read_whole(rejector)
     assert with_line_gate >= 52
@@ -215,25 +216,76 @@ def test_convincing_weighs_the_line_as_one_digit_against_the_digits():
               {"digit": 2, "confidence": 0.98, "not_digit": 0.02}]
     assert convincing(NumberReading("42", digits, None, -0.05, -9.2))
     assert not convincing(NumberReading("42", digits, None, -0.05, -0.5))  # one digit reads well
-    assert convincing(NumberReading("42", digits, None, -0.05, None))  # no gate: no such test
-    assert convincing(NumberReading("42", digits, None, -0.05, -9.2), picture_rejected=True)
-    doubtful = [dict(d, not_digit=0.3) for d in digits]
-    assert not convincing(NumberReading("42", doubtful, None, -0.7, -9.2), picture_rejected=True)
-    ones = [dict(d, digit=1) for d in digits]
-    assert not convincing(NumberReading("11", ones, None, -0.05, -9.2))
+    no_gate = [dict(d, not_digit=None) for d in digits]
+    assert convincing(NumberReading("42", no_gate, None, -0.05, None))  # no gate: no such test
+    assert convincing(NumberReading("42", digits, None, -0.05, -9.2), picture_rejected=True,
+                      picture_not_digit=0.9)
+
+
+def test_the_fitted_decision_weighs_doubt_things_and_ones():
+    """Each feature pulls the way the fit found (scripts/fit_number_decision.py): a sure
+    number is taken, and so is one whose "1" the gate doubts a little ("174243"); digits that
+    look like things, a picture the gate rejected with a number of unsure digits, and a run of
+    1s are not."""
+    from cnn.tasks.numbers import NumberReading, convincing
+
+    def reading(text, confidence=0.99, not_digit=0.01):
+        digits = [{"digit": int(c), "confidence": confidence, "not_digit": not_digit}
+                  for c in text]
+        return NumberReading(text, digits, None, -0.05, -20.0)
+
+    assert convincing(reading("174243"), picture_rejected=True, picture_not_digit=0.95)
+    one_doubted = reading("174243")
+    one_doubted.digits[0]["not_digit"] = 0.25
+    assert convincing(one_doubted, picture_rejected=True, picture_not_digit=0.95)
+    assert not convincing(reading("42", not_digit=0.6), picture_rejected=True,
+                          picture_not_digit=0.99)
+    assert not convincing(reading("42", confidence=0.6, not_digit=0.3), picture_rejected=True,
+                          picture_not_digit=0.5)
+    assert convincing(reading("3131"), picture_not_digit=0.1)
+    assert not convincing(reading("1111"), picture_not_digit=0.1)
 
 
 @pytest.mark.parametrize("number, trusted", [
     ("3131", True), ("9110", True), ("617111", True), ("213511", True), ("41", True),
     ("11", False), ("111", False), ("1111", False), ("101", False), ("11711", False),
     ("111111", False)])
-def test_strings_of_ones_are_strokes_but_numbers_may_hold_several_ones(number, trusted):
-    """Two digits other than "1" (one, of two digits) make a number: the strokes of letters
-    and textures read as runs of 1s, and real numbers hold several 1s ("3131")."""
-    from cnn.tasks.numbers import NumberReading, convincing
+def test_without_a_gate_strings_of_ones_are_strokes_but_numbers_may_hold_several_ones(
+        number, trusted):
+    """Without a gate, two digits other than "1" (one, of two digits) make a number: the
+    strokes of letters and textures read as runs of 1s, and real numbers hold several 1s."""
+    from cnn.tasks.numbers import NumberReading, convincing, sure_number
 
-    digits = [{"digit": int(c), "confidence": 0.99, "not_digit": 0.01} for c in number]
-    assert convincing(NumberReading(number, digits, None, -0.05, -20.0)) is trusted
+    digits = [{"digit": int(c), "confidence": 0.99, "not_digit": None} for c in number]
+    assert convincing(NumberReading(number, digits, None, -0.05, None)) is trusted
+    assert sure_number(NumberReading(number, digits, None, -0.05, -20.0)) is trusted
+
+
+def test_a_sure_number_in_doubt_needs_every_digit_sure():
+    from cnn.tasks.numbers import NumberReading, sure_number
+
+    digits = [{"digit": 4, "confidence": 0.99, "not_digit": 0.01},
+              {"digit": 2, "confidence": 0.98, "not_digit": 0.02}]
+    assert sure_number(NumberReading("42", digits, None, -0.05, -9.2), in_doubt=True)
+    doubtful = [dict(d, not_digit=0.3) for d in digits]
+    assert sure_number(NumberReading("42", doubtful, None, -0.05, -9.2))
+    assert not sure_number(NumberReading("42", doubtful, None, -0.05, -9.2), in_doubt=True)
+    assert not sure_number(NumberReading("42", digits, None, -0.05, -0.5))
+
+
+def test_number_features_follow_their_names():
+    from cnn.tasks.numbers import DECISION_FEATURES, NumberReading, number_features
+
+    digits = [{"digit": 1, "confidence": 0.9, "not_digit": 0.1},
+              {"digit": None, "confidence": 0.5, "not_digit": 0.9},
+              {"digit": 7, "confidence": 0.99, "not_digit": None}]
+    f = number_features(NumberReading("1?7", digits, None, -1.0, -9.0), True, 0.5)
+    assert f.shape == (len(DECISION_FEATURES),)
+    np.testing.assert_allclose(f, [np.mean(np.log([0.1, 0.01])), np.log(0.01),
+                                   np.mean(np.log([0.1, 1e-4])), np.log(1e-4), 0.5, 1.0,
+                                   np.log(0.5)], rtol=1e-6)
+    with pytest.raises(ValueError, match="two or more"):
+        number_features(NumberReading("1", digits[:1], None, -1.0, -9.0))
 
 
 def underlined(ink: np.ndarray) -> np.ndarray:
