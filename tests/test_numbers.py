@@ -520,6 +520,38 @@ def test_a_short_blot_the_gate_rejects_between_digits_is_left_out(model, test_di
     assert read_number(clean_photo(page), model, BlotGate()).number == "4?7"  # as before
 
 
+class _DoubtGate(BlotGate):
+    """A stand-in gate: P(not a digit) ``p`` for what ``model`` reads as ``digit``, else 0."""
+
+    def __init__(self, model, digit, p):
+        self.model, self.digit, self.p = model, digit, p
+
+    def not_digit_probability(self, images, raw):
+        read = self.model.predict_proba(np.asarray(images)).argmax(axis=1)
+        return np.where(read == self.digit, self.p, 0.0).astype(np.float32)
+
+
+@pytest.mark.parametrize("p_not, size, number", [
+    (0.6, 100, "472"), (0.9, 100, "47"), (0.6, 50, "47")])
+def test_a_doubted_segment_as_tall_as_the_digits_beside_it_is_a_digit(
+        model, test_digits, p_not, size, number):
+    # The gate's threshold (0.5 here) is set for a picture on its own; on a line of digits a
+    # segment as tall as its neighbours that the gate doubts only moderately is a digit. A
+    # sure "not a digit", or a mark half as tall, is still dropped at the end of the line.
+    four, seven, two = pick(test_digits, "472")
+    page = np.zeros((140, 460), np.float32)
+    for k, d in enumerate((four, seven, two)):
+        side = 100 if k < 2 else size
+        page[120 - side:120, 20 + 140 * k:20 + 140 * k + side] = cv2.resize(
+            d.astype(np.float32) / 255, (side, side))
+    plain = read_number(clean_photo(page), model, BlotGate())
+    assert plain.number == "472"
+    reading = read_number(clean_photo(page), model, _DoubtGate(model, 2, p_not))
+    assert reading.number == number
+    if number == "472":
+        assert reading.digits[2]["not_digit"] == pytest.approx(p_not)
+
+
 def test_a_one_between_tall_bars_is_no_short_mark(model, test_digits):
     # Tall strokes beside the number (a frame's sides, read as 1s) are no reference for the
     # digits' height: a real "1" as tall as the "7" stays.
