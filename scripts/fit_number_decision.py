@@ -27,7 +27,7 @@ development generators with seeds no test set uses (2026-12-08)::
     python scripts/fit_number_decision.py --numbers FIT/num --digits FIT/one_a FIT/one_b \\
         --non-digits FIT/nd_a FIT/nd_b
 
-(500 examples, 302 of them numbers.) The penalty and the 0.5 threshold were chosen on
+(494 examples, 300 of them numbers.) The penalty and the 0.5 threshold were chosen on
 development sets never fitted on (make_numbers.py, make_hard_photos.py and
 make_non_digits.py seed 5: docs/numbers.md has the figures).
 """

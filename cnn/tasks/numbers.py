@@ -301,8 +301,8 @@ _DOUBT_NOT_DIGIT = 0.2  # ... and every digit's P(not a digit) at most
 DECISION_FEATURES = ("mean log(1 - confidence)", "min log(1 - confidence)",
                      "mean log P(not a digit)", "min log P(not a digit)", "share of 1s",
                      "picture rejected", "log P(not a digit) of the picture")
-DECISION_WEIGHTS = np.array([-0.6413, 0.0753, -0.9316, -0.4113, -3.8518, -2.3664, 0.2652])
-DECISION_BIAS = -5.1632
+DECISION_WEIGHTS = np.array([-0.6508, 0.0648, -0.8901, -0.4032, -3.8970, -2.2833, 0.2651])
+DECISION_BIAS = -5.0694
 _LOG_FLOOR = 1e-4  # probabilities are floored here before their log is taken
 
 
