@@ -80,11 +80,12 @@ def test_the_shipped_weights_are_a_fit_of_this_script():
 
     assert DECISION_WEIGHTS.shape == (len(DECISION_FEATURES),)
     assert np.isfinite(DECISION_WEIGHTS).all() and np.isfinite(DECISION_BIAS)
-    sure = np.array([np.log(0.01), np.log(0.01), np.log(0.01), np.log(0.01), 0.0, 0.0,
+    no_one = np.log(0.9 ** 4)  # four digits, none a "1"
+    sure = np.array([np.log(0.01), np.log(0.01), np.log(0.01), np.log(0.01), no_one, 0.0,
                      np.log(0.05)])
     ones = sure.copy()
-    ones[4] = 1.0
-    doubted = np.array([np.log(0.5), np.log(0.5), np.log(0.6), np.log(0.5), 0.0, 1.0,
+    ones[4] = np.log(0.1 ** 4)  # "1111"
+    doubted = np.array([np.log(0.5), np.log(0.5), np.log(0.6), np.log(0.5), no_one, 1.0,
                         np.log(0.99)])
     assert DECISION_BIAS + DECISION_WEIGHTS @ sure > 0
     assert DECISION_BIAS + DECISION_WEIGHTS @ ones < 0

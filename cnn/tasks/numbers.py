@@ -10,6 +10,7 @@ as not a digit, shown as ``?`` in the number) and assembles the answer.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -299,11 +300,13 @@ _DOUBT_NOT_DIGIT = 0.2  # ... and every digit's P(not a digit) at most
 # of photos of MNIST *training* digits and of non-digits, never on a test set. The weights
 # apply to the raw features (the fit's standardisation folded in).
 DECISION_FEATURES = ("mean log(1 - confidence)", "min log(1 - confidence)",
-                     "mean log P(not a digit)", "min log P(not a digit)", "share of 1s",
+                     "mean log P(not a digit)", "min log P(not a digit)",
+                     "log P(as many 1s in a number)",
                      "picture rejected", "log P(not a digit) of the picture")
-DECISION_WEIGHTS = np.array([-0.6508, 0.0648, -0.8901, -0.4032, -3.8970, -2.2833, 0.2651])
-DECISION_BIAS = -5.0694
+DECISION_WEIGHTS = np.array([-0.4917, -0.0349, -0.8877, -0.4541, 0.4748, -2.1365, 0.2669])
+DECISION_BIAS = -5.6941
 _LOG_FLOOR = 1e-4  # probabilities are floored here before their log is taken
+_ONE_SHARE = 0.1  # the share of 1s among the digits of numbers (ten digits, equally likely)
 
 
 def number_features(reading: NumberReading, picture_rejected: bool = False,
@@ -312,11 +315,15 @@ def number_features(reading: NumberReading, picture_rejected: bool = False,
     with two or more digits (segments the gate rejected, ``?``, left out), in the order of
     :data:`DECISION_FEATURES`: how unsure the digits are (the mean and the smallest of
     log(1 - confidence)), how much they look like non-digits (the mean and the smallest of
-    log P(not a digit), 0 counted as ``_LOG_FLOOR``), the share read "1" (the vertical
-    strokes of letters and textures read as strings of 1s), whether the gate rejected the
-    picture as one digit (1.0 or 0.0), and the log of its P(not a digit) as one digit
-    (``picture_not_digit``; None counts as ``_LOG_FLOOR``). Probabilities are floored at
-    ``_LOG_FLOOR`` before the log.
+    log P(not a digit), 0 counted as ``_LOG_FLOOR``), how likely a number of that many
+    digits holds that many 1s (the log of the binomial probability of ``k`` 1s among ``n``
+    digits, each a "1" with probability ``_ONE_SHARE``: the vertical strokes of letters,
+    hatching and stripes read as runs of 1s, and a run of twelve is no number; a share of 1s
+    as the feature let sure runs of 1s through, since a linear model cannot learn from short
+    numbers what a run of twelve means), whether the gate rejected the picture as one digit
+    (1.0 or 0.0), and the log of its P(not a digit) as one digit (``picture_not_digit``;
+    None counts as ``_LOG_FLOOR``). Probabilities are floored at ``_LOG_FLOOR`` before the
+    log.
 
     Raises:
         ValueError: fewer than two digits.
@@ -326,9 +333,11 @@ def number_features(reading: NumberReading, picture_rejected: bool = False,
         raise ValueError("number_features needs a reading of two or more digits")
     doubt = np.log(np.clip(1.0 - np.array([d["confidence"] for d in digits]), _LOG_FLOOR, 1))
     unlike = np.log(np.clip([d["not_digit"] or 0.0 for d in digits], _LOG_FLOOR, 1))
-    ones = np.mean([d["digit"] == 1 for d in digits])
+    n, ones = len(digits), sum(d["digit"] == 1 for d in digits)
+    as_many = (math.log(math.comb(n, ones)) + ones * math.log(_ONE_SHARE)
+               + (n - ones) * math.log(1.0 - _ONE_SHARE))
     picture = np.log(np.clip(picture_not_digit or 0.0, _LOG_FLOOR, 1))
-    return np.array([doubt.mean(), doubt.min(), unlike.mean(), unlike.min(), ones,
+    return np.array([doubt.mean(), doubt.min(), unlike.mean(), unlike.min(), as_many,
                      float(picture_rejected), picture])
 
 
@@ -350,16 +359,17 @@ def convincing(reading: NumberReading, picture_rejected: bool = False,
        one of 2026-12-08).
     2. **Digits, not strokes or things.** With a gate (some digit's ``not_digit`` known):
        P(a number) > 0.5 from a logistic regression on :func:`number_features` (the digits'
-       confidence and P(not a digit), the share of 1s, the gate's verdict on the picture as
-       one digit, ``picture_rejected`` and ``picture_not_digit``), fitted on photos of
-       training digits and non-digits by ``scripts/fit_number_decision.py``. It replaced
+       confidence and P(not a digit), how likely a number holds as many 1s, the gate's
+       verdict on the picture as one digit, ``picture_rejected`` and
+       ``picture_not_digit``), fitted on photos of training digits and non-digits by
+       ``scripts/fit_number_decision.py``. It replaced
        three hand-set tests (mean confidence >= 0.7 and none under 0.4; two digits other
        than "1"; a picture the gate rejected needing mean confidence >= 0.9 and every
        P(not a digit) <= 0.2), which turned away real numbers with one unsure digit
        ("174243", a "1" at P(not a digit) 0.25) or two 1s ("114"): on development sets
        never fitted on, numbers read whole 78.1 -> 85.0 %, non-digits rejected 88.1 ->
-       90.0 %, single digits unchanged (docs/numbers.md). Without a gate the first two of
-       those tests remain: mean confidence at least ``_SURE_MEAN``, none under
+       90.0 %, single digits unchanged (docs/numbers.md has the later figures). Without a
+       gate the first two of those tests remain: mean confidence at least ``_SURE_MEAN``, none under
        ``_SURE_MIN``, and at least ``_OTHER_THAN_ONE`` digits other than "1" (of two
        digits, one).
 

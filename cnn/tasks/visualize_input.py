@@ -62,8 +62,8 @@ def read_visualize_input(path: str | os.PathLike, model, rejector=None,
     Args:
         path: an image file.
         model: the classifier (``predict_proba``) that reads the digits and chooses the cuts.
-        rejector: a :class:`cnn.tasks.reject.Rejector` (the not-a-digit gate per segment, part
-            of the "convincing" rule), or None.
+        rejector: a :class:`cnn.tasks.reject.Rejector` (the not-a-digit gate per segment and
+            on the picture as one digit, both weighed by the "convincing" rule), or None.
         max_digits: the longest number read; a longer line is treated as one digit.
     Returns:
         a :class:`VisualizeInput`.
@@ -83,6 +83,13 @@ def read_visualize_input(path: str | os.PathLike, model, rejector=None,
         reading = read_number(image, model, rejector, "auto", max_digits)
     except (UserError, MemoryError):  # no line of digits, or too long: the single digit
         return VisualizeInput(single)
-    if len(reading.digits) >= 2 and convincing(reading):
+    rejected, p_not = False, None
+    if rejector is not None:  # the gate's verdict on the picture as one digit, as predict has it
+        from cnn.tasks.ensemble import decide
+
+        x = np.asarray(single, np.float32)[None]
+        verdict, p = rejector.judge(x, decide(model, x)[1])
+        rejected, p_not = bool(verdict[0]), float(p[0])
+    if len(reading.digits) >= 2 and convincing(reading, rejected, p_not):
         return VisualizeInput(single, reading.number, reading.images)
     return VisualizeInput(single)
