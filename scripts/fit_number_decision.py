@@ -46,11 +46,11 @@ import numpy as np
 
 from cnn.tasks.numbers import (
     DECISION_FEATURES,
+    MAX_DIGITS,
     likelier_than_one_digit,
     number_features,
-    read_file_number,
 )
-from cnn.tasks.predict import collect_images, predict_files
+from cnn.tasks.predict import collect_images, predict_files, read_one
 
 
 def examples(folder: Path, kind: str, model, rejector) -> tuple[list, list]:
@@ -61,7 +61,8 @@ def examples(folder: Path, kind: str, model, rejector) -> tuple[list, list]:
     _, predictions, _ = predict_files(files, model=model, rejector=rejector, max_digits=1)
     features, targets = [], []
     for path, pred in zip(files, predictions):
-        reading = read_file_number(path, model, rejector)
+        # the reading as cnn predict makes it: the same decoded image and ink
+        reading = read_one(path, model, "auto", rejector, None, MAX_DIGITS)[3]
         if reading is None or isinstance(reading, str) or pred.error:
             continue
         if not likelier_than_one_digit(reading):
@@ -79,7 +80,10 @@ def examples(folder: Path, kind: str, model, rejector) -> tuple[list, list]:
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 50
                  ) -> tuple[np.ndarray, float]:
     """L2-penalised logistic regression by Newton's method on standardised ``x`` (float64
-    ``(N, F)``; ``y`` ``(N,)`` in {0, 1}): ``(weights (F,), bias)`` on the raw features."""
+    ``(N, F)``; ``y`` ``(N,)`` in {0, 1}): ``(weights (F,), bias)`` on the raw features.
+    At most ``steps`` Newton steps, fewer once the gradient vanishes; with a tiny ``l2`` on
+    separable data the weights grow without bound (the maximum-likelihood fit does not
+    exist), so keep ``l2`` well above 0."""
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
     z = np.c_[(x - mean) / scale, np.ones(len(x))]
     w = np.zeros(z.shape[1])
@@ -87,6 +91,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float, steps: int = 50
     for _ in range(steps):
         p = 1.0 / (1.0 + np.exp(-z @ w))
         gradient = z.T @ (p - y) + penalty @ w
+        if np.abs(gradient).max() < 1e-8 * len(y):
+            break  # converged
         hessian = (z * (p * (1 - p))[:, None]).T @ z + penalty
         w -= np.linalg.solve(hessian, gradient)
     weights = w[:-1] / scale

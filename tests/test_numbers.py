@@ -248,16 +248,40 @@ def test_the_fitted_decision_weighs_doubt_things_and_ones():
     assert convincing(reading("114"), picture_not_digit=0.1)
 
 
-@pytest.mark.parametrize("number", ["1111", "11111111", "111511111111", "111111111111"])
-def test_sure_runs_of_ones_are_strokes_not_numbers(number):
-    """Stripes, hatching and the strokes of a word read as runs of sure 1s; a number of n
-    digits seldom holds that many (the binomial feature of number_features): a held-out set
-    of photo crops had "111111111111" read as a number when the feature was the share of 1s."""
+@pytest.mark.parametrize("number, trusted", [
+    ("111", False), ("1111", False), ("11114", False), ("11711", False),
+    ("111511111111", False), ("111111111111", False),
+    ("11", True), ("1114", True), ("1171", True), ("114", True), ("617111", True)])
+@pytest.mark.parametrize("confidence, not_digit", [(0.999, 0.005), (1.0, 0.0)])
+def test_sure_runs_of_ones_are_strokes_not_numbers(number, trusted, confidence, not_digit):
+    """Stripes, hatching and the strokes of a word read as runs of sure 1s; a number of 3 or
+    more digits seldom holds over three quarters 1s. The fitted weights alone let such runs
+    through when every digit is certain (a held-out set of photo crops had "111111111111"
+    read as a number with the first features), so they are strokes whatever the weights."""
     from cnn.tasks.numbers import NumberReading, convincing
 
-    digits = [{"digit": int(c), "confidence": 0.999, "not_digit": 0.01} for c in number]
-    assert not convincing(NumberReading(number, digits, None, -0.05, -20.0),
-                          picture_not_digit=0.1)
+    digits = [{"digit": int(c), "confidence": confidence, "not_digit": not_digit}
+              for c in number]
+    assert convincing(NumberReading(number, digits, None, -0.05, -20.0),
+                      picture_not_digit=0.1) is trusted
+
+
+def test_digits_in_line_keeps_a_moderately_doubted_segment_as_tall_as_the_digits():
+    from cnn.tasks.numbers import _digits_in_line
+
+    boxes = [[0, 0, 50, 100], [60, 2, 110, 100], [120, 5, 170, 100], [180, 50, 230, 100]]
+    rejected = np.array([False, False, True, True])
+    confidence = np.array([0.99, 0.99, 0.9, 0.9])
+    kept = _digits_in_line(boxes, rejected, np.array([0.0, 0.0, 0.6, 0.6]), confidence)
+    assert kept.tolist() == [False, False, True, False]  # the last is half as tall: a mark
+    sure_thing = _digits_in_line(boxes, rejected, np.array([0.0, 0.0, 0.85, 0.6]), confidence)
+    assert not sure_thing[2]  # P(not a digit) 0.85: the gate is sure enough
+    unsure = _digits_in_line(boxes, rejected, np.array([0.0, 0.0, 0.6, 0.6]),
+                             np.array([0.99, 0.99, 0.6, 0.9]))
+    assert not unsure[2]  # the classifier is not sure what digit it would be
+    alone = _digits_in_line(boxes, np.array([False, True, True, True]),
+                            np.array([0.0, 0.6, 0.6, 0.6]), confidence)
+    assert not alone.any()  # one accepted digit is no line to measure against
 
 
 @pytest.mark.parametrize("number, trusted", [

@@ -162,8 +162,8 @@ def read_number(image: np.ndarray, model, rejector=None, polarity: str = "auto",
     # Recognition has the last word on the polarity: a sheet or a card smaller than the
     # darker desk around it, or a whiteboard's glare, can pass for light ink on a dark ground,
     # and the edges then read as a row of 1s. A doubtful reading (or none) is read again in
-    # the other polarity, which wins only when it is convincing with every digit sure (the
-    # test for a picture in doubt): the polarity stage voted against it.
+    # the other polarity, which wins only when it is a sure number with every digit sure
+    # (sure_number, in_doubt): the polarity stage voted against it.
     for other in POLARITIES[1:]:
         if other == used:
             continue
@@ -307,6 +307,7 @@ DECISION_WEIGHTS = np.array([-0.4917, -0.0349, -0.8877, -0.4541, 0.4748, -2.1365
 DECISION_BIAS = -5.6941
 _LOG_FLOOR = 1e-4  # probabilities are floored here before their log is taken
 _ONE_SHARE = 0.1  # the share of 1s among the digits of numbers (ten digits, equally likely)
+_MOSTLY_ONES = 0.75  # a reading of 3+ digits with more than this share of 1s is strokes
 
 
 def number_features(reading: NumberReading, picture_rejected: bool = False,
@@ -358,20 +359,27 @@ def convincing(reading: NumberReading, picture_rejected: bool = False,
        numbers, 41 were read whole without it, 50 with the first line gate and 54 with the
        one of 2026-12-08).
     2. **Digits, not strokes or things.** With a gate (some digit's ``not_digit`` known):
-       P(a number) > 0.5 from a logistic regression on :func:`number_features` (the digits'
-       confidence and P(not a digit), how likely a number holds as many 1s, the gate's
-       verdict on the picture as one digit, ``picture_rejected`` and
-       ``picture_not_digit``), fitted on photos of training digits and non-digits by
-       ``scripts/fit_number_decision.py``. It replaced
-       three hand-set tests (mean confidence >= 0.7 and none under 0.4; two digits other
-       than "1"; a picture the gate rejected needing mean confidence >= 0.9 and every
+       three or more digits, over ``_MOSTLY_ONES`` of them 1s, are never a number (stripes,
+       hatching and the strokes of a word read as sure runs of 1s, which the fitted weights
+       alone let through when every digit is certain; "111" and "11711" are the price: a
+       number of 3-5 digits is that much 1s about once in a thousand), and otherwise
+       P(a number) >
+       0.5 from a logistic regression on :func:`number_features` (the digits' confidence
+       and P(not a digit), how likely a number holds as many 1s, the gate's verdict on the
+       picture as one digit, ``picture_rejected`` and ``picture_not_digit``; None, a
+       picture the gate did not judge, counts as ``_LOG_FLOOR``; a NaN gives "no"). It is
+       fitted by ``scripts/fit_number_decision.py`` on photos of training digits and
+       non-digits, with the shipped classifier and gates at their threshold; other gates
+       (``--reject-weights``, ``--reject-threshold``) get the same weights, unmeasured. It
+       replaced three hand-set tests (mean confidence >= 0.7 and none under 0.4; two digits
+       other than "1"; a picture the gate rejected needing mean confidence >= 0.9 and every
        P(not a digit) <= 0.2), which turned away real numbers with one unsure digit
        ("174243", a "1" at P(not a digit) 0.25) or two 1s ("114"): on development sets
        never fitted on, numbers read whole 78.1 -> 85.0 %, non-digits rejected 88.1 ->
        90.0 %, single digits unchanged (docs/numbers.md has the later figures). Without a
-       gate the first two of those tests remain: mean confidence at least ``_SURE_MEAN``, none under
-       ``_SURE_MIN``, and at least ``_OTHER_THAN_ONE`` digits other than "1" (of two
-       digits, one).
+       gate the first two of those tests remain: mean confidence at least ``_SURE_MEAN``,
+       none under ``_SURE_MIN``, and at least ``_OTHER_THAN_ONE`` digits other than "1"
+       (of two digits, one).
 
     A segment the gate rejected (``?``, inside the number) is not counted in 2.
     """
@@ -379,9 +387,12 @@ def convincing(reading: NumberReading, picture_rejected: bool = False,
     if not likelier_than_one_digit(reading):
         return False
     if any(d["not_digit"] is not None for d in digits):
+        ones = sum(d["digit"] == 1 for d in digits)
+        if len(digits) >= 3 and ones > _MOSTLY_ONES * len(digits):
+            return False  # strokes: stripes, hatching, a word's letters
         z = DECISION_BIAS + float(DECISION_WEIGHTS @ number_features(
             reading, picture_rejected, picture_not_digit))
-        return z > 0.0
+        return z > 0.0  # NaN (a NaN confidence or P): not convincing
     return sure_number(reading)
 
 
