@@ -207,8 +207,10 @@ def _read_once(image, model, rejector, polarity, max_digits, box_scale, check=Tr
     n = len(segments)
     if p_not is not None:
         rejected = rejected.copy()
+        # the confidence of the digit reported (an ensemble's vote may differ from the top
+        # of its averaged probabilities)
         rejected[:n] &= ~_digits_in_line([s.box for s in segments], rejected[:n], p_not[:n],
-                                         probabilities[:n].max(axis=1))
+                                         probabilities[np.arange(n), digits[:n]])
     several = _several(rejector, x[n:]) if line.whole and p_not is not None else None
     if several is not None:  # the whole line is one digit only if it is not several
         goodness[n] += log_score(1.0 - several)[0]
