@@ -244,8 +244,9 @@ def _digits_in_line(boxes: list, rejected: np.ndarray, p_not: np.ndarray,
                     confidence: np.ndarray) -> np.ndarray:
     """bool ``(K,)``: which of a line's segments the gate rejected (``rejected``, at the
     threshold it uses for a picture on its own) are digits all the same: P(not a digit)
-    (``p_not``) under ``_IN_LINE_NOT_DIGIT``, the classifier's top probability
-    (``confidence``) at least ``_IN_LINE_CONFIDENT``, and as tall as the line's digits
+    (``p_not``, float ``(K,)``) under ``_IN_LINE_NOT_DIGIT``, the classifier's probability
+    of the digit it reports (``confidence``, float ``(K,)``) at least
+    ``_IN_LINE_CONFIDENT``, and as tall as the line's digits
     (``_IN_LINE_TALL`` to 1 / ``_IN_LINE_TALL`` times the median height of the segments it
     accepted, two at least; ``boxes`` [x0, y0, x1, y1]).
 
@@ -364,24 +365,23 @@ def convincing(reading: NumberReading, picture_rejected: bool = False,
        three or more digits, over ``_MOSTLY_ONES`` of them 1s, are never a number (stripes,
        hatching and the strokes of a word read as sure runs of 1s, which the fitted weights
        alone let through when every digit is certain; "111" and "11711" are the price: a
-       number of 3-5 digits is that much 1s about once in a thousand), and otherwise
-       P(a number) >
-       0.5 from a logistic regression on :func:`number_features` (the digits' confidence
-       and P(not a digit), how likely a number holds as many 1s, the gate's verdict on the
-       picture as one digit, ``picture_rejected`` and ``picture_not_digit``; None, a
-       picture the gate did not judge, counts as ``_LOG_FLOOR``; a NaN gives "no"). It is
-       fitted by ``scripts/fit_number_decision.py`` on photos of training digits and
+       number of 3-5 digits is that much 1s about once in a thousand), and otherwise P(a
+       number) > 0.5 from a logistic regression on :func:`number_features` (the digits'
+       confidence and P(not a digit), how likely a number holds as many 1s, the gate's
+       verdict on the picture as one digit, ``picture_rejected`` and ``picture_not_digit``;
+       None, a picture the gate did not judge, counts as ``_LOG_FLOOR``; a NaN gives "no").
+       It is fitted by ``scripts/fit_number_decision.py`` on photos of training digits and
        non-digits, with the shipped classifier and gates at their threshold; other gates
        (``--reject-weights``, ``--reject-threshold``) get the same weights, unmeasured. It
        replaced three hand-set tests (mean confidence >= 0.7 and none under 0.4; two digits
        other than "1"; a picture the gate rejected needing mean confidence >= 0.9 and every
        P(not a digit) <= 0.2), which turned away real numbers with one unsure digit
-       ("174243", a "1" at P(not a digit) 0.25) or two 1s ("114"): on development sets
-       never fitted on, numbers read whole 78.1 -> 85.0 %, non-digits rejected 88.1 ->
-       90.0 %, single digits unchanged (docs/numbers.md has the later figures). Without a
-       gate the first two of those tests remain: mean confidence at least ``_SURE_MEAN``,
-       none under ``_SURE_MIN``, and at least ``_OTHER_THAN_ONE`` digits other than "1"
-       (of two digits, one).
+       ("174243", a "1" at P(not a digit) 0.25) or two 1s ("114"): on development sets never
+       fitted on, numbers read whole 78.1 -> 85.0 %, non-digits rejected 88.1 -> 90.0 %,
+       single digits unchanged (docs/numbers.md has the later figures). Without a gate the
+       first two of those tests remain: mean confidence at least ``_SURE_MEAN``, none under
+       ``_SURE_MIN``, and at least ``_OTHER_THAN_ONE`` digits other than "1" (of two digits,
+       one).
 
     A segment the gate rejected (``?``, inside the number) is not counted in 2.
     """
